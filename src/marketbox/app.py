@@ -1,0 +1,102 @@
+"""Builds the ASGI app: routers, error handlers, static files, lifespan. No logic here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from marketbox import __version__
+from marketbox.config import Settings, get_settings
+from marketbox.merchants import service as merchants_service
+from marketbox.orders.routes import router as orders_router
+from marketbox.security.routes import router as security_router
+from marketbox.storage.db import Database
+from marketbox.storage.migrate import upgrade_async
+from marketbox.web import errors, openapi
+from marketbox.web.context import AppContext
+from marketbox.web.middleware import RequestIdMiddleware
+
+log = logging.getLogger("marketbox")
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+MINIAPP_STATIC_DIR = Path(__file__).parent / "miniapp_host" / "static"
+
+
+async def prepare_database(settings: Settings, db: Database) -> None:
+    """Migrate, then seed the documented demo shop in sandbox mode (never in production)."""
+    await upgrade_async(settings.database_url)
+    if settings.mode == "sandbox":
+        async with db.transaction() as conn:
+            await merchants_service.seed_demo_merchant(conn)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    db: Database | None = None,
+    run_worker: bool = False,
+    migrate: bool = True,
+) -> FastAPI:
+    settings = settings or get_settings()
+    db = db or Database(settings.database_url)
+    ctx = AppContext(settings=settings, db=db)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if migrate:
+            await prepare_database(settings, db)
+        worker_task = None
+        if run_worker:
+            from marketbox.notifications.worker import run_worker as worker_loop
+
+            worker_task = asyncio.create_task(worker_loop(settings, db))
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                worker_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker_task
+            await db.dispose()
+
+    app = FastAPI(
+        title="marketbox API",
+        version=__version__,
+        description="Invoicebox-compatible API v3 (see docs/api.md)",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    app.add_middleware(RequestIdMiddleware)
+    errors.install(app)
+    app.include_router(security_router)
+    app.include_router(orders_router)
+    for module in (
+        "marketbox.payments.routes",
+        "marketbox.payment_page.views",
+        "marketbox.marketplace.routes",
+    ):
+        _include_optional(app, module)
+    app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    openapi.install(app)
+    return app
+
+
+def _include_optional(app: FastAPI, module_name: str) -> None:
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    app.include_router(module.router)

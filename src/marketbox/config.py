@@ -1,0 +1,66 @@
+"""The one Settings object. Nothing else reads ``os.environ``.
+
+Every variable carries the ``MARKETBOX_`` prefix. Defaults are safe for local development:
+an SQLite file in the working directory, sandbox mode, the public URL of a local server.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Mode = Literal["sandbox", "production"]
+
+# Retry schedule after a failed delivery, in seconds after the previous attempt
+# (spec/notifications.md §6: 10 more attempts within 24 hours).
+DEFAULT_RETRY_SCHEDULE = (60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 21600)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MARKETBOX_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./marketbox.db"
+    public_url: str = "http://127.0.0.1:8000"
+    mode: Mode = "sandbox"
+
+    # Rate limits (spec/api.md §5): requests per window per account and per client IP.
+    rate_limit_window_seconds: float = 30.0
+    rate_limit_per_account: int = 100
+    rate_limit_per_ip: int = 500
+    rate_limit_enabled: bool = True
+
+    # Notification delivery (spec/notifications.md §6).
+    notification_timeout_seconds: float = 20.0
+    notification_retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE
+    # A claimed notification is owned by one dispatcher for this long; it must exceed the
+    # delivery timeout, so a live dispatcher never loses its claim mid-delivery.
+    notification_lease_seconds: float = 60.0
+    notification_concurrency: int = 50
+    notification_batch_size: int = 100
+    dispatcher_poll_seconds: float = 0.5
+    # How often the worker moves unpaid orders past their expirationDate to `expired`.
+    expiry_sweep_seconds: float = 30.0
+
+    # Default lifetime of an order container page session etc.
+    time_zone: str = "Europe/Moscow"
+    log_level: str = "INFO"
+    extra_frame_ancestors: list[str] = Field(default_factory=list)
+
+    @property
+    def public_base(self) -> str:
+        return self.public_url.rstrip("/")
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def payment_url(self, container_id: str) -> str:
+        return f"{self.public_base}/order/{container_id}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

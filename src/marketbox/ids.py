@@ -1,0 +1,32 @@
+"""Public identifiers: 36-character, time-ordered UUIDs (UUIDv7 layout), as the real service's."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+import uuid
+
+_UUID_RE = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
+
+
+def new_id() -> str:
+    """A UUIDv7: 48 bits of Unix milliseconds, then random bits; sorts by creation time."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version
+    value |= ((rand >> 62) & 0xFFF) << 64  # rand_a
+    value |= 0b10 << 62  # variant
+    value |= rand & ((1 << 62) - 1)  # rand_b
+    return str(uuid.UUID(int=value))
+
+
+def is_uuid(value: object) -> bool:
+    return isinstance(value, str) and _UUID_RE.match(value) is not None
+
+
+def normalize_uuid(value: str) -> str:
+    return value.lower()

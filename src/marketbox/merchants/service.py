@@ -1,0 +1,205 @@
+"""Merchants and payment instruments: creation, token authentication, the demo shop seed."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox import clock, ids
+from marketbox.security import signing
+from marketbox.storage.tables import instruments, merchants
+
+# spec/README.md "Identifiers cheat sheet": the public demo shop of the documentation.
+DEMO_MERCHANT_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+DEMO_TOKEN = "b37c4c689295904ed21eee5d9a48d42e"
+DEMO_SIGNING_KEY = "098f6bcd4621d373cade4e832627b4f6"
+DEMO_USER_ID = "017c3c54-0000-7000-8000-00000000d3e0"
+
+
+@dataclass(frozen=True)
+class Merchant:
+    id: str
+    user_id: str
+    name: str
+    legal_name: str
+    vat_number: str
+    signing_key: str
+    sign_algorithm: str
+    notification_url: str | None
+    merchant_order_id_unique: bool
+    has_contract: bool
+
+
+@dataclass(frozen=True)
+class Instrument:
+    id: str
+    name: str
+    signing_key: str
+    sign_algorithm: str
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What `create_*` returns once: the plain token exists nowhere else."""
+
+    id: str
+    token: str
+    signing_key: str
+
+
+def _merchant(row: object) -> Merchant:
+    m = row._mapping  # type: ignore[attr-defined]
+    return Merchant(
+        id=m["id"],
+        user_id=m["user_id"],
+        name=m["name"],
+        legal_name=m["legal_name"],
+        vat_number=m["vat_number"],
+        signing_key=m["signing_key"],
+        sign_algorithm=m["sign_algorithm"],
+        notification_url=m["notification_url"],
+        merchant_order_id_unique=bool(m["merchant_order_id_unique"]),
+        has_contract=bool(m["has_contract"]),
+    )
+
+
+async def create_merchant(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    notification_url: str | None = None,
+    merchant_id: str | None = None,
+    token: str | None = None,
+    signing_key: str | None = None,
+    sign_algorithm: str = signing.DEFAULT_ALGORITHM,
+    legal_name: str = "",
+    vat_number: str = "",
+    user_id: str | None = None,
+) -> Credentials:
+    if sign_algorithm not in signing.ALGORITHMS:
+        raise ValueError(f"unknown signing algorithm {sign_algorithm!r}")
+    credentials = Credentials(
+        id=merchant_id or ids.new_id(),
+        token=token or signing.new_token(),
+        signing_key=signing_key or signing.new_signing_key(),
+    )
+    await conn.execute(
+        insert(merchants).values(
+            id=credentials.id,
+            user_id=user_id or ids.new_id(),
+            name=name,
+            legal_name=legal_name or name,
+            vat_number=vat_number,
+            token_hash=signing.hash_token(credentials.token),
+            signing_key=credentials.signing_key,
+            sign_algorithm=sign_algorithm,
+            notification_url=notification_url,
+            merchant_order_id_unique=True,
+            has_contract=True,
+            created_at=clock.now(),
+        )
+    )
+    return credentials
+
+
+async def create_instrument(
+    conn: AsyncConnection,
+    *,
+    name: str,
+    instrument_id: str | None = None,
+    token: str | None = None,
+    signing_key: str | None = None,
+    sign_algorithm: str = signing.DEFAULT_ALGORITHM,
+) -> Credentials:
+    credentials = Credentials(
+        id=instrument_id or ids.new_id(),
+        token=token or signing.new_token(),
+        signing_key=signing_key or signing.new_signing_key(),
+    )
+    await conn.execute(
+        insert(instruments).values(
+            id=credentials.id,
+            name=name,
+            token_hash=signing.hash_token(credentials.token),
+            signing_key=credentials.signing_key,
+            sign_algorithm=sign_algorithm,
+            created_at=clock.now(),
+        )
+    )
+    return credentials
+
+
+async def get_merchant(conn: AsyncConnection, merchant_id: str) -> Merchant | None:
+    row = (await conn.execute(select(merchants).where(merchants.c.id == merchant_id))).first()
+    return _merchant(row) if row else None
+
+
+async def seed_demo_merchant(conn: AsyncConnection, *, notification_url: str | None = None) -> bool:
+    """Insert the documented demo shop unless it exists. Sandbox mode only (caller checks)."""
+    if await get_merchant(conn, DEMO_MERCHANT_ID) is not None:
+        return False
+    await create_merchant(
+        conn,
+        name="Демо-магазин",
+        legal_name="ООО «Демо»",
+        vat_number="7804445210",
+        merchant_id=DEMO_MERCHANT_ID,
+        token=DEMO_TOKEN,
+        signing_key=DEMO_SIGNING_KEY,
+        notification_url=notification_url,
+        user_id=DEMO_USER_ID,
+    )
+    return True
+
+
+class TokenCache:
+    """Token hash -> principal, kept briefly so the hot path skips a query per request.
+
+    Entries live `ttl` seconds; a rotated or removed token stops working within that time.
+    """
+
+    def __init__(self, ttl: float = 30.0) -> None:
+        self.ttl = ttl
+        self._merchants: dict[str, tuple[float, Merchant | None]] = {}
+        self._instruments: dict[str, tuple[float, Instrument | None]] = {}
+
+    def clear(self) -> None:
+        self._merchants.clear()
+        self._instruments.clear()
+
+    async def merchant_for_token(self, conn: AsyncConnection, token: str) -> Merchant | None:
+        key = signing.hash_token(token)
+        hit = self._merchants.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        row = (await conn.execute(select(merchants).where(merchants.c.token_hash == key))).first()
+        merchant = _merchant(row) if row else None
+        self._merchants[key] = (time.monotonic() + self.ttl, merchant)
+        return merchant
+
+    async def instrument_for_token(self, conn: AsyncConnection, token: str) -> Instrument | None:
+        key = signing.hash_token(token)
+        hit = self._instruments.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        row = (
+            await conn.execute(select(instruments).where(instruments.c.token_hash == key))
+        ).first()
+        instrument = None
+        if row:
+            m = row._mapping
+            instrument = Instrument(m["id"], m["name"], m["signing_key"], m["sign_algorithm"])
+        self._instruments[key] = (time.monotonic() + self.ttl, instrument)
+        return instrument
+
+
+def is_valid_uuid_token(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,199 @@
+"""The order JSON contract (spec/api.md §8): request models and the OrderResponse shape.
+
+Request models describe shape and types only. Business rules that have their own Invoicebox
+error codes (amounts, currency, language, expiration) live in `validation.py`, so they answer
+with those codes instead of a generic `validation_error`.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+
+VAT_CODES = (
+    "VATNONE",
+    "RUS_VAT0",
+    "RUS_VAT5",
+    "RUS_VAT5_ADDED",
+    "RUS_VAT7",
+    "RUS_VAT7_ADDED",
+    "RUS_VAT10",
+    "RUS_VAT10_ADDED",
+    "RUS_VAT20",
+    "RUS_VAT20_ADDED",
+    "RUS_VAT22",
+    "RUS_VAT22_ADDED",
+)
+PAYMENT_TYPES = ("full_prepayment", "prepayment", "advance", "full_payment")
+ROUND_POLICIES = ("strict", "none", "floor", "ceil", "halfUp", "halfDown")
+CUSTOMER_FIELDS = ("type", "name", "phone", "email", "vatNumber", "registrationAddress")
+ORDER_STATUSES = ("created", "completed", "hold", "expired", "canceled", "draft")
+
+
+def _no_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("amounts are parsed as exact decimals")
+    if isinstance(value, bool):
+        raise ValueError("a number is required")
+    return value
+
+
+def _int_or_numeric_string(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
+ShopId = Annotated[int, BeforeValidator(_int_or_numeric_string)]
+
+
+def Str(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length)]
+
+
+class _Model(BaseModel):
+    # Unknown properties are ignored (clients send fields of newer API revisions).
+    model_config = ConfigDict(extra="ignore", strict=False, populate_by_name=True)
+
+
+class Customer(_Model):
+    type: Literal["legal", "private"] | None = None
+    name: Str(500) | None = None  # type: ignore[valid-type]
+    phone: Str(100) | None = None  # type: ignore[valid-type]
+    email: Str(100) | None = None  # type: ignore[valid-type]
+    vatNumber: Str(20) | None = None  # type: ignore[valid-type]
+    taxRegistrationReasonCode: Str(9) | None = None  # type: ignore[valid-type]
+    registrationAddress: Str(1000) | None = None  # type: ignore[valid-type]
+    countryId: Str(3) | None = None  # type: ignore[valid-type]
+
+
+class BasketItem(_Model):
+    sku: Str(500, 1)  # type: ignore[valid-type]
+    name: Str(500, 1)  # type: ignore[valid-type]
+    groupName: Str(500) | None = None  # type: ignore[valid-type]
+    measure: Str(10, 1)  # type: ignore[valid-type]
+    measureCode: Str(4, 1)  # type: ignore[valid-type]
+    originCountry: Str(20) | None = None  # type: ignore[valid-type]
+    originCountryCode: Str(4) | None = None  # type: ignore[valid-type]
+    grossWeight: Amount | None = None
+    netWeight: Amount | None = None
+    quantity: Amount
+    amount: Amount
+    amountWoVat: Amount
+    totalAmount: Amount
+    totalVatAmount: Amount
+    excise: Amount | None = None
+    vatCode: Literal[VAT_CODES]  # type: ignore[valid-type]
+    type: Literal["commodity", "service"] | Annotated[int, Field(ge=1, le=33)]
+    serviceDate: Str(10) | None = None  # type: ignore[valid-type]
+    paymentType: Literal[PAYMENT_TYPES]  # type: ignore[valid-type]
+    categoryType: Literal["merchantHonestSignMap", "honestSign"] | None = None
+    category: Str(20) | None = None  # type: ignore[valid-type]
+    metaData: dict[str, Any] | list[Any] | None = None
+
+
+class InvoiceSetting(_Model):
+    customerLocked: bool | None = None
+    customerLockedFields: list[Literal[CUSTOMER_FIELDS]] | None = None  # type: ignore[valid-type]
+    paymentMethodIdLocked: bool | None = None
+    paymentMethodId: int | None = None
+    customerHiddenFields: list[Literal[CUSTOMER_FIELDS]] | None = None  # type: ignore[valid-type]
+
+
+class OrderSetting(_Model):
+    roundPolicy: Literal[ROUND_POLICIES] | None = None  # type: ignore[valid-type]
+    disableValidate: bool | None = None
+
+
+class CreateOrderRequest(_Model):
+    """Body of POST /v3/billing/api/order/order."""
+
+    description: Str(1000, 1)  # type: ignore[valid-type]
+    merchantId: Str(36, 1)  # type: ignore[valid-type]
+    merchantOrderId: Str(256, 1)  # type: ignore[valid-type]
+    merchantOrderIdVisible: Str(256) | None = None  # type: ignore[valid-type]
+    amount: Amount
+    vatAmount: Amount
+    currencyId: str  # checked in validation: wrong_currency
+    languageId: str | None = None  # checked in validation: language_not_found
+    expirationDate: str  # checked in validation: wrong_expiration_date
+    basketItems: list[BasketItem] = Field(min_length=1)
+    metaData: dict[str, Any] | list[Any] | None = None
+    customer: Customer
+    notificationUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    successUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    failUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    returnUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    invoiceSetting: InvoiceSetting | None = None
+    orderSetting: OrderSetting | None = None
+    parentId: Str(36) | None = None  # type: ignore[valid-type]
+    orderContainerId: Str(36) | None = None  # type: ignore[valid-type]
+    shopId: ShopId | None = None
+    processable: bool | None = None
+    deliveryAddress: Str(1000) | None = None  # type: ignore[valid-type]
+    userAccountId: Str(36) | None = None  # type: ignore[valid-type]
+
+
+class UpdateOrderRequest(_Model):
+    """Body of PUT /v3/billing/api/order/order/{id}: every field optional, absent = unchanged."""
+
+    description: Str(1000, 1) | None = None  # type: ignore[valid-type]
+    amount: Amount | None = None
+    vatAmount: Amount | None = None
+    expirationDate: str | None = None
+    basketItems: list[BasketItem] | None = Field(default=None, min_length=1)
+    metaData: dict[str, Any] | list[Any] | None = None
+    customer: Customer | None = None
+    shopId: ShopId | None = None
+    merchantOrderIdVisible: Str(256) | None = None  # type: ignore[valid-type]
+    notificationUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    successUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    failUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    returnUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    invoiceSetting: InvoiceSetting | None = None
+
+
+class OrderStatusRequest(_Model):
+    """Body of PUT /v3/billing/api/order/{id}/status (non-processable orders)."""
+
+    status: Literal["created", "completed", "expired", "canceled", "cancelled"]
+
+
+class OrderResponse(_Model):
+    """OrderResponse as emitted (documentation model for OpenAPI; see serializers.py)."""
+
+    id: str
+    orderContainerId: str
+    merchantId: str
+    merchantOrderId: str
+    merchantOrderIdVisible: str | None = None
+    description: str
+    currencyId: str
+    amount: Decimal
+    vatAmount: Decimal
+    basketItems: list[BasketItem]
+    status: Literal[ORDER_STATUSES]  # type: ignore[valid-type]
+    subtype: str
+    processingStatus: str
+    createdAt: str
+    expirationDate: str
+    paidAt: str | None = None
+    fileIds: list[str]
+    paymentUrl: str
+    customer: Customer
+    languageId: str
+    processable: bool
+    shopId: int | None = None
+    metaData: dict[str, Any] | list[Any] | None = None
+    successUrl: str | None = None
+    failUrl: str | None = None
+    returnUrl: str | None = None
+    notificationUrl: str | None = None
+    invoiceSetting: InvoiceSetting | None = None
+    orderSetting: OrderSetting | None = None
+    parentId: str | None = None

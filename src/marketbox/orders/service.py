@@ -1,0 +1,316 @@
+"""Order rules: create (optionally into a container), read, list, update, cancel, status.
+
+States (api.md §8.7):
+
+    created --pay--> completed            (payments/service.py; container paid)
+    created --hold--> hold --ship--> completed
+    created --DELETE--> canceled
+    created --expirationDate passes--> expired
+    non-processable orders: the merchant sets created/completed/expired/canceled itself
+
+Every transition is a conditional update on the current status, so two racing requests
+cannot both apply.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox import clock, ids, money
+from marketbox.errors import FieldError, ValidationFailed
+from marketbox.merchants.service import Merchant
+from marketbox.notifications import outbox
+from marketbox.orders import repository, validation
+from marketbox.orders.errors import (
+    ContainerClosed,
+    ContainerNotFound,
+    ForeignMerchant,
+    MerchantOrderIdDuplicate,
+    OrderNotFound,
+    WrongOrderStatus,
+)
+from marketbox.orders.schemas import CreateOrderRequest, OrderStatusRequest, UpdateOrderRequest
+from marketbox.orders.serializers import order_response
+from marketbox.web.filters import ListQuery
+
+
+def _dump(model: Any) -> Any:
+    return model.model_dump(exclude_none=True, mode="python") if model is not None else None
+
+
+def new_container_number() -> str:
+    return f"{secrets.randbelow(900) + 100}-{secrets.randbelow(900000) + 100000}"
+
+
+async def create_order(
+    conn: AsyncConnection, *, merchant: Merchant, request: CreateOrderRequest, payment_base: str
+) -> dict[str, Any]:
+    if ids.normalize_uuid(request.merchantId) != merchant.id:
+        raise ForeignMerchant()
+    now = clock.now()
+    validation.check_currency(request.currencyId)
+    validation.check_language(request.languageId)
+    settings = request.orderSetting
+    validate_amounts = not (settings and settings.disableValidate)
+    policy = settings.roundPolicy if settings and settings.roundPolicy else "strict"
+    lines = validation.check_basket(
+        request.basketItems, round_policy=policy, validate_amounts=validate_amounts
+    )
+    amount = validation.clean_amount(request.amount, "amount")
+    vat_amount = validation.clean_amount(request.vatAmount, "vatAmount")
+    validation.check_totals(amount, vat_amount, lines, validate_amounts=validate_amounts)
+    expiration = validation.parse_expiration(request.expirationDate, now)
+
+    order_id = ids.new_id()
+    if request.orderContainerId:
+        container_id = await _join_container(
+            conn, request.orderContainerId, request.currencyId, now
+        )
+    else:
+        container_id = ids.new_id()
+        await repository.insert_container(
+            conn,
+            {
+                "id": container_id,
+                "number": new_container_number(),
+                "currency": request.currencyId,
+                "status": "pending",
+                "main_order_id": order_id,
+                "created_at": now,
+            },
+        )
+    processable = merchant.has_contract and request.processable is not False
+    extra = {}
+    if request.deliveryAddress is not None:
+        extra["deliveryAddress"] = request.deliveryAddress
+    if request.userAccountId is not None:
+        extra["userAccountId"] = request.userAccountId
+    values = {
+        "id": order_id,
+        "container_id": container_id,
+        "merchant_id": merchant.id,
+        "merchant_order_id": request.merchantOrderId,
+        "merchant_order_key": request.merchantOrderId
+        if merchant.merchant_order_id_unique
+        else None,
+        "merchant_order_id_visible": request.merchantOrderIdVisible,
+        "description": request.description,
+        "amount_minor": money.to_minor(amount, request.currencyId),
+        "vat_amount_minor": money.to_minor(vat_amount, request.currencyId),
+        "currency": request.currencyId,
+        "language_id": request.languageId or "ru",
+        "status": "created",
+        "subtype": "order",
+        "processing_status": "",
+        "processable": processable,
+        "expiration_date": expiration,
+        "created_at": now,
+        "updated_at": now,
+        "paid_at": None,
+        "shop_id": request.shopId,
+        "parent_id": request.parentId,
+        "customer": _dump(request.customer) or {},
+        "basket_items": lines,
+        "meta_data": request.metaData,
+        "notification_url": request.notificationUrl,
+        "success_url": request.successUrl,
+        "fail_url": request.failUrl,
+        "return_url": request.returnUrl,
+        "invoice_setting": _dump(request.invoiceSetting),
+        "order_setting": _dump(request.orderSetting),
+        "extra": extra or None,
+    }
+    try:
+        await repository.insert_order(conn, values)
+    except IntegrityError as exc:
+        if "merchant_order" in str(exc.orig).lower() or "unique" in str(exc.orig).lower():
+            raise MerchantOrderIdDuplicate() from exc
+        raise
+    return order_response(values, payment_base)
+
+
+async def _join_container(conn: AsyncConnection, container_id: str, currency: str, now: Any) -> str:
+    if not ids.is_uuid(container_id):
+        raise ContainerNotFound()
+    container = await repository.lock_container(conn, ids.normalize_uuid(container_id))
+    if container is None:
+        raise ContainerNotFound()
+    c = container._mapping
+    status = c["status"]
+    if status == "pending" and await repository.container_deadline_passed(conn, c["id"], now):
+        status = "expired"  # the sweeper records it; refusing is enough here
+    if status != "pending":
+        raise ContainerClosed(status)
+    if c["currency"] != currency:
+        raise ValidationFailed(
+            "The order's currency differs from the container's",
+            fields=[FieldError("currencyId", "wrong_value", c["currency"])],
+        )
+    return str(c["id"])
+
+
+async def expire_due(
+    conn: AsyncConnection,
+    *,
+    payment_base: str,
+    merchant_id: str | None = None,
+    container_id: str | None = None,
+) -> int:
+    """Record expiry of overdue unpaid orders and notify their shops; returns how many."""
+    expired = await repository.expire_due(
+        conn, clock.now(), merchant_id=merchant_id, container_id=container_id
+    )
+    await outbox.enqueue_for_orders(conn, expired, payment_base=payment_base, event="expired")
+    return len(expired)
+
+
+async def get_order(
+    conn: AsyncConnection, *, merchant: Merchant, order_id: str, payment_base: str
+) -> dict[str, Any]:
+    row = await _owned_order(conn, merchant, order_id, payment_base)
+    return order_response(row, payment_base)
+
+
+async def _owned_order(
+    conn: AsyncConnection, merchant: Merchant, order_id: str, payment_base: str
+) -> Any:
+    """The merchant's order, with a passed deadline applied first; else 404 (never 403)."""
+    if not ids.is_uuid(order_id):
+        raise OrderNotFound()
+    order_id = ids.normalize_uuid(order_id)
+    row = await repository.get_order(conn, order_id, merchant_id=merchant.id)
+    if row is None:
+        raise OrderNotFound()
+    m = row._mapping
+    if m["status"] == "created" and m["processable"] and m["expiration_date"] <= clock.now():
+        await expire_due(conn, payment_base=payment_base, container_id=m["container_id"])
+        row = await repository.get_order(conn, order_id, merchant_id=merchant.id)
+    return row
+
+
+async def list_orders(
+    conn: AsyncConnection, *, merchant: Merchant, query: ListQuery, payment_base: str
+) -> tuple[list[dict[str, Any]], int]:
+    await expire_due(conn, payment_base=payment_base, merchant_id=merchant.id)
+    rows, total = await repository.list_orders(conn, merchant_id=merchant.id, query=query)
+    return [order_response(r, payment_base) for r in rows], total
+
+
+async def update_order(
+    conn: AsyncConnection,
+    *,
+    merchant: Merchant,
+    order_id: str,
+    request: UpdateOrderRequest,
+    payment_base: str,
+) -> dict[str, Any]:
+    """Partial update before payment; the merged order is re-validated as at creation."""
+    row = await _owned_order(conn, merchant, order_id, payment_base)
+    m = row._mapping
+    if m["status"] != "created":
+        raise WrongOrderStatus(f"An order in status {m['status']} cannot be updated")
+    now = clock.now()
+    currency = m["currency"]
+    given = request.model_fields_set
+    order_setting = m["order_setting"] or {}
+    validate_amounts = not order_setting.get("disableValidate")
+    policy = order_setting.get("roundPolicy") or "strict"
+    values: dict[str, Any] = {"updated_at": now}
+    if "basketItems" in given and request.basketItems is not None:
+        lines = validation.check_basket(
+            request.basketItems, round_policy=policy, validate_amounts=validate_amounts
+        )
+        values["basket_items"] = lines
+    else:
+        lines = m["basket_items"]
+    amount = (
+        validation.clean_amount(request.amount, "amount")
+        if request.amount is not None
+        else money.from_minor(m["amount_minor"], currency)
+    )
+    vat_amount = (
+        validation.clean_amount(request.vatAmount, "vatAmount")
+        if request.vatAmount is not None
+        else money.from_minor(m["vat_amount_minor"], currency)
+    )
+    validation.check_totals(amount, vat_amount, lines, validate_amounts=validate_amounts)
+    values["amount_minor"] = money.to_minor(amount, currency)
+    values["vat_amount_minor"] = money.to_minor(vat_amount, currency)
+    if request.expirationDate is not None:
+        values["expiration_date"] = validation.parse_expiration(request.expirationDate, now)
+    simple = {
+        "description": "description",
+        "metaData": "meta_data",
+        "shopId": "shop_id",
+        "merchantOrderIdVisible": "merchant_order_id_visible",
+        "notificationUrl": "notification_url",
+        "successUrl": "success_url",
+        "failUrl": "fail_url",
+        "returnUrl": "return_url",
+    }
+    for field, column in simple.items():
+        if field in given and getattr(request, field) is not None:
+            values[column] = getattr(request, field)
+    if request.customer is not None:
+        values["customer"] = _dump(request.customer)
+    if request.invoiceSetting is not None:
+        values["invoice_setting"] = _dump(request.invoiceSetting)
+    updated = await repository.update_order(conn, m["id"], values, from_statuses=("created",))
+    if updated is None:  # paid or canceled between our read and this write
+        raise WrongOrderStatus()
+    return order_response(updated, payment_base)
+
+
+async def cancel_order(
+    conn: AsyncConnection, *, merchant: Merchant, order_id: str, payment_base: str
+) -> dict[str, Any]:
+    """DELETE: an unpaid order is canceled; a held payment marked shipping_unavailable is
+    reversed (api.md §8.6); anything else is `wrong_order_status`."""
+    row = await _owned_order(conn, merchant, order_id, payment_base)
+    m = row._mapping
+    now = clock.now()
+    if m["status"] == "created":
+        from_statuses: tuple[str, ...] = ("created",)
+    elif m["status"] == "hold" and m["processing_status"] == "shipping_unavailable":
+        from_statuses = ("hold",)
+    else:
+        raise WrongOrderStatus(f"An order in status {m['status']} cannot be canceled")
+    updated = await repository.update_order(
+        conn, m["id"], {"status": "canceled", "updated_at": now}, from_statuses=from_statuses
+    )
+    if updated is None:
+        raise WrongOrderStatus()
+    await repository.close_container_if_empty(conn, m["container_id"])
+    await outbox.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
+    return order_response(updated, payment_base)
+
+
+NON_PROCESSABLE_TARGETS = {"created", "completed", "expired", "canceled"}
+
+
+async def set_status(
+    conn: AsyncConnection,
+    *,
+    merchant: Merchant,
+    order_id: str,
+    request: OrderStatusRequest,
+    payment_base: str,
+) -> dict[str, Any]:
+    """PUT /v3/billing/api/order/{id}/status: the merchant moves a non-processable order."""
+    row = await _owned_order(conn, merchant, order_id, payment_base)
+    m = row._mapping
+    if m["processable"]:
+        raise WrongOrderStatus("Only non-processable orders change status through this method")
+    target = "canceled" if request.status == "cancelled" else request.status
+    now = clock.now()
+    values: dict[str, Any] = {"status": target, "updated_at": now}
+    if target == "completed":
+        values["paid_at"] = m["paid_at"] or now
+    updated = await repository.update_order(conn, m["id"], values, from_statuses=(m["status"],))
+    if updated is None:
+        raise WrongOrderStatus()
+    return order_response(updated, payment_base)

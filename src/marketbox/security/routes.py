@@ -1,0 +1,31 @@
+"""Auth check, GET /v3/security/api/auth/auth (spec/api.md §2.1: all three answers)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import Response
+
+from marketbox.errors import Unauthorized
+from marketbox.web import envelope
+from marketbox.web.context import bearer_token, get_context, limit_by_ip
+
+router = APIRouter(tags=["security"], dependencies=[Depends(limit_by_ip)])
+
+
+@router.get("/v3/security/api/auth/auth", summary="Check the API token")
+async def auth_check(request: Request) -> Response:
+    token = bearer_token(request)
+    if token is None:  # no Authorization header: the anonymous user
+        return envelope.data({"userId": None, "profile": None, "accessToken": None})
+    ctx = get_context(request)
+    async with ctx.db.transaction() as conn:
+        merchant = await ctx.tokens.merchant_for_token(conn, token) if token else None
+        if merchant is not None:
+            user_id = merchant.user_id
+        else:
+            instrument = await ctx.tokens.instrument_for_token(conn, token) if token else None
+            if instrument is None:
+                raise Unauthorized()
+            user_id = instrument.id
+    return envelope.data({"userId": user_id, "profile": None, "accessToken": None})

@@ -1,0 +1,1 @@
+"""Storage: engine and transactions (db.py), column types (types.py), tables, migrations."""

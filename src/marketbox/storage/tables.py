@@ -1,0 +1,188 @@
+"""Core tables. Amounts are integer minor units beside a currency column (STYLE.md §6).
+
+Every domain's tables share ``metadata``; ``storage.schema`` imports them all for Alembic.
+Public ids are 36-char UUID strings; internal integer keys appear only where nothing public
+refers to the row (notification attempts).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from marketbox.storage.types import ExactJSON, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+merchants = Table(
+    "merchants",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("user_id", String(36), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("legal_name", String(500), nullable=False, server_default=""),
+    Column("vat_number", String(20), nullable=False, server_default=""),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("signing_key", String(512), nullable=False),
+    Column("sign_algorithm", String(16), nullable=False, server_default="sha1"),
+    Column("notification_url", String(1000), nullable=True),
+    Column("merchant_order_id_unique", Boolean, nullable=False, server_default="1"),
+    Column("has_contract", Boolean, nullable=False, server_default="1"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+instruments = Table(
+    "instruments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("name", String(500), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("signing_key", String(512), nullable=False),
+    Column("sign_algorithm", String(16), nullable=False, server_default="sha1"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+order_containers = Table(
+    "order_containers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("number", String(50), nullable=False, unique=True),
+    Column("currency", String(3), nullable=False),
+    # pending -> paid | canceled | expired
+    Column("status", String(20), nullable=False),
+    Column("main_order_id", String(36), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime, nullable=True),
+    Column("payment_id", String(36), nullable=True),
+    # Payer data entered on the payment page (customer object of the API).
+    Column("payer", ExactJSON, nullable=True),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("container_id", String(36), ForeignKey("order_containers.id"), nullable=False),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("merchant_order_id", String(256), nullable=False),
+    # Equals merchant_order_id when the merchant enforces uniqueness, else NULL (no constraint).
+    Column("merchant_order_key", String(256), nullable=True),
+    Column("merchant_order_id_visible", String(256), nullable=True),
+    Column("description", String(1000), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("vat_amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("language_id", String(2), nullable=True),
+    # created | completed | hold | expired | canceled (api.md §8.7)
+    Column("status", String(20), nullable=False),
+    Column("subtype", String(20), nullable=False, server_default="order"),
+    Column("processing_status", String(50), nullable=False, server_default=""),
+    Column("processable", Boolean, nullable=False, server_default="1"),
+    Column("expiration_date", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("paid_at", UTCDateTime, nullable=True),
+    Column("shop_id", Integer, nullable=True),
+    Column("parent_id", String(36), nullable=True),
+    Column("customer", ExactJSON, nullable=False),
+    Column("basket_items", ExactJSON, nullable=False),
+    Column("meta_data", ExactJSON, nullable=True),
+    Column("notification_url", String(1000), nullable=True),
+    Column("success_url", String(1000), nullable=True),
+    Column("fail_url", String(1000), nullable=True),
+    Column("return_url", String(1000), nullable=True),
+    Column("invoice_setting", ExactJSON, nullable=True),
+    Column("order_setting", ExactJSON, nullable=True),
+    Column("extra", ExactJSON, nullable=True),
+    UniqueConstraint("merchant_id", "merchant_order_key"),
+    Index(None, "merchant_id", "created_at"),
+    Index(None, "container_id"),
+    Index(None, "status", "expiration_date"),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("container_id", String(36), ForeignKey("order_containers.id"), nullable=False),
+    # card | instrument
+    Column("method", String(20), nullable=False),
+    # succeeded | declined
+    Column("status", String(20), nullable=False),
+    Column("failure_code", String(50), nullable=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("card_last4", String(4), nullable=True),
+    Column("instrument_id", String(36), ForeignKey("instruments.id"), nullable=True),
+    Column("operation_id", String(36), nullable=True),
+    Column("details", ExactJSON, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("instrument_id", "operation_id"),
+    Index(None, "container_id"),
+)
+
+# Outbox: written in the transaction that changes an order's status; the dispatcher
+# delivers it (notifications/dispatcher.py).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("order_id", String(36), nullable=False),
+    Column("merchant_id", String(36), nullable=False),
+    Column("event", String(20), nullable=False),
+    Column("url", String(1000), nullable=True),
+    Column("body", LargeBinary, nullable=False),
+    Column("signature", String(128), nullable=False),
+    # pending -> delivered | rejected | abandoned
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "order_id"),
+    Index(None, "merchant_id", "created_at"),
+)
+
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("notification_id", String(36), ForeignKey("notifications.id"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("dispatcher", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("http_status", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+    # success | retry | rejected
+    Column("outcome", String(20), nullable=False),
+    Column("reply_code", String(100), nullable=True),
+    Column("error", Text, nullable=True),
+    UniqueConstraint("notification_id", "attempt"),
+)

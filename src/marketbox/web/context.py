@@ -1,0 +1,120 @@
+"""What every request handler needs, built once per app: settings, database, auth, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+
+from marketbox import jsonutil
+from marketbox.config import Settings
+from marketbox.errors import FieldError, Unauthorized, ValidationFailed
+from marketbox.merchants.service import Instrument, Merchant, TokenCache
+from marketbox.storage.db import Database
+from marketbox.web.ratelimit import SlidingWindowLimiter
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    tokens: TokenCache = field(default_factory=TokenCache)
+    account_limiter: SlidingWindowLimiter | None = None
+    ip_limiter: SlidingWindowLimiter | None = None
+
+    def __post_init__(self) -> None:
+        s = self.settings
+        if s.rate_limit_enabled:
+            self.account_limiter = SlidingWindowLimiter(
+                s.rate_limit_per_account, s.rate_limit_window_seconds
+            )
+            self.ip_limiter = SlidingWindowLimiter(s.rate_limit_per_ip, s.rate_limit_window_seconds)
+
+    @property
+    def payment_base(self) -> str:
+        return self.settings.public_base
+
+    async def merchant(self, conn: AsyncConnection, request: Request) -> Merchant:
+        token = bearer_token(request)
+        merchant = await self.tokens.merchant_for_token(conn, token) if token else None
+        if merchant is None:
+            raise Unauthorized()
+        if self.account_limiter is not None:
+            self.account_limiter.hit(merchant.user_id)
+        return merchant
+
+    async def instrument(self, conn: AsyncConnection, request: Request) -> Instrument:
+        token = bearer_token(request)
+        instrument = await self.tokens.instrument_for_token(conn, token) if token else None
+        if instrument is None:
+            raise Unauthorized()
+        if self.account_limiter is not None:
+            self.account_limiter.hit(instrument.id)
+        return instrument
+
+
+def get_context(request: Request) -> AppContext:
+    return request.app.state.ctx  # type: ignore[no-any-return]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return ""
+    return token.strip()
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def limit_by_ip(request: Request) -> None:
+    """A FastAPI dependency for every /v3 route (api.md §5: 500 requests / 30 s per IP)."""
+    limiter = get_context(request).ip_limiter
+    if limiter is not None:
+        limiter.hit(client_ip(request))
+
+
+async def read_json(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        raise ValidationFailed("The request body must be a JSON object")
+    try:
+        return jsonutil.loads(raw)
+    except jsonutil.JSONDecodeError as exc:
+        raise ValidationFailed(f"The request body is not valid JSON: {exc}") from exc
+
+
+async def read_model(request: Request, model: type[ModelT]) -> ModelT:
+    """Parse the body with exact decimals and validate it; errors become the API envelope."""
+    payload = await read_json(request)
+    if not isinstance(payload, dict):
+        raise ValidationFailed(
+            "The request body must be a JSON object",
+            fields=[FieldError("body", "wrong_value", f"got a JSON {type(payload).__name__}")],
+        )
+    try:
+        return model.model_validate(payload)
+    except PydanticValidationError as exc:
+        raise ValidationFailed("Validation error", fields=pydantic_fields(exc)) from exc
+
+
+def pydantic_fields(exc: PydanticValidationError) -> list[FieldError]:
+    fields = []
+    for err in exc.errors(include_url=False):
+        parts = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "constrained-"))]
+        name = ""
+        for part in parts:
+            name += f"[{part}]" if part.isdigit() else (f".{part}" if name else part)
+        code = "required" if err["type"] == "missing" else "wrong_value"
+        fields.append(FieldError(name or "body", code, err["msg"]))
+    return fields

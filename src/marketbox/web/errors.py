@@ -1,0 +1,65 @@
+"""Exception handlers: every error leaves in the Invoicebox envelope (spec/api.md §3).
+
+The PHP SDK decides by the body alone, so every answer, 404 and 500 included, is JSON with
+an `error` object carrying a `code`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from marketbox.errors import AppError, FieldError, MethodNotAllowed, NotFound, ValidationFailed
+from marketbox.web.envelope import JSONResponse
+
+log = logging.getLogger("marketbox.web")
+
+
+def _render(exc: AppError) -> Response:
+    return JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers)
+
+
+async def app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    return _render(exc)
+
+
+async def request_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    fields = [
+        FieldError(
+            ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "wrong_value", e["msg"]
+        )
+        for e in exc.errors()
+    ]
+    return _render(ValidationFailed("Validation error", fields=fields))
+
+
+async def http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return _render(NotFound("No such endpoint"))
+    if exc.status_code == 405:
+        return _render(MethodNotAllowed())
+    error = AppError(str(exc.detail))
+    error.status = exc.status_code  # type: ignore[misc]
+    return _render(error)
+
+
+async def unhandled(request: Request, exc: Exception) -> Response:
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.exception("unhandled error request_id=%s path=%s", request_id, request.url.path)
+    body = {"error": {"message": "Internal Server Error", "code": "internal_error", "fields": []}}
+    return JSONResponse(body, status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, app_error)
+    app.add_exception_handler(RequestValidationError, request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_exception)
+    app.add_exception_handler(Exception, unhandled)

@@ -1,0 +1,187 @@
+"""List query syntax of spec/api.md §6: filters, sorting, paging.
+
+Accepted spellings (real clients send all of them):
+    status=created                      equality
+    status[]=a&status[]=b               IN (documented)
+    status[0]=a&status[1]=b             IN (PHP http_build_query)
+    status=a&status=b                   IN (repeated key, MCP)
+    amount[_ge]=10 / amount[ge]=10      _eq _ne _gt _ge _lt _le _start, "_" optional
+    customer[type][eq]=legal            nested field
+    _order[createdAt]=desc              sorting; `_order=createdAt:desc` is refused
+    page/pageSize and _page/_pageSize   paging; the underscore form wins when both are present
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qsl
+
+from marketbox.errors import FieldError, ValidationFailed
+
+OPERATORS = {"eq", "ne", "gt", "ge", "lt", "le", "start"}
+DEFAULT_PAGE_SIZE = 30
+MAX_PAGE_SIZE = 100
+
+_KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\[\]]*\])*)$")
+_PART_RE = re.compile(r"\[([^\[\]]*)\]")
+
+
+@dataclass
+class Condition:
+    field: str  # dotted path, e.g. "customer.type"
+    op: str  # eq ne gt ge lt le start in
+    values: list[Any]
+
+
+@dataclass
+class ListQuery:
+    conditions: list[Condition] = field(default_factory=list)
+    order: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    page: int = 1
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+def parse_datetime(value: str) -> datetime:
+    """RFC 3339 with any offset; no offset means UTC (api.md §1.4)."""
+    text = value.strip().replace(" ", "+") if "T" in value else value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_decimal(value: str) -> Decimal:
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation as exc:
+        raise ValueError(value) from exc
+    if not number.is_finite():
+        raise ValueError(value)
+    return number
+
+
+def parse_int(value: str) -> int:
+    return int(value.strip())
+
+
+def parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true"}:
+        return True
+    if lowered in {"0", "false"}:
+        return False
+    raise ValueError(value)
+
+
+def parse_str(value: str) -> str:
+    return value
+
+
+Parser = Callable[[str], Any]
+
+
+def parse_list_query(
+    query_string: str,
+    fields: Mapping[str, Parser],
+    sortable: set[str],
+    default_order: tuple[str, bool] = ("createdAt", True),
+) -> ListQuery:
+    """Parse the raw query string against the endpoint's filterable and sortable fields."""
+    result = ListQuery()
+    errors: list[FieldError] = []
+    grouped: dict[tuple[str, str], list[str]] = {}
+    paging: dict[str, str] = {}
+    for raw_key, value in parse_qsl(query_string, keep_blank_values=True):
+        match = _KEY_RE.match(raw_key)
+        if not match:
+            errors.append(FieldError(raw_key, "wrong_value", "Unrecognised query parameter"))
+            continue
+        name, suffix = match.group(1), match.group(2)
+        parts = _PART_RE.findall(suffix)
+        if name in {"page", "pageSize", "_page", "_pageSize"}:
+            if parts:
+                errors.append(FieldError(raw_key, "wrong_value", "Paging takes a plain number"))
+            paging[name] = value
+            continue
+        if name == "_order":
+            if len(parts) != 1 or parts[0] not in sortable:
+                errors.append(
+                    FieldError(
+                        raw_key,
+                        "wrong_value",
+                        "Sorting is _order[<field>]=asc|desc with a sortable field",
+                    )
+                )
+                continue
+            direction = value.strip().lower()
+            if direction not in {"asc", "desc"}:
+                errors.append(FieldError(raw_key, "wrong_value", "Direction must be asc or desc"))
+                continue
+            result.order.append((parts[0], direction == "desc"))
+            continue
+        # Split the bracket parts into a nested path and an optional trailing operator.
+        path = [name]
+        op = "eq"
+        is_list = False
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            bare = part.lstrip("_")
+            if last and part == "":
+                is_list = True
+            elif last and part.isdigit():
+                is_list = True
+            elif last and bare in OPERATORS:
+                op = bare
+            else:
+                path.append(part)
+        dotted = ".".join(path)
+        if dotted not in fields:
+            errors.append(FieldError(dotted, "wrong_value", "Unknown filter field"))
+            continue
+        key = (dotted, "in" if is_list else op)
+        grouped.setdefault(key, []).append(value)
+
+    for (dotted, op), raw_values in grouped.items():
+        parser = fields[dotted]
+        try:
+            values = [parser(v) for v in raw_values]
+        except (ValueError, TypeError):
+            errors.append(FieldError(dotted, "wrong_value", "Filter value has the wrong type"))
+            continue
+        if op == "eq" and len(values) > 1:
+            op = "in"
+        if op not in {"eq", "in"} and len(values) > 1:
+            errors.append(FieldError(dotted, "wrong_value", "Operator given twice"))
+            continue
+        if op == "start" and parser is not parse_str:
+            errors.append(FieldError(dotted, "wrong_value", "_start applies to strings only"))
+            continue
+        result.conditions.append(Condition(dotted, op, values))
+
+    page = paging.get("_page", paging.get("page"))
+    size = paging.get("_pageSize", paging.get("pageSize"))
+    try:
+        result.page = int(page) if page is not None else 1
+        result.page_size = int(size) if size is not None else DEFAULT_PAGE_SIZE
+        if result.page < 1 or not 1 <= result.page_size <= MAX_PAGE_SIZE:
+            raise ValueError
+    except ValueError:
+        errors.append(
+            FieldError("pageSize", "wrong_value", f"page >= 1 and 1 <= pageSize <= {MAX_PAGE_SIZE}")
+        )
+    if errors:
+        raise ValidationFailed("Invalid list query", fields=errors)
+    if not result.order:
+        result.order.append(default_order)
+    return result

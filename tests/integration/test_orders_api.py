@@ -1,0 +1,189 @@
+"""Order API over HTTP on SQLite and PostgreSQL: create, read, list, update, cancel."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from marketbox.merchants.service import DEMO_MERCHANT_ID
+from tests.conftest import body, read
+from tests.support.builders import basket_item, order_payload
+
+ORDERS = "/v3/billing/api/order/order"
+PHP_REQUIRED = (
+    "id paymentUrl createdAt status description merchantId merchantOrderId amount vatAmount "
+    "currencyId customer orderContainerId basketItems expirationDate"
+).split()
+ITEM_FIELDS = (
+    "sku name measure measureCode quantity amount amountWoVat totalAmount totalVatAmount "
+    "vatCode type paymentType"
+).split()
+
+
+async def create(api: httpx.AsyncClient, **overrides: object) -> dict:
+    response = await api.post(ORDERS, content=body(order_payload(**overrides)))
+    assert response.status_code == 200, response.text
+    return read(response)["data"]
+
+
+async def test_create_order_answers_every_field_php_sdk_reads(api: httpx.AsyncClient) -> None:
+    items = [basket_item(quantity=3, amount=Decimal("123.96"), vat_code="RUS_VAT20")]
+    order = await create(api, items=items, shopId="333")
+
+    assert set(PHP_REQUIRED) <= set(order)
+    assert set(ITEM_FIELDS) <= set(order["basketItems"][0])
+    assert order["amount"] == Decimal("371.88")
+    assert order["vatAmount"] == Decimal("61.98")
+    assert order["basketItems"][0]["amountWoVat"] == Decimal("103.30")
+    assert order["shopId"] == 333
+    assert order["status"] == "created"
+    assert order["paymentUrl"] == f"http://testserver/order/{order['orderContainerId']}"
+
+
+async def test_amounts_round_trip_exactly_as_json_numbers(api: httpx.AsyncClient) -> None:
+    amount = Decimal("19658.45")
+    order = await create(api, items=[basket_item(amount=amount)])
+    response = await api.get(f"{ORDERS}/{order['id']}")
+
+    assert b'"amount":19658.45' in response.content
+    assert read(response)["data"]["amount"] == amount
+
+
+async def test_php_float_noise_is_judged_not_crashed(api: httpx.AsyncClient) -> None:
+    raw = body(order_payload(items=[basket_item(amount=Decimal("0.30"))])).replace(
+        b'"amount":0.30,', b'"amount":0.30000000000000004,'
+    )
+    response = await api.post(ORDERS, content=raw)
+
+    assert response.status_code == 200, response.text
+    assert read(response)["data"]["amount"] == Decimal("0.30")
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"amount": Decimal("1.00")}, "wrong_total_amount"),
+        ({"vatAmount": Decimal("5.00")}, "wrong_total_vat_amount"),
+        ({"currencyId": "XYZ"}, "wrong_currency"),
+        ({"languageId": "de"}, "language_not_found"),
+        ({"expirationDate": "2001-01-01T00:00:00+00:00"}, "wrong_expiration_date"),
+        ({"expirationDate": "tomorrow"}, "wrong_expiration_date"),
+        ({"basketItems": []}, "validation_error"),
+    ],
+)
+async def test_invalid_orders_get_their_documented_code(
+    api: httpx.AsyncClient, change: dict, code: str
+) -> None:
+    payload = order_payload()
+    payload.update(change)
+    response = await api.post(ORDERS, content=body(payload))
+
+    assert response.status_code == 422
+    assert read(response)["error"]["code"] == code
+    listed = read(await api.get("/v3/filter/api/order/order"))
+    assert listed["metaData"]["totalCount"] == 0
+
+
+@pytest.mark.parametrize(
+    ("item_change", "code"),
+    [
+        ({"totalAmount": Decimal("99.00")}, "wrong_basket_item_total_amount"),
+        ({"vatCode": "RUS_VAT20"}, "wrong_basket_item_total_vat_amount"),
+        ({"amountWoVat": Decimal("90.00")}, "wrong_basket_item_amount_wo_vat"),
+    ],
+)
+async def test_basket_item_rules(api: httpx.AsyncClient, item_change: dict, code: str) -> None:
+    item = basket_item()
+    item.update(item_change)
+    payload = order_payload(items=[item])
+    payload["amount"] = item["totalAmount"]
+    response = await api.post(ORDERS, content=body(payload))
+
+    assert response.status_code == 422
+    assert read(response)["error"]["code"] == code
+
+
+async def test_duplicate_merchant_order_id_is_refused(api: httpx.AsyncClient) -> None:
+    await create(api, merchant_order_id="DUP-1")
+    response = await api.post(ORDERS, content=body(order_payload(merchant_order_id="DUP-1")))
+
+    assert response.status_code == 422
+    assert read(response)["error"]["code"] == "merchant_order_id_duplicate"
+
+
+async def test_suborder_joins_an_unpaid_container(api: httpx.AsyncClient) -> None:
+    main = await create(api, merchant_order_id="MAIN")
+    sub = await create(api, merchant_order_id="SUB", orderContainerId=main["orderContainerId"])
+
+    assert sub["orderContainerId"] == main["orderContainerId"]
+    assert sub["paymentUrl"] == main["paymentUrl"]
+
+
+async def test_suborder_into_unknown_container_is_refused(api: httpx.AsyncClient) -> None:
+    response = await api.post(
+        ORDERS,
+        content=body(order_payload(orderContainerId="01a22115-0000-7000-8000-000000000000")),
+    )
+    assert response.status_code == 422
+    assert read(response)["error"]["fields"][0]["name"] == "orderContainerId"
+
+
+async def test_canceled_container_accepts_no_suborder(api: httpx.AsyncClient) -> None:
+    main = await create(api, merchant_order_id="MAIN")
+    canceled = await api.delete(f"{ORDERS}/{main['id']}")
+    assert read(canceled)["data"]["status"] == "canceled"
+
+    response = await api.post(
+        ORDERS, content=body(order_payload(merchant_order_id="SUB", orderContainerId=main["orderContainerId"]))
+    )
+    assert response.status_code == 422
+    assert read(response)["error"]["code"] == "wrong_order_status"
+
+
+async def test_update_before_payment_revalidates(api: httpx.AsyncClient) -> None:
+    order = await create(api)
+    new_items = [basket_item(quantity=2, amount=Decimal("50.00"))]
+    ok = await api.put(
+        f"{ORDERS}/{order['id']}",
+        content=body({"description": "Новое", "basketItems": new_items, "amount": Decimal("100.00")}),
+    )
+    assert ok.status_code == 200, ok.text
+    assert read(ok)["data"]["description"] == "Новое"
+
+    bad = await api.put(f"{ORDERS}/{order['id']}", content=body({"amount": Decimal("7.00")}))
+    assert read(bad)["error"]["code"] == "wrong_total_amount"
+
+
+async def test_update_with_a_positional_php_body_is_refused(api: httpx.AsyncClient) -> None:
+    order = await create(api)
+    response = await api.put(f"{ORDERS}/{order['id']}", content=b'["new description"]')
+
+    assert response.status_code == 422
+    assert read(response)["error"]["code"] == "validation_error"
+    assert read(await api.get(f"{ORDERS}/{order['id']}"))["data"]["description"] == "Тестовый заказ"
+
+
+async def test_cancel_twice_is_wrong_order_status(api: httpx.AsyncClient) -> None:
+    order = await create(api)
+    first = await api.delete(f"{ORDERS}/{order['id']}")
+    second = await api.delete(f"{ORDERS}/{order['id']}")
+
+    assert first.status_code == 200
+    assert read(second)["error"]["code"] == "wrong_order_status"
+
+
+async def test_get_unknown_order_is_404_in_the_envelope(api: httpx.AsyncClient) -> None:
+    response = await api.get(f"{ORDERS}/01a22115-0000-7000-8000-000000000000")
+
+    assert response.status_code == 404
+    assert read(response)["error"]["code"] == "not_found"
+    assert response.headers["x-request-id"]
+
+
+async def test_creating_for_another_merchant_is_forbidden(api: httpx.AsyncClient) -> None:
+    response = await api.post(ORDERS, content=body(order_payload(merchant_id="01a22115-0000-7000-8000-00000000aaaa")))
+    assert response.status_code == 403
+    assert read(response)["error"]["code"] == "forbidden"
+    assert DEMO_MERCHANT_ID
