@@ -12,12 +12,11 @@ from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
 from marketbox import __version__
+from marketbox.bootstrap import prepare_database
 from marketbox.config import Settings, get_settings
-from marketbox.merchants import service as merchants_service
 from marketbox.orders.routes import router as orders_router
 from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database
-from marketbox.storage.migrate import upgrade_async
 from marketbox.web import errors, openapi
 from marketbox.web.context import AppContext
 from marketbox.web.middleware import RequestIdMiddleware
@@ -25,14 +24,6 @@ from marketbox.web.middleware import RequestIdMiddleware
 log = logging.getLogger("marketbox")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 MINIAPP_STATIC_DIR = Path(__file__).parent / "miniapp_host" / "static"
-
-
-async def prepare_database(settings: Settings, db: Database) -> None:
-    """Migrate, then seed the documented demo shop in sandbox mode (never in production)."""
-    await upgrade_async(settings.database_url)
-    if settings.mode == "sandbox":
-        async with db.transaction() as conn:
-            await merchants_service.seed_demo_merchant(conn)
 
 
 def create_app(

@@ -60,7 +60,12 @@ def order_payload(
         "languageId": "ru",
         "expirationDate": (datetime.now(UTC) + expires_in).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
         "basketItems": items,
-        "customer": {"type": "private", "name": "Иван", "email": "ivan@example.com", "phone": "79990001122"},
+        "customer": {
+            "type": "private",
+            "name": "Иван",
+            "email": "ivan@example.com",
+            "phone": "79990001122",
+        },
     }
     payload.update(overrides)
     return payload

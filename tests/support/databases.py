@@ -33,7 +33,7 @@ def sqlalchemy_pg_url(database: str) -> str:
 async def postgres_available() -> bool:
     try:
         conn = await asyncpg.connect(PG_DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True

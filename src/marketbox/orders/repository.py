@@ -188,13 +188,7 @@ async def container_deadline_passed(
             )
         )
     ).scalar_one()
-    return first is not None and _aware(first) <= now
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return first is not None and first <= now
 
 
 async def close_container_if_empty(conn: AsyncConnection, container_id: str) -> None:

@@ -1,0 +1,578 @@
+"""Typed models of the API's request and response objects.
+
+Models are plain dataclasses with snake_case attributes; on the wire the same names are
+camelCase (`merchant_order_id` <-> `merchantOrderId`). `to_dict()` builds the JSON object
+(leaving out fields that are None), `from_dict()` parses one: amounts become `Decimal`,
+datetimes become aware `datetime`, nested objects become models. Response models keep the
+whole object they were parsed from in `raw`, so fields this SDK does not know yet are not lost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import functools
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from ._money import to_decimal
+
+__all__ = [
+    "TEST_NOTIFICATION_ID",
+    "AuthInfo",
+    "BasketItem",
+    "CreateOrder",
+    "Customer",
+    "Invoice",
+    "InvoicePayment",
+    "InvoiceSetting",
+    "Notification",
+    "Order",
+    "OrderSetting",
+    "OrderStatus",
+    "Page",
+    "PaymentOrder",
+    "PaymentOrderTemplate",
+    "Shop",
+    "ShopFields",
+    "SpecialOffer",
+    "UpdateOrder",
+]
+
+T = TypeVar("T")
+
+#: `id` of the platform's monitoring test notification (notifications.md §6.1).
+TEST_NOTIFICATION_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+
+
+class OrderStatus(enum.StrEnum):
+    """Order statuses (api.md §8.7); `SUCCESS` appears only in some real notifications."""
+
+    DRAFT = "draft"
+    CREATED = "created"
+    HOLD = "hold"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELED = "canceled"
+    SUCCESS = "success"
+
+
+def camel(name: str) -> str:
+    """`merchant_order_id` -> `merchantOrderId`."""
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _parse_datetime(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected an RFC 3339 datetime string, got {value!r}")
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:  # the API stores UTC; an offset-less value means UTC
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed
+
+
+def _parse_date(value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"expected a YYYY-MM-DD date string, got {value!r}")
+    return dt.date.fromisoformat(value[:10])
+
+
+def _convert(tp: Any, value: Any, name: str) -> Any:
+    """Convert the JSON `value` to the annotated type `tp` (best effort for unions)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        errors: list[Exception] = []
+        for arg in args:
+            try:
+                return _convert(arg, value, name)
+            except (TypeError, ValueError) as exc:
+                errors.append(exc)
+        raise ValueError(f"{name}: cannot convert {value!r}: {errors}")
+    if origin is list:
+        (item_tp,) = typing.get_args(tp) or (Any,)
+        if not isinstance(value, list):
+            raise ValueError(f"{name}: expected a list, got {value!r}")
+        return [_convert(item_tp, item, name) for item in value]
+    if origin in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{name}: expected an object, got {value!r}")
+        return dict(value)
+    if tp is Any or tp is object:
+        return value
+    if tp is Decimal:
+        return to_decimal(value, name=name)
+    if tp is dt.datetime:
+        return _parse_datetime(value)
+    if tp is dt.date:
+        return _parse_date(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{name}: expected a boolean, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"{name}: expected an integer, got {value!r}")
+        return int(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{name}: expected a string, got {value!r}")
+        return value
+    if isinstance(tp, type) and issubclass(tp, Model):
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{name}: expected an object, got {value!r}")
+        return tp.from_dict(value)
+    return value
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _to_json_value(value: Any) -> Any:
+    if isinstance(value, Model):
+        return value.to_dict()
+    if isinstance(value, list | tuple):
+        return [_to_json_value(item) for item in value]
+    return value
+
+
+class Model:
+    """Base of all SDK models: camelCase (de)serialization driven by the annotations."""
+
+    #: Money-like fields that are converted with `to_decimal` on construction.
+    _decimal_fields: ClassVar[tuple[str, ...]] = ()
+    #: Wire names that differ from `camel(attribute)`.
+    _aliases: ClassVar[dict[str, str]] = {}
+
+    def __post_init__(self) -> None:
+        for name in self._decimal_fields:
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, to_decimal(value, name=name))
+
+    @classmethod
+    def _wire_name(cls, attr: str) -> str:
+        return cls._aliases.get(attr) or camel(attr)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object for this model (camelCase keys, None fields left out)."""
+        result: dict[str, Any] = {}
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            if field.name == "raw":
+                continue
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            result[self._wire_name(field.name)] = _to_json_value(value)
+        return result
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Parse a JSON object (camelCase keys) into the model; raises ValueError if invalid."""
+        hints = _type_hints(cls)
+        kwargs: dict[str, Any] = {}
+        missing: list[str] = []
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if field.name == "raw":
+                kwargs["raw"] = dict(data)
+                continue
+            wire = cls._wire_name(field.name)
+            if wire in data and data[wire] is not None:
+                kwargs[field.name] = _convert(hints[field.name], data[wire], wire)
+            elif (
+                field.default is dataclasses.MISSING
+                and field.default_factory is dataclasses.MISSING
+            ):
+                missing.append(wire)
+        if missing:
+            raise ValueError(f"{cls.__name__}: missing required field(s) {', '.join(missing)}")
+        return cls(**kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Orders
+
+
+@dataclasses.dataclass(kw_only=True)
+class Customer(Model):
+    """The payer. All fields optional; `type` is `private` or `legal`."""
+
+    type: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    vat_number: str | None = None
+    tax_registration_reason_code: str | None = None
+    registration_address: str | None = None
+    country_id: str | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class BasketItem(Model):
+    """One basket line. `amount`/`amount_wo_vat` are unit prices, `total_*` line totals."""
+
+    _decimal_fields = (
+        "quantity",
+        "amount",
+        "amount_wo_vat",
+        "total_amount",
+        "total_vat_amount",
+        "gross_weight",
+        "net_weight",
+        "excise",
+        "available_amount",
+        "available_vat_amount",
+    )
+
+    sku: str
+    name: str
+    measure: str
+    measure_code: str
+    quantity: Decimal
+    amount: Decimal
+    amount_wo_vat: Decimal
+    total_amount: Decimal
+    total_vat_amount: Decimal
+    vat_code: str
+    type: str | int
+    payment_type: str
+    group_name: str | None = None
+    origin_country: str | None = None
+    origin_country_code: str | None = None
+    gross_weight: Decimal | None = None
+    net_weight: Decimal | None = None
+    excise: Decimal | None = None
+    service_date: dt.date | None = None
+    category_type: str | None = None
+    category: str | None = None
+    meta_data: dict[str, Any] | None = None
+    #: Only in refundable-item lists: what is still refundable on this line.
+    available_amount: Decimal | None = None
+    available_vat_amount: Decimal | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class InvoiceSetting(Model):
+    """Payment-page behaviour options."""
+
+    customer_locked: bool | None = None
+    customer_locked_fields: list[str] | None = None
+    payment_method_id_locked: bool | None = None
+    payment_method_id: int | None = None
+    customer_hidden_fields: list[str] | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class OrderSetting(Model):
+    """Order calculation options (`round_policy`: strict, none, floor, ceil, halfUp, halfDown)."""
+
+    round_policy: str | None = None
+    disable_validate: bool | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class CreateOrder(Model):
+    """Body of `POST /v3/billing/api/order/order` (CreateOrderRequest).
+
+    Set `order_container_id` to add the order to an existing unpaid container (suborder),
+    `parent_id` for a correction order.
+    """
+
+    _decimal_fields = ("amount", "vat_amount")
+
+    merchant_id: str
+    merchant_order_id: str
+    description: str
+    amount: Decimal
+    vat_amount: Decimal
+    currency_id: str
+    expiration_date: dt.datetime
+    basket_items: list[BasketItem]
+    customer: Customer = dataclasses.field(default_factory=Customer)
+    merchant_order_id_visible: str | None = None
+    language_id: str | None = None
+    meta_data: dict[str, Any] | None = None
+    notification_url: str | None = None
+    success_url: str | None = None
+    fail_url: str | None = None
+    return_url: str | None = None
+    invoice_setting: InvoiceSetting | None = None
+    order_setting: OrderSetting | None = None
+    parent_id: str | None = None
+    order_container_id: str | None = None
+    shop_id: int | None = None
+    processable: bool | None = None
+    delivery_address: str | None = None
+    user_account_id: str | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class UpdateOrder(Model):
+    """Body of `PUT /v3/billing/api/order/order/{id}`: only the fields that are set change."""
+
+    _decimal_fields = ("amount", "vat_amount")
+
+    description: str | None = None
+    amount: Decimal | None = None
+    vat_amount: Decimal | None = None
+    expiration_date: dt.datetime | None = None
+    basket_items: list[BasketItem] | None = None
+    meta_data: dict[str, Any] | None = None
+    customer: Customer | None = None
+    shop_id: int | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class Order(Model):
+    """An order as returned by the API (OrderResponse)."""
+
+    _decimal_fields = ("amount", "vat_amount")
+
+    id: str
+    status: str
+    merchant_id: str | None = None
+    merchant_order_id: str | None = None
+    merchant_order_id_visible: str | None = None
+    description: str | None = None
+    amount: Decimal | None = None
+    vat_amount: Decimal | None = None
+    currency_id: str | None = None
+    language_id: str | None = None
+    order_container_id: str | None = None
+    payment_url: str | None = None
+    created_at: dt.datetime | None = None
+    expiration_date: dt.datetime | None = None
+    paid_at: dt.datetime | None = None
+    basket_items: list[BasketItem] = dataclasses.field(default_factory=list)
+    customer: Customer | None = None
+    subtype: str | None = None
+    processing_status: str | None = None
+    processable: bool | None = None
+    parent_id: str | None = None
+    shop_id: int | None = None
+    file_ids: Any = None
+    meta_data: Any = None
+    invoice_setting: InvoiceSetting | None = None
+    order_setting: OrderSetting | None = None
+    notification_url: str | None = None
+    success_url: str | None = None
+    fail_url: str | None = None
+    return_url: str | None = None
+    delivery_address: str | None = None
+    user_account_id: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class Notification(Order):
+    """An HTTP order notification (OrderNotification: OrderResponse plus `paidAt`).
+
+    Parsed and verified by `parse_notification`; `merchant_order_id`, `amount` and
+    `currency_id` are always present on a valid notification.
+    """
+
+    #: Wire fields a notification must carry (notifications.md §2).
+    REQUIRED: ClassVar[tuple[str, ...]] = (
+        "id",
+        "status",
+        "merchantId",
+        "merchantOrderId",
+        "amount",
+        "currencyId",
+    )
+
+    @property
+    def is_test(self) -> bool:
+        """True for the platform's monitoring test notification (never change orders on it)."""
+        return self.id == TEST_NOTIFICATION_ID
+
+
+@dataclasses.dataclass(kw_only=True)
+class AuthInfo(Model):
+    """Answer of the auth check: `user_id` is None for an anonymous (token-less) call."""
+
+    user_id: str | None = None
+    profile: Any = None
+    access_token: Any = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass
+class Page(Generic[T]):
+    """One page of a list endpoint: `items` plus the envelope's `metaData`."""
+
+    items: list[T]
+    total_count: int | None = None
+    page: int | None = None
+    page_size: int | None = None
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def has_next(self) -> bool:
+        """True when later pages exist (judged from totalCount, page and pageSize)."""
+        if self.total_count is None or self.page is None or not self.page_size:
+            return False
+        return self.page * self.page_size < self.total_count
+
+
+# ---------------------------------------------------------------------------------------------
+# Marketplace
+
+
+@dataclasses.dataclass(kw_only=True)
+class ShopFields(Model):
+    """Fields of a point-of-sale create/update request (all optional; `title` needed to create)."""
+
+    _decimal_fields = ("min_order_sum", "lat", "lon")
+
+    title: str | None = None
+    description: str | None = None
+    brand_id: int | None = None
+    merchant_id: str | None = None
+    external_update: bool | None = None
+    type: str | None = None
+    shop_url: str | None = None
+    min_order_sum: Decimal | None = None
+    notification_email: str | None = None
+    yandex_metrika_id: int | None = None
+    delivery_info: str | None = None
+    registration_address: str | None = None
+    lat: Decimal | None = None
+    lon: Decimal | None = None
+    jivosite_id: str | None = None
+    mini_app_url: str | None = None
+    mini_app_modes: list[str] | None = None
+    logo_url: str | None = None
+    images: list[Any] | None = None
+    links: list[Any] | None = None
+    account_program_ids: list[str] | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class Shop(ShopFields):
+    """A marketplace point of sale (ShopResponse). `token` is a secret."""
+
+    id: int
+    token: str | None = dataclasses.field(default=None, repr=False)
+    alias: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class SpecialOffer(Model):
+    """A special offer; upserted by (`merchant_id`, `external_id`). `id` is set by the server."""
+
+    merchant_id: str
+    external_id: str
+    active: bool
+    start_at: dt.datetime
+    finish_at: dt.datetime
+    description: str
+    tags: list[str] = dataclasses.field(default_factory=list)
+    name: str | None = None
+    id: int | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Payment instruments
+
+
+@dataclasses.dataclass(kw_only=True)
+class PaymentOrderTemplate(Model):
+    """Bank-transfer details of an invoice (who to pay, where)."""
+
+    _decimal_fields = ("amount",)
+
+    type: str | None = None
+    amount: Decimal | None = None
+    currency_id: str | None = None
+    name: str | None = None
+    vat_number: str | None = None
+    tax_registration_reason_code: str | None = None
+    settlement_account: str | None = None
+    correspondent_account: str | None = None
+    bank_name: str | None = None
+    bic: str | None = None
+    kbk: str | None = None
+    oktmo: str | None = None
+    uin: str | None = None
+    payment_purpose: str | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class PaymentOrder(Model):
+    """Details of the payer's payment order, sent with an instrument's confirmation."""
+
+    _decimal_fields = ("amount",)
+
+    type: str
+    amount: Decimal
+    currency_id: str
+    number: str | None = None
+    date: dt.date | None = None
+    name: str | None = None
+    phone: str | None = None
+    vat_number: str | None = None
+    tax_registration_reason_code: str | None = None
+    settlement_account: str | None = None
+    correspondent_account: str | None = None
+    bank_name: str | None = None
+    bic: str | None = None
+    kbk: str | None = None
+    payment_purpose: str | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class Invoice(Model):
+    """An invoice (order container) as seen by a payment instrument (InvoiceResponse)."""
+
+    _decimal_fields = ("amount", "vat_amount")
+
+    id: str
+    number: str | None = None
+    created_at: dt.datetime | None = None
+    expiration_date: dt.datetime | None = None
+    description: str | None = None
+    amount: Decimal | None = None
+    vat_amount: Decimal | None = None
+    currency_id: str | None = None
+    customer: Customer | None = None
+    payment_order_template: PaymentOrderTemplate | None = None
+    status: str | None = None
+    payment_url: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class InvoicePayment(Model):
+    """A payment confirmed by an instrument (InvoicePaymentResponse; `id` = transaction id)."""
+
+    _decimal_fields = ("amount",)
+
+    id: str | None = None
+    invoice_id: str | None = None
+    payment_operation_id: str | None = None
+    amount: Decimal | None = None
+    currency_id: str | None = None
+    payment_order: PaymentOrder | None = None
+    status: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)

@@ -1,0 +1,147 @@
+"""Paying an order container: one payment pays every order in it.
+
+    container pending --pay--> paid        orders created -> completed (or hold), paidAt set
+    container pending --decline--> pending a declined payment is recorded, nothing changes
+
+Exactly one of any number of racing payments wins: the container moves pending -> paid in
+one conditional UPDATE, and only the caller whose UPDATE matched the row goes on. The orders'
+status change, the payment record and one outbox notification per order commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox import clock, ids, money
+from marketbox.notifications import outbox
+from marketbox.orders import repository as orders_repository
+from marketbox.orders import service as orders_service
+from marketbox.payments import repository
+from marketbox.payments.errors import (
+    AlreadyPaid,
+    AmountChanged,
+    ContainerNotFound,
+    ContainerNotPayable,
+)
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment_id: str
+    container_id: str
+    amount: Decimal
+    currency: str
+    paid_orders: list[Any]
+
+
+async def current_status(conn: AsyncConnection, container_id: str, *, payment_base: str) -> str:
+    """The container's status with a passed deadline applied (and recorded) first."""
+    container = await repository.get_container(conn, container_id)
+    if container is None:
+        raise ContainerNotFound()
+    if container._mapping["status"] == "pending":
+        if await orders_service.expire_due(
+            conn, payment_base=payment_base, container_id=container_id
+        ):
+            return "expired"
+        if await repository.payable_total_minor(conn, container_id) == 0:
+            return "canceled"
+    return str(container._mapping["status"])
+
+
+async def pay_container(
+    conn: AsyncConnection,
+    *,
+    container_id: str,
+    method: str,
+    payment_base: str,
+    expected_amount: Decimal | None = None,
+    hold: bool = False,
+    card_last4: str | None = None,
+    instrument_id: str | None = None,
+    operation_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> PaymentResult:
+    """Pay the whole container or raise; never pays twice.
+
+    `expected_amount` is the total the payer saw: if an add-on joined since, the payment is
+    refused with AmountChanged so the payer can review the new total.
+    """
+    container = await repository.get_container(conn, container_id)
+    if container is None:
+        raise ContainerNotFound()
+    currency = container._mapping["currency"]
+    now = clock.now()
+    payment_id = ids.new_id()
+    if not await repository.claim_container(conn, container_id, payment_id=payment_id, now=now):
+        status = (await repository.get_container(conn, container_id))._mapping["status"]
+        if status == "paid":
+            raise AlreadyPaid()
+        raise ContainerNotPayable(status)
+    if await orders_repository.container_deadline_passed(conn, container_id, now):
+        # Undo by raising: the transaction rolls back the claim; the sweeper records expiry.
+        raise ContainerNotPayable("expired")
+    total_minor = await repository.payable_total_minor(conn, container_id)
+    if total_minor == 0:
+        raise ContainerNotPayable("canceled")
+    total = money.from_minor(total_minor, currency)
+    if expected_amount is not None and money.round2(expected_amount) != total:
+        raise AmountChanged(f"The invoice total is now {total}")
+    await repository.insert_payment(
+        conn,
+        {
+            "id": payment_id,
+            "container_id": container_id,
+            "method": method,
+            "status": "succeeded",
+            "failure_code": None,
+            "amount_minor": total_minor,
+            "currency": currency,
+            "card_last4": card_last4,
+            "instrument_id": instrument_id,
+            "operation_id": operation_id,
+            "details": details,
+            "created_at": now,
+        },
+    )
+    paid = await repository.mark_orders_paid(
+        conn, container_id, status="hold" if hold else "completed", now=now
+    )
+    await outbox.enqueue_for_orders(conn, paid, payment_base=payment_base, event="paid")
+    return PaymentResult(payment_id, container_id, total, currency, paid)
+
+
+async def record_declined(
+    conn: AsyncConnection,
+    *,
+    container_id: str,
+    method: str,
+    failure_code: str,
+    amount: Decimal,
+    currency: str,
+    card_last4: str | None = None,
+) -> str:
+    """Keep a declined attempt on record; the container stays payable."""
+    payment_id = ids.new_id()
+    await repository.insert_payment(
+        conn,
+        {
+            "id": payment_id,
+            "container_id": container_id,
+            "method": method,
+            "status": "declined",
+            "failure_code": failure_code,
+            "amount_minor": money.to_minor(amount, currency),
+            "currency": currency,
+            "card_last4": card_last4,
+            "instrument_id": None,
+            "operation_id": None,
+            "details": None,
+            "created_at": clock.now(),
+        },
+    )
+    return payment_id

@@ -1,0 +1,85 @@
+"""The real `marketbox` CLI in a subprocess: JSON output, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "MARKETBOX_DATABASE_URL": f"sqlite+aiosqlite:///{db}",
+        "MARKETBOX_PUBLIC_URL": "http://127.0.0.1:8999",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "marketbox.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    return tmp_path / "cli.db"
+
+
+def test_merchant_create_prints_credentials_that_authenticate(db_file: Path) -> None:
+    result = run_cli("merchant", "create", "--name", "Shop", "--json", db=db_file)
+
+    assert result.returncode == 0, result.stderr
+    created = json.loads(result.stdout)
+    assert set(created) == {"merchantId", "token", "signingKey"}
+    assert len(created["merchantId"]) == 36
+
+
+def test_instrument_create_prints_credentials(db_file: Path) -> None:
+    result = run_cli("instrument", "create", "--name", "Bank", "--json", db=db_file)
+
+    assert result.returncode == 0, result.stderr
+    assert set(json.loads(result.stdout)) == {"id", "token", "signingKey"}
+
+
+def test_notify_test_for_an_unknown_merchant_fails_in_one_line(db_file: Path) -> None:
+    result = run_cli(
+        "notify-test", "--merchant", "01a22115-0000-7000-8000-000000000000", db=db_file
+    )
+
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert "no merchant" in lines[0]
+
+
+def test_notify_test_queues_for_the_demo_shop_in_sandbox(db_file: Path) -> None:
+    result = run_cli(
+        "notify-test", "--merchant", "ffffffff-ffff-ffff-ffff-ffffffffffff", db=db_file
+    )
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_production_mode_has_no_demo_shop(db_file: Path) -> None:
+    result = run_cli(
+        "notify-test",
+        "--merchant",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        db=db_file,
+        MARKETBOX_MODE="production",
+    )
+    assert result.returncode != 0
+
+
+def test_a_bad_database_url_is_a_one_line_error(db_file: Path) -> None:
+    result = run_cli("migrate", db=db_file, MARKETBOX_DATABASE_URL="nosuchdb://x")
+
+    assert result.returncode != 0
+    assert len(result.stderr.strip().splitlines()) == 1

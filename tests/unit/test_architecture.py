@@ -1,0 +1,53 @@
+"""Dependencies point one way: routes -> service -> repository -> storage (STYLE.md §2)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "marketbox"
+WEB_FRAMEWORKS = ("fastapi", "starlette")
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+SERVICES = sorted(SRC.glob("*/service.py")) + sorted(SRC.glob("*/repository.py"))
+
+
+@pytest.mark.parametrize("path", SERVICES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_services_and_repositories_do_not_import_the_web_framework(path: Path) -> None:
+    offending = {m for m in imports_of(path) if m.split(".")[0] in WEB_FRAMEWORKS}
+    assert offending == set()
+
+
+ROUTES = sorted(SRC.glob("*/routes.py"))
+
+
+@pytest.mark.parametrize("path", ROUTES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_routes_build_no_sql(path: Path) -> None:
+    offending = {m for m in imports_of(path) if m.split(".")[0] == "sqlalchemy"}
+    assert offending == set()
+
+
+def test_only_config_reads_the_environment() -> None:
+    readers = [
+        p.relative_to(SRC).as_posix()
+        for p in SRC.rglob("*.py")
+        if p != SRC / "config.py" and _reads_environment(p.read_text(encoding="utf-8"))
+    ]
+    assert readers == []
+
+
+def _reads_environment(source: str) -> bool:
+    return "os.environ" in source or "getenv(" in source
