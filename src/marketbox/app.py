@@ -63,6 +63,8 @@ def create_app(
         openapi_url="/openapi.json",
         docs_url="/docs",
         redoc_url=None,
+        # Real clients follow no redirects (api.md MCP addendum): a trailing slash is a 404.
+        redirect_slashes=False,
     )
     app.state.ctx = ctx
     app.add_middleware(RequestIdMiddleware)

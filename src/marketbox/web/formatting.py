@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
+from marketbox import money
+
 NBSP = "\u00a0"
 MINUS = "\u2212"
 ELLIPSIS = "\u2026"
@@ -99,7 +101,7 @@ def format_money(
     loc = _locale(locale)
     code = currency.upper()
     symbol, prefix = _CURRENCIES.get(code, (code, False))
-    quantized = value.quantize(_CENTS, ROUND_HALF_UP)
+    quantized = money.round2(value)
     places = 0 if whole and quantized == quantized.to_integral_value() else 2
     number = _number(quantized, loc, places)
     sign = MINUS if quantized < 0 else ""

@@ -1,0 +1,147 @@
+import re
+import string
+from decimal import Decimal
+
+import jinja2
+import pytest
+
+from marketbox.web.i18n import EN, RU, normalize_locale, register_i18n, t
+
+NBSP = "\u00a0"
+
+
+def test_catalogues_have_the_same_keys() -> None:
+    assert set(RU) == set(EN)
+
+
+def _placeholders(message: str | tuple[str, ...]) -> set[str]:
+    forms = message if isinstance(message, tuple) else (message,)
+    return {name for form in forms for _, name, _, _ in string.Formatter().parse(form) if name}
+
+
+@pytest.mark.parametrize("key", sorted(RU))
+def test_messages_agree_between_languages(key: str) -> None:
+    ru, en = RU[key], EN[key]
+    assert _placeholders(ru) == _placeholders(en)
+    assert isinstance(ru, tuple) == isinstance(en, tuple)
+    if isinstance(ru, tuple):
+        assert len(ru) == 3
+        assert len(en) == 2
+
+
+@pytest.mark.parametrize("key", sorted(RU))
+def test_russian_messages_follow_typography(key: str) -> None:
+    forms = RU[key] if isinstance(RU[key], tuple) else (RU[key],)
+    for form in forms:
+        assert isinstance(form, str)
+        assert '"' not in form, "use «ёлочки»"
+        assert not re.search(r"№ |\d %", form), "a no-break space goes after № and before %"
+        assert not form.endswith(".") or form.count(".") > 1, "no full stop in short labels"
+
+
+@pytest.mark.parametrize(
+    ("key", "ru", "en"),
+    [
+        ("pay", "Оплатить", "Pay"),
+        ("status.pending", "Ожидает оплаты", "Awaiting payment"),
+        ("status.paid", "Оплачен", "Paid"),
+        ("status.canceled", "Отменён", "Canceled"),
+        ("status.expired", "Срок оплаты истёк", "Payment period expired"),
+        ("error.generic", "Что-то пошло не так", "Something went wrong"),
+        ("back_to_shop", "Вернуться в магазин", "Back to the shop"),
+        ("invoice_no", "Счёт №", "Invoice No."),
+        ("pay_until", "Оплатить до", "Pay by"),
+        ("total", "Итого", "Total"),
+        ("payer.name", "ФИО", "Full name"),
+        ("payer.email", "Эл. почта", "Email"),
+        ("payer.private", "Физическое лицо", "Individual"),
+        ("payer.legal", "Организация или ИП", "Company or sole trader"),
+        ("method.card", "Банковская карта", "Bank card"),
+        ("success.title", "Оплата прошла", "Payment successful"),
+        ("fail.title", "Оплата не прошла", "Payment failed"),
+        ("receipt.title", "Квитанция об оплате", "Payment receipt"),
+        ("addon.added", "Добавлено", "Added"),
+        ("suborder", "Доп. услуга", "Add-on"),
+        ("marketplace", "Маркетплейс", "Marketplace"),
+        ("marketplace.nothing_found", "Ничего не нашлось", "Nothing found"),
+    ],
+)
+def test_t(key: str, ru: str, en: str) -> None:
+    assert t(key, "ru") == ru
+    assert t(key, "en") == en
+
+
+def test_t_default_locale_is_russian() -> None:
+    assert t("pay") == "Оплатить"
+    assert t("pay", None) == "Оплатить"
+    assert t("pay", "de") == "Оплатить"
+
+
+def test_t_fills_placeholders() -> None:
+    assert t("invoice_number", "ru", number="123-1") == f"Счёт №{NBSP}123-1"
+    assert t("receipt.sent_to", "en", email="a…@mail.ru") == "Receipt sent to a…@mail.ru"
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [
+        (1, "Найдена 1 точка продаж"),
+        (2, "Найдено 2 точки продаж"),
+        (5, "Найдено 5 точек продаж"),
+        (11, "Найдено 11 точек продаж"),
+        (21, "Найдена 21 точка продаж"),
+        (22, "Найдено 22 точки продаж"),
+        (24, "Найдено 24 точки продаж"),
+        (25, "Найдено 25 точек продаж"),
+        (111, "Найдено 111 точек продаж"),
+    ],
+)
+def test_t_plural_ru(n: int, expected: str) -> None:
+    assert t("marketplace.found", "ru", n=n) == expected
+
+
+def test_t_plural_en() -> None:
+    assert t("marketplace.found", "en", n=1) == "1 point of sale found"
+    assert t("marketplace.found", "en", n=21) == "21 points of sale found"
+    assert t("items", "ru", n=Decimal(3)) == "3 товара"
+
+
+def test_t_plural_needs_n() -> None:
+    with pytest.raises(TypeError):
+        t("marketplace.found", "ru")
+    with pytest.raises(TypeError):
+        t("marketplace.found", "ru", n=2.0)
+
+
+def test_t_unknown_key_raises() -> None:
+    with pytest.raises(KeyError):
+        t("no.such.key", "ru")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("ru", "ru"),
+        ("en", "en"),
+        ("EN", "en"),
+        ("en-US", "en"),
+        ("en_GB", "en"),
+        ("ru-RU,ru;q=0.9", "ru"),
+        ("de", "ru"),
+        ("", "ru"),
+        (None, "ru"),
+    ],
+)
+def test_normalize_locale(value: str | None, expected: str) -> None:
+    assert normalize_locale(value) == expected
+
+
+def test_register_i18n_uses_context_lang() -> None:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    register_i18n(env)
+    template = env.from_string(
+        "{{ t('pay') }} / {{ t('marketplace.found', n=n) }} / {{ t('pay', 'ru') }}"
+    )
+    assert template.render(lang="en", n=3) == "Pay / 3 points of sale found / Оплатить"
+    assert template.render(lang="ru", n=3) == "Оплатить / Найдено 3 точки продаж / Оплатить"
+    assert env.from_string("{{ t('pay') }}").render() == "Оплатить"
