@@ -118,3 +118,15 @@ def read(response: httpx.Response) -> Any:
 @pytest.fixture
 def tmp_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In CI (MARKETBOX_REQUIRE_BROWSER=1) a missing Chromium fails the run, never skips it."""
+    import os
+
+    if os.environ.get("MARKETBOX_REQUIRE_BROWSER") == "1":
+        chromium = os.environ.get("MARKETBOX_CHROMIUM", "/usr/bin/chromium")
+        if not os.access(chromium, os.X_OK):
+            raise pytest.UsageError(
+                f"browser tests are required but {chromium} is missing: apt-get install chromium"
+            )

@@ -63,14 +63,22 @@
  * DOM (hooks are data- attributes; looks come from the stylesheet, layout-critical styles are set
  * through CSSOM):
  *
- *   <div data-miniapp-host data-miniapp-state="loading|ready|failed|closed">
- *     <iframe data-miniapp-frame …>
- *     <div data-miniapp-skeleton class="miniapp-skeleton" role="status" aria-busy="true">…</div>
- *     <div data-miniapp-failure class="banner banner--error" role="alert" hidden>
- *       <p>Не удалось загрузить приложение</p>
- *       <button type="button" class="btn btn--secondary" data-miniapp-retry>Повторить</button>
+ *   <div data-miniapp-host data-miniapp-state="loading|ready|failed|closed" [data-ready]>
+ *     <div data-miniapp-skeleton class="miniapp-frame__skeleton" role="status" aria-busy="true">
+ *       <div class="skeleton skeleton--title"></div> … cells, button …
+ *       <span class="visually-hidden">Загрузка…</span>
  *     </div>
+ *     <div data-miniapp-failure class="banner banner--error miniapp-frame__error" role="alert" hidden>
+ *       <div class="banner__body">
+ *         <p class="banner__title">Не удалось загрузить приложение</p>
+ *         <button type="button" class="btn btn--secondary btn--m" data-miniapp-retry>Повторить</button>
+ *       </div>
+ *     </div>
+ *     <iframe data-miniapp-frame class="miniapp-frame__iframe" …>
  *   </div>
+ *
+ * The page supplies the sized container (e.g. `.miniapp-frame` on the point-of-sale page, a sheet
+ * body on the payment page); in full-height mode the frame fills it.
  */
 
 // Wire constants, written down once. Keep in sync with marketbox/miniapp_host/protocol.py
@@ -215,6 +223,12 @@ function call(fn, ...args) {
   }
 }
 
+// `hidden` alone loses against a stylesheet's `display: flex` (.banner, .miniapp-frame__skeleton).
+function setVisible(element, visible) {
+  element.hidden = !visible;
+  element.style.display = visible ? '' : 'none';
+}
+
 function prefersReducedMotion() {
   return typeof matchMedia === 'function' && matchMedia('(prefers-reduced-motion: reduce)').matches;
 }
@@ -280,7 +294,7 @@ export function openMiniApp(options) {
 
   const skeleton = document.createElement('div');
   skeleton.dataset.miniappSkeleton = '';
-  skeleton.className = 'miniapp-skeleton';
+  skeleton.className = 'miniapp-frame__skeleton';
   skeleton.setAttribute('role', 'status');
   skeleton.setAttribute('aria-busy', 'true');
   for (const part of ['title', 'cell', 'cell', 'cell', 'button']) {
@@ -297,22 +311,27 @@ export function openMiniApp(options) {
 
   const failure = document.createElement('div');
   failure.dataset.miniappFailure = '';
-  failure.className = 'banner banner--error';
+  failure.className = 'banner banner--error miniapp-frame__error';
   failure.setAttribute('role', 'alert');
-  failure.hidden = true;
+  setVisible(failure, false);
+  const failureBody = document.createElement('div');
+  failureBody.className = 'banner__body';
   const failureText = document.createElement('p');
+  failureText.className = 'banner__title';
   failureText.textContent = texts.failed;
   const retryButton = document.createElement('button');
   retryButton.type = 'button';
-  retryButton.className = 'btn btn--secondary';
+  retryButton.className = 'btn btn--secondary btn--m';
   retryButton.dataset.miniappRetry = '';
   retryButton.textContent = texts.retry;
   retryButton.addEventListener('click', () => retry());
-  failure.append(failureText, retryButton);
+  failureBody.append(failureText, retryButton);
+  failure.append(failureBody);
 
   function setState(next) {
     state = next;
     root.dataset.miniappState = next;
+    root.toggleAttribute('data-ready', next === 'ready');
     log('state', next);
   }
 
@@ -322,6 +341,7 @@ export function openMiniApp(options) {
     version = 1;
     const frame = document.createElement('iframe');
     frame.dataset.miniappFrame = '';
+    frame.className = 'miniapp-frame__iframe';
     frame.setAttribute('sandbox', IFRAME_SANDBOX);
     frame.setAttribute('allow', 'payment');
     frame.setAttribute('referrerpolicy', 'strict-origin');
@@ -339,7 +359,7 @@ export function openMiniApp(options) {
 
   function showSkeleton() {
     clearTimeout(fadeTimer);
-    skeleton.hidden = false;
+    setVisible(skeleton, true);
     skeleton.style.transition = '';
     skeleton.style.opacity = '1';
   }
@@ -347,13 +367,13 @@ export function openMiniApp(options) {
   function hideSkeleton() {
     skeleton.setAttribute('aria-busy', 'false');
     if (prefersReducedMotion()) {
-      skeleton.hidden = true;
+      setVisible(skeleton, false);
       return;
     }
     skeleton.style.transition = 'opacity 200ms ease-in-out';
     skeleton.style.opacity = '0';
     fadeTimer = setTimeout(() => {
-      skeleton.hidden = true;
+      setVisible(skeleton, false);
     }, 200);
   }
 
@@ -362,9 +382,9 @@ export function openMiniApp(options) {
     timer = setTimeout(() => {
       if (state !== 'loading') return;
       setState('failed');
-      skeleton.hidden = true;
-      if (iframe) iframe.hidden = true;
-      failure.hidden = false;
+      setVisible(skeleton, false);
+      if (iframe) setVisible(iframe, false);
+      setVisible(failure, true);
     }, initTimeoutMs);
   }
 
@@ -374,7 +394,7 @@ export function openMiniApp(options) {
     iframe = createFrame();
     setState('loading');
     showSkeleton();
-    failure.hidden = true;
+    setVisible(failure, false);
     startTimer();
     root.append(iframe);
   }
@@ -445,8 +465,8 @@ export function openMiniApp(options) {
         clearTimeout(timer);
         if (state !== 'ready') {
           setState('ready');
-          failure.hidden = true;
-          iframe.hidden = false;
+          setVisible(failure, false);
+          setVisible(iframe, true);
           hideSkeleton();
         }
         call(options.onReady, { frameId, version });
