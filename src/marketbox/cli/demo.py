@@ -1,0 +1,177 @@
+"""`marketbox demo`: the whole flow on one machine, in one process.
+
+Migrates and seeds an SQLite database (the demo merchant, three points of sale served by the
+reference shop, one flight order to try add-ons on), then runs the platform (API, payment page,
+marketplace, dispatcher) and the demo shop on its own origin, and prints where to go.
+Ctrl-C stops everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from marketbox import clock
+from marketbox.config import Settings
+from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO_TOKEN, get_merchant
+
+FLIGHT_META_DATA = {
+    "@type": "ReservationPackage",
+    "subReservation": [
+        {
+            "@type": "FlightReservation",
+            "reservationId": "ABC123",
+            "underName": {"@type": "Person", "name": "Petr Petrov"},
+            "reservationFor": {
+                "@type": "Flight",
+                "flightNumber": "SU1234",
+                "provider": {"@type": "Airline", "name": "Aeroflot", "iataCode": "SU"},
+                "departureAirport": {
+                    "@type": "Airport",
+                    "name": "Moscow Sheremetyevo",
+                    "iataCode": "SVO",
+                },
+                "departureTime": "2030-08-01T10:00:00+03:00",
+                "arrivalAirport": {
+                    "@type": "Airport",
+                    "name": "Saint Petersburg Pulkovo",
+                    "iataCode": "LED",
+                },
+                "arrivalTime": "2030-08-01T11:30:00+03:00",
+            },
+        }
+    ],
+}
+
+
+def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        import demo_shop
+    except ModuleNotFoundError as exc:
+        from marketbox.cli.main import CommandError
+
+        raise CommandError("the demo shop is not installed: run scripts/install first") from exc
+    public_url = f"http://{args.host}:{args.port}"
+    shop_url = f"http://{args.host}:{args.shop_port}"
+    settings = settings.model_copy(update={"public_url": public_url, "mode": "sandbox"})
+    try:
+        asyncio.run(_serve(settings, args, shop_url, demo_shop))
+    except KeyboardInterrupt:
+        pass
+    print("marketbox: demo stopped")
+    return 0
+
+
+async def _seed(settings: Settings, shop_url: str, demo_shop: Any) -> str:
+    """Points of sale (once) and a fresh flight order; returns the flight's payment URL."""
+    from marketbox.bootstrap import prepare_database
+    from marketbox.marketplace import service as marketplace
+    from marketbox.orders import service as orders_service
+    from marketbox.orders.schemas import CreateOrderRequest
+    from marketbox.storage.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        await prepare_database(settings, db)
+        async with db.transaction() as conn:
+            points, _ = await marketplace.search_points_of_sale(conn, text=None, limit=1000)
+            existing = {p.title for p in points}
+            for point in demo_shop.demo_points_of_sale(shop_url):
+                if point["title"] in existing:
+                    continue
+                await marketplace.create_point_of_sale(
+                    conn, merchant_id=DEMO_MERCHANT_ID, public_base=settings.public_base, **point
+                )
+            merchant = await get_merchant(conn, DEMO_MERCHANT_ID)
+            assert merchant is not None
+            price = Decimal("12480.00")
+            stamp = clock.now().strftime("%Y%m%d%H%M%S")
+            flight = CreateOrderRequest.model_validate(
+                {
+                    "merchantId": DEMO_MERCHANT_ID,
+                    "merchantOrderId": f"FLIGHT-{stamp}",
+                    "description": "Авиабилет Москва — Санкт-Петербург, SU1234",
+                    "amount": price,
+                    "vatAmount": Decimal(0),
+                    "currencyId": "RUB",
+                    "languageId": "ru",
+                    "expirationDate": (clock.now() + timedelta(days=1)).isoformat(),
+                    "metaData": FLIGHT_META_DATA,
+                    "customer": {"type": "private", "name": "Пётр Петров"},
+                    "basketItems": [
+                        {
+                            "sku": "SU1234-Y",
+                            "name": "Авиабилет SVO — LED, 1 августа, эконом",
+                            "measure": "шт.",
+                            "measureCode": "796",
+                            "quantity": 1,
+                            "amount": price,
+                            "amountWoVat": price,
+                            "totalAmount": price,
+                            "totalVatAmount": Decimal(0),
+                            "vatCode": "VATNONE",
+                            "type": "service",
+                            "paymentType": "full_prepayment",
+                        }
+                    ],
+                }
+            )
+            order = await orders_service.create_order(
+                conn, merchant=merchant, request=flight, payment_base=settings.public_base
+            )
+        return str(order["paymentUrl"])
+    finally:
+        await db.dispose()
+
+
+async def _serve(
+    settings: Settings, args: argparse.Namespace, shop_url: str, demo_shop: Any
+) -> None:
+    import uvicorn
+    from aiohttp import web
+
+    from marketbox.app import create_app
+
+    flight_url = await _seed(settings, shop_url, demo_shop)
+    shop_app = demo_shop.create_shop_app(
+        platform_url=settings.public_base,
+        token=DEMO_TOKEN,
+        merchant_id=DEMO_MERCHANT_ID,
+        signing_key=DEMO_SIGNING_KEY,
+        public_url=shop_url,
+        platform_origins=[settings.public_base],
+    )
+    runner = web.AppRunner(shop_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, args.host, args.shop_port).start()
+    app = create_app(settings, run_worker=True)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    )
+    base = settings.public_base
+    print(
+        "\n".join(
+            [
+                "",
+                "marketbox demo is running (Ctrl-C to stop)",
+                f"  Marketplace        {base}/",
+                "                     open «Бизнес-зал Sky Lounge», order, pay with the test",
+                "                     card 4242 4242 4242 4242 (any future date, any CVC)",
+                f"  Add-on services    {flight_url}",
+                "                     a flight order: add «Такси в аэропорт» and pay both at once",
+                f"  Demo shop          {shop_url}/  (the mini-app's own origin)",
+                f"  API                {base}/v3/…  token {DEMO_TOKEN}",
+                f"  API reference      {base}/docs",
+                f"  Database           {settings.database_url}",
+                "",
+            ]
+        ),
+        flush=True,
+    )
+    try:
+        await server.serve()
+    finally:
+        await runner.cleanup()
