@@ -6,13 +6,18 @@ an SQLite file in the working directory, sandbox mode, the public URL of a local
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["sandbox", "production"]
+
+# Signs the marketplace buyer-session cookie. Sandbox falls back to a random value per process
+# (sessions end with the process); production refuses to start without it.
+_PROCESS_SESSION_SECRET = secrets.token_urlsafe(32)
 
 # Retry schedule after a failed delivery, in seconds after the previous attempt
 # (spec/notifications.md §6: 10 more attempts within 24 hours).
@@ -48,6 +53,16 @@ class Settings(BaseSettings):
     time_zone: str = "Europe/Moscow"
     log_level: str = "INFO"
     extra_frame_ancestors: list[str] = Field(default_factory=list)
+    # MARKETBOX_SESSION_SECRET: required in production (see _PROCESS_SESSION_SECRET).
+    session_secret: str = ""
+
+    @model_validator(mode="after")
+    def _session_secret_for_mode(self) -> Settings:
+        if not self.session_secret:
+            if self.mode == "production":
+                raise ValueError("MARKETBOX_SESSION_SECRET is required in production mode")
+            self.session_secret = _PROCESS_SESSION_SECRET
+        return self
 
     @property
     def public_base(self) -> str:

@@ -74,8 +74,10 @@ def test_production_mode_has_no_demo_shop(db_file: Path) -> None:
         "ffffffff-ffff-ffff-ffff-ffffffffffff",
         db=db_file,
         MARKETBOX_MODE="production",
+        MARKETBOX_SESSION_SECRET="s3cret-for-tests",
     )
     assert result.returncode != 0
+    assert "no merchant" in result.stderr
 
 
 def test_a_bad_database_url_is_a_one_line_error(db_file: Path) -> None:

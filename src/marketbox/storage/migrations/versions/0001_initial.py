@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 07:33:40.934769
+Create Date: 2026-11-28 07:45:58.942346
 """
 
 from __future__ import annotations
@@ -223,11 +223,99 @@ def upgrade() -> None:
             batch_op.f("ix_payments_container_id"), ["container_id"], unique=False
         )
 
+    op.create_table(
+        "points_of_sale",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("merchant_id", sa.String(length=36), nullable=False),
+        sa.Column("title", sa.String(length=50), nullable=False),
+        sa.Column("description", sa.String(length=2000), nullable=True),
+        sa.Column("type", sa.String(length=20), nullable=False),
+        sa.Column("alias", sa.String(length=20), nullable=False),
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("shop_url", sa.String(length=64), nullable=True),
+        sa.Column("registration_address", sa.String(length=200), nullable=True),
+        sa.Column("lat", sa.String(length=32), nullable=True),
+        sa.Column("lon", sa.String(length=32), nullable=True),
+        sa.Column("logo_url", sa.String(length=1000), nullable=True),
+        sa.Column("image_urls", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column("links", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column("delivery_info", sa.String(length=1000), nullable=True),
+        sa.Column("min_order_sum_minor", sa.BigInteger(), nullable=True),
+        sa.Column("notification_email", sa.String(length=500), nullable=True),
+        sa.Column("yandex_metrika_id", sa.BigInteger(), nullable=True),
+        sa.Column("jivosite_id", sa.String(length=100), nullable=True),
+        sa.Column("brand_id", sa.Integer(), nullable=True),
+        sa.Column("account_program_ids", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column("mini_app", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column("offers_addon", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("active", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column("search_text", sa.Text(), server_default=" ", nullable=False),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchants.id"], name=op.f("fk_points_of_sale_merchant_id_merchants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_points_of_sale")),
+        sa.UniqueConstraint("alias", name=op.f("uq_points_of_sale_alias")),
+    )
+    with op.batch_alter_table("points_of_sale", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_points_of_sale_active_offers_addon"),
+            ["active", "offers_addon"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_points_of_sale_merchant_id_created_at"),
+            ["merchant_id", "created_at"],
+            unique=False,
+        )
+
+    op.create_table(
+        "special_offers",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("merchant_id", sa.String(length=36), nullable=False),
+        sa.Column("external_id", sa.String(length=36), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("start_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("finish_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=True),
+        sa.Column("description", sa.String(length=1000), nullable=False),
+        sa.Column("tags", marketbox.storage.types.ExactJSON(), nullable=False),
+        sa.Column("shop_id", sa.Integer(), nullable=True),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchants.id"], name=op.f("fk_special_offers_merchant_id_merchants")
+        ),
+        sa.ForeignKeyConstraint(
+            ["shop_id"],
+            ["points_of_sale.id"],
+            name=op.f("fk_special_offers_shop_id_points_of_sale"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_special_offers")),
+        sa.UniqueConstraint(
+            "merchant_id", "external_id", name=op.f("uq_special_offers_merchant_id_external_id")
+        ),
+    )
+    with op.batch_alter_table("special_offers", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_special_offers_active_finish_at"), ["active", "finish_at"], unique=False
+        )
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table("special_offers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_special_offers_active_finish_at"))
+
+    op.drop_table("special_offers")
+    with op.batch_alter_table("points_of_sale", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_points_of_sale_merchant_id_created_at"))
+        batch_op.drop_index(batch_op.f("ix_points_of_sale_active_offers_addon"))
+
+    op.drop_table("points_of_sale")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_payments_container_id"))
 

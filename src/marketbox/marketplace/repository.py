@@ -1,0 +1,216 @@
+"""Every query of the marketplace domain. The merchant filter lives here (no caller forgets it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox.marketplace import search
+from marketbox.marketplace.tables import points_of_sale, special_offers
+from marketbox.storage.tables import orders
+from marketbox.web.filters import Condition, ListQuery
+
+# Filterable fields of GET /v3/marketplace/api/shop -> columns (`q` is the text search).
+FILTER_COLUMNS: dict[str, Any] = {
+    "id": points_of_sale.c.id,
+    "type": points_of_sale.c.type,
+    "active": points_of_sale.c.active,
+    "title": points_of_sale.c.title,
+    "alias": points_of_sale.c.alias,
+    "brandId": points_of_sale.c.brand_id,
+    "createdAt": points_of_sale.c.created_at,
+    "updatedAt": points_of_sale.c.updated_at,
+}
+SORT_COLUMNS: dict[str, Any] = {
+    "id": points_of_sale.c.id,
+    "title": points_of_sale.c.title,
+    "createdAt": points_of_sale.c.created_at,
+    "updatedAt": points_of_sale.c.updated_at,
+}
+
+
+async def insert_point_of_sale(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    result = await conn.execute(insert(points_of_sale).values(**values))
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+async def update_point_of_sale(conn: AsyncConnection, shop_id: int, values: dict[str, Any]) -> None:
+    await conn.execute(
+        update(points_of_sale).where(points_of_sale.c.id == shop_id).values(**values)
+    )
+
+
+async def get_point_of_sale(
+    conn: AsyncConnection, shop_id: int, *, merchant_id: str | None, active_only: bool = False
+) -> Any:
+    query = select(points_of_sale).where(points_of_sale.c.id == shop_id)
+    if merchant_id is not None:
+        query = query.where(points_of_sale.c.merchant_id == merchant_id)
+    if active_only:
+        query = query.where(points_of_sale.c.active.is_(True))
+    return (await conn.execute(query)).first()
+
+
+async def points_of_sale_by_ids(conn: AsyncConnection, shop_ids: Sequence[int]) -> list[Any]:
+    if not shop_ids:
+        return []
+    query = select(points_of_sale).where(points_of_sale.c.id.in_(list(shop_ids)))
+    return list((await conn.execute(query)).all())
+
+
+def _condition(cond: Condition) -> ColumnElement[bool]:
+    column = FILTER_COLUMNS[cond.field]
+    value = cond.values[0]
+    match cond.op:
+        case "eq":
+            return column == value  # type: ignore[no-any-return]
+        case "in":
+            return column.in_(cond.values)  # type: ignore[no-any-return]
+        case "ne":
+            return column.is_distinct_from(value)  # type: ignore[no-any-return]
+        case "gt":
+            return column > value  # type: ignore[no-any-return]
+        case "ge":
+            return column >= value  # type: ignore[no-any-return]
+        case "lt":
+            return column < value  # type: ignore[no-any-return]
+        case "le":
+            return column <= value  # type: ignore[no-any-return]
+        case "start":
+            escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            return column.like(f"{escaped}%", escape="\\")  # type: ignore[no-any-return]
+    raise ValueError(cond.op)
+
+
+async def _page(
+    conn: AsyncConnection,
+    where: ColumnElement[bool],
+    order: Sequence[tuple[str, bool]],
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[Any], int]:
+    total = (
+        await conn.execute(select(func.count()).select_from(points_of_sale).where(where))
+    ).scalar_one()
+    stmt: Select[Any] = select(points_of_sale).where(where)
+    for field, descending in order:
+        column = SORT_COLUMNS[field]
+        stmt = stmt.order_by(column.desc() if descending else column.asc())
+    stmt = stmt.order_by(points_of_sale.c.id.desc()).limit(limit).offset(offset)
+    return list((await conn.execute(stmt)).all()), int(total)
+
+
+async def list_points_of_sale(
+    conn: AsyncConnection, *, merchant_id: str, query: ListQuery, terms: Sequence[str]
+) -> tuple[list[Any], int]:
+    where = and_(
+        points_of_sale.c.merchant_id == merchant_id,
+        search.match_clause(points_of_sale.c.search_text, terms),
+        *(_condition(c) for c in query.conditions if c.field in FILTER_COLUMNS),
+    )
+    return await _page(conn, where, query.order, limit=query.page_size, offset=query.offset)
+
+
+async def search_public(
+    conn: AsyncConnection, *, terms: Sequence[str], limit: int, offset: int = 0
+) -> tuple[list[Any], int]:
+    """Active points of sale matching every term, newest first."""
+    where = and_(
+        points_of_sale.c.active.is_(True),
+        search.match_clause(points_of_sale.c.search_text, terms),
+    )
+    return await _page(conn, where, [("id", True)], limit=limit, offset=offset)
+
+
+async def addon_candidates(conn: AsyncConnection) -> list[Any]:
+    """Active points of sale whose mini-app offers the suborder mode, oldest first."""
+    query = (
+        select(points_of_sale)
+        .where(points_of_sale.c.active.is_(True), points_of_sale.c.offers_addon.is_(True))
+        .order_by(points_of_sale.c.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+# Order statuses whose metadata no longer describes the invoice.
+_GONE_STATUSES = ("canceled", "expired")
+
+
+async def container_orders(conn: AsyncConnection, container_id: str) -> list[Any]:
+    """The live orders of a container (not canceled/expired, no refunds), oldest first."""
+    query = (
+        select(
+            orders.c.id,
+            orders.c.merchant_id,
+            orders.c.shop_id,
+            orders.c.meta_data,
+            orders.c.basket_items,
+        )
+        .where(
+            orders.c.container_id == container_id,
+            orders.c.status.not_in(_GONE_STATUSES),
+            orders.c.parent_id.is_(None),
+        )
+        .order_by(orders.c.created_at, orders.c.id)
+    )
+    return list((await conn.execute(query)).all())
+
+
+# --- special offers ---------------------------------------------------------------------------
+
+
+async def update_special_offer(
+    conn: AsyncConnection, *, merchant_id: str, external_id: str, values: dict[str, Any]
+) -> bool:
+    result = await conn.execute(
+        update(special_offers)
+        .where(
+            special_offers.c.merchant_id == merchant_id,
+            special_offers.c.external_id == external_id,
+        )
+        .values(**values)
+    )
+    return result.rowcount > 0
+
+
+async def insert_special_offer(conn: AsyncConnection, values: dict[str, Any]) -> None:
+    await conn.execute(insert(special_offers).values(**values))
+
+
+async def get_special_offer(conn: AsyncConnection, *, merchant_id: str, external_id: str) -> Any:
+    query = select(special_offers).where(
+        special_offers.c.merchant_id == merchant_id,
+        special_offers.c.external_id == external_id,
+    )
+    return (await conn.execute(query)).first()
+
+
+async def live_special_offers(
+    conn: AsyncConnection, *, now: datetime, limit: int | None = None
+) -> list[Any]:
+    """Active offers running at `now` (start <= now < finish), with their point of sale, if any
+    (an offer tied to an inactive point of sale is left out), ending soonest first."""
+    pos = points_of_sale
+    query = (
+        select(
+            special_offers,
+            pos.c.title.label("shop_title"),
+            pos.c.logo_url.label("shop_logo_url"),
+        )
+        .select_from(special_offers.outerjoin(pos, pos.c.id == special_offers.c.shop_id))
+        .where(
+            special_offers.c.active.is_(True),
+            special_offers.c.start_at <= now,
+            special_offers.c.finish_at > now,
+            or_(special_offers.c.shop_id.is_(None), pos.c.active.is_(True)),
+        )
+        .order_by(special_offers.c.finish_at, special_offers.c.id)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list((await conn.execute(query)).all())

@@ -1,0 +1,277 @@
+"""The marketplace JSON contract (spec/api.md §12 and the newer-docs addendum).
+
+Request models check shape, types and lengths; rules that need the database or the settings
+(brandId, shopId ownership, https in production, the mini-app rule) live in `service.py` and
+`miniapp.py`. Unknown properties are ignored, as in the order API.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic import ValidationError as PydanticValidationError
+
+from marketbox import money
+from marketbox.errors import FieldError, ValidationFailed
+
+POS_TYPES = ("shop", "marketplace", "external", "offline", "brand")
+MINIAPP_MODES = ("order", "suborder")
+MAX_IMAGES = 20
+MAX_LINKS = 20
+MAX_ORIGINS = 10
+MAX_ACCOUNT_PROGRAMS = 100
+MAX_TAGS = 50
+MAX_MIN_ORDER_SUM = Decimal("999999999999.99")
+
+
+def _no_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError("numbers are parsed as exact decimals")
+    if isinstance(value, bool):
+        raise ValueError("a number is required")
+    return value
+
+
+def _int_or_numeric_string(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("an integer is required")
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def is_http_url(value: str) -> bool:
+    """An absolute http(s) URL with a host and no credentials."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        return False
+    return (
+        parts.scheme in {"http", "https"}
+        and bool(parts.hostname)
+        and parts.username is None
+        and value == value.strip()
+        and not any(c.isspace() for c in value)
+    )
+
+
+def _http_url(value: str) -> str:
+    if not is_http_url(value):
+        raise ValueError("must be an absolute http(s) URL")
+    return value
+
+
+def _cents(value: Decimal) -> Decimal:
+    if not money.has_at_most_cents(value):
+        raise ValueError("at most 2 decimal places")
+    return value
+
+
+def _email(value: str) -> str:
+    local, at, domain = value.partition("@")
+    if not (local and at and "." in domain) or any(c.isspace() for c in value):
+        raise ValueError("must be an e-mail address")
+    return value
+
+
+def parse_datetime(value: str) -> datetime:
+    """RFC 3339 with any offset (``Z`` too); no offset means UTC (api.md §1.4)."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 date-time string")
+    try:
+        return parse_datetime(value)
+    except ValueError as exc:
+        raise ValueError("must be an RFC 3339 date-time, e.g. 2023-01-01T12:00:00Z") from exc
+
+
+def Str(max_length: int, min_length: int = 0) -> Any:
+    return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length)]
+
+
+Url = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_http_url)]
+Coordinate = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(allow_inf_nan=False, ge=0, le=MAX_MIN_ORDER_SUM),
+    AfterValidator(_cents),
+]
+IntId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=1, le=2**31 - 1)]
+BigId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=0, le=2**63 - 1)]
+DateTime = Annotated[datetime, BeforeValidator(_datetime)]
+Email = Annotated[str, StringConstraints(max_length=500), AfterValidator(_email)]
+Modes = Annotated[list[Literal[MINIAPP_MODES]], Field(min_length=1, max_length=2)]  # type: ignore[valid-type]
+AccountProgramIds = Annotated[list[Str(36, 1)], Field(max_length=MAX_ACCOUNT_PROGRAMS)]  # type: ignore[valid-type]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=False, populate_by_name=True)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class Link(_Model):
+    title: Str(100, 1)  # type: ignore[valid-type]
+    url: Url
+
+
+class MiniApp(_Model):
+    """Our extension: the mini-app of a point of sale (docs/marketplace.md)."""
+
+    url: Url
+    origins: Annotated[list[Str(200, 1)], Field(min_length=1, max_length=MAX_ORIGINS)] | None = (  # type: ignore[valid-type]
+        None
+    )
+    modes: Modes | None = None
+    addonRule: dict[str, Any] | None = None
+
+
+class _ShopFields(_Model):
+    description: Str(2000) | None = None  # type: ignore[valid-type]
+    type: Literal[POS_TYPES] | None = None  # type: ignore[valid-type]
+    shopUrl: Annotated[str, StringConstraints(max_length=64), AfterValidator(_http_url)] | None = (
+        None
+    )
+    registrationAddress: Str(200) | None = None  # type: ignore[valid-type]
+    lat: Annotated[Coordinate, Field(ge=-90, le=90)] | None = None
+    lon: Annotated[Coordinate, Field(ge=-180, le=180)] | None = None
+    logoUrl: Url | None = None
+    imageUrls: Annotated[list[Url], Field(max_length=MAX_IMAGES)] | None = None
+    links: Annotated[list[Link], Field(max_length=MAX_LINKS)] | None = None
+    deliveryInfo: Str(1000) | None = None  # type: ignore[valid-type]
+    minOrderSum: Amount | None = None
+    notificationEmail: Email | None = None
+    yandexMetrikaId: BigId | None = None
+    jivositeId: Str(100) | None = None  # type: ignore[valid-type]
+    brandId: IntId | None = None
+    accountProgramIds: AccountProgramIds | None = None
+    miniApp: MiniApp | None = None
+    # The spec's inferred flat spelling (api.md §12.2); folded into miniApp by the service.
+    miniAppUrl: Url | None = None
+    miniAppModes: Modes | None = None
+    active: bool | None = None
+    merchantId: Str(36) | None = None  # type: ignore[valid-type]
+    externalUpdate: bool | None = None
+
+
+class CreateShopRequest(_ShopFields):
+    title: Str(50, 1)  # type: ignore[valid-type]
+
+
+class UpdateShopRequest(_ShopFields):
+    title: Str(50, 1) | None = None  # type: ignore[valid-type]
+
+
+class SpecialOfferRequest(_Model):
+    merchantId: Str(36) | None = None  # type: ignore[valid-type]
+    externalId: Str(36, 1)  # type: ignore[valid-type]
+    active: bool
+    startAt: DateTime
+    finishAt: DateTime
+    name: Str(255) | None = None  # type: ignore[valid-type]
+    description: Str(1000)  # type: ignore[valid-type]
+    tags: Annotated[list[Str(100, 1)], Field(max_length=MAX_TAGS)]  # type: ignore[valid-type]
+    shopId: IntId | None = None
+
+
+class ShopResponse(_Model):
+    """Documentation only (OpenAPI): what every shop endpoint answers in `data`."""
+
+    id: int
+    merchantId: str
+    title: str
+    description: str | None
+    type: Literal[POS_TYPES]  # type: ignore[valid-type]
+    alias: str
+    token: str
+    shopUrl: str
+    registrationAddress: str | None
+    lat: Decimal | None
+    lon: Decimal | None
+    logoUrl: str | None
+    imageUrls: list[str]
+    links: list[Link]
+    deliveryInfo: str | None
+    minOrderSum: Decimal | None
+    notificationEmail: str | None
+    yandexMetrikaId: int | None
+    jivositeId: str | None
+    brandId: int | None
+    accountProgramIds: list[str]
+    miniApp: MiniApp | None
+    active: bool
+    createdAt: str
+    updatedAt: str
+
+
+class SpecialOfferResponse(_Model):
+    """Documentation only (OpenAPI)."""
+
+    id: int
+    merchantId: str
+    externalId: str
+    active: bool
+    startAt: str
+    finishAt: str
+    name: str | None
+    description: str
+    tags: list[str]
+    shopId: int | None
+
+
+def field_name(loc: tuple[int | str, ...], prefix: str = "") -> str:
+    """("links", 0, "url") -> "links[0].url" (the order API's spelling)."""
+    name = prefix
+    for part in loc:
+        text = str(part)
+        if text.startswith(("function-", "constrained-")):
+            continue
+        name += (
+            f"[{text}]"
+            if isinstance(part, int) or text.isdigit()
+            else (f".{text}" if name else text)
+        )
+    return name or "body"
+
+
+def validate(model: type[_M], payload: Any) -> _M:
+    """`model.model_validate` with errors turned into the API's field errors."""
+    try:
+        return model.model_validate(payload)
+    except PydanticValidationError as exc:
+        fields = [
+            FieldError(
+                field_name(tuple(err["loc"])),
+                "required" if err["type"] == "missing" else "wrong_value",
+                err["msg"],
+            )
+            for err in exc.errors(include_url=False)
+        ]
+        raise ValidationFailed("Validation error", fields=fields) from exc

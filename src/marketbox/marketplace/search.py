@@ -1,0 +1,84 @@
+"""Full-text-ish search over points of sale that works the same on SQLite and PostgreSQL.
+
+Each point of sale keeps a ``search_text`` column: the Snowball stems of its title,
+description and address, lower-cased, ``ё`` folded to ``е``, separated by single spaces with a
+leading and a trailing space (``" кофейн город "``). A query is stemmed the same way and every
+query stem must be the *prefix* of some stored stem (``search_text LIKE '% кофейн%'``), so
+«кофейня» finds «Кофейни города», «бизнес-зал» finds «бизнес-залы», and a half-typed «коф» still
+finds both. Cyrillic words go through the Russian stemmer, everything else through the English
+one; digits stay as they are.
+
+No dialect-specific SQL (no tsvector, no FTS5): the table of points of sale is small, and one
+plain LIKE per query term keeps both databases answering identically.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+
+import snowballstemmer
+from sqlalchemy import ColumnElement, and_, true
+
+_TOKEN_RE = re.compile(r"[^\W_]+")
+_CYRILLIC_RE = re.compile(r"[а-я]")
+MAX_QUERY_TERMS = 10
+
+_russian = snowballstemmer.stemmer("russian")
+_english = snowballstemmer.stemmer("english")
+
+
+def normalize(text: str) -> str:
+    """Lower case with ``ё`` folded to ``е`` (Russian text writes both for the same letter)."""
+    return text.lower().replace("ё", "е")
+
+
+def tokens(text: str) -> list[str]:
+    """Words of `text`: runs of letters and digits; hyphens, punctuation and ``_`` split."""
+    return _TOKEN_RE.findall(normalize(text))
+
+
+@lru_cache(maxsize=4096)
+def stem(token: str) -> str:
+    if token.isdigit():
+        return token
+    stemmer = _russian if _CYRILLIC_RE.search(token) else _english
+    return stemmer.stemWord(token) or token
+
+
+def stems(text: str) -> list[str]:
+    """Distinct stems of `text`, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for token in tokens(text):
+        seen.setdefault(stem(token), None)
+    return list(seen)
+
+
+def index_text(parts: Iterable[str | None]) -> str:
+    """The value stored in ``search_text`` for the given fields (``None`` parts are skipped)."""
+    words: dict[str, None] = {}
+    for part in parts:
+        for s in stems(part or ""):
+            words.setdefault(s, None)
+    return f" {' '.join(words)} " if words else " "
+
+
+def query_terms(query: str | None) -> list[str]:
+    """The stems a query must match (at most MAX_QUERY_TERMS; empty for a blank query)."""
+    return stems(query or "")[:MAX_QUERY_TERMS]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def match_clause(column: ColumnElement[str], terms: Iterable[str]) -> ColumnElement[bool]:
+    """All terms must be a prefix of some stored stem; no terms match everything."""
+    conditions = [column.like(f"% {_escape_like(t)}%", escape="\\") for t in terms]
+    return and_(*conditions) if conditions else true()
+
+
+def matches(indexed: str, terms: Iterable[str]) -> bool:
+    """The same rule in Python (tests, and callers that already hold the row)."""
+    return all(f" {t}" in indexed for t in terms)

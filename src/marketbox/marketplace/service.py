@@ -1,0 +1,599 @@
+"""Points of sale, special offers and mini-app add-ons (spec/api.md §12, miniapps.md §3.2, §5).
+
+Services take a connection and never commit. The keyword-only functions without a request
+model (`create_point_of_sale`, `upsert_special_offer`) are for seeding and demo code; they run
+the same validation as the API.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox import clock, ids, money
+from marketbox.errors import FieldError, ValidationFailed
+from marketbox.marketplace import miniapp, repository, schemas, search
+from marketbox.marketplace.errors import ForeignMerchant, PointOfSaleNotFound
+from marketbox.web.filters import ListQuery
+
+# Aliases are numeric strings like the real service's ("1694158899"), derived from the id.
+_ALIAS_BASE = 1_000_000_000
+
+# Request field -> column, for the fields copied as they are.
+_PLAIN_FIELDS = {
+    "title": "title",
+    "description": "description",
+    "type": "type",
+    "shopUrl": "shop_url",
+    "registrationAddress": "registration_address",
+    "logoUrl": "logo_url",
+    "imageUrls": "image_urls",
+    "deliveryInfo": "delivery_info",
+    "notificationEmail": "notification_email",
+    "yandexMetrikaId": "yandex_metrika_id",
+    "jivositeId": "jivosite_id",
+    "brandId": "brand_id",
+    "accountProgramIds": "account_program_ids",
+    "active": "active",
+}
+_NOT_NULL = ("title", "type", "active")
+
+
+# --- response shapes ------------------------------------------------------------------------
+
+
+def format_datetime(value: datetime) -> str:
+    """ATOM format with an explicit +00:00 offset (api.md §1.4)."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return Decimal(text) if text is not None else None
+
+
+def _decimal_text(value: Decimal | None) -> str | None:
+    return format(value, "f") if value is not None else None
+
+
+def pos_page_path(shop_id: int) -> str:
+    return f"/marketplace/shop/{shop_id}"
+
+
+def shop_response(row: Any, public_base: str = "") -> dict[str, Any]:
+    """ShopResponse (api.md §12.1): the request fields plus id, token, type, alias, shopUrl."""
+    m = row._mapping if hasattr(row, "_mapping") else row
+    min_sum = m["min_order_sum_minor"]
+    return {
+        "id": m["id"],
+        "merchantId": m["merchant_id"],
+        "title": m["title"],
+        "description": m["description"],
+        "type": m["type"],
+        "alias": m["alias"],
+        "token": m["token"],
+        # Without a storefront of its own, the point of sale's marketplace page is its shop URL.
+        "shopUrl": m["shop_url"] or f"{public_base}{pos_page_path(m['id'])}",
+        "registrationAddress": m["registration_address"],
+        "lat": _decimal(m["lat"]),
+        "lon": _decimal(m["lon"]),
+        "logoUrl": m["logo_url"],
+        "imageUrls": list(m["image_urls"] or []),
+        "links": list(m["links"] or []),
+        "deliveryInfo": m["delivery_info"],
+        "minOrderSum": money.from_minor(min_sum) if min_sum is not None else None,
+        "notificationEmail": m["notification_email"],
+        "yandexMetrikaId": m["yandex_metrika_id"],
+        "jivositeId": m["jivosite_id"],
+        "brandId": m["brand_id"],
+        "accountProgramIds": list(m["account_program_ids"] or []),
+        "miniApp": m["mini_app"],
+        "active": bool(m["active"]),
+        "createdAt": format_datetime(m["created_at"]),
+        "updatedAt": format_datetime(m["updated_at"]),
+    }
+
+
+def offer_response(row: Any) -> dict[str, Any]:
+    m = row._mapping if hasattr(row, "_mapping") else row
+    return {
+        "id": m["id"],
+        "merchantId": m["merchant_id"],
+        "externalId": m["external_id"],
+        "active": bool(m["active"]),
+        "startAt": format_datetime(m["start_at"]),
+        "finishAt": format_datetime(m["finish_at"]),
+        "name": m["name"],
+        "description": m["description"],
+        "tags": list(m["tags"] or []),
+        "shopId": m["shop_id"],
+    }
+
+
+# --- points of sale: API ----------------------------------------------------------------------
+
+
+def _check_merchant(given: str | None, merchant_id: str) -> None:
+    if given is not None and given.strip().lower() != merchant_id.lower():
+        raise ForeignMerchant()
+
+
+def _mini_app_value(
+    request: schemas._ShopFields, fields_set: set[str], *, require_https: bool
+) -> tuple[bool, dict[str, Any] | None]:
+    """(changed, stored value) for the miniApp object or its flat miniAppUrl/miniAppModes form."""
+    if "miniApp" in fields_set:
+        if request.miniApp is None:
+            return True, None
+        return True, miniapp.clean_mini_app(request.miniApp, require_https=require_https)
+    if "miniAppUrl" in fields_set:
+        if request.miniAppUrl is None:
+            return True, None
+        flat = schemas.MiniApp(url=request.miniAppUrl, modes=request.miniAppModes)
+        return True, miniapp.clean_mini_app(flat, require_https=require_https, name="miniAppUrl")
+    if "miniAppModes" in fields_set:
+        raise ValidationFailed(
+            "Invalid miniAppModes",
+            fields=[FieldError("miniAppModes", "wrong_value", "only together with miniAppUrl")],
+        )
+    return False, None
+
+
+def _column_values(
+    request: schemas._ShopFields, *, require_https: bool, creating: bool
+) -> dict[str, Any]:
+    fields_set = set(request.model_fields_set)
+    if creating:
+        fields_set |= {"title"}
+    errors = [
+        FieldError(name, "required", "must not be null")
+        for name in _NOT_NULL
+        if name in fields_set and getattr(request, name) is None
+    ]
+    if errors:
+        raise ValidationFailed("Validation error", fields=errors)
+    values: dict[str, Any] = {
+        column: getattr(request, name)
+        for name, column in _PLAIN_FIELDS.items()
+        if name in fields_set
+    }
+    if "lat" in fields_set:
+        values["lat"] = _decimal_text(request.lat)
+    if "lon" in fields_set:
+        values["lon"] = _decimal_text(request.lon)
+    if "links" in fields_set:
+        values["links"] = (
+            [link.model_dump() for link in request.links] if request.links is not None else None
+        )
+    if "minOrderSum" in fields_set:
+        values["min_order_sum_minor"] = (
+            money.to_minor(request.minOrderSum) if request.minOrderSum is not None else None
+        )
+    changed, mini_app = _mini_app_value(request, fields_set, require_https=require_https)
+    if changed:
+        values["mini_app"] = mini_app
+        values["offers_addon"] = bool(mini_app and "suborder" in mini_app["modes"])
+    return values
+
+
+async def _check_brand(
+    conn: AsyncConnection, brand_id: int | None, *, merchant_id: str, shop_id: int | None
+) -> None:
+    if brand_id is None:
+        return
+    brand = await repository.get_point_of_sale(conn, brand_id, merchant_id=merchant_id)
+    if brand is None or brand.type != "brand" or brand.id == shop_id:
+        raise ValidationFailed(
+            "Invalid brandId",
+            fields=[
+                FieldError("brandId", "wrong_value", "not a point of sale of type brand of yours")
+            ],
+        )
+
+
+def _search_text(values: dict[str, Any]) -> str:
+    return search.index_text(
+        [values.get("title"), values.get("description"), values.get("registration_address")]
+    )
+
+
+async def create_from_request(
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    request: schemas.CreateShopRequest,
+    require_https: bool = False,
+    public_base: str = "",
+) -> dict[str, Any]:
+    """POST /v3/marketplace/api/shop. `merchantId`, if given, must be the token's merchant."""
+    _check_merchant(request.merchantId, merchant_id)
+    values = _column_values(request, require_https=require_https, creating=True)
+    await _check_brand(conn, values.get("brand_id"), merchant_id=merchant_id, shop_id=None)
+    now = clock.now()
+    values.setdefault("type", "shop")
+    values.setdefault("active", True)
+    values.setdefault("offers_addon", False)
+    values.update(
+        merchant_id=merchant_id,
+        # Unique placeholder until the id is known; replaced in the same transaction.
+        alias=f"new-{secrets.token_hex(8)}",
+        token=secrets.token_hex(16),
+        search_text=_search_text(values),
+        created_at=now,
+        updated_at=now,
+    )
+    shop_id = await repository.insert_point_of_sale(conn, values)
+    await repository.update_point_of_sale(conn, shop_id, {"alias": str(_ALIAS_BASE + shop_id)})
+    row = await repository.get_point_of_sale(conn, shop_id, merchant_id=merchant_id)
+    return shop_response(row, public_base)
+
+
+async def create_point_of_sale(
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    title: str,
+    description: str | None = None,
+    type: str = "shop",
+    shop_url: str | None = None,
+    registration_address: str | None = None,
+    lat: Decimal | str | None = None,
+    lon: Decimal | str | None = None,
+    logo_url: str | None = None,
+    image_urls: Sequence[str] | None = None,
+    links: Sequence[dict[str, str]] | None = None,
+    delivery_info: str | None = None,
+    min_order_sum: Decimal | None = None,
+    notification_email: str | None = None,
+    yandex_metrika_id: int | None = None,
+    brand_id: int | None = None,
+    account_program_ids: Sequence[str] | None = None,
+    mini_app: dict[str, Any] | None = None,
+    active: bool = True,
+    require_https: bool = False,
+    public_base: str = "",
+) -> dict[str, Any]:
+    """Create a point of sale without HTTP (seeding, demo). Returns the ShopResponse dict.
+
+    `mini_app` is the API's miniApp object: ``{"url", "origins"?, "modes"?, "addonRule"?}``.
+    """
+    payload: dict[str, Any] = {
+        "title": title,
+        "description": description,
+        "type": type,
+        "shopUrl": shop_url,
+        "registrationAddress": registration_address,
+        "lat": Decimal(lat) if isinstance(lat, str) else lat,
+        "lon": Decimal(lon) if isinstance(lon, str) else lon,
+        "logoUrl": logo_url,
+        "imageUrls": list(image_urls) if image_urls is not None else None,
+        "links": list(links) if links is not None else None,
+        "deliveryInfo": delivery_info,
+        "minOrderSum": min_order_sum,
+        "notificationEmail": notification_email,
+        "yandexMetrikaId": yandex_metrika_id,
+        "brandId": brand_id,
+        "accountProgramIds": list(account_program_ids) if account_program_ids else None,
+        "miniApp": mini_app,
+        "active": active,
+    }
+    request = schemas.validate(
+        schemas.CreateShopRequest, {k: v for k, v in payload.items() if v is not None}
+    )
+    return await create_from_request(
+        conn,
+        merchant_id=merchant_id,
+        request=request,
+        require_https=require_https,
+        public_base=public_base,
+    )
+
+
+async def update_point_of_sale(
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    shop_id: int,
+    request: schemas.UpdateShopRequest,
+    require_https: bool = False,
+    public_base: str = "",
+) -> dict[str, Any]:
+    """POST /v3/marketplace/api/shop/{id}: a partial update; a field sent as null is cleared.
+
+    `merchantId` + `externalUpdate` (re-import from the merchant) are accepted; there is no
+    merchant profile to import from, so they change nothing (docs/marketplace.md).
+    """
+    _check_merchant(request.merchantId, merchant_id)
+    row = await repository.get_point_of_sale(conn, shop_id, merchant_id=merchant_id)
+    if row is None:
+        raise PointOfSaleNotFound()
+    values = _column_values(request, require_https=require_https, creating=False)
+    if "brand_id" in values:
+        await _check_brand(conn, values["brand_id"], merchant_id=merchant_id, shop_id=shop_id)
+    merged = {**dict(row._mapping), **values}
+    values["search_text"] = _search_text(merged)
+    values["updated_at"] = clock.now()
+    await repository.update_point_of_sale(conn, shop_id, values)
+    row = await repository.get_point_of_sale(conn, shop_id, merchant_id=merchant_id)
+    return shop_response(row, public_base)
+
+
+async def get_point_of_sale(
+    conn: AsyncConnection, *, merchant_id: str, shop_id: int, public_base: str = ""
+) -> dict[str, Any]:
+    row = await repository.get_point_of_sale(conn, shop_id, merchant_id=merchant_id)
+    if row is None:
+        raise PointOfSaleNotFound()
+    return shop_response(row, public_base)
+
+
+async def list_points_of_sale(
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    query: ListQuery,
+    text: str | None = None,
+    public_base: str = "",
+) -> tuple[list[dict[str, Any]], int]:
+    """The merchant's own points of sale, filtered, sorted, paged; `text` is the stem search."""
+    rows, total = await repository.list_points_of_sale(
+        conn, merchant_id=merchant_id, query=query, terms=search.query_terms(text)
+    )
+    return [shop_response(r, public_base) for r in rows], total
+
+
+# --- special offers ---------------------------------------------------------------------------
+
+
+async def upsert_from_request(
+    conn: AsyncConnection, *, merchant_id: str, request: schemas.SpecialOfferRequest
+) -> dict[str, Any]:
+    """POST /v3/marketplace/api/special-offer: create or change, keyed by (merchant, externalId)."""
+    _check_merchant(request.merchantId, merchant_id)
+    if request.finishAt <= request.startAt:
+        raise ValidationFailed(
+            "Validation error",
+            fields=[FieldError("finishAt", "wrong_value", "must be after startAt")],
+        )
+    if request.shopId is not None:
+        shop = await repository.get_point_of_sale(conn, request.shopId, merchant_id=merchant_id)
+        if shop is None:
+            raise ValidationFailed(
+                "Validation error",
+                fields=[FieldError("shopId", "wrong_value", "no such point of sale of yours")],
+            )
+    now = clock.now()
+    values = {
+        "active": request.active,
+        "start_at": request.startAt,
+        "finish_at": request.finishAt,
+        "name": request.name,
+        "description": request.description,
+        "tags": list(request.tags),
+        "shop_id": request.shopId,
+        "updated_at": now,
+    }
+    key = {"merchant_id": merchant_id, "external_id": request.externalId}
+    if not await repository.update_special_offer(conn, **key, values=values):
+        try:
+            # A savepoint, so a racing insert of the same key fails alone (PostgreSQL aborts
+            # the whole transaction otherwise); then the other writer's row is updated.
+            async with conn.begin_nested():
+                await repository.insert_special_offer(conn, {**key, **values, "created_at": now})
+        except IntegrityError:
+            await repository.update_special_offer(conn, **key, values=values)
+    row = await repository.get_special_offer(conn, **key)
+    return offer_response(row)
+
+
+async def upsert_special_offer(
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    external_id: str,
+    start_at: datetime | str,
+    finish_at: datetime | str,
+    description: str,
+    tags: Sequence[str] = (),
+    name: str | None = None,
+    active: bool = True,
+    shop_id: int | None = None,
+) -> dict[str, Any]:
+    """Create or change a special offer without HTTP (seeding, demo)."""
+    payload = {
+        "externalId": external_id,
+        "active": active,
+        "startAt": start_at,
+        "finishAt": finish_at,
+        "name": name,
+        "description": description,
+        "tags": list(tags),
+        "shopId": shop_id,
+    }
+    request = schemas.validate(schemas.SpecialOfferRequest, payload)
+    return await upsert_from_request(conn, merchant_id=merchant_id, request=request)
+
+
+# --- mini-app add-ons ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Addon:
+    """A point of sale whose suborder mini-app is offered for an invoice (a service card)."""
+
+    shop_id: int
+    merchant_id: str
+    title: str
+    description: str | None
+    logo_url: str | None
+    url: str
+    origins: tuple[str, ...]
+    # The invoice already holds an order with this shopId: show «Добавлено» / «Добавить ещё».
+    added: bool = False
+    min_order_sum: Decimal | None = field(default=None)
+
+
+def _meta_data_of(rows: Sequence[Any]) -> list[Any]:
+    """Each order's metaData, then every basket item's metaData (miniapps.md §3.2)."""
+    out = [r.meta_data for r in rows if r.meta_data is not None]
+    for r in rows:
+        for item in r.basket_items or []:
+            if isinstance(item, dict) and item.get("metaData") is not None:
+                out.append(item["metaData"])
+    return out
+
+
+async def container_meta_data(conn: AsyncConnection, container_id: str) -> list[Any]:
+    """What the host puts into `private.metaData` for a suborder mini-app of this invoice.
+
+    Live orders only (canceled and expired orders and refunds are left out), oldest first:
+    first every order's `metaData`, then every basket item's `metaData`. Orders and items
+    without metadata add nothing. An unknown container gives ``[]``.
+    """
+    if not ids.is_uuid(container_id):
+        return []
+    rows = await repository.container_orders(conn, ids.normalize_uuid(container_id))
+    return _meta_data_of(rows)
+
+
+async def addons_for_container(conn: AsyncConnection, container_id: str) -> list[Addon]:
+    """Points of sale to offer as add-ons on the payment page of this invoice, oldest first.
+
+    Offered: active points of sale whose mini-app has the ``suborder`` mode and whose
+    ``addonRule`` holds for `container_meta_data` (no rule: always). Left out: the point of
+    sale the main order came from (it is not an add-on to itself). Not left out: merchants
+    that already have an order in the invoice (the airline may sell its own extras, a buyer
+    may add a second taxi); such cards come with ``added=True`` when an order of the invoice
+    carries their shopId. The container's status is not looked at: the page decides whether
+    to show the strip. An unknown or empty container gives ``[]``.
+    """
+    if not ids.is_uuid(container_id):
+        return []
+    rows = await repository.container_orders(conn, ids.normalize_uuid(container_id))
+    if not rows:
+        return []
+    meta_data = _meta_data_of(rows)
+    main_shop_id = rows[0].shop_id
+    shop_ids = {r.shop_id for r in rows[1:] if r.shop_id is not None}
+    addons = []
+    for pos in await repository.addon_candidates(conn):
+        if pos.id == main_shop_id:
+            continue
+        app = pos.mini_app or {}
+        if not miniapp.rule_matches(app.get("addonRule"), meta_data):
+            continue
+        addons.append(
+            Addon(
+                shop_id=pos.id,
+                merchant_id=pos.merchant_id,
+                title=pos.title,
+                description=pos.description,
+                logo_url=pos.logo_url,
+                url=app["url"],
+                origins=tuple(app["origins"]),
+                added=pos.id in shop_ids,
+                min_order_sum=money.from_minor(pos.min_order_sum_minor)
+                if pos.min_order_sum_minor is not None
+                else None,
+            )
+        )
+    return addons
+
+
+# --- public pages -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublicPointOfSale:
+    """What the marketplace pages may show: never the token or the notification e-mail."""
+
+    id: int
+    title: str
+    description: str | None
+    type: str
+    logo_url: str | None
+    image_urls: tuple[str, ...]
+    links: tuple[dict[str, str], ...]
+    address: str | None
+    lat: Decimal | None
+    lon: Decimal | None
+    delivery_info: str | None
+    shop_url: str | None
+    mini_app: dict[str, Any] | None
+
+    @property
+    def has_order_app(self) -> bool:
+        return bool(self.mini_app and "order" in self.mini_app["modes"])
+
+    @property
+    def is_offline(self) -> bool:
+        return self.type == "offline"
+
+
+def _public(row: Any) -> PublicPointOfSale:
+    m = row._mapping
+    return PublicPointOfSale(
+        id=m["id"],
+        title=m["title"],
+        description=m["description"],
+        type=m["type"],
+        logo_url=m["logo_url"],
+        image_urls=tuple(m["image_urls"] or ()),
+        links=tuple(m["links"] or ()),
+        address=m["registration_address"],
+        lat=_decimal(m["lat"]),
+        lon=_decimal(m["lon"]),
+        delivery_info=m["delivery_info"],
+        shop_url=m["shop_url"],
+        mini_app=m["mini_app"],
+    )
+
+
+async def search_points_of_sale(
+    conn: AsyncConnection, *, text: str | None, limit: int, offset: int = 0
+) -> tuple[list[PublicPointOfSale], int]:
+    """Active points of sale matching `text` (marketplace/search.py), newest first."""
+    rows, total = await repository.search_public(
+        conn, terms=search.query_terms(text), limit=limit, offset=offset
+    )
+    return [_public(r) for r in rows], total
+
+
+async def public_point_of_sale(conn: AsyncConnection, shop_id: int) -> PublicPointOfSale | None:
+    row = await repository.get_point_of_sale(conn, shop_id, merchant_id=None, active_only=True)
+    return _public(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class LiveOffer:
+    id: int
+    name: str | None
+    description: str
+    tags: tuple[str, ...]
+    finish_at: datetime
+    shop_id: int | None
+    shop_title: str | None
+
+
+async def live_special_offers(
+    conn: AsyncConnection, *, limit: int | None = None
+) -> list[LiveOffer]:
+    rows = await repository.live_special_offers(conn, now=clock.now(), limit=limit)
+    return [
+        LiveOffer(
+            id=r.id,
+            name=r.name,
+            description=r.description,
+            tags=tuple(r.tags or ()),
+            finish_at=r.finish_at,
+            shop_id=r.shop_id,
+            shop_title=r.shop_title,
+        )
+        for r in rows
+    ]

@@ -1,0 +1,82 @@
+"""Marketplace tables: points of sale (api.md §12.1-12.2) and special offers (§12.3).
+
+Registered on the shared ``metadata``; ``storage.schema`` imports this module for Alembic.
+Coordinates are kept as exact decimal text (SQLite has no exact numeric type), the minimal
+order sum as integer minor units (STYLE.md §6). ``mini_app`` is our extension (docs/marketplace.md).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from marketbox.storage.tables import metadata
+from marketbox.storage.types import ExactJSON, UTCDateTime
+
+points_of_sale = Table(
+    "points_of_sale",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("title", String(50), nullable=False),
+    Column("description", String(2000), nullable=True),
+    # shop | marketplace | external | offline | brand
+    Column("type", String(20), nullable=False),
+    Column("alias", String(20), nullable=False, unique=True),
+    Column("token", String(64), nullable=False),
+    Column("shop_url", String(64), nullable=True),
+    Column("registration_address", String(200), nullable=True),
+    # Exact decimal text ("59.931228"), never a float.
+    Column("lat", String(32), nullable=True),
+    Column("lon", String(32), nullable=True),
+    Column("logo_url", String(1000), nullable=True),
+    Column("image_urls", ExactJSON, nullable=True),
+    Column("links", ExactJSON, nullable=True),
+    Column("delivery_info", String(1000), nullable=True),
+    Column("min_order_sum_minor", BigInteger, nullable=True),
+    Column("notification_email", String(500), nullable=True),
+    Column("yandex_metrika_id", BigInteger, nullable=True),
+    Column("jivosite_id", String(100), nullable=True),
+    Column("brand_id", Integer, nullable=True),
+    Column("account_program_ids", ExactJSON, nullable=True),
+    # {"url", "origins": [...], "modes": [...], "addonRule": {...} | null}
+    Column("mini_app", ExactJSON, nullable=True),
+    # True when mini_app.modes holds "suborder": lets addons_for_container skip the rest in SQL.
+    Column("offers_addon", Boolean, nullable=False, server_default="0"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    # Stems of title, description and address (marketplace/search.py).
+    Column("search_text", Text, nullable=False, server_default=" "),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "merchant_id", "created_at"),
+    Index(None, "active", "offers_addon"),
+)
+
+special_offers = Table(
+    "special_offers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("merchant_id", String(36), ForeignKey("merchants.id"), nullable=False),
+    Column("external_id", String(36), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("start_at", UTCDateTime, nullable=False),
+    Column("finish_at", UTCDateTime, nullable=False),
+    Column("name", String(255), nullable=True),
+    Column("description", String(1000), nullable=False),
+    Column("tags", ExactJSON, nullable=False),
+    Column("shop_id", Integer, ForeignKey("points_of_sale.id"), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("merchant_id", "external_id"),
+    Index(None, "active", "finish_at"),
+)

@@ -1,0 +1,73 @@
+"""Stem search over points of sale (marketplace/search.py): Russian word forms, ё, prefixes."""
+
+from __future__ import annotations
+
+import pytest
+
+from marketbox.marketplace import search
+
+
+def found(document: str, query: str) -> bool:
+    return search.matches(search.index_text([document]), search.query_terms(query))
+
+
+@pytest.mark.parametrize(
+    ("document", "query"),
+    [
+        ("Кофейни города", "кофейня"),
+        ("Кофейня на углу", "кофейни"),
+        ("Такси до аэропорта", "такси"),
+        ("Бизнес-залы Шереметьево", "бизнес-зал"),
+        ("Бизнес-зал", "бизнес-залы"),
+        ("Трансфер в аэропорт Шереметьева", "аэропорта шереметьево"),
+        ("Ёлочные игрушки", "елочные"),
+        ("Елочные игрушки", "ёлочная"),
+        ("КОФЕЙНЯ", "Кофейня"),
+        ("Coffee shops of the city", "shop"),
+        ("Пиццерия «Маргарита»", "пиццерии"),
+        ("Кофейни города", "коф"),  # a half-typed word still finds it (prefix on stems)
+        ("Магазин №42", "42"),
+    ],
+)
+def test_query_matches_word_forms(document: str, query: str) -> None:
+    assert found(document, query)
+
+
+@pytest.mark.parametrize(
+    ("document", "query"),
+    [
+        ("Кофейни города", "такси"),
+        ("Кофейни города", "кофейня аэропорт"),  # every term must match
+        ("Кофе с собой", "кофейня"),  # the query stem is longer than the stored one
+        ("Бизнес-залы", "зал бизнес класс"),
+    ],
+)
+def test_query_does_not_match(document: str, query: str) -> None:
+    assert not found(document, query)
+
+
+def test_index_text_is_padded_distinct_stems() -> None:
+    assert search.index_text(["Кофейни, кофейня!", None, "Кофейню"]) == " кофейн "
+    assert search.index_text([None, ""]) == " "
+
+
+def test_tokens_split_on_hyphens_and_underscores() -> None:
+    assert search.tokens("Бизнес-залы_VIP 2") == ["бизнес", "залы", "vip", "2"]
+
+
+def test_blank_query_has_no_terms_and_matches_everything() -> None:
+    assert search.query_terms("  ,. ") == []
+    assert search.matches(" кофейн ", [])
+
+
+def test_query_terms_are_capped() -> None:
+    words = " ".join(f"слово{i}" for i in range(30))
+    assert len(search.query_terms(words)) == search.MAX_QUERY_TERMS
+
+
+def test_like_wildcards_in_terms_are_escaped() -> None:
+    from sqlalchemy import column
+
+    clause = search.match_clause(column("search_text"), ["50%"])
+    compiled = clause.compile(compile_kwargs={"literal_binds": True})
+    assert "50\\%" in str(compiled)
