@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketbox.errors import Conflict, NotFound, ValidationFailed
+from marketbox.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 
 
 class ContainerNotFound(NotFound):
@@ -18,7 +18,8 @@ class ContainerNotPayable(Conflict):
 
     def __init__(self, status: str) -> None:
         super().__init__(f"The invoice is {status}")
-        self.status = status
+        # Not `status`: that class attribute is the HTTP status the envelope is sent with.
+        self.container_status = status
 
 
 class AlreadyPaid(ContainerNotPayable):
@@ -34,3 +35,19 @@ class AmountChanged(ValidationFailed):
 
     code = "wrong_total_amount"
     message = "The invoice total has changed; review it and pay again"
+
+
+class SignatureError(Forbidden):
+    """A payment instrument's request whose `X-Signature` is missing or wrong (api.md §13.2)."""
+
+    code = "signature_error"
+    message = "The request signature is missing or wrong"
+
+
+class PaymentOperationReused(ValidationFailed):
+    """A paymentOperationId already confirmed a different invoice, amount or currency."""
+
+    message = "paymentOperationId was already used for another payment"
+
+    def __init__(self) -> None:
+        super().__init__(fields=[FieldError("paymentOperationId", "wrong_value", "")])

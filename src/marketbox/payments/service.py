@@ -111,6 +111,11 @@ async def pay_container(
     paid = await repository.mark_orders_paid(
         conn, container_id, status="hold" if hold else "completed", now=now
     )
+    if sum(row._mapping["amount_minor"] for row in paid) != total_minor:
+        # Canceling or re-pricing an order does not lock the container, so on PostgreSQL one
+        # can commit between the total above and this update: never record a payment that
+        # differs from what the orders it pays add up to (raising rolls everything back).
+        raise AmountChanged("The invoice changed while it was being paid")
     await outbox.enqueue_for_orders(conn, paid, payment_base=payment_base, event="paid")
     return PaymentResult(payment_id, container_id, total, currency, paid)
 

@@ -1,0 +1,122 @@
+"""Strings only the payment page uses (shared ones stay in web/i18n.py).
+
+`t` looks here first and falls back to the shared catalogue, so templates call one `t`.
+Both dictionaries hold the same keys (tests/integration/test_payment_page.py checks).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from marketbox.web import i18n
+
+RU: dict[str, str] = {
+    "page.title": "Оплата счёта",
+    "page.orders": "Состав счёта",
+    "page.lang.ru": "RU",
+    "page.lang.en": "EN",
+    "page.lang.ru_name": "Русский",
+    "page.lang.en_name": "English",
+    "card.expiry_placeholder": "ММ/ГГ",
+    "card.sandbox_title": "Тестовый режим: деньги не списываются",
+    "card.sandbox_lead": "Подойдёт любой будущий срок действия и любой CVC из трёх цифр.",
+    "card.sandbox_number": "Карта",
+    "card.sandbox_result": "Результат",
+    "card.ending": "Банковская карта •• {last4}",
+    "card.hold": "Банковская карта •• {last4}, предавторизация",
+    "banner.amount_changed": "Сумма счёта изменилась",
+    "banner.amount_changed_text": (
+        "Теперь к оплате {amount}. Проверьте состав счёта и нажмите «Оплатить» ещё раз."
+    ),
+    "banner.stale_form": "Страница устарела",
+    "banner.stale_form_text": "Проверьте данные и нажмите «Оплатить» ещё раз.",
+    "error.invalid_email": "Введите адрес в формате name@example.ru",
+    "error.invalid_phone": "Введите номер в формате +7 999 123 45 67",
+    "error.invalid_inn": "Проверьте ИНН: 10 цифр для организации или 12 для ИП",
+    "error.invalid_kpp": "КПП — 9 символов, например 770201001",
+    "error.kpp_not_allowed": "У ИП нет КПП — оставьте поле пустым",
+    "error.too_long": "Слишком длинное значение",
+    "error.card_number": "Проверьте номер карты",
+    "error.card_expiry": "Введите срок в формате ММ/ГГ",
+    "error.card_expired": "Срок действия карты истёк",
+    "error.card_cvc": "Три цифры с обратной стороны карты",
+    "status.paid_text": "Счёт уже оплачен, повторно оплатить его нельзя.",
+    "status.canceled_text": "Магазин отменил этот счёт, оплатить его нельзя.",
+    "status.expired_text": "Срок оплаты истёк. Вернитесь в магазин и оформите заказ заново.",
+    "fail.insufficient_funds": "На карте недостаточно средств. Деньги не списаны.",
+    "fail.expired_card": "Банк сообщил, что срок действия карты истёк. Деньги не списаны.",
+    "fail.acquirer_unavailable": "Оплата картой сейчас недоступна. Деньги не списаны.",
+    "success.hold": "Сумма заблокирована на карте и спишется, когда магазин подтвердит заказ.",
+    "not_found.text": "Проверьте ссылку на оплату или вернитесь в магазин.",
+    "receipt.merchant_inn": "ИНН {inn}",
+    "receipt.paid_at": "Оплачен",
+    "receipt.email": "Эл. почта плательщика",
+}
+
+EN: dict[str, str] = {
+    "page.title": "Invoice payment",
+    "page.orders": "Invoice contents",
+    "page.lang.ru": "RU",
+    "page.lang.en": "EN",
+    "page.lang.ru_name": "Русский",
+    "page.lang.en_name": "English",
+    "card.expiry_placeholder": "MM/YY",
+    "card.sandbox_title": "Test mode: no money is charged",
+    "card.sandbox_lead": "Any future expiry date and any three-digit CVC will do.",
+    "card.sandbox_number": "Card",
+    "card.sandbox_result": "Result",
+    "card.ending": "Bank card •• {last4}",
+    "card.hold": "Bank card •• {last4}, pre-authorisation",
+    "banner.amount_changed": "The invoice total has changed",
+    "banner.amount_changed_text": (
+        "The total is now {amount}. Review the invoice and press “Pay” again."
+    ),
+    "banner.stale_form": "This page has expired",
+    "banner.stale_form_text": "Check your details and press “Pay” again.",
+    "error.invalid_email": "Enter an address like name@example.com",
+    "error.invalid_phone": "Enter a number like +7 999 123 45 67",
+    "error.invalid_inn": "Check the INN: 10 digits for a company, 12 for a sole trader",
+    "error.invalid_kpp": "KPP has 9 characters, e.g. 770201001",
+    "error.kpp_not_allowed": "Sole traders have no KPP: leave it empty",
+    "error.too_long": "This value is too long",
+    "error.card_number": "Check the card number",
+    "error.card_expiry": "Enter the date as MM/YY",
+    "error.card_expired": "This card has expired",
+    "error.card_cvc": "The three digits on the back of the card",
+    "status.paid_text": "This invoice is already paid and cannot be paid again.",
+    "status.canceled_text": "The shop canceled this invoice; it cannot be paid.",
+    "status.expired_text": "The payment period is over. Go back to the shop and order again.",
+    "fail.insufficient_funds": "Insufficient funds on the card. No money was charged.",
+    "fail.expired_card": "The bank says the card has expired. No money was charged.",
+    "fail.acquirer_unavailable": "Card payments are unavailable right now. No money was charged.",
+    "success.hold": "The amount is held on your card and is charged once the shop confirms.",
+    "not_found.text": "Check the payment link or go back to the shop.",
+    "receipt.merchant_inn": "INN {inn}",
+    "receipt.paid_at": "Paid",
+    "receipt.email": "Payer email",
+}
+
+CATALOGUES = {"ru": RU, "en": EN}
+
+
+def t(key: str, locale: object = "ru", /, **params: Any) -> str:
+    loc = i18n.normalize_locale(locale)
+    message = CATALOGUES[loc].get(key)
+    if message is None:
+        return i18n.t(key, loc, **params)
+    return message.format(**params) if params else message
+
+
+@jinja2.pass_context
+def _t_global(
+    ctx: jinja2.runtime.Context, key: str, locale: str | None = None, **params: Any
+) -> str:
+    return t(key, locale or ctx.get("lang") or "ru", **params)
+
+
+def register(env: jinja2.Environment) -> None:
+    """Replace the shared `t` with one that knows the page's strings too."""
+    i18n.register_i18n(env)
+    env.globals["t"] = _t_global

@@ -1,0 +1,47 @@
+"""Queries of the payment page. Paying itself goes through payments.service."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox.storage.tables import merchants, order_containers, orders, payments
+
+
+async def orders_with_merchants(conn: AsyncConnection, container_id: str) -> Sequence[Any]:
+    """Every order of the container with its merchant's names and INN, oldest first."""
+    query = (
+        select(
+            orders,
+            merchants.c.name.label("merchant_name"),
+            merchants.c.legal_name.label("merchant_legal_name"),
+            merchants.c.vat_number.label("merchant_vat_number"),
+        )
+        .join(merchants, merchants.c.id == orders.c.merchant_id)
+        .where(orders.c.container_id == container_id)
+        .order_by(orders.c.created_at, orders.c.id)
+    )
+    return (await conn.execute(query)).all()
+
+
+async def get_payment(conn: AsyncConnection, payment_id: str) -> Any:
+    return (await conn.execute(select(payments).where(payments.c.id == payment_id))).first()
+
+
+async def latest_declined(conn: AsyncConnection, container_id: str) -> Any:
+    query = (
+        select(payments)
+        .where(payments.c.container_id == container_id, payments.c.status == "declined")
+        .order_by(payments.c.created_at.desc(), payments.c.id.desc())
+        .limit(1)
+    )
+    return (await conn.execute(query)).first()
+
+
+async def save_payer(conn: AsyncConnection, container_id: str, payer: dict[str, Any]) -> None:
+    await conn.execute(
+        update(order_containers).where(order_containers.c.id == container_id).values(payer=payer)
+    )

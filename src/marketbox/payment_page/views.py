@@ -1,0 +1,358 @@
+"""Routes of the hosted payment page (spec/payments.md §2, spec/design.md §3).
+
+    GET  /order/{id}               the invoice and the payer + card form; a paid, canceled or
+                                   expired invoice gets its status page instead (no form)
+    GET  /order/{id}/summary.json  status and totals for scripts (the add-on strip)
+    POST /order/{id}/pay           payer form + sandbox card -> pay_container / record_declined,
+                                   then 303 to successUrl / failUrl or our own pages
+    GET  /order/{id}/success       after a payment, when the shop gave no successUrl
+    GET  /order/{id}/fail          after a decline without a failUrl («Попробовать снова»)
+    GET  /order/{id}/receipt       printable receipt of a paid invoice
+
+Every page works without JavaScript (plain form POST); static/payment-page.js only prevents a
+double submit and shows the loading state. No inline scripts or styles: the pages carry a
+strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from marketbox import clock
+from marketbox.config import Settings
+from marketbox.payment_page import forms, messages, repository
+from marketbox.payment_page import invoice as invoice_model
+from marketbox.payment_page.invoice import Invoice
+from marketbox.payments import sandbox
+from marketbox.payments import service as payments_service
+from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
+from marketbox.web.context import AppContext, get_context
+from marketbox.web.envelope import JSONResponse
+from marketbox.web.formatting import format_money, register_filters
+
+router = APIRouter(include_in_schema=False)
+
+TEMPLATE_DIRS = [
+    Path(__file__).parent / "templates",
+    Path(__file__).parents[1] / "web" / "templates",
+]
+env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATE_DIRS),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+register_filters(env)
+messages.register(env)
+
+LANGS = ("ru", "en")
+FAIL_REASONS = {
+    sandbox.INSUFFICIENT_FUNDS: "fail.insufficient_funds",
+    sandbox.EXPIRED_CARD: "fail.expired_card",
+    sandbox.ACQUIRER_UNAVAILABLE: "fail.acquirer_unavailable",
+}
+CARD_ERRORS = {
+    ("card_number", "invalid"): "error.card_number",
+    ("card_expiry", "invalid"): "error.card_expiry",
+    ("card_expiry", "expired"): "error.card_expired",
+    ("card_cvc", "invalid"): "error.card_cvc",
+}
+# Mini-app origins for the add-on strip go here once it exists (frame-src).
+FRAME_SOURCES: tuple[str, ...] = ()
+
+
+# --- routes ----------------------------------------------------------------------------------
+
+
+@router.get("/order/{container_id}")
+async def payment_page(request: Request, container_id: str) -> Response:
+    ctx = get_context(request)
+    try:
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    page = _Page(request, ctx, invoice)
+    if not invoice.is_payable:
+        return page.status_page()
+    form = forms.build(invoice.customer, invoice.invoice_setting, payer=invoice.payer)
+    return page.form_page(form)
+
+
+@router.post("/order/{container_id}/pay")
+async def pay(request: Request, container_id: str) -> Response:
+    ctx = get_context(request)
+    submitted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            page = _Page(request, ctx, invoice)
+            if not invoice.is_payable:
+                return page.status_page(status_code=409)
+            if not forms.token_matches(
+                request.cookies.get(forms.CSRF_COOKIE), submitted.get(forms.CSRF_FIELD)
+            ):
+                form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
+                return page.form_page(form, banner="stale_form", status_code=403)
+            form, payer = forms.clean(invoice.customer, invoice.invoice_setting, submitted)
+            card, card_errors = sandbox.check_card(
+                submitted.get("card_number", ""),
+                submitted.get("card_expiry", ""),
+                submitted.get("card_cvc", ""),
+                now=clock.now(),
+            )
+            if payer is None or card is None:
+                return page.form_page(
+                    form, card_errors=card_errors.fields, banner="form", status_code=422
+                )
+            expected = _parse_amount(submitted.get("expected_amount"))
+            if expected != invoice.amount:
+                return page.form_page(form, banner="amount_changed", status_code=409)
+            outcome = sandbox.authorize(card, sandbox=ctx.settings.mode == "sandbox")
+            await repository.save_payer(conn, invoice.id, payer)
+            if outcome.approved:
+                await payments_service.pay_container(
+                    conn,
+                    container_id=invoice.id,
+                    method=outcome.method,
+                    payment_base=ctx.payment_base,
+                    expected_amount=expected,
+                    hold=outcome.hold,
+                    card_last4=outcome.last4,
+                    details={"brand": outcome.brand, "sandbox": True},
+                )
+                target = invoice.success_url or page.url("success")
+            else:
+                await payments_service.record_declined(
+                    conn,
+                    container_id=invoice.id,
+                    method=outcome.method,
+                    failure_code=outcome.failure_code or sandbox.CARD_DECLINED,
+                    amount=invoice.amount,
+                    currency=invoice.currency,
+                    card_last4=outcome.last4,
+                )
+                target = invoice.fail_url or page.url("fail")
+        return RedirectResponse(target, status_code=303)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    except (AmountChanged, ContainerNotPayable) as exc:
+        # pay_container lost a race (another payment, an add-on joining, the deadline): its
+        # transaction rolled back, nothing was paid or stored. Show the invoice as it is now.
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+        page = _Page(request, ctx, invoice)
+        if not invoice.is_payable or not isinstance(exc, AmountChanged):
+            return page.status_page(status_code=409)
+        form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
+        return page.form_page(form, banner="amount_changed", status_code=409)
+
+
+@router.get("/order/{container_id}/summary.json")
+async def summary(request: Request, container_id: str) -> Response:
+    """Status and totals without a reload; the add-on strip calls it after a suborder joins.
+
+    An unknown id answers the API's 404 envelope.
+    """
+    ctx = get_context(request)
+    async with ctx.db.transaction() as conn:
+        invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+    lang = _lang(request, invoice)[0]
+    body = {
+        "id": invoice.id,
+        "number": invoice.number,
+        "status": invoice.status,
+        "amount": invoice.amount,
+        "currency": invoice.currency,
+        "formattedAmount": format_money(invoice.amount, invoice.currency, lang),
+        "orders": [
+            {
+                "id": order.id,
+                "merchantName": order.merchant_name,
+                "merchantOrderId": order.number,
+                "amount": order.amount,
+                "isMain": order.is_main,
+            }
+            for order in invoice.orders
+        ],
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/order/{container_id}/success")
+async def success_page(request: Request, container_id: str) -> Response:
+    ctx = get_context(request)
+    try:
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    page = _Page(request, ctx, invoice)
+    if invoice.status != "paid":
+        return RedirectResponse(page.url(), status_code=303)
+    return page.render("success.html", main_class="page page--narrow")
+
+
+@router.get("/order/{container_id}/fail")
+async def fail_page(request: Request, container_id: str) -> Response:
+    ctx = get_context(request)
+    try:
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            declined = await repository.latest_declined(conn, invoice.id)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    page = _Page(request, ctx, invoice)
+    if invoice.status == "paid":
+        return RedirectResponse(page.url("success"), status_code=303)
+    if not invoice.is_payable:
+        return RedirectResponse(page.url(), status_code=303)
+    code = declined._mapping["failure_code"] if declined is not None else None
+    reason = FAIL_REASONS.get(code or "", "fail.declined")
+    return page.render("fail.html", main_class="page page--narrow", reason=reason)
+
+
+@router.get("/order/{container_id}/receipt")
+async def receipt_page(request: Request, container_id: str) -> Response:
+    ctx = get_context(request)
+    try:
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    page = _Page(request, ctx, invoice)
+    if invoice.status != "paid":
+        return RedirectResponse(page.url(), status_code=303)
+    return page.render("receipt.html", main_class="page page--receipt")
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+
+class _Page:
+    """One invoice rendered in one language; knows the page's own URLs."""
+
+    def __init__(self, request: Request, ctx: AppContext, invoice: Invoice) -> None:
+        self.request = request
+        self.ctx = ctx
+        self.invoice = invoice
+        self.lang, self.lang_override = _lang(request, invoice)
+
+    def url(self, sub: str = "", *, lang: str | None = None) -> str:
+        path = f"/order/{self.invoice.id}" + (f"/{sub}" if sub else "")
+        chosen = lang or self.lang_override
+        return f"{path}?lang={chosen}" if chosen else path
+
+    def render(self, template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+        invoice = self.invoice
+        payment = invoice.payment or {}
+        base = {
+            "lang": self.lang,
+            "invoice": invoice,
+            "tz": self.ctx.settings.time_zone,
+            "sandbox": self.ctx.settings.mode == "sandbox",
+            "page_url": self.url(),
+            "pay_url": self.url("pay"),
+            "receipt_url": self.url("receipt"),
+            "summary_url": f"/order/{invoice.id}/summary.json",
+            "lang_urls": {code: self.url(lang=code) for code in LANGS},
+            "payer_email": (invoice.payer or invoice.customer).get("email") or "",
+            "paid_with_hold": payment.get("method") == sandbox.METHOD_CARD_HOLD,
+            "card_last4": payment.get("card_last4") or "",
+        }
+        base.update(context)
+        return _html(self.ctx.settings, template, base, status_code=status_code)
+
+    def status_page(self, *, status_code: int = 200) -> HTMLResponse:
+        return self.render("status.html", status_code=status_code, main_class="page page--narrow")
+
+    def form_page(
+        self,
+        form: forms.PayerForm,
+        *,
+        card_errors: dict[str, str] | None = None,
+        banner: str | None = None,
+        status_code: int = 200,
+    ) -> HTMLResponse:
+        lang = self.lang
+        errors = {name: _payer_error(code, lang) for name, code in form.errors.items()}
+        for name, code in (card_errors or {}).items():
+            errors[name] = messages.t(CARD_ERRORS.get((name, code), "error.required"), lang)
+        token = self.request.cookies.get(forms.CSRF_COOKIE) or forms.new_token()
+        response = self.render(
+            "page.html",
+            status_code=status_code,
+            main_class="page page--pay",
+            form=form,
+            errors=errors,
+            banner=banner,
+            csrf_token=token,
+            expected_amount=str(self.invoice.amount),
+            test_cards=sandbox.TEST_CARDS,
+        )
+        response.set_cookie(
+            forms.CSRF_COOKIE,
+            token,
+            path="/order",
+            httponly=True,
+            samesite="lax",
+            secure=self.ctx.settings.public_base.startswith("https://"),
+        )
+        return response
+
+
+def _lang(request: Request, invoice: Invoice) -> tuple[str, str | None]:
+    """(page language, explicit ?lang override or None)."""
+    override = request.query_params.get("lang")
+    if override in LANGS:
+        return override, override
+    return invoice.language, None
+
+
+def _payer_error(code: str, lang: str) -> str:
+    return messages.t("error.required" if code == "required" else f"error.{code}", lang)
+
+
+def _parse_amount(value: str | None) -> Decimal | None:
+    try:
+        return Decimal((value or "").strip())
+    except InvalidOperation:
+        return None
+
+
+def _not_found(request: Request, ctx: AppContext) -> HTMLResponse:
+    lang = request.query_params.get("lang")
+    context = {"lang": lang if lang in LANGS else "ru", "main_class": "page page--narrow"}
+    return _html(ctx.settings, "not_found.html", context, status_code=404)
+
+
+def _html(
+    settings: Settings, template: str, context: dict[str, Any], *, status_code: int
+) -> HTMLResponse:
+    body = env.get_template(f"payment_page/{template}").render(**context)
+    return HTMLResponse(body, status_code=status_code, headers=security_headers(settings))
+
+
+def security_headers(settings: Settings) -> dict[str, str]:
+    """A strict CSP (no inline code at all), no caching of payer data, no framing by others."""
+    ancestors = " ".join(["'self'", *settings.extra_frame_ancestors])
+    frames = " ".join(["'self'", *FRAME_SOURCES])
+    policy = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        f"connect-src 'self'; frame-src {frames}; frame-ancestors {ancestors}; "
+        "base-uri 'none'; object-src 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "same-origin",
+        "X-Content-Type-Options": "nosniff",
+    }
