@@ -36,12 +36,19 @@ FILTER_COLUMNS = {
 MONEY_FILTERS = {"amount", "vatAmount"}
 
 
+# Built once and given the row as parameters: `.values(**row)` per call would rebuild ~30 bind
+# parameters and their cache key on every order (bench/: a quarter to a third of the server's
+# CPU per create-order request on PostgreSQL).
+_INSERT_CONTAINER = insert(order_containers)
+_INSERT_ORDER = insert(orders)
+
+
 async def insert_container(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(order_containers).values(**values))
+    await conn.execute(_INSERT_CONTAINER, values)
 
 
 async def insert_order(conn: AsyncConnection, values: dict[str, Any]) -> None:
-    await conn.execute(insert(orders).values(**values))
+    await conn.execute(_INSERT_ORDER, values)
 
 
 async def lock_container(conn: AsyncConnection, container_id: str) -> Any:
@@ -76,12 +83,17 @@ def _condition(cond: Condition) -> ColumnElement[bool]:
     values = cond.values
     if cond.field in MONEY_FILTERS:
         values = [money.to_minor(money.round2(Decimal(v))) for v in values]
+    return compare(column, cond.op, values)
+
+
+def compare(column: ColumnElement[Any], op: str, values: Sequence[Any]) -> ColumnElement[bool]:
+    """One §6 operator on a column (shared by every list endpoint)."""
     value = values[0]
-    match cond.op:
+    match op:
         case "eq":
             return column == value
         case "in":
-            return column.in_(values)
+            return column.in_(list(values))
         case "ne":
             return column.is_distinct_from(value)
         case "gt":
@@ -95,7 +107,7 @@ def _condition(cond: Condition) -> ColumnElement[bool]:
         case "start":
             escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return column.like(f"{escaped}%", escape="\\")
-    raise ValueError(cond.op)
+    raise ValueError(op)
 
 
 SORT_COLUMNS = {

@@ -1,0 +1,240 @@
+"""`python -m bench`: run the phases, print value / floor / ratio / PASS-FAIL, write JSON.
+
+Targets are ratios to a floor measured in the same run on the same machine, so they hold on
+any hardware (STYLE: speed targets live in benchmarks, never in timed unit tests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import databases
+from bench.harness import RunConfig, progress
+from bench.procs import LOG_DIR, ROOT, Pinning
+
+DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
+
+
+@dataclass(frozen=True)
+class Target:
+    floor: str
+    ratio: float
+    p99_ms: float | None = None
+
+    def describe(self) -> str:
+        text = f"≥ {self.ratio:.2f}×"
+        return text + (f", p99 ≤ {self.p99_ms:.0f} ms" if self.p99_ms is not None else "")
+
+
+CREATE_FLOOR = "floor/create"
+NOTIFY_FLOOR = "floor/notify"
+TARGETS = {
+    "create/postgres": Target(CREATE_FLOOR, 0.50, p99_ms=50.0),
+    "create/sqlite": Target(CREATE_FLOOR, 0.35),
+    "confirm/postgres": Target(CREATE_FLOOR, 0.30),
+    "notify/postgres": Target(NOTIFY_FLOOR, 0.25),
+}
+# Phase name on the command line -> measurement it produces.
+PHASES = {
+    "create-postgres": "create/postgres",
+    "create-sqlite": "create/sqlite",
+    "confirm": "confirm/postgres",
+    "notify": "notify/postgres",
+}
+
+
+def _runners(cfg: RunConfig) -> dict[str, Callable[[], dict[str, dict[str, Any]]]]:
+    """Measurement name -> a function measuring it (and maybe its floor: notify runs both)."""
+    from bench import confirm, create, notify
+
+    runners: dict[str, Callable[[], dict[str, dict[str, Any]]]] = {
+        CREATE_FLOOR: lambda: {CREATE_FLOOR: create.measure_floor(cfg)},
+        "create/postgres": lambda: {"create/postgres": create.measure_create(cfg, "postgres")},
+        "create/sqlite": lambda: {"create/sqlite": create.measure_create(cfg, "sqlite")},
+    }
+    # Colleagues' endpoints may not exist yet in a checkout; those phases then report why.
+    if confirm.available():
+        runners["confirm/postgres"] = lambda: {"confirm/postgres": confirm.measure_confirm(cfg)}
+    if notify.available():
+        runners["notify/postgres"] = lambda: notify.measure(cfg)
+    return runners
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a short smoke run")
+    parser.add_argument(
+        "--phase",
+        action="append",
+        choices=sorted(PHASES),
+        help="run only this phase (repeatable); its floor always runs too",
+    )
+    parser.add_argument("--requests", type=int, help="timed requests (or notifications) per phase")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to cores")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample every server with py-spy into bench/results/profiles/ (slows it down)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a target is missed (not only on errors)"
+    )
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
+    return parser.parse_args(argv)
+
+
+def evaluate(name: str, result: dict[str, Any] | None, floors: dict[str, Any]) -> dict[str, Any]:
+    target = TARGETS[name]
+    floor = floors.get(target.floor)
+    row: dict[str, Any] = {
+        "name": name,
+        "floor_name": target.floor,
+        "target": target.describe(),
+        "value": None,
+        "floor": None,
+        "ratio": None,
+        "passed": False,
+    }
+    if result is None or "error" in result:
+        row["error"] = (result or {}).get("error", "not run")
+        return row
+    row.update(result=result, value=result["rps"])
+    if floor is None or "error" in floor or not floor.get("rps"):
+        row["error"] = f"{target.floor} unavailable"
+        return row
+    row["floor"] = floor["rps"]
+    row["ratio"] = result["rps"] / floor["rps"]
+    if result.get("server_cpu_ms") and floor.get("server_cpu_ms"):
+        # The same comparison by CPU cost per request (floor's / ours): steadier on a busy box.
+        row["cpu_ratio"] = floor["server_cpu_ms"] / result["server_cpu_ms"]
+    passed = row["ratio"] >= target.ratio and not result.get("failed")
+    if target.p99_ms is not None:
+        passed = passed and result["p99_ms"] <= target.p99_ms
+    row["passed"] = passed
+    return row
+
+
+def print_table(rows: list[dict[str, Any]], floors: dict[str, Any]) -> None:
+    header = f"{'measurement':<18} {'value':>12} {'floor':>12} {'ratio':>6}  {'target':<22} result"
+    print()
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        unit = "msg/s" if row["name"].startswith("notify") else "req/s"
+        value = f"{row['value']:.0f} {unit}" if row["value"] is not None else "-"
+        floor = f"{row['floor']:.0f} {unit}" if row["floor"] is not None else "-"
+        ratio = f"{row['ratio']:.2f}" if row["ratio"] is not None else "-"
+        verdict = "PASS" if row["passed"] else "FAIL"
+        notes = []
+        result = row.get("result") or {}
+        if "p99_ms" in result:
+            notes.append(f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms")
+        if "cpu_ratio" in row:
+            notes.append(
+                f"{result['server_cpu_ms']:.2f} ms CPU/req, CPU ratio {row['cpu_ratio']:.2f}"
+            )
+        if result.get("failed"):
+            notes.append(f"{result['failed']} failed requests")
+        if row.get("error"):
+            notes.append(row["error"].splitlines()[0][:120])
+        note = f" ({'; '.join(notes)})" if notes else ""
+        columns = f"{row['name']:<18} {value:>12} {floor:>12} {ratio:>6}  {row['target']:<22}"
+        print(f"{columns} {verdict}{note}")
+    for name, floor in floors.items():
+        if floor and "rps" in floor:
+            extra = (
+                f", p50 {floor['p50_ms']:.1f} ms, p99 {floor['p99_ms']:.1f} ms,"
+                f" {floor['server_cpu_ms']:.2f} ms CPU/req"
+                if floor.get("p99_ms")
+                else ""
+            )
+            print(f"  {name}: {floor['rps']:.0f}/s{extra}")
+    print()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    pinning = Pinning(enabled=not args.no_pin)
+    cfg = RunConfig(
+        quick=args.quick, pinning=pinning, requests_override=args.requests, profile=args.profile
+    )
+    if pinning.warning:
+        print(f"WARNING: {pinning.warning}", file=sys.stderr, flush=True)
+    wanted = [PHASES[p] for p in (args.phase or PHASES)]
+    runners = _runners(cfg)
+    # The create floor is a phase of its own; the notify floor runs inside the notify phase.
+    floors_needed = [
+        f for f in (CREATE_FLOOR, NOTIFY_FLOOR) if any(TARGETS[w].floor == f for w in wanted)
+    ]
+    phases = [CREATE_FLOOR] if CREATE_FLOOR in floors_needed else []
+
+    busy = os.getloadavg()[0]
+    if busy > 0.5:
+        print(
+            f"WARNING: load average {busy:.1f} before starting: other processes share the CPU,"
+            " req/s will be noisy (compare the CPU-per-request ratios)",
+            file=sys.stderr,
+            flush=True,
+        )
+    pg = databases.pg_available()
+    if not pg:
+        print(f"WARNING: PostgreSQL unreachable at {databases.ADMIN_DSN}", file=sys.stderr)
+
+    results: dict[str, dict[str, Any]] = {}
+    for name in [*phases, *wanted]:
+        runner = runners.get(name)
+        if runner is None:
+            results[name] = {"error": "phase not available yet (its server code is missing)"}
+            progress(name, results[name]["error"])
+            continue
+        if not pg:
+            results[name] = {"error": "PostgreSQL unreachable"}
+            continue
+        try:
+            results.update(runner())
+        except Exception as exc:  # one broken phase must not hide the others' numbers
+            traceback.print_exc()
+            results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+            progress(name, f"ERROR {results[name]['error'].splitlines()[0]}")
+
+    floors = {f: results.get(f) for f in floors_needed}
+    rows = [evaluate(name, results.get(name), floors) for name in wanted]
+    print_table(rows, floors)
+    report = {
+        "mode": "quick" if args.quick else "full",
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_at_start": busy,
+            "pinned": pinning.active,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "config": {
+            "requests": cfg.requests,
+            "warmup": cfg.warmup,
+            "time_limit_s": cfg.time_limit,
+            "notifications": cfg.notifications,
+        },
+        "floors": floors,
+        "measurements": rows,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    print(f"results written to {args.json}")
+    if any(r.get("error") for r in rows):
+        print(f"logs kept in {LOG_DIR}")
+        return 1
+    shutil.rmtree(LOG_DIR, ignore_errors=True)
+    return 1 if args.check and not all(r["passed"] for r in rows) else 0

@@ -1,0 +1,38 @@
+"""Rows a phase needs before timing, written through marketbox's own services (untimed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench import payloads
+from marketbox import jsonutil
+from marketbox.merchants import service as merchants_service
+from marketbox.orders import service as orders_service
+from marketbox.orders.schemas import CreateOrderRequest
+from marketbox.storage.db import Database
+
+PAYMENT_BASE = "http://127.0.0.1:8000"
+
+
+async def create_orders(
+    db: Database, count: int, prefix: str, *, notification_url: str | None = None
+) -> list[dict[str, Any]]:
+    """`count` orders of the demo shop, as the API would create them; their responses."""
+    created = []
+    async with db.transaction() as conn:
+        merchant = await merchants_service.get_merchant(conn, merchants_service.DEMO_MERCHANT_ID)
+        assert merchant is not None, "the demo shop is seeded by databases.prepare_marketbox"
+        for i in range(count):
+            body = payloads.order(f"{prefix}-{i}", notification_url=notification_url)
+            request = CreateOrderRequest.model_validate(jsonutil.loads(jsonutil.dumps(body)))
+            created.append(
+                await orders_service.create_order(
+                    conn, merchant=merchant, request=request, payment_base=PAYMENT_BASE
+                )
+            )
+    return created
+
+
+async def create_instrument(db: Database, name: str) -> merchants_service.Credentials:
+    async with db.transaction() as conn:
+        return await merchants_service.create_instrument(conn, name=name)

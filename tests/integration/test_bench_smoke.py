@@ -1,0 +1,39 @@
+"""The benchmark still runs: one quick phase end to end. Never asserts speed (bench/ does)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.databases import REQUIRE_PG, postgres_available
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+async def test_quick_create_on_sqlite_reports_a_ratio(tmp_path: Path) -> None:
+    # The floor (bare FastAPI + asyncpg) needs PostgreSQL even for the SQLite phase.
+    if not await postgres_available():
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required (MARKETBOX_REQUIRE_POSTGRES=1) but unreachable")
+        pytest.skip("PostgreSQL is not reachable")
+    out = tmp_path / "bench.json"
+    argv = ["--quick", "--phase", "create-sqlite", "--requests", "100", "--json", str(out)]
+
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    (row,) = json.loads(out.read_text())["measurements"]
+    assert row["name"] == "create/sqlite"
+    assert row["result"]["failed"] == 0, row["result"]["errors"]
+    assert isinstance(row["ratio"], float) and row["ratio"] > 0
