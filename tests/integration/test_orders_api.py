@@ -136,7 +136,10 @@ async def test_canceled_container_accepts_no_suborder(api: httpx.AsyncClient) ->
     assert read(canceled)["data"]["status"] == "canceled"
 
     response = await api.post(
-        ORDERS, content=body(order_payload(merchant_order_id="SUB", orderContainerId=main["orderContainerId"]))
+        ORDERS,
+        content=body(
+            order_payload(merchant_order_id="SUB", orderContainerId=main["orderContainerId"])
+        ),
     )
     assert response.status_code == 422
     assert read(response)["error"]["code"] == "wrong_order_status"
@@ -147,7 +150,9 @@ async def test_update_before_payment_revalidates(api: httpx.AsyncClient) -> None
     new_items = [basket_item(quantity=2, amount=Decimal("50.00"))]
     ok = await api.put(
         f"{ORDERS}/{order['id']}",
-        content=body({"description": "Новое", "basketItems": new_items, "amount": Decimal("100.00")}),
+        content=body(
+            {"description": "Новое", "basketItems": new_items, "amount": Decimal("100.00")}
+        ),
     )
     assert ok.status_code == 200, ok.text
     assert read(ok)["data"]["description"] == "Новое"
@@ -183,7 +188,9 @@ async def test_get_unknown_order_is_404_in_the_envelope(api: httpx.AsyncClient) 
 
 
 async def test_creating_for_another_merchant_is_forbidden(api: httpx.AsyncClient) -> None:
-    response = await api.post(ORDERS, content=body(order_payload(merchant_id="01a22115-0000-7000-8000-00000000aaaa")))
+    response = await api.post(
+        ORDERS, content=body(order_payload(merchant_id="01a22115-0000-7000-8000-00000000aaaa"))
+    )
     assert response.status_code == 403
     assert read(response)["error"]["code"] == "forbidden"
     assert DEMO_MERCHANT_ID

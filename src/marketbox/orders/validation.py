@@ -132,7 +132,10 @@ def check_basket(
                     f"totalVatAmount of line {i + 1} does not match {item.vatCode}",
                     f"{prefix}.totalVatAmount",
                 )
-            if abs(money.round2(amount_wo_vat * quantity) + total_vat - total) > money.CENT:
+            # A roundPolicy may move totalAmount away from quantity × amount (rule 1); the
+            # same distance is allowed here, else rounded lines could never pass rule 3.
+            slack = money.CENT + abs(total - money.round2(quantity * amount))
+            if abs(money.round2(amount_wo_vat * quantity) + total_vat - total) > slack:
                 raise OrderRuleError(
                     "wrong_basket_item_amount_wo_vat",
                     f"amountWoVat of line {i + 1} is inconsistent with totalAmount and VAT",

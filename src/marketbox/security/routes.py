@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from marketbox.errors import Unauthorized
 from marketbox.web import envelope
 from marketbox.web.context import bearer_token, get_context, limit_by_ip
+from marketbox.web.openapi import envelope_of
 
 router = APIRouter(tags=["security"], dependencies=[Depends(limit_by_ip)])
 
 
-@router.get("/v3/security/api/auth/auth", summary="Check the API token")
+class AuthUser(BaseModel):
+    """The auth check's `data` (documentation model): `userId` is null for no header."""
+
+    userId: str | None
+    profile: Any | None
+    accessToken: str | None
+
+
+@router.get(
+    "/v3/security/api/auth/auth",
+    summary="Check the API token",
+    responses=envelope_of(AuthUser),
+)
 async def auth_check(request: Request) -> Response:
     token = bearer_token(request)
     if token is None:  # no Authorization header: the anonymous user

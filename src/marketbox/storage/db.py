@@ -19,6 +19,12 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
+        # Every SQLite transaction takes the write lock (BEGIN IMMEDIATE), so one connection per
+        # process serves best: waiting requests queue in the pool instead of sleeping in
+        # SQLite's busy handler (bench/: median create rate 143 -> 248 req/s, p99 1.9 -> 0.5 s).
+        kwargs.setdefault("pool_size", 1)
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", 60)
         engine = create_async_engine(url, **kwargs)
         _configure_sqlite(engine)
         return engine

@@ -42,11 +42,12 @@ async def request_validation_error(request: Request, exc: Exception) -> Response
 
 async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})  # e.g. `Allow` on a 405
     if exc.status_code == 404:
-        return _render(NotFound("No such endpoint"))
+        return _render(NotFound("No such endpoint", headers=headers))
     if exc.status_code == 405:
-        return _render(MethodNotAllowed())
-    error = AppError(str(exc.detail))
+        return _render(MethodNotAllowed(headers=headers))
+    error = AppError(str(exc.detail), headers=headers)
     error.status = exc.status_code  # type: ignore[misc]
     return _render(error)
 
@@ -55,7 +56,10 @@ async def unhandled(request: Request, exc: Exception) -> Response:
     request_id = request.scope.get("state", {}).get("request_id")
     log.exception("unhandled error request_id=%s path=%s", request_id, request.url.path)
     body = {"error": {"message": "Internal Server Error", "code": "internal_error", "fields": []}}
-    return JSONResponse(body, status_code=500)
+    # This handler runs outside RequestIdMiddleware (Starlette's ServerErrorMiddleware is the
+    # outermost layer), so the id the middleware made is added here.
+    headers = {"X-Request-Id": request_id} if request_id else None
+    return JSONResponse(body, status_code=500, headers=headers)
 
 
 def install(app: FastAPI) -> None:

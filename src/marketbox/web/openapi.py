@@ -39,12 +39,7 @@ def envelope_of(model: type[BaseModel] | None, *, many: bool = False) -> dict[in
     ok = {"type": "object", "required": ["data", "extendedData"], "properties": properties}
     return {
         200: {"description": "Success", "content": {"application/json": {"schema": ok}}},
-        "4XX": {
-            "description": "Error envelope",
-            "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
-            },
-        },
+        **_ERROR_RESPONSES,
     }
 
 
@@ -62,6 +57,7 @@ _ERROR_ENVELOPE = {
                     "type": "array",
                     "items": {
                         "type": "object",
+                        "required": ["name", "code", "message"],
                         "properties": {
                             "name": {"type": "string"},
                             "code": {"type": "string"},
@@ -73,6 +69,36 @@ _ERROR_ENVELOPE = {
         }
     },
 }
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    ref = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+# Every API answer >= 400 is the envelope: 401/403/404/405/409/422/429 and the bare 500.
+_ERROR_RESPONSES: dict[int | str, Any] = {
+    "4XX": _error_response("Error envelope"),
+    "5XX": _error_response("Error envelope (code `internal_error` or `out_of_service`)"),
+}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Give every API operation the error envelope, replacing FastAPI's `HTTPValidationError`
+    422 (request validation errors leave as the envelope too, see web/errors.py)."""
+    for path, item in schema.get("paths", {}).items():
+        if not path.startswith("/v3/"):
+            continue
+        for operation in item.values():
+            responses = operation.setdefault("responses", {})
+            if "HTTPValidationError" in str(responses.get("422", "")):
+                del responses["422"]
+            for status, response in _ERROR_RESPONSES.items():
+                responses.setdefault(str(status), response)
+    schemas = schema.get("components", {}).get("schemas", {})
+    if "HTTPValidationError" not in str(schema.get("paths")):
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
 
 
 def install(app: FastAPI) -> None:
@@ -89,6 +115,7 @@ def install(app: FastAPI) -> None:
                 components.setdefault(name, definition)
             components[model.__name__] = model_schema
         components["ErrorEnvelope"] = _ERROR_ENVELOPE
+        _document_errors(schema)
         schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
         app.openapi_schema = schema

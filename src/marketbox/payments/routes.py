@@ -1,0 +1,87 @@
+"""Payment-instrument endpoints (spec/api.md §13.1, §13.2): Bearer token of an instrument;
+the confirmation is also signed (`X-Signature` over the exact body bytes)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from starlette.requests import Request
+from starlette.responses import Response
+
+from marketbox.payments import instruments
+from marketbox.payments.errors import SignatureError
+from marketbox.payments.schemas import (
+    CreateInvoicePaymentRequest,
+    InvoicePaymentResponse,
+    InvoiceResponse,
+)
+from marketbox.security import signing
+from marketbox.web import envelope, filters
+from marketbox.web.context import get_context, limit_by_ip, read_model
+from marketbox.web.openapi import envelope_of, json_body
+
+router = APIRouter(tags=["payment instruments"], dependencies=[Depends(limit_by_ip)])
+
+INVOICES = "/v3/payment/api/invoice"
+SIGNATURE_HEADER = {
+    "name": "X-Signature",
+    "in": "header",
+    "required": True,
+    "description": "Lowercase hex HMAC of the exact body bytes with the instrument's signing key",
+    "schema": {"type": "string"},
+}
+
+
+@router.get(
+    INVOICES,
+    summary="List invoices (filters, sorting and paging of api.md §6)",
+    responses=envelope_of(InvoiceResponse, many=True),
+)
+async def list_invoices(request: Request) -> Response:
+    ctx = get_context(request)
+    async with ctx.db.transaction() as conn:
+        await ctx.instrument(conn, request)
+        query = filters.parse_list_query(
+            request.scope["query_string"].decode("latin-1"),
+            instruments.INVOICE_FILTERS,
+            set(instruments.SORT_COLUMNS),
+        )
+        items, total = await instruments.list_invoices(
+            conn, query=query, payment_base=ctx.payment_base
+        )
+    return envelope.page(items, total=total, page=query.page, page_size=query.page_size)
+
+
+@router.get(
+    f"{INVOICES}/{{invoice_id}}",
+    summary="Get one invoice",
+    responses=envelope_of(InvoiceResponse),
+)
+async def get_invoice(request: Request, invoice_id: str) -> Response:
+    ctx = get_context(request)
+    async with ctx.db.transaction() as conn:
+        await ctx.instrument(conn, request)
+        invoice = await instruments.get_invoice(
+            conn, invoice_id=invoice_id, payment_base=ctx.payment_base
+        )
+    return envelope.data(invoice)
+
+
+@router.post(
+    f"{INVOICES}/confirm",
+    summary="Confirm an invoice payment (signed; idempotent per paymentOperationId)",
+    openapi_extra={**json_body(CreateInvoicePaymentRequest), "parameters": [SIGNATURE_HEADER]},
+    responses=envelope_of(InvoicePaymentResponse),
+)
+async def confirm_payment(request: Request) -> Response:
+    ctx = get_context(request)
+    async with ctx.db.transaction() as conn:
+        instrument = await ctx.instrument(conn, request)
+        raw = await request.body()
+        signature = request.headers.get("x-signature")
+        if not signing.verify(raw, signature, instrument.signing_key, instrument.sign_algorithm):
+            raise SignatureError()
+        body = await read_model(request, CreateInvoicePaymentRequest)
+        payment = await instruments.confirm_payment(
+            conn, instrument=instrument, request=body, payment_base=ctx.payment_base
+        )
+    return envelope.data(payment)

@@ -1,0 +1,91 @@
+"""JSON with exact money (jsonutil.py): Decimal in, Decimal out, PHP style for notifications."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from marketbox import jsonutil
+
+
+def test_point_one_plus_point_two_stays_exact() -> None:
+    data = jsonutil.loads(b'{"a":0.1,"b":0.2}')
+
+    assert isinstance(data["a"], Decimal)
+    assert data["a"] + data["b"] == Decimal("0.3")
+    assert jsonutil.dumps({"sum": data["a"] + data["b"]}) == b'{"sum":0.3}'
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        (b"19658.45", Decimal("19658.45")),
+        (b"1e-2", Decimal("0.01")),
+        (b"0.30000000000000004", Decimal("0.30000000000000004")),
+        (b"2790.67", Decimal("2790.67")),
+    ],
+)
+def test_numbers_parse_to_exact_decimals(text: bytes, value: Decimal) -> None:
+    parsed = jsonutil.loads(text)
+
+    assert isinstance(parsed, Decimal)
+    assert parsed == value
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("19658.45"), b"19658.45"),
+        (Decimal("0.30"), b"0.30"),
+        (Decimal("100.00"), b"100.00"),
+        (Decimal(0), b"0"),
+        (1200, b"1200"),
+    ],
+)
+def test_decimals_serialize_as_json_numbers(value: object, text: bytes) -> None:
+    assert jsonutil.dumps(value) == text
+    assert jsonutil.loads(jsonutil.dumps(value)) == value
+
+
+def test_round_trip_of_a_document() -> None:
+    document = {"amount": Decimal("19658.45"), "items": [{"q": Decimal("2.5")}], "ok": True}
+
+    assert jsonutil.loads(jsonutil.dumps(document)) == document
+
+
+def test_integers_stay_integers() -> None:
+    parsed = jsonutil.loads(b"[1200, 0]")
+
+    assert parsed == [1200, 0]
+    assert all(type(v) is int for v in parsed)
+
+
+def test_dumps_is_compact_utf8() -> None:
+    assert jsonutil.dumps({"a": "Проездной", "b": [1, 2]}) == '{"a":"Проездной","b":[1,2]}'.encode()
+
+
+def test_dumps_keeps_slashes_and_dumps_php_escapes_them() -> None:
+    document = {"url": "https://pay.invoicebox.ru/order/1", "name": "Проездной билет"}
+
+    assert (
+        jsonutil.dumps(document)
+        == '{"url":"https://pay.invoicebox.ru/order/1","name":"Проездной билет"}'.encode()
+    )
+    assert jsonutil.dumps_php(document) == (
+        '{"url":"https:\\/\\/pay.invoicebox.ru\\/order\\/1","name":"Проездной билет"}'.encode()
+    )
+
+
+def test_dumps_php_escapes_slash_in_keys_and_keeps_other_escapes() -> None:
+    assert jsonutil.dumps_php({"a/b": 'q"\\'}) == b'{"a\\/b":"q\\"\\\\"}'
+
+
+@pytest.mark.parametrize("text", [b"NaN", b"[Infinity]", b"-Infinity", b"{", b"\xff", b""])
+def test_invalid_json_is_refused(text: bytes) -> None:
+    with pytest.raises(jsonutil.JSONDecodeError):
+        jsonutil.loads(text)
+
+
+def test_json_decode_error_is_a_value_error() -> None:
+    assert issubclass(jsonutil.JSONDecodeError, ValueError)
