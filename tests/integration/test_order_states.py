@@ -203,3 +203,13 @@ async def test_non_processable_order_never_expires_by_itself(api: httpx.AsyncCli
         assert await status_of(api, manual) == "created"
     finally:
         clock.set_now(None)
+
+
+async def test_non_processable_container_cannot_be_paid_here(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    manual = await create(api, merchant_order_id="OUTSIDE", processable=False)
+
+    with pytest.raises(ContainerNotPayable):
+        await pay(db, manual)
+    assert await status_of(api, manual) == "created"

@@ -192,3 +192,14 @@ def test_every_error_is_reported_at_once() -> None:
 def test_nan_and_infinity_are_no_numbers() -> None:
     assert refused("amount=NaN")
     assert refused("amount=Infinity")
+
+
+def test_mixed_equality_spellings_join_one_in_list() -> None:
+    query = filters.parse_list_query(
+        "status[]=created&status=completed&status[0]=hold",
+        {"status": filters.parse_str},
+        {"createdAt"},
+    )
+    assert [(c.field, c.op, sorted(c.values)) for c in query.conditions] == [
+        ("status", "in", ["completed", "created", "hold"])
+    ]

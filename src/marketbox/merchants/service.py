@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import insert, select
@@ -160,10 +159,13 @@ class TokenCache:
     """Token hash -> principal, kept briefly so the hot path skips a query per request.
 
     Entries live `ttl` seconds; a rotated or removed token stops working within that time.
+    An unknown token is remembered only `negative_ttl` seconds, so a token used right after
+    it was issued (by another process) is recognised almost at once.
     """
 
-    def __init__(self, ttl: float = 30.0) -> None:
+    def __init__(self, ttl: float = 30.0, negative_ttl: float = 1.0) -> None:
         self.ttl = ttl
+        self.negative_ttl = negative_ttl
         self._merchants: dict[str, tuple[float, Merchant | None]] = {}
         self._instruments: dict[str, tuple[float, Instrument | None]] = {}
 
@@ -178,7 +180,7 @@ class TokenCache:
             return hit[1]
         row = (await conn.execute(select(merchants).where(merchants.c.token_hash == key))).first()
         merchant = _merchant(row) if row else None
-        self._merchants[key] = (time.monotonic() + self.ttl, merchant)
+        self._merchants[key] = (self._expiry(merchant), merchant)
         return merchant
 
     async def instrument_for_token(self, conn: AsyncConnection, token: str) -> Instrument | None:
@@ -193,13 +195,8 @@ class TokenCache:
         if row:
             m = row._mapping
             instrument = Instrument(m["id"], m["name"], m["signing_key"], m["sign_algorithm"])
-        self._instruments[key] = (time.monotonic() + self.ttl, instrument)
+        self._instruments[key] = (self._expiry(instrument), instrument)
         return instrument
 
-
-def is_valid_uuid_token(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
+    def _expiry(self, principal: object) -> float:
+        return time.monotonic() + (self.ttl if principal is not None else self.negative_ttl)

@@ -306,6 +306,8 @@ async def set_status(
     if m["processable"]:
         raise WrongOrderStatus("Only non-processable orders change status through this method")
     target = "canceled" if request.status == "cancelled" else request.status
+    # Any documented status may follow any other: `created` as a target only makes sense if
+    # the merchant can reopen an order it settles outside the platform (api.md addendum).
     now = clock.now()
     values: dict[str, Any] = {"status": target, "updated_at": now}
     if target == "completed":

@@ -63,3 +63,12 @@ async def find_instrument_payment(
     )
     return (await conn.execute(query)).first()
 
+
+
+async def has_non_processable_order(conn: AsyncConnection, container_id: str) -> bool:
+    query = select(orders.c.id).where(
+        orders.c.container_id == container_id,
+        orders.c.status == "created",
+        orders.c.processable.is_(False),
+    )
+    return (await conn.execute(query.limit(1))).first() is not None

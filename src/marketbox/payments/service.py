@@ -88,6 +88,9 @@ async def pay_container(
     total_minor = await repository.payable_total_minor(conn, container_id)
     if total_minor == 0:
         raise ContainerNotPayable("canceled")
+    if await repository.has_non_processable_order(conn, container_id):
+        # The merchant settles such orders outside the platform (api.md, newer revision).
+        raise ContainerNotPayable("not payable through the platform")
     total = money.from_minor(total_minor, currency)
     if expected_amount is not None and money.round2(expected_amount) != total:
         raise AmountChanged(f"The invoice total is now {total}")

@@ -101,6 +101,7 @@ def parse_list_query(
     result = ListQuery()
     errors: list[FieldError] = []
     grouped: dict[tuple[str, str], list[str]] = {}
+    listed: set[str] = set()
     paging: dict[str, str] = {}
     for raw_key, value in parse_qsl(query_string, keep_blank_values=True):
         match = _KEY_RE.match(raw_key)
@@ -149,7 +150,10 @@ def parse_list_query(
         if dotted not in fields:
             errors.append(FieldError(dotted, "wrong_value", "Unknown filter field"))
             continue
-        key = (dotted, "in" if is_list else op)
+        # Equality in any spelling (k=a, k[]=a, k[0]=a, k[_eq]=a) joins one IN list.
+        key = (dotted, "in" if is_list or op == "eq" else op)
+        if is_list:
+            listed.add(dotted)
         grouped.setdefault(key, []).append(value)
 
     for (dotted, op), raw_values in grouped.items():
@@ -159,8 +163,8 @@ def parse_list_query(
         except (ValueError, TypeError):
             errors.append(FieldError(dotted, "wrong_value", "Filter value has the wrong type"))
             continue
-        if op == "eq" and len(values) > 1:
-            op = "in"
+        if op == "in" and len(values) == 1 and dotted not in listed:
+            op = "eq"
         if op not in {"eq", "in"} and len(values) > 1:
             errors.append(FieldError(dotted, "wrong_value", "Operator given twice"))
             continue
