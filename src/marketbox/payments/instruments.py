@@ -248,11 +248,6 @@ async def confirm_payment(
         raise OrderRuleError(
             "wrong_currency", f"The invoice is in {container['currency']}", "currencyId"
         )
-    status = await payments_service.current_status(conn, container["id"], payment_base=payment_base)
-    if status == "paid":
-        raise AlreadyPaid()
-    if status != "pending":
-        raise WrongOrderStatus(f"The invoice is {status}")
     try:
         result = await payments_service.pay_container(
             conn,

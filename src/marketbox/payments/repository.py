@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.storage.tables import order_containers, orders, payments
@@ -18,25 +19,37 @@ async def get_container(conn: AsyncConnection, container_id: str) -> Any:
 
 async def claim_container(
     conn: AsyncConnection, container_id: str, *, payment_id: str, now: datetime
-) -> bool:
-    """pending -> paid, for exactly one caller: the row count says who won."""
+) -> str | None:
+    """pending -> paid, for exactly one caller; the winner gets the container's currency."""
     result = await conn.execute(
         update(order_containers)
         .where(order_containers.c.id == container_id, order_containers.c.status == "pending")
         .values(status="paid", paid_at=now, payment_id=payment_id)
+        .returning(order_containers.c.currency)
     )
-    return result.rowcount == 1
+    return result.scalar_one_or_none()
 
 
-async def payable_total_minor(conn: AsyncConnection, container_id: str) -> int:
-    total = (
+@dataclass(frozen=True)
+class Payable:
+    """What the unpaid orders of a container add up to, in one query."""
+
+    total_minor: int
+    earliest_deadline: datetime | None
+    non_processable: int
+
+
+async def payable(conn: AsyncConnection, container_id: str) -> Payable:
+    row = (
         await conn.execute(
-            select(func.coalesce(func.sum(orders.c.amount_minor), 0)).where(
-                orders.c.container_id == container_id, orders.c.status == "created"
-            )
+            select(
+                func.coalesce(func.sum(orders.c.amount_minor), 0),
+                func.min(orders.c.expiration_date),
+                func.coalesce(func.sum(case((orders.c.processable.is_(False), 1), else_=0)), 0),
+            ).where(orders.c.container_id == container_id, orders.c.status == "created")
         )
-    ).scalar_one()
-    return int(total)
+    ).one()
+    return Payable(int(row[0]), row[1], int(row[2]))
 
 
 async def mark_orders_paid(
@@ -62,13 +75,3 @@ async def find_instrument_payment(
         payments.c.instrument_id == instrument_id, payments.c.operation_id == operation_id
     )
     return (await conn.execute(query)).first()
-
-
-
-async def has_non_processable_order(conn: AsyncConnection, container_id: str) -> bool:
-    query = select(orders.c.id).where(
-        orders.c.container_id == container_id,
-        orders.c.status == "created",
-        orders.c.processable.is_(False),
-    )
-    return (await conn.execute(query.limit(1))).first() is not None

@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money
 from marketbox.notifications import outbox
-from marketbox.orders import repository as orders_repository
 from marketbox.orders import service as orders_service
 from marketbox.payments import repository
 from marketbox.payments.errors import (
@@ -48,7 +47,7 @@ async def current_status(conn: AsyncConnection, container_id: str, *, payment_ba
             conn, payment_base=payment_base, container_id=container_id
         ):
             return "expired"
-        if await repository.payable_total_minor(conn, container_id) == 0:
+        if (await repository.payable(conn, container_id)).total_minor == 0:
             return "canceled"
     return str(container._mapping["status"])
 
@@ -71,24 +70,24 @@ async def pay_container(
     `expected_amount` is the total the payer saw: if an add-on joined since, the payment is
     refused with AmountChanged so the payer can review the new total.
     """
-    container = await repository.get_container(conn, container_id)
-    if container is None:
-        raise ContainerNotFound()
-    currency = container._mapping["currency"]
     now = clock.now()
     payment_id = ids.new_id()
-    if not await repository.claim_container(conn, container_id, payment_id=payment_id, now=now):
-        status = (await repository.get_container(conn, container_id))._mapping["status"]
-        if status == "paid":
+    currency = await repository.claim_container(conn, container_id, payment_id=payment_id, now=now)
+    if currency is None:
+        container = await repository.get_container(conn, container_id)
+        if container is None:
+            raise ContainerNotFound()
+        if container._mapping["status"] == "paid":
             raise AlreadyPaid()
-        raise ContainerNotPayable(status)
-    if await orders_repository.container_deadline_passed(conn, container_id, now):
-        # Undo by raising: the transaction rolls back the claim; the sweeper records expiry.
-        raise ContainerNotPayable("expired")
-    total_minor = await repository.payable_total_minor(conn, container_id)
+        raise ContainerNotPayable(container._mapping["status"])
+    # From here on, raising rolls the claim back with the rest of the transaction.
+    due = await repository.payable(conn, container_id)
+    if due.earliest_deadline is not None and due.earliest_deadline <= now:
+        raise ContainerNotPayable("expired")  # the sweeper records the expiry
+    total_minor = due.total_minor
     if total_minor == 0:
         raise ContainerNotPayable("canceled")
-    if await repository.has_non_processable_order(conn, container_id):
+    if due.non_processable:
         # The merchant settles such orders outside the platform (api.md, newer revision).
         raise ContainerNotPayable("not payable through the platform")
     total = money.from_minor(total_minor, currency)
