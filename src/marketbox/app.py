@@ -19,7 +19,7 @@ from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database
 from marketbox.web import errors, openapi
 from marketbox.web.context import AppContext
-from marketbox.web.middleware import RequestIdMiddleware
+from marketbox.web.middleware import IPRateLimitMiddleware, RequestIdMiddleware
 
 log = logging.getLogger("marketbox")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -67,7 +67,8 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.ctx = ctx
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(IPRateLimitMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     errors.install(app)
     app.include_router(security_router)
     app.include_router(orders_router)

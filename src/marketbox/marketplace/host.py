@@ -14,8 +14,9 @@ A page renders ``frame_config(...)`` into ``<script type="application/json">`` (
       "initData": {"public": {...}, "private": {"metaData": [...]}}   (protocol.build_init_data)
     }
 
-The payment page can build its add-on frames (suborder mode) with the same function, passing
-``order_container_id`` and ``meta_data=await service.container_meta_data(...)``.
+The payment page builds its add-on frames (suborder mode) with the same function, passing
+``order_container_id`` and ``meta_data=await service.container_meta_data(...)``
+(``payment_page/addons.py``).
 """
 
 from __future__ import annotations

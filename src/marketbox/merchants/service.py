@@ -173,6 +173,13 @@ class TokenCache:
         self._merchants.clear()
         self._instruments.clear()
 
+    def cached_merchant(self, token: str) -> tuple[bool, Merchant | None]:
+        """(found in the cache, principal) without touching the database."""
+        hit = self._merchants.get(signing.hash_token(token))
+        if hit and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
     async def merchant_for_token(self, conn: AsyncConnection, token: str) -> Merchant | None:
         key = signing.hash_token(token)
         hit = self._merchants.get(key)

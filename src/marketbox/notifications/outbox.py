@@ -7,11 +7,12 @@ signed once: every retry sends the identical body and signature (notifications.m
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, jsonutil
@@ -25,6 +26,33 @@ TEST_NOTIFICATION_ORDER_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 # Statuses a notification carries for an order event. A hold is reported as paid
 # (api.md §8.7: the shop is told "paid" when the funds are held).
 _NOTIFIED_STATUS = {"hold": "completed"}
+
+
+_MERCHANT_KEYS = select(
+    merchants.c.id,
+    merchants.c.signing_key,
+    merchants.c.sign_algorithm,
+    merchants.c.notification_url,
+).where(merchants.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT_NOTIFICATION = insert(notifications)
+
+
+# Merchant id -> (expiry, signing data): a payment notifies the same few merchants over and
+# over, and their keys change only through a restart-free rotation we don't offer yet.
+_KEY_TTL_SECONDS = 10.0
+_key_cache: dict[str, tuple[float, Any]] = {}
+
+
+async def _merchant_keys(conn: AsyncConnection, merchant_ids: set[str]) -> dict[str, Any]:
+    now = time.monotonic()
+    keys = {m: hit[1] for m in merchant_ids if (hit := _key_cache.get(m)) and hit[0] > now}
+    missing = merchant_ids - keys.keys()
+    if missing:
+        found = await conn.execute(_MERCHANT_KEYS, {"ids": list(missing)})
+        for row in found.all():
+            keys[row.id] = row
+            _key_cache[row.id] = (now + _KEY_TTL_SECONDS, row)
+    return keys
 
 
 def notification_body(order_row: Any, payment_base: str) -> dict[str, Any]:
@@ -41,19 +69,7 @@ async def enqueue_for_orders(
     if not rows:
         return []
     merchant_ids = {r._mapping["merchant_id"] for r in rows}
-    keys = {
-        m.id: m
-        for m in (
-            await conn.execute(
-                select(
-                    merchants.c.id,
-                    merchants.c.signing_key,
-                    merchants.c.sign_algorithm,
-                    merchants.c.notification_url,
-                ).where(merchants.c.id.in_(merchant_ids))
-            )
-        ).all()
-    }
+    keys = await _merchant_keys(conn, merchant_ids)
     now = clock.now()
     values = []
     for row in rows:
@@ -71,7 +87,7 @@ async def enqueue_for_orders(
                 now=now,
             )
         )
-    await conn.execute(insert(notifications), values)
+    await conn.execute(_INSERT_NOTIFICATION, values)
     return [v["id"] for v in values]
 
 

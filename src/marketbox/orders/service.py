@@ -66,23 +66,21 @@ async def create_order(
     expiration = validation.parse_expiration(request.expirationDate, now)
 
     order_id = ids.new_id()
+    new_container: dict[str, Any] | None = None
     if request.orderContainerId:
         container_id = await _join_container(
             conn, request.orderContainerId, request.currencyId, now
         )
     else:
         container_id = ids.new_id()
-        await repository.insert_container(
-            conn,
-            {
-                "id": container_id,
-                "number": new_container_number(),
-                "currency": request.currencyId,
-                "status": "pending",
-                "main_order_id": order_id,
-                "created_at": now,
-            },
-        )
+        new_container = {
+            "id": container_id,
+            "number": new_container_number(),
+            "currency": request.currencyId,
+            "status": "pending",
+            "main_order_id": order_id,
+            "created_at": now,
+        }
     processable = merchant.has_contract and request.processable is not False
     extra = {}
     if request.deliveryAddress is not None:
@@ -125,7 +123,10 @@ async def create_order(
         "extra": extra or None,
     }
     try:
-        await repository.insert_order(conn, values)
+        if new_container is None:
+            await repository.insert_order(conn, values)
+        else:
+            await repository.insert_order_with_container(conn, new_container, values)
     except IntegrityError as exc:
         if "merchant_order" in str(exc.orig).lower() or "unique" in str(exc.orig).lower():
             raise MerchantOrderIdDuplicate() from exc

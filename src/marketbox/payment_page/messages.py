@@ -53,6 +53,9 @@ RU: dict[str, str] = {
     "receipt.merchant_inn": "ИНН {inn}",
     "receipt.paid_at": "Оплачен",
     "receipt.email": "Эл. почта плательщика",
+    "addon.unavailable": "Услуга недоступна для этого заказа: {title}",
+    "addon.refresh_failed": "Не удалось обновить счёт. Обновите страницу",
+    "addon.link_fallback": "Если ссылка не открылась, откройте её отсюда:",
 }
 
 EN: dict[str, str] = {
@@ -96,6 +99,9 @@ EN: dict[str, str] = {
     "receipt.merchant_inn": "INN {inn}",
     "receipt.paid_at": "Paid",
     "receipt.email": "Payer email",
+    "addon.unavailable": "Not available for this order: {title}",
+    "addon.refresh_failed": "Could not update the invoice. Reload the page",
+    "addon.link_fallback": "If the link did not open, open it from here:",
 }
 
 CATALOGUES = {"ru": RU, "en": EN}

@@ -3,6 +3,8 @@
     GET  /order/{id}               the invoice and the payer + card form; a paid, canceled or
                                    expired invoice gets its status page instead (no form)
     GET  /order/{id}/summary.json  status and totals for scripts (the add-on strip)
+    GET  /order/{id}/orders.html   the order list alone (an HTML fragment), re-drawn by the
+                                   add-on strip after a suborder joined
     POST /order/{id}/pay           payer form + sandbox card -> pay_container / record_declined,
                                    then 303 to successUrl / failUrl or our own pages
     GET  /order/{id}/success       after a payment, when the shop gave no successUrl
@@ -10,24 +12,29 @@
     GET  /order/{id}/receipt       printable receipt of a paid invoice
 
 Every page works without JavaScript (plain form POST); static/payment-page.js only prevents a
-double submit and shows the loading state. No inline scripts or styles: the pages carry a
-strict Content-Security-Policy.
+double submit and shows the loading state. The add-on services strip (addons.py, static/addons.js)
+needs JavaScript: it stays hidden without it. No inline scripts or styles: the pages carry a
+strict Content-Security-Policy, whose frame-src lists the add-ons' mini-app origins.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import jinja2
 from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import clock
 from marketbox.config import Settings
-from marketbox.payment_page import forms, messages, repository
+from marketbox.marketplace import host, session
+from marketbox.payment_page import addons, forms, messages, repository
 from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
 from marketbox.payments import sandbox
@@ -52,6 +59,7 @@ env = jinja2.Environment(
 )
 register_filters(env)
 messages.register(env)
+env.globals["script_json"] = host.script_json
 
 LANGS = ("ru", "en")
 FAIL_REASONS = {
@@ -65,7 +73,8 @@ CARD_ERRORS = {
     ("card_expiry", "expired"): "error.card_expired",
     ("card_cvc", "invalid"): "error.card_cvc",
 }
-# Mini-app origins for the add-on strip go here once it exists (frame-src).
+# Origins every payment page may frame besides its add-ons (whose origins each page adds to
+# its own frame-src).
 FRAME_SOURCES: tuple[str, ...] = ()
 
 
@@ -78,9 +87,10 @@ async def payment_page(request: Request, container_id: str) -> Response:
     try:
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            page = _Page(request, ctx, invoice)
+            await page.load_addons(conn)
     except ContainerNotFound:
         return _not_found(request, ctx)
-    page = _Page(request, ctx, invoice)
     if not invoice.is_payable:
         return page.status_page()
     form = forms.build(invoice.customer, invoice.invoice_setting, payer=invoice.payer)
@@ -101,6 +111,7 @@ async def pay(request: Request, container_id: str) -> Response:
                 request.cookies.get(forms.CSRF_COOKIE), submitted.get(forms.CSRF_FIELD)
             ):
                 form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
+                await page.load_addons(conn)
                 return page.form_page(form, banner="stale_form", status_code=403)
             form, payer = forms.clean(invoice.customer, invoice.invoice_setting, submitted)
             card, card_errors = sandbox.check_card(
@@ -110,11 +121,13 @@ async def pay(request: Request, container_id: str) -> Response:
                 now=clock.now(),
             )
             if payer is None or card is None:
+                await page.load_addons(conn)
                 return page.form_page(
                     form, card_errors=card_errors.fields, banner="form", status_code=422
                 )
             expected = _parse_amount(submitted.get("expected_amount"))
             if expected != invoice.amount:
+                await page.load_addons(conn)
                 return page.form_page(form, banner="amount_changed", status_code=409)
             outcome = sandbox.authorize(card, sandbox=ctx.settings.mode == "sandbox")
             await repository.save_payer(conn, invoice.id, payer)
@@ -149,7 +162,8 @@ async def pay(request: Request, container_id: str) -> Response:
         # transaction rolled back, nothing was paid or stored. Show the invoice as it is now.
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
-        page = _Page(request, ctx, invoice)
+            page = _Page(request, ctx, invoice)
+            await page.load_addons(conn)
         if not invoice.is_payable or not isinstance(exc, AmountChanged):
             return page.status_page(status_code=409)
         form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
@@ -185,6 +199,22 @@ async def summary(request: Request, container_id: str) -> Response:
         ],
     }
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/order/{container_id}/orders.html")
+async def orders_fragment(request: Request, container_id: str) -> Response:
+    """The invoice's order list alone (the `order_list` macro of the page), so the add-on
+    strip can show a suborder that just joined without reloading the page. The fragment's
+    root is the page's `[data-order-list]`; the invoice's status is in summary.json.
+    """
+    ctx = get_context(request)
+    try:
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    page = _Page(request, ctx, invoice)
+    return page.render("orders.html")
 
 
 @router.get("/order/{container_id}/success")
@@ -245,6 +275,22 @@ class _Page:
         self.ctx = ctx
         self.invoice = invoice
         self.lang, self.lang_override = _lang(request, invoice)
+        self.addons: list[addons.AddonCard] = []
+
+    async def load_addons(self, conn: AsyncConnection) -> None:
+        """The add-on service cards (only a payable invoice has any)."""
+        buyer = session.decode(
+            self.request.cookies.get(session.COOKIE_NAME),
+            secret=self.ctx.settings.session_secret,
+            now=time.time(),
+        )
+        self.addons = await addons.load(
+            conn,
+            self.invoice,
+            lang=self.lang,
+            session_buyer=buyer,
+            public_base=self.ctx.settings.public_base,
+        )
 
     def url(self, sub: str = "", *, lang: str | None = None) -> str:
         path = f"/order/{self.invoice.id}" + (f"/{sub}" if sub else "")
@@ -267,9 +313,18 @@ class _Page:
             "payer_email": (invoice.payer or invoice.customer).get("email") or "",
             "paid_with_hold": payment.get("method") == sandbox.METHOD_CARD_HOLD,
             "card_last4": payment.get("card_last4") or "",
+            "orders_url": self.url("orders.html"),
+            "addons": self.addons,
         }
         base.update(context)
-        return _html(self.ctx.settings, template, base, status_code=status_code)
+        return _html(
+            self.ctx.settings,
+            template,
+            base,
+            status_code=status_code,
+            frame_sources=addons.frame_sources(self.addons),
+            image_sources=addons.image_sources(self.addons),
+        )
 
     def status_page(self, *, status_code: int = 200) -> HTMLResponse:
         return self.render("status.html", status_code=status_code, main_class="page page--narrow")
@@ -335,19 +390,34 @@ def _not_found(request: Request, ctx: AppContext) -> HTMLResponse:
 
 
 def _html(
-    settings: Settings, template: str, context: dict[str, Any], *, status_code: int
+    settings: Settings,
+    template: str,
+    context: dict[str, Any],
+    *,
+    status_code: int,
+    frame_sources: Sequence[str] = (),
+    image_sources: Sequence[str] = (),
 ) -> HTMLResponse:
     body = env.get_template(f"payment_page/{template}").render(**context)
-    return HTMLResponse(body, status_code=status_code, headers=security_headers(settings))
+    headers = security_headers(settings, frame_sources=frame_sources, image_sources=image_sources)
+    return HTMLResponse(body, status_code=status_code, headers=headers)
 
 
-def security_headers(settings: Settings) -> dict[str, str]:
-    """A strict CSP (no inline code at all), no caching of payer data, no framing by others."""
+def security_headers(
+    settings: Settings, *, frame_sources: Sequence[str] = (), image_sources: Sequence[str] = ()
+) -> dict[str, str]:
+    """A strict CSP (no inline code at all), no caching of payer data, no framing by others.
+
+    `frame_sources`: origins of the add-on mini-apps this page frames; `image_sources`: origins
+    of their logos.
+    """
     ancestors = " ".join(["'self'", *settings.extra_frame_ancestors])
-    frames = " ".join(["'self'", *FRAME_SOURCES])
+    frames = " ".join(dict.fromkeys(["'self'", *FRAME_SOURCES, *frame_sources]))
+    images = " ".join(dict.fromkeys(["'self'", "data:", *image_sources]))
     policy = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        f"connect-src 'self'; frame-src {frames}; frame-ancestors {ancestors}; "
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src {images}; connect-src 'self'; frame-src {frames}; "
+        f"frame-ancestors {ancestors}; "
         "base-uri 'none'; object-src 'none'"
     )
     return {

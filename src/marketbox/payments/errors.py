@@ -51,3 +51,15 @@ class PaymentOperationReused(ValidationFailed):
 
     def __init__(self) -> None:
         super().__init__(fields=[FieldError("paymentOperationId", "wrong_value", "")])
+
+
+class NotPayableHere(ContainerNotPayable):
+    """The container holds an order the merchant settles outside the platform."""
+
+    def __init__(self) -> None:
+        super().__init__("not payable through the platform")
+
+
+class WrongCurrency(ValidationFailed):
+    code = "wrong_currency"
+    message = "The currency differs from the invoice's"

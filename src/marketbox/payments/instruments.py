@@ -22,7 +22,18 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, ColumnElement, String, and_, cast, exists, func, not_, select
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    not_,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import KeyedColumnElement
@@ -42,7 +53,9 @@ from marketbox.payments.errors import (
     AmountChanged,
     ContainerNotFound,
     ContainerNotPayable,
+    NotPayableHere,
     PaymentOperationReused,
+    WrongCurrency,
 )
 from marketbox.payments.schemas import INVOICE_STATUSES, CreateInvoicePaymentRequest
 from marketbox.storage.tables import order_containers, orders
@@ -174,13 +187,16 @@ def _visible() -> ColumnElement[bool]:
     )
 
 
+_VISIBLE_CONTAINER = select(order_containers).where(
+    order_containers.c.id == bindparam("cid"), _visible()
+)
+
+
 async def _visible_container(conn: AsyncConnection, invoice_id: str) -> Any:
     if not ids.is_uuid(invoice_id):
         raise ContainerNotFound()
-    query = select(order_containers).where(
-        order_containers.c.id == ids.normalize_uuid(invoice_id), _visible()
-    )
-    container = (await conn.execute(query)).first()
+    params = {"cid": ids.normalize_uuid(invoice_id)}
+    container = (await conn.execute(_VISIBLE_CONTAINER, params)).first()
     if container is None:
         raise ContainerNotFound()
     return container
@@ -240,39 +256,40 @@ async def confirm_payment(
     amount = clean_amount(request.amount, "amount")
     answer = _answer(request, amount)
     operation_id = request.paymentOperationId
-    stored = await repository.find_instrument_payment(conn, instrument.id, operation_id)
-    if stored is not None:
-        return _replay(stored, answer)
-    container = (await _visible_container(conn, request.invoiceId))._mapping
-    if request.currencyId != container["currency"]:
-        raise OrderRuleError(
-            "wrong_currency", f"The invoice is in {container['currency']}", "currencyId"
-        )
+    if not ids.is_uuid(request.invoiceId):
+        raise ContainerNotFound()
+    # Pay first, look back only when refused: a first confirmation costs no extra reads, and a
+    # repeat finds its invoice paid and its stored answer.
     try:
         result = await payments_service.pay_container(
             conn,
-            container_id=container["id"],
+            container_id=ids.normalize_uuid(request.invoiceId),
             method="instrument",
             payment_base=payment_base,
             expected_amount=amount,
+            expected_currency=request.currencyId,
             instrument_id=instrument.id,
             operation_id=operation_id,
             details=answer,
         )
     except AlreadyPaid:
-        # A racing repeat of this very operation may have won: answer it as a repeat.
         stored = await repository.find_instrument_payment(conn, instrument.id, operation_id)
         if stored is None:
             raise
         return _replay(stored, answer)
+    except WrongCurrency as exc:
+        raise OrderRuleError("wrong_currency", str(exc), "currencyId") from exc
     except AmountChanged as exc:
         raise AmountChanged(
             f"amount {amount} differs from the invoice total", fields=[FieldError("amount")]
         ) from exc
+    except NotPayableHere as exc:
+        # Invoices with orders settled outside the platform are not shown to instruments.
+        raise ContainerNotFound() from exc
     except ContainerNotPayable as exc:
         raise WrongOrderStatus(f"The invoice is {exc.container_status}") from exc
     except IntegrityError as exc:
-        # The same operation id is paying another invoice concurrently (unique per instrument).
+        # This operation id already paid another invoice (unique per instrument).
         raise PaymentOperationReused() from exc
     return {**answer, "id": result.payment_id}
 

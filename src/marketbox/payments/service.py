@@ -25,6 +25,8 @@ from marketbox.payments.errors import (
     AmountChanged,
     ContainerNotFound,
     ContainerNotPayable,
+    NotPayableHere,
+    WrongCurrency,
 )
 
 
@@ -59,6 +61,7 @@ async def pay_container(
     method: str,
     payment_base: str,
     expected_amount: Decimal | None = None,
+    expected_currency: str | None = None,
     hold: bool = False,
     card_last4: str | None = None,
     instrument_id: str | None = None,
@@ -80,16 +83,22 @@ async def pay_container(
         if container._mapping["status"] == "paid":
             raise AlreadyPaid()
         raise ContainerNotPayable(container._mapping["status"])
-    # From here on, raising rolls the claim back with the rest of the transaction.
-    due = await repository.payable(conn, container_id)
-    if due.earliest_deadline is not None and due.earliest_deadline <= now:
-        raise ContainerNotPayable("expired")  # the sweeper records the expiry
-    total_minor = due.total_minor
-    if total_minor == 0:
+    if expected_currency is not None and expected_currency != currency:
+        raise WrongCurrency(f"The invoice is in {currency}")
+    # From here on, raising rolls the claim back with the rest of the transaction. The orders
+    # are moved first and checked from what the UPDATE returns: one statement, and no window
+    # in which an order could change between adding up the total and paying it.
+    paid = await repository.mark_orders_paid(
+        conn, container_id, status="hold" if hold else "completed", now=now
+    )
+    if not paid:
         raise ContainerNotPayable("canceled")
-    if due.non_processable:
+    if min(row._mapping["expiration_date"] for row in paid) <= now:
+        raise ContainerNotPayable("expired")  # the sweeper records the expiry
+    if not all(row._mapping["processable"] for row in paid):
         # The merchant settles such orders outside the platform (api.md, newer revision).
-        raise ContainerNotPayable("not payable through the platform")
+        raise NotPayableHere()
+    total_minor = sum(row._mapping["amount_minor"] for row in paid)
     total = money.from_minor(total_minor, currency)
     if expected_amount is not None and money.round2(expected_amount) != total:
         raise AmountChanged(f"The invoice total is now {total}")
@@ -110,14 +119,6 @@ async def pay_container(
             "created_at": now,
         },
     )
-    paid = await repository.mark_orders_paid(
-        conn, container_id, status="hold" if hold else "completed", now=now
-    )
-    if sum(row._mapping["amount_minor"] for row in paid) != total_minor:
-        # Canceling or re-pricing an order does not lock the container, so on PostgreSQL one
-        # can commit between the total above and this update: never record a payment that
-        # differs from what the orders it pays add up to (raising rolls everything back).
-        raise AmountChanged("The invoice changed while it was being paid")
     await outbox.enqueue_for_orders(conn, paid, payment_base=payment_base, event="paid")
     return PaymentResult(payment_id, container_id, total, currency, paid)
 

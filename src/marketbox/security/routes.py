@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
 from marketbox.errors import Unauthorized
 from marketbox.web import envelope
-from marketbox.web.context import bearer_token, get_context, limit_by_ip
+from marketbox.web.context import bearer_token, get_context
 from marketbox.web.openapi import envelope_of
 
-router = APIRouter(tags=["security"], dependencies=[Depends(limit_by_ip)])
+router = APIRouter(tags=["security"])
 
 
 class AuthUser(BaseModel):

@@ -49,6 +49,22 @@ class AppContext:
             self.account_limiter.hit(merchant.user_id)
         return merchant
 
+    async def merchant_outside_transaction(self, request: Request) -> Merchant:
+        """Like `merchant`, for handlers that pick their transaction after authenticating:
+        a cached token needs no database at all, a new one a short connection of its own."""
+        token = bearer_token(request)
+        if not token:
+            raise Unauthorized()
+        found, merchant = self.tokens.cached_merchant(token)
+        if not found:
+            async with self.db.engine.connect() as conn:
+                merchant = await self.tokens.merchant_for_token(conn, token)
+        if merchant is None:
+            raise Unauthorized()
+        if self.account_limiter is not None:
+            self.account_limiter.hit(merchant.user_id)
+        return merchant
+
     async def instrument(self, conn: AsyncConnection, request: Request) -> Instrument:
         token = bearer_token(request)
         instrument = await self.tokens.instrument_for_token(conn, token) if token else None
@@ -71,17 +87,6 @@ def bearer_token(request: Request) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return ""
     return token.strip()
-
-
-def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-async def limit_by_ip(request: Request) -> None:
-    """A FastAPI dependency for every /v3 route (api.md §5: 500 requests / 30 s per IP)."""
-    limiter = get_context(request).ip_limiter
-    if limiter is not None:
-        limiter.hit(client_ip(request))
 
 
 async def read_json(request: Request) -> Any:

@@ -1,0 +1,191 @@
+"""One HTTP delivery of a stored notification, and what the shop's reply means.
+
+The request carries the frozen body bytes and the stored signature exactly as the outbox wrote
+them (notifications.md §1, §3). The reply is judged by notifications.md §5:
+
+    HTTP 200 + {"status":"success"}                      -> success
+    HTTP 200 + {"status":"error","code":<final code>}    -> rejected (no retry)
+    HTTP 200 + error with out_of_service / no / unknown code -> retry
+    any other status, a body that is not JSON, a redirect,
+    a timeout or a connection error                      -> retry
+
+One shared aiohttp ClientSession (one connection pool) serves every delivery of a dispatcher.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import aiohttp
+
+from marketbox import __version__, clock
+
+Outcome = Literal["success", "retry", "rejected"]
+
+# Error codes after which the platform stops retrying (notifications.md §5).
+FINAL_CODES = frozenset(
+    {
+        "order_wrong_amount",
+        "order_already_paid",
+        "order_not_found",
+        "shipping_unavailable",
+        "signature_error",
+        "order_wrong_status",
+    }
+)
+DEFAULT_ERROR_CODE = "out_of_service"
+USER_AGENT = f"marketbox/{__version__}"
+# Replies are kept for the delivery log; a shop's reply is tiny, anything longer is cut.
+MAX_STORED_REPLY = 2048
+MAX_READ_REPLY = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a reply means, before any bookkeeping."""
+
+    outcome: Outcome
+    reply_code: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryResult:
+    outcome: Outcome
+    started_at: datetime
+    duration_ms: int
+    http_status: int | None
+    response_body: str | None
+    reply_code: str | None
+    error: str | None
+
+
+def classify(http_status: int, body: bytes) -> Verdict:
+    """Judge a shop's reply (notifications.md §5). Pure: no I/O."""
+    if http_status != 200:
+        return Verdict("retry", error=f"HTTP {http_status}")
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        return Verdict("retry", error="reply is not valid JSON")
+    if not isinstance(reply, dict):
+        return Verdict("retry", error="reply is not a JSON object")
+    status = reply.get("status")
+    if status == "success":
+        return Verdict("success")
+    if status == "error":
+        code = reply.get("code")
+        if not isinstance(code, str) or not code:
+            code = DEFAULT_ERROR_CODE
+        if code in FINAL_CODES:
+            return Verdict("rejected", reply_code=code)
+        return Verdict("retry", reply_code=code, error=f"shop replied {code}")
+    return Verdict("retry", error=f"unexpected reply status {status!r}")
+
+
+class Deliverer:
+    """POSTs notification bodies through one shared connection pool.
+
+    The session is created on first use, inside the running event loop; `close()` ends it.
+    """
+
+    def __init__(self, *, timeout_seconds: float, max_connections: int) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.max_connections = max_connections
+        self._default_timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self.max_connections, limit_per_host=0, ttl_dns_cache=300
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._default_timeout,
+                headers={"User-Agent": USER_AGENT},
+                # Shops answer with JSON; never let a reply's cookies leak between shops.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                raise_for_status=False,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        signature: str,
+        *,
+        request_id: str,
+        timeout_seconds: float | None = None,
+    ) -> DeliveryResult:
+        """One attempt; never raises for anything the network or the shop does."""
+        session = self._get_session()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Signature": signature,
+            "X-Request-Id": request_id,
+        }
+        timeout = self.timeout_seconds if timeout_seconds is None else timeout_seconds
+        started_at = clock.now()
+        started = time.monotonic()
+        http_status: int | None = None
+        reply: bytes | None = None
+        try:
+            async with session.post(
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._default_timeout
+                if timeout == self.timeout_seconds
+                else aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                http_status = response.status
+                reply = await _read_limited(response)
+        except TimeoutError:
+            verdict = Verdict("retry", error=f"no reply within {timeout:g} s")
+        except aiohttp.ClientError as exc:
+            verdict = Verdict("retry", error=f"{type(exc).__name__}: {exc}"[:500])
+        except (ValueError, OSError) as exc:  # an unusable URL, a socket error outside aiohttp
+            verdict = Verdict("retry", error=f"{type(exc).__name__}: {exc}"[:500])
+        else:
+            verdict = classify(http_status, reply)
+        return DeliveryResult(
+            outcome=verdict.outcome,
+            started_at=started_at,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            http_status=http_status,
+            response_body=_stored_reply(reply),
+            reply_code=verdict.reply_code,
+            error=verdict.error,
+        )
+
+
+async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
+    if response.content_length is not None and response.content_length <= MAX_READ_REPLY:
+        return await response.read()
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_READ_REPLY:
+        chunk = await response.content.read(MAX_READ_REPLY - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _stored_reply(reply: bytes | None) -> str | None:
+    if reply is None:
+        return None
+    return reply[:MAX_STORED_REPLY].decode("utf-8", errors="replace")

@@ -1,0 +1,617 @@
+"""The dispatcher: claim due notifications, deliver them, record every attempt.
+
+    pending --success--> delivered
+    pending --final error code--> rejected
+    pending --out_of_service / HTTP / JSON / network failure--> pending (next retry)
+                                                           or abandoned (budget spent)
+
+A claim is a lease: `lease_owner` is this dispatcher's name and `lease_until` the moment the
+claim lapses, committed before anything is sent. A dispatcher that dies mid-delivery leaves
+its claims to lapse; any dispatcher takes them over afterwards, so a notification may reach
+the shop more than once (at-least-once; shops are idempotent by notification `id`,
+notifications.md §6). On PostgreSQL claims skip rows another claim has locked, so several
+dispatchers share the work; on SQLite the same statement runs under the database write lock.
+
+An attempt is recorded only while this dispatcher still owns the claim, checked in the
+transaction that writes it: a dispatcher that lost its claim (it stalled past the lease and
+someone else took over) records nothing, so it can never overwrite the owner's result. A
+delivery never runs past its lease: its timeout is cut to the time the lease has left.
+
+Throughput: one claim statement per batch, deliveries `notification_concurrency` at a time
+over one connection pool, attempts recorded in batches, and in `run_forever` all three
+overlapping (`_Pipeline`), so the HTTP side rarely waits for the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Integer, bindparam, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox import clock
+from marketbox.config import Settings
+from marketbox.notifications.delivery import Deliverer, DeliveryResult
+from marketbox.storage.db import Database
+from marketbox.storage.tables import notification_attempts, notifications, orders
+
+log = logging.getLogger("marketbox.notifications")
+
+# Part of the lease kept free at the end of a delivery, for recording its result.
+MAX_LEASE_MARGIN_SECONDS = 1.0
+# How long finished deliveries may wait for more to fill a batch before they are recorded.
+RECORD_LINGER_SECONDS = 0.02
+# Claim (and record) transactions a dispatcher runs at once, so database latency overlaps.
+PARALLEL_TRANSACTIONS = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed notification, as much of it as a delivery needs."""
+
+    id: str
+    order_id: str
+    url: str
+    body: bytes
+    signature: str
+    attempts: int
+    # Event-loop time after which the claim may lapse (measured before the claim was taken).
+    lease_deadline: float
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    job: Job
+    # None: the claim had too little time left to deliver; the claim is handed back.
+    result: DeliveryResult | None
+
+
+def default_name() -> str:
+    """Unique per process and instance: a restarted worker never mistakes old claims for its own."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Dispatcher:
+    """Delivers the outbox. `run_once()` for one batch, `run_forever()` for the worker."""
+
+    def __init__(self, settings: Settings, db: Database, *, name: str | None = None) -> None:
+        self.settings = settings
+        self.db = db
+        self.name = (name or default_name())[:64]
+        self.schedule = tuple(settings.notification_retry_schedule)
+        self.batch_size = max(1, settings.notification_batch_size)
+        self.concurrency = max(1, settings.notification_concurrency)
+        self.lease_seconds = settings.notification_lease_seconds
+        self.lease_margin = min(MAX_LEASE_MARGIN_SECONDS, self.lease_seconds / 5)
+        self.deliverer = Deliverer(
+            timeout_seconds=settings.notification_timeout_seconds,
+            max_connections=self.concurrency,
+        )
+        self._semaphore = asyncio.Semaphore(self.concurrency)
+        self._claim_due = self._claim_statement(notification_id=None, due_only=True)
+        self._record_delivered = self._record_delivered_statement()
+        if self.lease_seconds <= settings.notification_timeout_seconds + self.lease_margin:
+            log.warning(
+                "dispatcher=%s lease %.1f s does not exceed the delivery timeout %.1f s: "
+                "deliveries will be cut short to fit the lease",
+                self.name,
+                self.lease_seconds,
+                settings.notification_timeout_seconds,
+            )
+
+    async def __aenter__(self) -> Dispatcher:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.deliverer.close()
+
+    # -- public loops ------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim one batch of due notifications, deliver it, record it.
+
+        Returns the number of requests sent (0: nothing was due).
+        """
+        jobs = await self._claim(self.batch_size)
+        if not jobs:
+            return 0
+        attempts = await asyncio.gather(*(self._attempt(job) for job in jobs))
+        await self._record(attempts)
+        return sum(1 for a in attempts if a.result is not None)
+
+    async def deliver_now(self, notification_id: str) -> DeliveryResult | None:
+        """Deliver one notification immediately if it is pending and unclaimed (the CLI's test).
+
+        None when it is not pending, is claimed by someone else, or its lease ran out.
+        """
+        jobs = await self._claim(1, notification_id=notification_id, due_only=False)
+        if not jobs:
+            return None
+        attempt = await self._attempt(jobs[0])
+        await self._record([attempt])
+        return attempt.result
+
+    async def run_forever(self, stop_event: asyncio.Event | None = None) -> None:
+        """Deliver until `stop_event` is set; then finish and record what is in flight.
+
+        Claiming, delivering and recording overlap (see `_Pipeline`); when nothing is due it
+        polls every `dispatcher_poll_seconds`. Cancelling abandons in-flight claims to their
+        leases.
+        """
+        stop = stop_event or asyncio.Event()
+        pipeline = _Pipeline(self)
+        log.info("dispatcher=%s started", self.name)
+        try:
+            await pipeline.run(stop)
+        finally:
+            await pipeline.cancel()
+            log.info("dispatcher=%s stopped", self.name)
+
+    # -- claim, deliver, record ----------------------------------------------------------------
+
+    def _claim_statement(self, *, notification_id: str | None, due_only: bool) -> Any:
+        """UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING …
+
+        Bound at execution: `now`, `lease_until`, `limit`. SQLite has no row locks and
+        renders neither FOR UPDATE nor SKIP LOCKED (its writers are serialized by BEGIN
+        IMMEDIATE, storage/db.py).
+        """
+        n = notifications
+        now = bindparam("now", type_=n.c.next_attempt_at.type)
+        claimable = (
+            n.c.status == "pending",
+            n.c.url.is_not(None),
+            or_(n.c.lease_until.is_(None), n.c.lease_until < now),
+        )
+        due = select(n.c.id).where(*claimable)
+        if due_only:
+            due = due.where(n.c.next_attempt_at <= now)
+        if notification_id is not None:
+            due = due.where(n.c.id == notification_id)
+        due = (
+            due.order_by(n.c.next_attempt_at)
+            .limit(bindparam("limit", type_=Integer))
+            .with_for_update(skip_locked=True)
+        )
+        return (
+            update(n)
+            # The conditions again: under READ COMMITTED the outer UPDATE rechecks the row.
+            .where(n.c.id.in_(due), *claimable)
+            .values(
+                lease_owner=self.name,
+                lease_until=bindparam("lease_until", type_=n.c.lease_until.type),
+            )
+            .returning(n.c.id, n.c.order_id, n.c.url, n.c.body, n.c.signature, n.c.attempts)
+        )
+
+    async def _claim(
+        self, limit: int, *, notification_id: str | None = None, due_only: bool = True
+    ) -> list[Job]:
+        lease_deadline = asyncio.get_running_loop().time() + self.lease_seconds
+        now = clock.now()
+        if notification_id is None and due_only:
+            statement = self._claim_due
+        else:
+            statement = self._claim_statement(notification_id=notification_id, due_only=due_only)
+        params = {
+            "now": now,
+            "lease_until": now + timedelta(seconds=self.lease_seconds),
+            "limit": limit,
+        }
+        async with self.db.transaction() as conn:
+            rows = (await conn.execute(statement, params)).all()
+        return [
+            Job(r.id, r.order_id, r.url, bytes(r.body), r.signature, r.attempts, lease_deadline)
+            for r in rows
+        ]
+
+    async def _attempt(self, job: Job) -> Attempt:
+        async with self._semaphore:
+            return await self._send(job)
+
+    async def _send(self, job: Job) -> Attempt:
+        left = job.lease_deadline - asyncio.get_running_loop().time() - self.lease_margin
+        timeout = min(self.deliverer.timeout_seconds, left)
+        if timeout <= 0:
+            return Attempt(job, None)
+        try:
+            result = await self.deliverer.post(
+                job.url,
+                job.body,
+                job.signature,
+                request_id=f"{job.id}-{job.attempts + 1}-{secrets.token_hex(4)}",
+                timeout_seconds=timeout,
+            )
+        except Exception:  # a bug, not the shop: hand the claim back, keep the loop alive
+            log.exception("notification=%s order=%s delivery crashed", job.id, job.order_id)
+            return Attempt(job, None)
+        return Attempt(job, result)
+
+    async def _record(self, attempts: Sequence[Attempt]) -> None:
+        """Record a batch in one transaction.
+
+        If one row spoils the batch (an integrity error), the rest are recorded one by one.
+        Whatever cannot be recorded is logged and left to its lease: it will be sent again.
+        """
+        if not attempts:
+            return
+        try:
+            async with self.db.transaction() as conn:
+                await self._record_in(conn, attempts)
+            return
+        except (SQLAlchemyError, OSError) as exc:
+            failure: BaseException = exc
+        if isinstance(failure, IntegrityError) and len(attempts) > 1:
+            log.warning("dispatcher=%s batch record failed, recording one by one", self.name)
+            for attempt in attempts:
+                await self._record([attempt])
+            return
+        log.error(
+            "dispatcher=%s could not record %d attempts, first notification=%s order=%s",
+            self.name,
+            len(attempts),
+            attempts[0].job.id,
+            attempts[0].job.order_id,
+            exc_info=failure,
+        )
+
+    async def _record_in(self, conn: AsyncConnection, attempts: Sequence[Attempt]) -> None:
+        """Write a batch of results for the claims that are still ours.
+
+        Ownership is `lease_owner = our name`, checked by the same statement that writes (or
+        under a row lock taken first); the attempt number is the row's counter plus one, so
+        two attempts of one notification can never share a number.
+        """
+        n = notifications
+        now = clock.now()
+        delivered: dict[str, Attempt] = {}
+        failed: dict[str, Attempt] = {}
+        released: list[str] = []
+        for attempt in attempts:
+            if attempt.result is None:
+                released.append(attempt.job.id)
+            elif attempt.result.outcome == "success":
+                delivered[attempt.job.id] = attempt
+            else:
+                failed[attempt.job.id] = attempt
+        logged: list[dict[str, Any]] = []
+        recorded: set[str] = set()
+        if delivered:
+            # The common case: one statement for the whole batch.
+            rows = await conn.execute(self._record_delivered, {"ids": list(delivered), "now": now})
+            for row in rows:
+                attempt = delivered[row.id]
+                logged.append(self._attempt_row(attempt, row.attempts))
+                recorded.add(row.id)
+                _log_attempt(attempt.job, row.attempts, "delivered", attempt.result)
+        if failed:
+            owned = await conn.execute(
+                select(n.c.id, n.c.attempts)
+                .where(n.c.id.in_(list(failed)), n.c.lease_owner == self.name)
+                .with_for_update()
+            )
+            changes: list[dict[str, Any]] = []
+            shipping_unavailable: list[str] = []
+            for row in owned:
+                attempt = failed[row.id]
+                result = attempt.result
+                assert result is not None
+                number = row.attempts + 1
+                status, next_attempt_at = self._next_state(result, number, now)
+                changes.append(
+                    {
+                        "b_id": row.id,
+                        "b_status": status,
+                        "b_attempts": number,
+                        "b_next_attempt_at": next_attempt_at,
+                        "b_finished_at": None if status == "pending" else now,
+                        "b_last_error": _last_error(result),
+                    }
+                )
+                logged.append(self._attempt_row(attempt, number))
+                recorded.add(row.id)
+                if result.outcome == "rejected" and result.reply_code == "shipping_unavailable":
+                    shipping_unavailable.append(attempt.job.order_id)
+                _log_attempt(attempt.job, number, status, result)
+            if changes:
+                await conn.execute(
+                    update(n)
+                    .where(n.c.id == bindparam("b_id"), n.c.lease_owner == self.name)
+                    .values(
+                        status=bindparam("b_status"),
+                        attempts=bindparam("b_attempts"),
+                        next_attempt_at=bindparam("b_next_attempt_at"),
+                        finished_at=bindparam("b_finished_at"),
+                        last_error=bindparam("b_last_error"),
+                        lease_owner=None,
+                        lease_until=None,
+                    ),
+                    changes,
+                )
+            if shipping_unavailable:
+                # notifications.md §5, §7: the shop cannot render the service; the API and
+                # the payment page show it, and the order may then be canceled (hold released).
+                await conn.execute(
+                    update(orders)
+                    .where(orders.c.id.in_(shipping_unavailable))
+                    .values(processing_status="shipping_unavailable", updated_at=now)
+                )
+        if logged:
+            await conn.execute(insert(notification_attempts), logged)
+        if released:
+            await conn.execute(
+                update(n)
+                .where(n.c.id.in_(released), n.c.lease_owner == self.name)
+                .values(lease_owner=None, lease_until=None)
+            )
+        for attempt in attempts:
+            if attempt.result is not None and attempt.job.id not in recorded:
+                log.warning(
+                    "notification=%s order=%s dispatcher=%s lost its claim; %s not recorded",
+                    attempt.job.id,
+                    attempt.job.order_id,
+                    self.name,
+                    attempt.result.outcome,
+                )
+
+    def _record_delivered_statement(self) -> Any:
+        n = notifications
+        return (
+            update(n)
+            .where(
+                n.c.id.in_(bindparam("ids", expanding=True)),
+                n.c.lease_owner == self.name,
+            )
+            .values(
+                status="delivered",
+                attempts=n.c.attempts + 1,
+                finished_at=bindparam("now", type_=n.c.finished_at.type),
+                last_error=None,
+                lease_owner=None,
+                lease_until=None,
+            )
+            .returning(n.c.id, n.c.attempts)
+        )
+
+    def _attempt_row(self, attempt: Attempt, number: int) -> dict[str, Any]:
+        result = attempt.result
+        assert result is not None
+        return {
+            "notification_id": attempt.job.id,
+            "attempt": number,
+            "dispatcher": self.name,
+            "started_at": result.started_at,
+            "duration_ms": result.duration_ms,
+            "http_status": result.http_status,
+            "response_body": result.response_body,
+            "outcome": result.outcome,
+            "reply_code": result.reply_code,
+            "error": result.error,
+        }
+
+    def _next_state(
+        self, result: DeliveryResult, number: int, now: datetime
+    ) -> tuple[str, datetime]:
+        """The notification's status and next due time after attempt `number` (1-based)."""
+        if result.outcome == "success":
+            return "delivered", now
+        if result.outcome == "rejected":
+            return "rejected", now
+        if number > len(self.schedule):
+            return "abandoned", now
+        return "pending", now + timedelta(seconds=self.schedule[number - 1])
+
+
+class _Pipeline:
+    """run_forever's moving parts, overlapped so the HTTP side never waits for the database.
+
+    * claims: up to PARALLEL_TRANSACTIONS claim transactions at once, each of at most
+      `batch_size` rows, while the claimed-but-unrecorded rows (`outstanding`) stay under
+      `concurrency + 3 * batch_size` and no more than `batch_size` rows wait for a sender
+      (so a slow shop does not make us hoard claims other dispatchers could serve);
+    * deliveries: `concurrency` sender loops take claimed rows from a queue;
+    * records: finished deliveries are written in batches when a batch is full, when no
+      delivery is pending, or after RECORD_LINGER_SECONDS; up to PARALLEL_TRANSACTIONS
+      batches at once.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.batch_size = dispatcher.batch_size
+        self.concurrency = dispatcher.concurrency
+        self.max_outstanding = dispatcher.concurrency + 3 * dispatcher.batch_size
+        self.max_delivering = dispatcher.concurrency + dispatcher.batch_size
+        self.claim_threshold = max(1, self.batch_size // 2)
+        self.poll = dispatcher.settings.dispatcher_poll_seconds
+        self.outstanding = 0  # claimed, not yet recorded (includes rows being claimed)
+        self.delivering = 0  # claimed, delivery not finished (includes rows being claimed)
+        self.idle_until = 0.0  # after a claim found less than it asked for
+        self.closing = False
+        self.jobs: asyncio.Queue[Job] = asyncio.Queue()
+        self.finished: deque[Attempt] = deque()
+        self.tasks: set[asyncio.Task[None]] = set()  # claims and records in flight
+        self.claims = 0
+        self.records = 0
+        self.senders: list[asyncio.Task[None]] = []
+        self.recorder: asyncio.Task[None] | None = None
+        self.wake = asyncio.Event()  # for the claim loop
+        self.has_results = asyncio.Event()  # for the recorder
+        self.batch_ready = asyncio.Event()
+        self.progress = asyncio.Event()  # a claim or a record finished
+
+    async def run(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        self.senders = [asyncio.create_task(self._sender()) for _ in range(self.concurrency)]
+        self.recorder = asyncio.create_task(self._record_loop())
+        self._spawn(self._watch(stop))
+        while not stop.is_set():
+            size = self._claim_size(loop.time())
+            if size:
+                self._spawn(self._claim(size))
+                continue
+            self.wake.clear()
+            timeout = max(self.idle_until - loop.time(), 0.0) or self.poll
+            await _wait(self.wake, timeout)
+        self.closing = True
+        self.batch_ready.set()
+        while self.outstanding:
+            self.progress.clear()
+            await self.progress.wait()
+
+    async def _watch(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self.wake.set()
+
+    def _claim_size(self, now: float) -> int:
+        if self.claims >= PARALLEL_TRANSACTIONS or now < self.idle_until:
+            return 0
+        room = min(
+            self.batch_size,
+            self.max_outstanding - self.outstanding,
+            self.max_delivering - self.delivering,
+        )
+        if room < self.claim_threshold and self.outstanding:
+            return 0
+        return max(room, 0)
+
+    def _room_changed(self) -> None:
+        """Wake the claim loop, but only when a claim could now be taken."""
+        if (
+            self.claims < PARALLEL_TRANSACTIONS
+            and self.max_delivering - self.delivering >= self.claim_threshold
+            and self.max_outstanding - self.outstanding >= self.claim_threshold
+        ):
+            self.wake.set()
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _claim(self, size: int) -> None:
+        self.claims += 1
+        self.outstanding += size
+        self.delivering += size
+        jobs: list[Job] = []
+        try:
+            jobs = await self.dispatcher._claim(size)
+        except (SQLAlchemyError, OSError):
+            log.exception("dispatcher=%s claim failed", self.dispatcher.name)
+        finally:
+            self.claims -= 1
+            unused = size - len(jobs)
+            self.outstanding -= unused
+            self.delivering -= unused
+            if unused:
+                self.idle_until = asyncio.get_running_loop().time() + self.poll
+                self._release_if_idle()
+            self.wake.set()
+            self.progress.set()
+        for job in jobs:
+            self.jobs.put_nowait(job)
+
+    async def _sender(self) -> None:
+        while True:
+            job = await self.jobs.get()
+            try:
+                attempt = await self.dispatcher._send(job)
+            finally:
+                self.delivering -= 1
+            self.finished.append(attempt)
+            self.has_results.set()
+            if len(self.finished) >= self.batch_size or not self.delivering:
+                self.batch_ready.set()
+            self._room_changed()
+
+    def _release_if_idle(self) -> None:
+        if not self.delivering:
+            self.batch_ready.set()
+
+    async def _record_loop(self) -> None:
+        while True:
+            await self.has_results.wait()
+            if len(self.finished) < self.batch_size and self.delivering and not self.closing:
+                await _wait(self.batch_ready, RECORD_LINGER_SECONDS)
+            self.batch_ready.clear()
+            while self.records >= PARALLEL_TRANSACTIONS:
+                self.progress.clear()
+                await self.progress.wait()
+            count = min(self.batch_size, len(self.finished))
+            batch = [self.finished.popleft() for _ in range(count)]
+            if not self.finished:
+                self.has_results.clear()
+            if batch:
+                self.records += 1
+                self._spawn(self._record(batch))
+
+    async def _record(self, batch: list[Attempt]) -> None:
+        try:
+            await self.dispatcher._record(batch)
+        except Exception:  # the claims lapse and are retried; the loop must go on
+            log.exception("dispatcher=%s recording crashed", self.dispatcher.name)
+        finally:
+            self.records -= 1
+            self.outstanding -= len(batch)
+            self.progress.set()
+            self._room_changed()
+
+    async def cancel(self) -> None:
+        tasks = [*self.tasks, *self.senders]
+        if self.recorder is not None:
+            tasks.append(self.recorder)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def _wait(event: asyncio.Event, timeout: float) -> None:
+    """Until `event` is set or `timeout` passes, whichever is first."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+
+
+def _last_error(result: DeliveryResult) -> str | None:
+    if result.outcome == "success":
+        return None
+    if result.outcome == "rejected":
+        return f"rejected: {result.reply_code}"
+    return result.error
+
+
+def _log_attempt(job: Job, number: int, status: str, result: DeliveryResult) -> None:
+    if status == "delivered":
+        level = logging.DEBUG
+    elif status == "pending":
+        level = logging.INFO
+    else:
+        level = logging.WARNING
+    if log.isEnabledFor(level):
+        log.log(
+            level,
+            "notification=%s order=%s attempt=%d status=%s http=%s code=%s error=%s ms=%d",
+            job.id,
+            job.order_id,
+            number,
+            status,
+            result.http_status,
+            result.reply_code,
+            result.error,
+            result.duration_ms,
+        )

@@ -1,0 +1,150 @@
+"""The background worker (dispatcher loop + expiry sweep) and the notification services.
+
+`run_worker` is what `create_app(run_worker=True)` and the `marketbox` CLI run; `main()` runs
+it as a process until SIGTERM/SIGINT. `resend` and `send_test` write outbox records inside
+the caller's transaction, like every service; the worker delivers them after the commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox import clock, ids
+from marketbox.config import Settings, get_settings
+from marketbox.notifications import outbox
+from marketbox.notifications.dispatcher import Dispatcher
+from marketbox.orders import service as orders_service
+from marketbox.storage.db import Database
+from marketbox.storage.tables import merchants, notifications
+
+log = logging.getLogger("marketbox.notifications")
+
+
+class NotificationNotFound(LookupError):
+    """No such notification (or it belongs to another merchant)."""
+
+
+async def run_worker(
+    settings: Settings, db: Database, stop_event: asyncio.Event | None = None
+) -> None:
+    """Deliver notifications and expire overdue orders until `stop_event` is set (or cancelled).
+
+    Setting the event is a graceful stop: deliveries in flight finish and are recorded.
+    Cancelling is abrupt: in-flight claims lapse after the lease and are delivered again.
+    """
+    stop = stop_event or asyncio.Event()
+    dispatcher = Dispatcher(settings, db)
+    sweeper = asyncio.create_task(_expiry_sweeps(settings, db, stop))
+    try:
+        await dispatcher.run_forever(stop)
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await dispatcher.close()
+
+
+async def _expiry_sweeps(settings: Settings, db: Database, stop: asyncio.Event) -> None:
+    """Unpaid orders past their deadline become `expired` (and their shops are notified)."""
+    while not stop.is_set():
+        try:
+            async with db.transaction() as conn:
+                expired = await orders_service.expire_due(conn, payment_base=settings.public_base)
+            if expired:
+                log.info("expired %d overdue orders", expired)
+        except Exception:  # a failed sweep is retried at the next one; the worker goes on
+            log.exception("expiry sweep failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.expiry_sweep_seconds)
+
+
+def main(settings: Settings | None = None) -> None:
+    """Run the worker as a process until SIGTERM or SIGINT (a graceful stop)."""
+    settings = settings or get_settings()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    db = Database(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_worker(settings, db, stop)
+    finally:
+        await db.dispose()
+
+
+async def resend(
+    conn: AsyncConnection, notification_id: str, *, merchant_id: str | None = None
+) -> str:
+    """Send a notification again; returns the id of the record that will carry it.
+
+    * still `pending` (waiting for a retry): made due now, same record, same id;
+    * finished (`delivered`, `rejected`, `abandoned`) or `no_url`: a new `pending` record
+      with the identical body and signature (the shop sees the same notification `id` and
+      must answer it idempotently); the old record and its attempt log stay as they were.
+      The URL is the old record's, or, when it had none, the merchant's current default.
+
+    `merchant_id` scopes the lookup (the merchant office): another merchant's record is
+    "not found". Never commits.
+    """
+    n = notifications
+    query = select(n).where(n.c.id == notification_id)
+    if merchant_id is not None:
+        query = query.where(n.c.merchant_id == merchant_id)
+    row = (await conn.execute(query)).first()
+    if row is None:
+        raise NotificationNotFound(notification_id)
+    now = clock.now()
+    if row.status == "pending":
+        made_due = await conn.execute(
+            update(n).where(n.c.id == row.id, n.c.status == "pending").values(next_attempt_at=now)
+        )
+        if made_due.rowcount == 1:
+            return str(row.id)
+    url = row.url
+    if url is None:
+        url = (
+            await conn.execute(
+                select(merchants.c.notification_url).where(merchants.c.id == row.merchant_id)
+            )
+        ).scalar_one_or_none()
+    new_id = ids.new_id()
+    await conn.execute(
+        insert(n).values(
+            id=new_id,
+            order_id=row.order_id,
+            merchant_id=row.merchant_id,
+            event=row.event,
+            url=url,
+            body=row.body,
+            signature=row.signature,
+            status="pending" if url else "no_url",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+    return new_id
+
+
+async def send_test(conn: AsyncConnection, *, merchant_id: str, payment_base: str) -> str:
+    """Queue the monitoring test notification (notifications.md §6.1) to the merchant's URL.
+
+    Returns the notification id (its status is `no_url` when the merchant has no URL);
+    raises LookupError for an unknown merchant. Never commits. To send it right away instead
+    of waiting for the worker: `await Dispatcher(settings, db).deliver_now(id)` after commit.
+    """
+    return await outbox.enqueue_test(conn, merchant_id=merchant_id, payment_base=payment_base)

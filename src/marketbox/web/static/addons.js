@@ -1,0 +1,213 @@
+/**
+ * Add-on services on the payment page (spec/design.md §3 "Payment page" item 4, spec/miniapps.md
+ * §1.1 suborder mode, §8). Plain ES module, no build step.
+ *
+ * The page renders the service cards ([data-addon-card="<shopId>"]) inside the hidden section
+ * [data-addons], the sheet (<dialog data-addon-sheet>) and a JSON block named by the section's
+ * `data-config`:
+ *   {ordersUrl, frames: [frame config per card], shopIds: [...], texts: {...}}
+ * where each frame config is marketplace/host.py frame_config(mode="suborder") for this invoice.
+ *
+ * «Добавить услугу» opens the card's mini-app in the sheet through the host bridge. Messages:
+ *   done(url | null) → close the sheet, toast «Услуга добавлена», re-draw the order list from
+ *                      GET /order/{id}/orders.html and refreshTotals() (total, expected_amount,
+ *                      live region), mark the card added; no page reload. The bridge has already
+ *                      refused URLs of another container.
+ *   unavailable      → close the sheet, remove the card, say so under the strip
+ *   error(text)      → error toast (the mini-app stays open)
+ *   link(url)        → the bridge opened a new tab; a fallback link shows in the sheet
+ *   height           → the bridge sizes the frame; the sheet scrolls within 90 dvh
+ */
+import { openMiniApp } from '/static/miniapp/bridge.js';
+
+const TOAST_MS = 5000;
+
+const section = document.querySelector('[data-addons]');
+const sheet = document.querySelector('[data-addon-sheet]');
+const config = readJson(section && section.dataset.config);
+
+let current = null; // {handle, card, trigger}
+
+function readJson(id) {
+  const node = id && document.getElementById(id);
+  return node ? JSON.parse(node.textContent) : null;
+}
+
+function toast(kind, text) {
+  // While the sheet is open it is in the top layer: a toast outside it would be covered.
+  const region = sheet && sheet.open
+    ? sheet.querySelector('[data-sheet-toast-region]')
+    : document.querySelector('[data-toast-region]');
+  const template = document.querySelector(`template[data-toast-template="${kind}"]`);
+  if (!region || !template) return;
+  const node = template.content.firstElementChild.cloneNode(true);
+  node.querySelector('[data-toast-text]').textContent = text;
+  region.append(node);
+  let timer = null;
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      // Not while the buyer is reading it (hovered or focused).
+      if (node.matches(':hover') || node.contains(document.activeElement)) schedule();
+      else node.remove();
+    }, TOAST_MS);
+  };
+  schedule();
+}
+
+function setBusy(button, busy) {
+  if (!button) return;
+  if (busy) button.setAttribute('aria-busy', 'true');
+  else button.removeAttribute('aria-busy');
+}
+
+function frameFor(card) {
+  const shopId = Number(card.dataset.addonCard);
+  const index = config.shopIds.indexOf(shopId);
+  return index >= 0 ? config.frames[index] : null;
+}
+
+function closeSheet() {
+  if (!current) return;
+  const { handle, trigger } = current;
+  current = null;
+  handle.close();
+  setBusy(trigger, false);
+  sheet.querySelector('[data-addon-sheet-body]').replaceChildren();
+  sheet.querySelector('[data-addon-link-fallback]').hidden = true;
+  sheet.querySelector('[data-sheet-toast-region]').replaceChildren();
+  if (sheet.open) sheet.close();
+  return trigger;
+}
+
+function markAdded(card) {
+  card.dataset.added = '';
+  card.classList.add('service-card--added');
+  const chip = card.querySelector('[data-addon-added-chip]');
+  if (chip) chip.hidden = false;
+  const button = card.querySelector('[data-addon-open]');
+  if (button) {
+    button.classList.remove('btn--secondary');
+    button.classList.add('btn--ghost');
+    const label = button.querySelector('[data-addon-open-label]');
+    if (label) label.textContent = config.texts.addMore;
+  }
+}
+
+function removeCard(card) {
+  const title = card.querySelector('.service-card__title');
+  card.remove();
+  const message = section.querySelector('[data-addons-message]');
+  if (message) {
+    message.textContent = config.texts.unavailable.replace('{title}', title ? title.textContent : '');
+    message.hidden = false;
+  }
+  if (!section.querySelector('[data-addon-card]') && !message) section.hidden = true;
+}
+
+/** Re-draw the order list and the totals from the server (no page reload). */
+async function refreshInvoice() {
+  const response = await fetch(config.ordersUrl, {
+    headers: { Accept: 'text/html' },
+    cache: 'no-store',
+    credentials: 'same-origin',
+  });
+  if (!response.ok) throw new Error(`orders: HTTP ${response.status}`);
+  const html = await response.text();
+  const fresh = new DOMParser().parseFromString(html, 'text/html').querySelector('[data-order-list]');
+  const list = document.querySelector('[data-order-list]');
+  if (fresh && list) list.replaceWith(document.importNode(fresh, true));
+  const page = window.marketbox && window.marketbox.paymentPage;
+  const summary = page ? await page.refreshTotals() : null;
+  if (summary && summary.status !== 'pending') {
+    // Paid, canceled or expired meanwhile: the page shows the status block instead of the form.
+    window.location.reload();
+  }
+}
+
+async function onAdded(card) {
+  const trigger = closeSheet();
+  markAdded(card);
+  toast('success', config.texts.added);
+  try {
+    await refreshInvoice();
+  } catch {
+    toast('error', config.texts.refreshFailed);
+    return;
+  }
+  const list = document.querySelector('[data-order-list]');
+  if (list) list.focus({ preventScroll: false });
+  else if (trigger) trigger.focus();
+}
+
+function open(card, trigger) {
+  if (current) closeSheet();
+  const frame = frameFor(card);
+  if (!frame) return;
+  const body = sheet.querySelector('[data-addon-sheet-body]');
+  sheet.querySelector('[data-addon-sheet-title]').textContent = frame.title;
+  setBusy(trigger, true);
+  const handle = openMiniApp({
+    container: body,
+    url: frame.url,
+    origins: frame.origins,
+    mode: frame.mode,
+    initData: frame.initData,
+    paymentUrlPrefix: frame.paymentUrlPrefix,
+    fullHeight: frame.fullHeight,
+    title: frame.title,
+    locale: frame.locale,
+    onReady() {
+      setBusy(trigger, false);
+    },
+    onDone() {
+      onAdded(card);
+    },
+    onError(text) {
+      toast('error', text);
+    },
+    onLink(href) {
+      const banner = sheet.querySelector('[data-addon-link-fallback]');
+      const anchor = banner.querySelector('[data-addon-link-anchor]');
+      anchor.href = href;
+      anchor.textContent = href;
+      banner.hidden = false;
+    },
+    onUnavailable() {
+      const back = closeSheet();
+      removeCard(card);
+      const next = section.querySelector('[data-addon-open]');
+      (next || back || document.querySelector('[data-order-list]'))?.focus();
+    },
+  });
+  current = { handle, card, trigger };
+  if (!sheet.open) sheet.showModal();
+}
+
+function start() {
+  if (!section || !sheet || !config) return;
+  section.addEventListener('click', (event) => {
+    const trigger = event.target.closest('[data-addon-open]');
+    if (!trigger) return;
+    const card = trigger.closest('[data-addon-card]');
+    if (card) open(card, trigger);
+  });
+  sheet.querySelector('[data-addon-sheet-close]').addEventListener('click', () => {
+    const trigger = closeSheet();
+    if (trigger) trigger.focus();
+  });
+  // Esc (the dialog's cancel) and a click on the backdrop close it too.
+  sheet.addEventListener('close', () => {
+    const trigger = closeSheet();
+    if (trigger && trigger.isConnected) trigger.focus();
+  });
+  sheet.addEventListener('click', (event) => {
+    if (event.target === sheet) {
+      const trigger = closeSheet();
+      if (trigger) trigger.focus();
+    }
+  });
+  section.hidden = false;
+}
+
+start();
