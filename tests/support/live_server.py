@@ -26,11 +26,14 @@ START_TIMEOUT_SECONDS = 15.0
 
 
 @contextmanager
-def live_server(database_url: str, **settings_overrides: Any) -> Iterator[str]:
+def live_server(
+    database_url: str, *, run_worker: bool = False, **settings_overrides: Any
+) -> Iterator[str]:
     """Serve a marketbox app on a free 127.0.0.1 port; yields its base URL.
 
     The app runs its lifespan (migrations, the demo shop seed in sandbox mode) before the
-    first request, exactly as in production.
+    first request, exactly as in production; with `run_worker` it also runs the notification
+    dispatcher, as `marketbox serve` does.
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -38,7 +41,7 @@ def live_server(database_url: str, **settings_overrides: Any) -> Iterator[str]:
     base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     settings = make_settings(database_url, public_url=base_url, **settings_overrides)
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, run_worker=run_worker),
         log_level="warning",
         lifespan="on",
         ws="none",
