@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 STATIC_DIR = REPO / "src" / "marketbox" / "miniapp_host" / "static"
 # The platform stylesheet, so the tests see the bridge's DOM as the real pages style it.
@@ -39,6 +41,18 @@ def chromium_path() -> str | None:
     """The distribution's Chromium (``MARKETBOX_CHROMIUM`` or /usr/bin/chromium), if present."""
     path = os.environ.get("MARKETBOX_CHROMIUM", "/usr/bin/chromium")
     return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+# `pytestmark` of every browser test module. Without Chromium they skip locally; in CI
+# (MARKETBOX_REQUIRE_BROWSER=1) tests/conftest.py fails the whole run instead.
+BROWSER_MARKS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        chromium_path() is None,
+        reason="no Chromium at /usr/bin/chromium (or $MARKETBOX_CHROMIUM); browsers are never "
+        "downloaded by the tests",
+    ),
+]
 
 
 # --- static sites ----------

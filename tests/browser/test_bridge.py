@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Frame, Page, sync_playwright
 
 from marketbox.miniapp_host.protocol import build_init_data
 from tests.browser.bridge_support import (
+    BROWSER_MARKS,
     CHROMIUM_ARGS,
     Sites,
     build_npm_miniapp,
@@ -22,14 +23,7 @@ from tests.browser.bridge_support import (
     start_sites,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        chromium_path() is None,
-        reason="no Chromium at /usr/bin/chromium (or $MARKETBOX_CHROMIUM); browsers are never "
-        "downloaded by the tests",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 CONTAINER_ID = "0190f0a1-0000-7000-8000-0000000000c1"
 OTHER_CONTAINER_ID = "0190f0a1-0000-7000-8000-0000000000c2"

@@ -43,6 +43,7 @@ from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
 from marketbox_sdk import AsyncClient, BasketItem, Customer
 from tests.browser.bridge_support import (
+    BROWSER_MARKS,
     CHROMIUM_ARGS,
     NpmUnavailableError,
     Sites,
@@ -55,14 +56,7 @@ from tests.support.builders import basket_item, order_payload
 from tests.support.databases import SQLiteTemplate
 from tests.support.live_server import live_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        chromium_path() is None,
-        reason="no Chromium at /usr/bin/chromium (or $MARKETBOX_CHROMIUM); browsers are never "
-        "downloaded by the tests",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 ORDERS = "/v3/billing/api/order/order"
 TIMEOUT_MS = 15_000

@@ -16,19 +16,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.browser.bridge_support import CHROMIUM_ARGS, chromium_path
+from tests.browser.bridge_support import BROWSER_MARKS, CHROMIUM_ARGS, chromium_path
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
 from tests.support.live_server import live_server
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        chromium_path() is None,
-        reason="no Chromium at /usr/bin/chromium (or $MARKETBOX_CHROMIUM); browsers are never "
-        "downloaded by the tests",
-    ),
-]
+pytestmark = BROWSER_MARKS
 
 ORDERS = "/v3/billing/api/order/order"
 TIMEOUT_MS = 10_000
