@@ -55,6 +55,8 @@ RECORD_LINGER_SECONDS = 0.02
 # Claim (and record) transactions a dispatcher runs at once, so database latency overlaps.
 PARALLEL_TRANSACTIONS = 2
 
+_INSERT_ATTEMPTS = insert(notification_attempts)
+
 
 @dataclass(frozen=True, slots=True)
 class Job:
@@ -351,7 +353,7 @@ class Dispatcher:
                     .values(processing_status="shipping_unavailable", updated_at=now)
                 )
         if logged:
-            await conn.execute(insert(notification_attempts), logged)
+            await conn.execute(_INSERT_ATTEMPTS, logged)
         if released:
             await conn.execute(
                 update(n)
@@ -461,7 +463,7 @@ class _Pipeline:
         while not stop.is_set():
             size = self._claim_size(loop.time())
             if size:
-                self._spawn(self._claim(size))
+                self._start_claim(size)
                 continue
             self.wake.clear()
             timeout = max(self.idle_until - loop.time(), 0.0) or self.poll
@@ -502,10 +504,14 @@ class _Pipeline:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _claim(self, size: int) -> None:
+    def _start_claim(self, size: int) -> None:
+        # Counted now, not when the task first runs: the loop decides on these numbers.
         self.claims += 1
         self.outstanding += size
         self.delivering += size
+        self._spawn(self._claim(size))
+
+    async def _claim(self, size: int) -> None:
         jobs: list[Job] = []
         try:
             jobs = await self.dispatcher._claim(size)
