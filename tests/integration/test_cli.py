@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -59,12 +63,53 @@ def test_notify_test_for_an_unknown_merchant_fails_in_one_line(db_file: Path) ->
     assert "no merchant" in lines[0]
 
 
-def test_notify_test_queues_for_the_demo_shop_in_sandbox(db_file: Path) -> None:
+def test_notify_test_without_a_url_says_what_to_do(db_file: Path) -> None:
     result = run_cli(
         "notify-test", "--merchant", "ffffffff-ffff-ffff-ffff-ffffffffffff", db=db_file
     )
 
+    assert result.returncode != 0
+    assert "notification URL" in result.stderr
+
+
+def test_notify_test_reaches_a_local_shop_signed(db_file: Path) -> None:
+    received: list[tuple[bytes, str]] = []
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers["X-Signature"]))
+            reply = b'{"status":"success"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/notify"
+        created = run_cli(
+            "merchant", "create", "--name", "Shop", "--notification-url", url, "--json", db=db_file
+        )
+        merchant = json.loads(created.stdout)
+        result = run_cli("notify-test", "--merchant", merchant["merchantId"], db=db_file)
+    finally:
+        server.shutdown()
+
     assert result.returncode == 0, result.stderr
+    assert len(received) == 1
+    body, signature = received[0]
+    assert signature == hmac.new(merchant["signingKey"].encode(), body, hashlib.sha1).hexdigest()
+    notification = json.loads(body)
+    assert notification["id"] == "ffffffff-ffff-ffff-ffff-ffffffffffff"
+    assert notification["merchantOrderId"] == ""
+    assert notification["merchantId"] == merchant["merchantId"]
 
 
 def test_production_mode_has_no_demo_shop(db_file: Path) -> None:

@@ -194,18 +194,45 @@ def cmd_instrument(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_notify_test(args: argparse.Namespace, settings: Settings) -> int:
-    from marketbox.notifications import outbox
+    """Queue the monitoring test notification and deliver it at once, printing the reply.
 
-    async def work(conn: Any) -> str:
+    A shop that does not answer `success` makes the command fail; the record stays in the
+    outbox and a running worker keeps retrying it like any other notification.
+    """
+    from marketbox.bootstrap import prepare_database
+    from marketbox.notifications import worker
+    from marketbox.notifications.dispatcher import Dispatcher
+    from marketbox.storage.db import Database
+
+    async def work() -> tuple[str, Any]:
+        db = Database(settings.database_url)
         try:
-            return await outbox.enqueue_test(
-                conn, merchant_id=args.merchant.lower(), payment_base=settings.public_base
-            )
-        except LookupError as exc:
-            raise CommandError(f"no merchant with id {args.merchant}") from exc
+            await prepare_database(settings, db)
+            async with db.transaction() as conn:
+                try:
+                    notification_id = await worker.send_test(
+                        conn, merchant_id=args.merchant.lower(), payment_base=settings.public_base
+                    )
+                except LookupError as exc:
+                    raise CommandError(f"no merchant with id {args.merchant}") from exc
+            async with Dispatcher(settings, db) as dispatcher:
+                return notification_id, await dispatcher.deliver_now(notification_id)
+        finally:
+            await db.dispose()
 
-    notification_id = _run(_with_transaction(settings, work))
-    print(f"marketbox: test notification {notification_id} queued; a running worker delivers it")
+    notification_id, result = _run(work())
+    if result is None:
+        raise CommandError(
+            f"test notification {notification_id} was not sent: the merchant has no "
+            "notification URL (set one with `merchant create --notification-url`)"
+        )
+    reply = (result.response_body or "").strip().replace("\n", " ")[:200]
+    status = result.http_status if result.http_status is not None else "no answer"
+    print(
+        f"marketbox: test notification {notification_id}: {result.outcome} (HTTP {status}) {reply}"
+    )
+    if result.outcome != "success":
+        raise CommandError(f"the shop did not accept it: {result.error or reply or result.outcome}")
     return 0
 
 

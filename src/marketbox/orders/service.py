@@ -43,7 +43,9 @@ def _dump(model: Any) -> Any:
 
 
 def new_container_number() -> str:
-    return f"{secrets.randbelow(900) + 100}-{secrets.randbelow(900000) + 100000}"
+    """A human invoice number like the real ones (`123-123212`), with room enough (9 * 10^11)
+    that the unique index practically never refuses one."""
+    return f"{secrets.randbelow(900) + 100}-{secrets.randbelow(900_000_000) + 100_000_000}"
 
 
 async def create_order(
@@ -128,7 +130,9 @@ async def create_order(
         else:
             await repository.insert_order_with_container(conn, new_container, values)
     except IntegrityError as exc:
-        if "merchant_order" in str(exc.orig).lower() or "unique" in str(exc.orig).lower():
+        # Only the (merchant_id, merchant_order_key) constraint means a duplicate number; its
+        # columns appear in both SQLite's and PostgreSQL's message.
+        if "merchant_order_key" in str(exc.orig):
             raise MerchantOrderIdDuplicate() from exc
         raise
     return order_response(values, payment_base)
