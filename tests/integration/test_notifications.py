@@ -552,12 +552,12 @@ async def test_run_worker_delivers_and_expires_overdue_orders(
         assert (await notification_for(db, order["id"])).status == "delivered"
 
 
+# Several dispatchers need PostgreSQL (SKIP LOCKED); SQLite runs one worker by design.
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_concurrent_dispatchers_deliver_each_notification_exactly_once(
     api: httpx.AsyncClient, db: Database, database_url: str, shop: Receiver
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several dispatchers need PostgreSQL (SQLite runs one worker)")
     count = 200
     orders = [
         await paid_order(api, db, make_settings(database_url), shop.url) for _ in range(count)
@@ -625,3 +625,22 @@ async def test_run_forever_delivers_a_backlog_once_each(
         attempts = (await conn.execute(select(notification_attempts))).all()
     assert statuses == ["delivered"] * count
     assert len(attempts) == count + 10
+
+
+async def test_one_round_claims_no_more_than_one_batch(
+    api: httpx.AsyncClient, db: Database, database_url: str, shop: Receiver
+) -> None:
+    """A dispatcher leases one batch at a time, leaving the rest to its peers."""
+    batch = 5
+    settings = make_settings(database_url, notification_batch_size=batch)
+    orders = [await paid_order(api, db, settings, shop.url) for _ in range(3 * batch)]
+
+    async with Dispatcher(settings, db, name="one-batch") as dispatcher:
+        sent = await dispatcher.run_once()
+
+    assert sent == batch
+    assert len(shop.requests) == batch
+    records = [await notification_for(db, o["id"]) for o in orders]
+    untouched = [r for r in records if r.attempts == 0]
+    assert len(untouched) == 2 * batch
+    assert all(r.status == "pending" and r.lease_owner is None for r in untouched)

@@ -166,7 +166,7 @@ class Dispatcher:
     # -- claim, deliver, record ----------------------------------------------------------------
 
     def _claim_statement(self, *, notification_id: str | None, due_only: bool) -> Any:
-        """UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING …
+        """WITH due AS MATERIALIZED (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE … FROM due …
 
         Bound at execution: `now`, `lease_until`, `limit`. SQLite has no row locks and
         renders neither FOR UPDATE nor SKIP LOCKED (its writers are serialized by BEGIN
@@ -184,15 +184,19 @@ class Dispatcher:
             due = due.where(n.c.next_attempt_at <= now)
         if notification_id is not None:
             due = due.where(n.c.id == notification_id)
-        due = (
+        # A materialized CTE, evaluated once: as `id IN (subquery)` PostgreSQL may re-run the
+        # LIMIT … SKIP LOCKED subquery per row and claim far more than `limit` rows.
+        due_cte = (
             due.order_by(n.c.next_attempt_at)
             .limit(bindparam("limit", type_=Integer))
             .with_for_update(skip_locked=True)
+            .cte("due")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
         )
         return (
             update(n)
             # The conditions again: under READ COMMITTED the outer UPDATE rechecks the row.
-            .where(n.c.id.in_(due), *claimable)
+            .where(n.c.id == due_cte.c.id, *claimable)
             .values(
                 lease_owner=self.name,
                 lease_until=bindparam("lease_until", type_=n.c.lease_until.type),
