@@ -7,7 +7,9 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from marketbox.merchants.service import DEMO_MERCHANT_ID
+from marketbox.app import create_app
+from marketbox.merchants.service import DEMO_MERCHANT_ID, create_merchant
+from marketbox.storage.db import Database
 from tests.conftest import body, read
 from tests.support.builders import basket_item, order_payload
 
@@ -194,3 +196,50 @@ async def test_creating_for_another_merchant_is_forbidden(api: httpx.AsyncClient
     assert response.status_code == 403
     assert read(response)["error"]["code"] == "forbidden"
     assert DEMO_MERCHANT_ID
+
+
+@pytest.mark.parametrize("field", ["successUrl", "failUrl", "returnUrl", "notificationUrl"])
+@pytest.mark.parametrize("url", ["javascript:alert(1)", "/relative/path", "ftp://example.com/x"])
+async def test_redirect_and_callback_urls_must_be_absolute_http(
+    api: httpx.AsyncClient, field: str, url: str
+) -> None:
+    response = await api.post(ORDERS, content=body(order_payload(**{field: url})))
+
+    assert response.status_code == 422
+    error = read(response)["error"]
+    assert error["code"] == "validation_error"
+    assert error["fields"][0]["name"] == field
+
+
+async def test_production_refuses_plain_http_notification_urls(database_url: str) -> None:
+    from tests.conftest import make_settings
+
+    settings = make_settings(database_url, mode="production", session_secret="s" * 32)
+    db = Database(settings.database_url)
+    async with db.transaction() as conn:
+        shop = await create_merchant(conn, name="Production shop")
+    auth = {"Authorization": f"Bearer {shop.token}"}
+    app = create_app(settings, db=db, migrate=False)
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", headers=auth
+        ) as client:
+            plain = await client.post(
+                ORDERS,
+                content=body(
+                    order_payload(merchant_id=shop.id, notificationUrl="http://shop.example/n")
+                ),
+            )
+            secure = await client.post(
+                ORDERS,
+                content=body(
+                    order_payload(merchant_id=shop.id, notificationUrl="https://shop.example/n")
+                ),
+            )
+    finally:
+        await db.dispose()
+
+    assert plain.status_code == 422
+    assert read(plain)["error"]["fields"][0]["name"] == "notificationUrl"
+    assert secure.status_code == 200

@@ -55,7 +55,11 @@ async def create_order(request: Request) -> Response:
     unit = ctx.db.transaction() if body.orderContainerId else ctx.db.statement()
     async with unit as conn:
         order = await orders_service.create_order(
-            conn, merchant=merchant, request=body, payment_base=ctx.payment_base
+            conn,
+            merchant=merchant,
+            request=body,
+            payment_base=ctx.payment_base,
+            require_https=ctx.settings.mode == "production",
         )
     return envelope.data(order)
 
@@ -107,7 +111,12 @@ async def update_order(request: Request, order_id: str) -> Response:
         merchant = await ctx.merchant(conn, request)
         body = await read_model(request, UpdateOrderRequest)
         order = await orders_service.update_order(
-            conn, merchant=merchant, order_id=order_id, request=body, payment_base=ctx.payment_base
+            conn,
+            merchant=merchant,
+            order_id=order_id,
+            request=body,
+            payment_base=ctx.payment_base,
+            require_https=ctx.settings.mode == "production",
         )
     return envelope.data(order)
 

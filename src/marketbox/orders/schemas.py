@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 VAT_CODES = (
     "VATNONE",
@@ -32,6 +40,16 @@ CUSTOMER_FIELDS = ("type", "name", "phone", "email", "vatNumber", "registrationA
 ORDER_STATUSES = ("created", "completed", "hold", "expired", "canceled", "draft")
 
 
+def _http_url(value: Any) -> Any:
+    """Callback and redirect targets must be absolute http(s) URLs: the payment page sends
+    buyers to them and the dispatcher posts to them, so `javascript:` and the like never pass."""
+    if isinstance(value, str):
+        parts = urlsplit(value)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("an absolute http(s) URL is required")
+    return value
+
+
 def _no_float(value: Any) -> Any:
     if isinstance(value, float):
         raise ValueError("amounts are parsed as exact decimals")
@@ -48,6 +66,7 @@ def _int_or_numeric_string(value: Any) -> Any:
     return value
 
 
+Url = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_http_url)]
 Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
 ShopId = Annotated[int, BeforeValidator(_int_or_numeric_string)]
 
@@ -125,10 +144,10 @@ class CreateOrderRequest(_Model):
     basketItems: list[BasketItem] = Field(min_length=1)
     metaData: dict[str, Any] | list[Any] | None = None
     customer: Customer
-    notificationUrl: Str(1000) | None = None  # type: ignore[valid-type]
-    successUrl: Str(1000) | None = None  # type: ignore[valid-type]
-    failUrl: Str(1000) | None = None  # type: ignore[valid-type]
-    returnUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    notificationUrl: Url | None = None
+    successUrl: Url | None = None
+    failUrl: Url | None = None
+    returnUrl: Url | None = None
     invoiceSetting: InvoiceSetting | None = None
     orderSetting: OrderSetting | None = None
     parentId: Str(36) | None = None  # type: ignore[valid-type]
@@ -151,10 +170,10 @@ class UpdateOrderRequest(_Model):
     customer: Customer | None = None
     shopId: ShopId | None = None
     merchantOrderIdVisible: Str(256) | None = None  # type: ignore[valid-type]
-    notificationUrl: Str(1000) | None = None  # type: ignore[valid-type]
-    successUrl: Str(1000) | None = None  # type: ignore[valid-type]
-    failUrl: Str(1000) | None = None  # type: ignore[valid-type]
-    returnUrl: Str(1000) | None = None  # type: ignore[valid-type]
+    notificationUrl: Url | None = None
+    successUrl: Url | None = None
+    failUrl: Url | None = None
+    returnUrl: Url | None = None
     invoiceSetting: InvoiceSetting | None = None
 
 

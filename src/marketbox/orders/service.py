@@ -49,7 +49,12 @@ def new_container_number() -> str:
 
 
 async def create_order(
-    conn: AsyncConnection, *, merchant: Merchant, request: CreateOrderRequest, payment_base: str
+    conn: AsyncConnection,
+    *,
+    merchant: Merchant,
+    request: CreateOrderRequest,
+    payment_base: str,
+    require_https: bool = False,
 ) -> dict[str, Any]:
     if ids.normalize_uuid(request.merchantId) != merchant.id:
         raise ForeignMerchant()
@@ -66,6 +71,7 @@ async def create_order(
     vat_amount = validation.clean_amount(request.vatAmount, "vatAmount")
     validation.check_totals(amount, vat_amount, lines, validate_amounts=validate_amounts)
     expiration = validation.parse_expiration(request.expirationDate, now)
+    validation.check_notification_url(request.notificationUrl, require_https=require_https)
 
     order_id = ids.new_id()
     new_container: dict[str, Any] | None = None
@@ -212,8 +218,10 @@ async def update_order(
     order_id: str,
     request: UpdateOrderRequest,
     payment_base: str,
+    require_https: bool = False,
 ) -> dict[str, Any]:
     """Partial update before payment; the merged order is re-validated as at creation."""
+    validation.check_notification_url(request.notificationUrl, require_https=require_https)
     row = await _owned_order(conn, merchant, order_id, payment_base)
     m = row._mapping
     if m["status"] != "created":

@@ -172,3 +172,12 @@ def check_totals(
         or vat_amount > amount
     ):
         raise OrderRuleError("wrong_total_vat_amount", "Calculation Error", "vatAmount")
+
+
+def check_notification_url(url: str | None, *, require_https: bool) -> None:
+    """Production refuses plain-http callbacks (notifications.md §1: HTTPS is expected)."""
+    if require_https and url is not None and not url.lower().startswith("https://"):
+        raise ValidationFailed(
+            "notificationUrl must use https in production mode",
+            fields=[FieldError("notificationUrl", "wrong_value", "https required")],
+        )
