@@ -127,8 +127,9 @@ async def pay(request: Request, container_id: str) -> Response:
                 )
             expected = _parse_amount(submitted.get("expected_amount"))
             if expected != invoice.amount:
-                await page.load_addons(conn)
-                return page.form_page(form, banner="amount_changed", status_code=409)
+                # Decided below from a fresh read: under READ COMMITTED this one may have seen
+                # a racing payment half-committed (container pending, orders already paid).
+                raise AmountChanged()
             outcome = sandbox.authorize(card, sandbox=ctx.settings.mode == "sandbox")
             await repository.save_payer(conn, invoice.id, payer)
             if outcome.approved:
