@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
-
-from marketbox.storage.tables import metadata
-
 # Domains with tables of their own register them on `metadata` when imported.
-_DOMAIN_TABLE_MODULES = ("marketbox.marketplace.tables",)
-
-for _module in _DOMAIN_TABLE_MODULES:
-    try:
-        importlib.import_module(_module)
-    except ModuleNotFoundError as exc:  # the module may not exist yet in a partial checkout
-        if exc.name != _module:
-            raise
+import marketbox.marketplace.tables  # noqa: F401
+from marketbox.storage.tables import metadata
 
 __all__ = ["metadata"]
