@@ -61,7 +61,8 @@ def create_app(
         description="Invoicebox-compatible API v3 (see docs/api.md)",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        docs_url="/docs",
+        # No Swagger UI: it loads its scripts from a CDN, and our pages use no CDNs.
+        docs_url=None,
         redoc_url=None,
         # Real clients follow no redirects (api.md MCP addendum): a trailing slash is a 404.
         redirect_slashes=False,

@@ -164,7 +164,7 @@ async def _serve(
                 "                     a flight order: add «Такси в аэропорт» and pay both at once",
                 f"  Demo shop          {shop_url}/  (the mini-app's own origin)",
                 f"  API                {base}/v3/…  token {DEMO_TOKEN}",
-                f"  API reference      {base}/docs",
+                f"  API reference      {base}/openapi.json",
                 f"  Database           {settings.database_url}",
                 "",
             ]
