@@ -36,7 +36,24 @@ def measure_floor(cfg: RunConfig) -> dict[str, Any]:
     return result
 
 
-def measure_create(cfg: RunConfig, kind: str) -> dict[str, Any]:
+def _latency_at(cfg: RunConfig, tag: str, server: Any, url: str, rate: float) -> dict[str, Any]:
+    """p50/p99 with requests arriving at `rate` per second (open loop, a few seconds)."""
+    count = max(50, min(cfg.requests, int(rate * min(cfg.time_limit, 8.0))))
+    bodies = _bodies(cfg, f"{tag}-latency")[:count]
+    timed = drive(
+        cfg, f"{tag}@rate", server, url, bodies, headers=payloads.DEMO_HEADERS, rate=rate, warmup=0
+    )
+    progress(
+        tag, f"at {rate:.0f} req/s: p50 {timed['p50_ms']:.1f} ms, p99 {timed['p99_ms']:.1f} ms"
+    )
+    keys = ("p50_ms", "p99_ms", "max_ms", "ok", "failed")
+    return {"rate": rate, **{k: timed[k] for k in keys}}
+
+
+def measure_create(
+    cfg: RunConfig, kind: str, *, latency_rate: float | None = None
+) -> dict[str, Any]:
+    """Throughput at saturation; with `latency_rate`, then latency at that fixed rate too."""
     tag = f"create/{kind}"
     progress(tag, "creating and migrating database…")
     with databases.postgres("create") if kind == "postgres" else databases.sqlite() as db:
@@ -53,7 +70,9 @@ def measure_create(cfg: RunConfig, kind: str) -> dict[str, Any]:
         try:
             url = f"http://{HOST}:{port}{PATH}"
             result = drive(cfg, tag, server, url, _bodies(cfg, tag), headers=payloads.DEMO_HEADERS)
+            progress(tag, describe(result))
+            if latency_rate:
+                result["latency"] = _latency_at(cfg, tag, server, url, latency_rate)
         finally:
             server.stop()
-    progress(tag, describe(result))
     return result

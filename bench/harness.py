@@ -103,8 +103,13 @@ def drive(
     requests: list[dict[str, Any]],
     *,
     headers: dict[str, str],
+    rate: float | None = None,
+    warmup: int | None = None,
 ) -> dict[str, Any]:
     """Replay `requests` (warm-up first) against `url` from a load process on the load core.
+
+    Closed loop (CONCURRENCY requests always in flight) by default; with `rate`, open loop at
+    that many requests per second (latency under a given load rather than at saturation).
 
     Returns the load generator's numbers plus `server_cpu`: the server's CPU use over the
     timed window, as a fraction of one core (near 1.0 means the server is CPU-bound).
@@ -112,10 +117,11 @@ def drive(
     plan = {
         "url": url,
         "concurrency": CONCURRENCY,
-        "warmup": cfg.warmup,
+        "warmup": cfg.warmup if warmup is None else warmup,
         "time_limit": cfg.time_limit,
         "headers": headers,
         "requests": requests,
+        "rate": rate,
     }
     with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="bench_plan_") as fh:
         json.dump(plan, fh)
@@ -131,7 +137,7 @@ def drive(
         watchdog = threading.Timer(cfg.time_limit + 90, load.stop)
         watchdog.start()
         try:
-            progress(tag, f"warming up ({cfg.warmup} requests, {CONCURRENCY} connections)…")
+            progress(tag, f"warming up ({plan['warmup']} requests, {CONCURRENCY} connections)…")
             result: dict[str, Any] | None = None
             cpu_start = cpu_end = 0.0
             assert load.popen.stdout is not None
@@ -139,7 +145,8 @@ def drive(
                 line = raw.decode().strip()
                 if line == "warmup-done":
                     cpu_start = server.cpu_seconds()
-                    progress(tag, f"measuring {len(requests) - cfg.warmup} requests…")
+                    pace = f" at {rate:.0f} req/s (open loop)" if rate else ""
+                    progress(tag, f"measuring {len(requests) - plan['warmup']} requests{pace}…")
                 elif line == "timed-done":
                     cpu_end = server.cpu_seconds()
                 elif line.startswith("{"):

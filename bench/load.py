@@ -69,6 +69,51 @@ async def _send_all(
     return time.perf_counter() - start
 
 
+async def _send_at_rate(
+    session: aiohttp.ClientSession,
+    url: str,
+    requests: list[tuple[bytes, dict[str, str]]],
+    rate: float,
+    concurrency: int,
+    time_limit: float,
+    tally: Tally,
+) -> float:
+    """Open loop: request i is due at start + i / rate, whatever happened to the others.
+
+    Latency counts from the due time, so a server that falls behind is charged for the queue
+    it built (no coordinated omission). At most `concurrency` requests are in flight.
+    """
+    slots = asyncio.Semaphore(concurrency)
+    start = time.perf_counter()
+    deadline = start + time_limit
+
+    async def one(body: bytes, headers: dict[str, str], due: float) -> None:
+        async with slots:
+            try:
+                async with session.post(url, data=body, headers=headers) as response:
+                    text = await response.read()
+                    status = response.status
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                tally.note_error(f"{type(exc).__name__}: {exc}")
+                return
+        tally.latencies.append(time.perf_counter() - due)
+        tally.statuses[status] = tally.statuses.get(status, 0) + 1
+        if status >= 300:
+            tally.note_error(f"HTTP {status}: {text.decode(errors='replace')}")
+
+    tasks = []
+    for i, (body, headers) in enumerate(requests):
+        due = start + i / rate
+        if due > deadline:
+            break
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(body, headers, due)))
+    await asyncio.gather(*tasks)
+    return time.perf_counter() - start
+
+
 def percentile(sorted_values: list[float], fraction: float) -> float | None:
     if not sorted_values:
         return None
@@ -106,9 +151,14 @@ async def run_plan(plan: dict[str, Any]) -> dict[str, Any]:
         print("warmup-done", flush=True)
         tally = Tally()
         cpu = time.process_time()
-        elapsed = await _send_all(
-            session, plan["url"], timed, concurrency, plan["time_limit"], tally
-        )
+        if plan.get("rate"):
+            elapsed = await _send_at_rate(
+                session, plan["url"], timed, plan["rate"], concurrency, plan["time_limit"], tally
+            )
+        else:
+            elapsed = await _send_all(
+                session, plan["url"], timed, concurrency, plan["time_limit"], tally
+            )
         cpu = time.process_time() - cpu
         print("timed-done", flush=True)
     return summarize(tally, elapsed, cpu)
