@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -41,6 +42,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if migrate:
             await prepare_database(settings, db)
+        # Start-up objects (modules, compiled statements, templates) live for the process:
+        # keep them out of every future collection, and collect the young generation less
+        # often. A request allocates thousands of short-lived objects (bench/: ~10 % of CPU).
+        gc.freeze()
+        gc.set_threshold(7000, 20, 20)
         worker_task = None
         if run_worker:
             from marketbox.notifications.worker import run_worker as worker_loop
