@@ -220,16 +220,7 @@ async def orders_fragment(request: Request, container_id: str) -> Response:
 
 @router.get("/order/{container_id}/success")
 async def success_page(request: Request, container_id: str) -> Response:
-    ctx = get_context(request)
-    try:
-        async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
-    except ContainerNotFound:
-        return _not_found(request, ctx)
-    page = _Page(request, ctx, invoice)
-    if invoice.status != "paid":
-        return RedirectResponse(page.url(), status_code=303)
-    return page.render("success.html", main_class="page page--narrow")
+    return await _render_paid(request, container_id, "success.html", "page page--narrow")
 
 
 @router.get("/order/{container_id}/fail")
@@ -253,6 +244,13 @@ async def fail_page(request: Request, container_id: str) -> Response:
 
 @router.get("/order/{container_id}/receipt")
 async def receipt_page(request: Request, container_id: str) -> Response:
+    return await _render_paid(request, container_id, "receipt.html", "page page--receipt")
+
+
+async def _render_paid(
+    request: Request, container_id: str, template: str, main_class: str
+) -> Response:
+    """A page that exists only for a paid invoice; others go back to the invoice itself."""
     ctx = get_context(request)
     try:
         async with ctx.db.transaction() as conn:
@@ -262,7 +260,7 @@ async def receipt_page(request: Request, container_id: str) -> Response:
     page = _Page(request, ctx, invoice)
     if invoice.status != "paid":
         return RedirectResponse(page.url(), status_code=303)
-    return page.render("receipt.html", main_class="page page--receipt")
+    return page.render(template, main_class=main_class)
 
 
 # --- rendering -------------------------------------------------------------------------------
