@@ -130,3 +130,20 @@ def test_a_bad_database_url_is_a_one_line_error(db_file: Path) -> None:
 
     assert result.returncode != 0
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_unreachable_database_names_the_variable_to_fix(db_file: Path) -> None:
+    url = "postgresql+asyncpg://postgres:secret@127.0.0.1:1/nowhere"
+    result = run_cli("migrate", db=db_file, MARKETBOX_DATABASE_URL=url)
+
+    assert result.returncode != 0
+    line = result.stderr.strip()
+    assert "MARKETBOX_DATABASE_URL" in line
+    assert "secret" not in line  # the password is never printed
+
+
+def test_a_bad_setting_names_its_variable(db_file: Path) -> None:
+    result = run_cli("migrate", db=db_file, MARKETBOX_MODE="weird")
+
+    assert result.returncode != 0
+    assert "MARKETBOX_MODE" in result.stderr

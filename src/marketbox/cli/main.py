@@ -10,9 +10,14 @@ import argparse
 import asyncio
 import json
 import logging
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from marketbox.config import Settings, get_settings
 
@@ -66,8 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = get_settings()
-    except Exception as exc:  # pydantic reports which variable is wrong
-        return _fail(f"invalid configuration: {_one_line(exc)}")
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = "MARKETBOX_" + "_".join(str(p) for p in first["loc"]).upper()
+        return _fail(f"invalid configuration: {variable}: {first['msg']}")
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -79,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except (SQLAlchemyError, ConnectionRefusedError, socket.gaierror) as exc:
+        reason = _one_line(getattr(exc, "orig", None) or exc)
+        url = make_url(settings.database_url).render_as_string(hide_password=True)
+        return _fail(f"cannot use the database {url}: {reason} (check MARKETBOX_DATABASE_URL)")
     except Exception as exc:  # the CLI's promise: one line, non-zero exit
         return _fail(f"{type(exc).__name__}: {_one_line(exc)}")
 
