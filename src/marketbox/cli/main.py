@@ -73,8 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        variable = "MARKETBOX_" + "_".join(str(p) for p in first["loc"]).upper()
-        return _fail(f"invalid configuration: {variable}: {first['msg']}")
+        message = first["msg"].removeprefix("Value error, ")
+        if first["loc"]:
+            message = "MARKETBOX_" + "_".join(str(p) for p in first["loc"]).upper() + f": {message}"
+        return _fail(f"invalid configuration: {message}")
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
