@@ -373,10 +373,14 @@ def test_order_mode_the_nine_steps(world: World, context: BrowserContext) -> Non
     # 6. The buyer pays the invoice.
     pay_with_card(page)
 
-    # 8. Redirected to the shop's success screen (successUrl, top level).
-    page.wait_for_url(re.compile(rf"^{re.escape(world.shop)}/success\?order="))
+    # 8. Back to the mini-app: its successUrl opens inside the marketplace shell, hosted again.
     merchant_order_id = order["merchantOrderId"]
-    assert page.url.endswith(f"order={merchant_order_id}")
+    page.wait_for_url(
+        re.compile(rf"^{re.escape(world.platform)}/marketplace/shop/{lounge['id']}\?path=")
+    )
+    page.wait_for_selector("[data-pos-miniapp][data-ready]")
+    frame_url = page.locator("[data-pos-miniapp] iframe").get_attribute("src") or ""
+    assert frame_url.startswith(f"{world.shop}/success?order={merchant_order_id}")
 
     # 7. The shop received the signed notification and marked its order paid.
     paid = wait_until(
@@ -386,9 +390,10 @@ def test_order_mode_the_nine_steps(world: World, context: BrowserContext) -> Non
     assert Decimal(str(paid["amount"])) == Decimal("2700.00")
     assert api_get(world, f"{ORDERS}/{order['id']}")["status"] == "completed"
 
-    # 9. The success screen shows the paid order (after its own polling).
-    page.get_by_text("Заказ оплачен").wait_for(timeout=WAIT_SECONDS * 1000)
-    assert "Премиум, 6 часов" in page.inner_text("body")
+    # 9. The mini-app's success screen shows the paid order (after its own polling).
+    app = page.frame_locator("[data-pos-miniapp] iframe")
+    app.get_by_text("Заказ оплачен").wait_for(timeout=WAIT_SECONDS * 1000)
+    assert "Премиум, 6 часов" in app.locator("body").inner_text()
     assert problems == []
 
 

@@ -591,3 +591,35 @@ async def test_production_mode_never_approves_test_cards(database_url: str, db: 
 
 def test_page_messages_exist_in_both_languages() -> None:
     assert set(messages.RU) == set(messages.EN)
+
+
+@pytest.mark.parametrize(
+    ("success_url", "in_shell"),
+    [("https://lounge.example/success?order=7", True), ("https://other.example/ok", False)],
+)
+async def test_success_url_of_the_points_mini_app_opens_in_the_marketplace_shell(
+    api: httpx.AsyncClient, db: Database, success_url: str, in_shell: bool
+) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from marketbox.marketplace import service as marketplace_service
+    from marketbox.merchants.service import DEMO_MERCHANT_ID
+
+    async with db.transaction() as conn:
+        point = await marketplace_service.create_point_of_sale(
+            conn,
+            merchant_id=DEMO_MERCHANT_ID,
+            title="Lounge",
+            mini_app={"url": "https://lounge.example/", "modes": ["order"]},
+        )
+    order = await create(api, shopId=point["id"], successUrl=success_url)
+
+    response = await pay(api, order)
+
+    location = response.headers["location"]
+    if in_shell:
+        parts = urlsplit(location)
+        assert parts.path == f"/marketplace/shop/{point['id']}"
+        assert parse_qs(parts.query) == {"path": [success_url]}
+    else:
+        assert location == success_url

@@ -87,6 +87,7 @@ class Invoice:
     success_url: str | None
     fail_url: str | None
     return_url: str | None
+    shop_id: int | None = None  # the point of sale of the main order
     paid_at: datetime | None = None
     payment: dict[str, Any] | None = field(default=None)
 
@@ -149,6 +150,7 @@ async def load(conn: AsyncConnection, container_id: str, *, payment_base: str) -
         success_url=main["success_url"],
         fail_url=main["fail_url"],
         return_url=main["return_url"],
+        shop_id=main["shop_id"],
         paid_at=container["paid_at"],
         payment=payment,
     )

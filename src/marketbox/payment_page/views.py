@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from fastapi import APIRouter
@@ -33,7 +34,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import clock
 from marketbox.config import Settings
-from marketbox.marketplace import host, session
+from marketbox.marketplace import host, miniapp, session
+from marketbox.marketplace import service as marketplace_service
 from marketbox.payment_page import addons, forms, messages, repository
 from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
@@ -143,7 +145,9 @@ async def pay(request: Request, container_id: str) -> Response:
                     card_last4=outcome.last4,
                     details={"brand": outcome.brand, "sandbox": True},
                 )
-                target = invoice.success_url or page.url("success")
+                target = await _back_to_shop(conn, invoice, invoice.success_url) or page.url(
+                    "success"
+                )
             else:
                 await payments_service.record_declined(
                     conn,
@@ -154,7 +158,7 @@ async def pay(request: Request, container_id: str) -> Response:
                     currency=invoice.currency,
                     card_last4=outcome.last4,
                 )
-                target = invoice.fail_url or page.url("fail")
+                target = await _back_to_shop(conn, invoice, invoice.fail_url) or page.url("fail")
         return RedirectResponse(target, status_code=303)
     except ContainerNotFound:
         return _not_found(request, ctx)
@@ -169,6 +173,20 @@ async def pay(request: Request, container_id: str) -> Response:
             return page.status_page(status_code=409)
         form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
         return page.form_page(form, banner="amount_changed", status_code=409)
+
+
+async def _back_to_shop(conn: AsyncConnection, invoice: Invoice, url: str | None) -> str | None:
+    """Where the buyer returns after paying: the shop's success/fail URL, opened inside the
+    marketplace shell when it belongs to the main order's point-of-sale mini-app (miniapps.md
+    §6.1), so that the mini-app's screen keeps its host; top-level otherwise."""
+    if url is None or invoice.shop_id is None:
+        return url
+    point = await marketplace_service.public_point_of_sale(conn, invoice.shop_id)
+    if point is None or not point.has_order_app or point.mini_app is None:
+        return url
+    if not miniapp.frame_url_allowed(url, point.mini_app):
+        return url
+    return f"/marketplace/shop/{point.id}?{urlencode({'path': url})}"
 
 
 @router.get("/order/{container_id}/summary.json")
