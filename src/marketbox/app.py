@@ -21,6 +21,7 @@ from marketbox.storage.db import Database
 from marketbox.web import errors, openapi
 from marketbox.web.context import AppContext
 from marketbox.web.middleware import IPRateLimitMiddleware, RequestIdMiddleware
+from marketbox.web.pages import router as pages_router
 
 log = logging.getLogger("marketbox")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
@@ -79,6 +80,7 @@ def create_app(
     errors.install(app)
     app.include_router(security_router)
     app.include_router(orders_router)
+    app.include_router(pages_router)
     for module in (
         "marketbox.payments.routes",
         "marketbox.payment_page.views",
