@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -11,6 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from marketbox import clock, ids
 from marketbox.security import signing
 from marketbox.storage.tables import instruments, merchants
+
+T = TypeVar("T")
 
 # spec/README.md "Identifiers cheat sheet": the public demo shop of the documentation.
 DEMO_MERCHANT_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
@@ -175,16 +178,13 @@ class TokenCache:
 
     def cached_merchant(self, token: str) -> tuple[bool, Merchant | None]:
         """(found in the cache, principal) without touching the database."""
-        hit = self._merchants.get(signing.hash_token(token))
-        if hit and hit[0] > time.monotonic():
-            return True, hit[1]
-        return False, None
+        return _cached(self._merchants, signing.hash_token(token))
 
     async def merchant_for_token(self, conn: AsyncConnection, token: str) -> Merchant | None:
         key = signing.hash_token(token)
-        hit = self._merchants.get(key)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
+        found, merchant = _cached(self._merchants, key)
+        if found:
+            return merchant
         row = (await conn.execute(select(merchants).where(merchants.c.token_hash == key))).first()
         merchant = _merchant(row) if row else None
         self._merchants[key] = (self._expiry(merchant), merchant)
@@ -192,13 +192,12 @@ class TokenCache:
 
     async def instrument_for_token(self, conn: AsyncConnection, token: str) -> Instrument | None:
         key = signing.hash_token(token)
-        hit = self._instruments.get(key)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
+        found, instrument = _cached(self._instruments, key)
+        if found:
+            return instrument
         row = (
             await conn.execute(select(instruments).where(instruments.c.token_hash == key))
         ).first()
-        instrument = None
         if row:
             m = row._mapping
             instrument = Instrument(m["id"], m["name"], m["signing_key"], m["sign_algorithm"])
@@ -207,3 +206,10 @@ class TokenCache:
 
     def _expiry(self, principal: object) -> float:
         return time.monotonic() + (self.ttl if principal is not None else self.negative_ttl)
+
+
+def _cached(cache: dict[str, tuple[float, T | None]], key: str) -> tuple[bool, T | None]:
+    hit = cache.get(key)
+    if hit and hit[0] > time.monotonic():
+        return True, hit[1]
+    return False, None

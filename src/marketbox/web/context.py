@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -18,6 +19,7 @@ from marketbox.storage.db import Database
 from marketbox.web.ratelimit import SlidingWindowLimiter
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+PrincipalT = TypeVar("PrincipalT", Merchant, Instrument)
 
 
 @dataclass
@@ -43,36 +45,34 @@ class AppContext:
     async def merchant(self, conn: AsyncConnection, request: Request) -> Merchant:
         token = bearer_token(request)
         merchant = await self.tokens.merchant_for_token(conn, token) if token else None
-        if merchant is None:
-            raise Unauthorized()
-        if self.account_limiter is not None:
-            self.account_limiter.hit(merchant.user_id)
-        return merchant
+        return self._admit(merchant, lambda m: m.user_id)
 
     async def merchant_outside_transaction(self, request: Request) -> Merchant:
         """Like `merchant`, for handlers that pick their transaction after authenticating:
         a cached token needs no database at all, a new one a short connection of its own."""
         token = bearer_token(request)
-        if not token:
-            raise Unauthorized()
-        found, merchant = self.tokens.cached_merchant(token)
-        if not found:
-            async with self.db.engine.connect() as conn:
-                merchant = await self.tokens.merchant_for_token(conn, token)
-        if merchant is None:
-            raise Unauthorized()
-        if self.account_limiter is not None:
-            self.account_limiter.hit(merchant.user_id)
-        return merchant
+        merchant = None
+        if token:
+            found, merchant = self.tokens.cached_merchant(token)
+            if not found:
+                async with self.db.engine.connect() as conn:
+                    merchant = await self.tokens.merchant_for_token(conn, token)
+        return self._admit(merchant, lambda m: m.user_id)
 
     async def instrument(self, conn: AsyncConnection, request: Request) -> Instrument:
         token = bearer_token(request)
         instrument = await self.tokens.instrument_for_token(conn, token) if token else None
-        if instrument is None:
+        return self._admit(instrument, lambda i: i.id)
+
+    def _admit(
+        self, principal: PrincipalT | None, account: Callable[[PrincipalT], str]
+    ) -> PrincipalT:
+        """No principal is 401; a known one counts against its account's rate limit."""
+        if principal is None:
             raise Unauthorized()
         if self.account_limiter is not None:
-            self.account_limiter.hit(instrument.id)
-        return instrument
+            self.account_limiter.hit(account(principal))
+        return principal
 
 
 def get_context(request: Request) -> AppContext:
