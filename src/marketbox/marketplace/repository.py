@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.marketplace import search
 from marketbox.marketplace.tables import points_of_sale, special_offers
+from marketbox.storage.query import compare
 from marketbox.storage.tables import orders
 from marketbox.web.filters import Condition, ListQuery
 
@@ -55,35 +56,8 @@ async def get_point_of_sale(
     return (await conn.execute(query)).first()
 
 
-async def points_of_sale_by_ids(conn: AsyncConnection, shop_ids: Sequence[int]) -> list[Any]:
-    if not shop_ids:
-        return []
-    query = select(points_of_sale).where(points_of_sale.c.id.in_(list(shop_ids)))
-    return list((await conn.execute(query)).all())
-
-
 def _condition(cond: Condition) -> ColumnElement[bool]:
-    column = FILTER_COLUMNS[cond.field]
-    value = cond.values[0]
-    match cond.op:
-        case "eq":
-            return column == value  # type: ignore[no-any-return]
-        case "in":
-            return column.in_(cond.values)  # type: ignore[no-any-return]
-        case "ne":
-            return column.is_distinct_from(value)  # type: ignore[no-any-return]
-        case "gt":
-            return column > value  # type: ignore[no-any-return]
-        case "ge":
-            return column >= value  # type: ignore[no-any-return]
-        case "lt":
-            return column < value  # type: ignore[no-any-return]
-        case "le":
-            return column <= value  # type: ignore[no-any-return]
-        case "start":
-            escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return column.like(f"{escaped}%", escape="\\")  # type: ignore[no-any-return]
-    raise ValueError(cond.op)
+    return compare(FILTER_COLUMNS[cond.field], cond.op, cond.values)
 
 
 async def _page(

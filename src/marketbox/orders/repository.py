@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, insert, sel
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import money
+from marketbox.storage.query import compare
 from marketbox.storage.tables import order_containers, orders
 from marketbox.web.filters import Condition, ListQuery
 
@@ -92,46 +93,12 @@ async def get_order(conn: AsyncConnection, order_id: str, *, merchant_id: str | 
     return (await conn.execute(query)).first()
 
 
-async def orders_of_container(conn: AsyncConnection, container_id: str) -> Sequence[Any]:
-    return (
-        await conn.execute(
-            select(orders)
-            .where(orders.c.container_id == container_id)
-            .order_by(orders.c.created_at, orders.c.id)
-        )
-    ).all()
-
-
 def _condition(cond: Condition) -> ColumnElement[bool]:
     column = FILTER_COLUMNS[cond.field]
     values = cond.values
     if cond.field in MONEY_FILTERS:
         values = [money.to_minor(money.round2(Decimal(v))) for v in values]
     return compare(column, cond.op, values)
-
-
-def compare(column: ColumnElement[Any], op: str, values: Sequence[Any]) -> ColumnElement[bool]:
-    """One §6 operator on a column (shared by every list endpoint)."""
-    value = values[0]
-    match op:
-        case "eq":
-            return column == value
-        case "in":
-            return column.in_(list(values))
-        case "ne":
-            return column.is_distinct_from(value)
-        case "gt":
-            return column > value
-        case "ge":
-            return column >= value
-        case "lt":
-            return column < value
-        case "le":
-            return column <= value
-        case "start":
-            escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return column.like(f"{escaped}%", escape="\\")
-    raise ValueError(op)
 
 
 SORT_COLUMNS = {

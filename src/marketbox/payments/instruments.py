@@ -41,7 +41,6 @@ from sqlalchemy.sql.elements import KeyedColumnElement
 from marketbox import ids, money
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.merchants.service import Instrument
-from marketbox.orders import repository as orders_repository
 from marketbox.orders import service as orders_service
 from marketbox.orders.errors import WrongOrderStatus
 from marketbox.orders.serializers import format_datetime
@@ -58,6 +57,7 @@ from marketbox.payments.errors import (
     WrongCurrency,
 )
 from marketbox.payments.schemas import INVOICE_STATUSES, CreateInvoicePaymentRequest
+from marketbox.storage.query import compare
 from marketbox.storage.tables import order_containers, orders
 from marketbox.web import filters
 from marketbox.web.filters import Condition, ListQuery
@@ -223,7 +223,7 @@ def _condition(cond: Condition, dialect: str) -> ColumnElement[bool]:
         column: ColumnElement[Any] = _customer_field(cond.field.split(".", 1)[1], dialect)
     else:
         column = FILTER_COLUMNS[cond.field]
-    return orders_repository.compare(column, cond.op, cond.values)
+    return compare(column, cond.op, cond.values)
 
 
 def _status_condition(cond: Condition) -> ColumnElement[bool]:
