@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from marketbox.app import create_app
+from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID
@@ -408,8 +409,8 @@ async def test_addons_follow_the_invoice_metadata(api: httpx.AsyncClient, db: Da
     container_id = main["orderContainerId"]
 
     async with db.transaction() as conn:
-        meta = await marketplace_service.container_meta_data(conn, container_id)
-        addons = await marketplace_service.addons_for_container(conn, container_id)
+        meta = await marketplace_addons.container_meta_data(conn, container_id)
+        addons = await marketplace_addons.addons_for_container(conn, container_id)
     assert meta == [flight("SVO", "AER"), {"seat": "12A"}]
     offered = {a.shop_id: a for a in addons}
     assert moscow_lounge["id"] in offered
@@ -439,8 +440,8 @@ async def test_addons_follow_the_invoice_metadata(api: httpx.AsyncClient, db: Da
     )
     assert sub.status_code == 200, sub.text
     async with db.transaction() as conn:
-        meta = await marketplace_service.container_meta_data(conn, container_id)
-        addons = await marketplace_service.addons_for_container(conn, container_id)
+        meta = await marketplace_addons.container_meta_data(conn, container_id)
+        addons = await marketplace_addons.addons_for_container(conn, container_id)
     assert meta == [flight("SVO", "AER"), taxi_meta, {"seat": "12A"}]
     assert {a.shop_id: a.added for a in addons}[moscow_lounge["id"]] is True
 
@@ -460,7 +461,7 @@ async def test_addons_of_a_leningrad_flight(api: httpx.AsyncClient, db: Database
     )
     main = read(await api.post(ORDERS, content=body(order_payload(metaData=flight("LED", "KZN")))))
     async with db.transaction() as conn:
-        addons = await marketplace_service.addons_for_container(
+        addons = await marketplace_addons.addons_for_container(
             conn, main["data"]["orderContainerId"]
         )
     assert [a.shop_id for a in addons] == [led["id"]]
@@ -477,11 +478,11 @@ async def test_the_main_orders_own_point_of_sale_is_no_addon(
     )
     main = read(await api.post(ORDERS, content=body(order_payload(shopId=both["id"]))))["data"]
     async with db.transaction() as conn:
-        addons = await marketplace_service.addons_for_container(conn, main["orderContainerId"])
-        unknown = await marketplace_service.addons_for_container(
+        addons = await marketplace_addons.addons_for_container(conn, main["orderContainerId"])
+        unknown = await marketplace_addons.addons_for_container(
             conn, "01a22115-0000-7000-8000-000000000000"
         )
-        garbage = await marketplace_service.container_meta_data(conn, "not-a-uuid")
+        garbage = await marketplace_addons.container_meta_data(conn, "not-a-uuid")
     assert both["id"] not in [a.shop_id for a in addons]
     assert unknown == [] and garbage == []
 

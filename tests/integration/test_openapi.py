@@ -108,7 +108,10 @@ async def test_request_bodies_are_documented(spec: dict[str, Any]) -> None:
 
 async def test_order_answers_validate(api: httpx.AsyncClient, spec: dict[str, Any]) -> None:
     items = [basket_item(quantity=3, amount=Decimal("123.96"), vat_code="RUS_VAT20")]
-    created = await api.post(ORDERS, content=body(order_payload(items=items, shopId=333)))
+    shop = read(await api.post("/v3/marketplace/api/shop", content=body({"title": "Касса"})))
+    created = await api.post(
+        ORDERS, content=body(order_payload(items=items, shopId=shop["data"]["id"]))
+    )
     order_id = read(created)["data"]["id"]
     one = f"{ORDERS}/{{order_id}}"
 

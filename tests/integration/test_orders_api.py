@@ -14,6 +14,7 @@ from tests.conftest import body, read
 from tests.support.builders import basket_item, order_payload
 
 ORDERS = "/v3/billing/api/order/order"
+SHOPS = "/v3/marketplace/api/shop"
 PHP_REQUIRED = (
     "id paymentUrl createdAt status description merchantId merchantOrderId amount vatAmount "
     "currencyId customer orderContainerId basketItems expirationDate"
@@ -32,14 +33,15 @@ async def create(api: httpx.AsyncClient, **overrides: object) -> dict:
 
 async def test_create_order_answers_every_field_php_sdk_reads(api: httpx.AsyncClient) -> None:
     items = [basket_item(quantity=3, amount=Decimal("123.96"), vat_code="RUS_VAT20")]
-    order = await create(api, items=items, shopId="333")
+    shop = read(await api.post(SHOPS, content=body({"title": "Касса"})))["data"]
+    order = await create(api, items=items, shopId=str(shop["id"]))  # PHP sends it as text
 
     assert set(PHP_REQUIRED) <= set(order)
     assert set(ITEM_FIELDS) <= set(order["basketItems"][0])
     assert order["amount"] == Decimal("371.88")
     assert order["vatAmount"] == Decimal("61.98")
     assert order["basketItems"][0]["amountWoVat"] == Decimal("103.30")
-    assert order["shopId"] == 333
+    assert order["shopId"] == shop["id"]
     assert order["status"] == "created"
     assert order["paymentUrl"] == f"http://testserver/order/{order['orderContainerId']}"
 

@@ -13,10 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from demo_shop import demo_points_of_sale
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from marketbox.cli.demo import FLIGHT_META_DATA
 from marketbox.marketplace import service as marketplace_service
+from marketbox.marketplace.tables import points_of_sale
 from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.storage.db import Database
@@ -168,11 +169,20 @@ async def test_a_paid_invoice_shows_no_strip(
 # --- a suborder joins ---------------------------------------------------------------------------
 
 
-async def create_taxi_merchant(db: Database) -> merchants_service.Credentials:
+async def create_taxi_merchant(
+    db: Database, points: dict[str, dict[str, Any]]
+) -> merchants_service.Credentials:
+    """A taxi company that owns the demo's taxi point of sale (an approved add-on)."""
     async with db.transaction() as conn:
-        return await merchants_service.create_merchant(
+        taxi_merchant = await merchants_service.create_merchant(
             conn, name="Такси", legal_name="ООО «Такси»", notification_url=None
         )
+        await conn.execute(
+            update(points_of_sale)
+            .where(points_of_sale.c.id == taxi(points)["id"])
+            .values(merchant_id=taxi_merchant.id)
+        )
+    return taxi_merchant
 
 
 async def create_taxi_suborder(
@@ -208,7 +218,7 @@ async def test_a_suborder_shows_in_the_fragment_summary_and_card(
     assert "Авиабилет SVO — LED" in before.text
     assert "Такси «Комфорт»" not in before.text
 
-    taxi_merchant = await create_taxi_merchant(db)
+    taxi_merchant = await create_taxi_merchant(db, points)
     sub = await create_taxi_suborder(
         client, taxi_merchant.token, taxi_merchant.id, container_id, taxi(points)["id"]
     )
@@ -257,7 +267,7 @@ async def test_one_payment_completes_both_orders_and_notifies_each_merchant(
     client.headers.update(DEMO_AUTH)
     flight = await create_flight(client)
     container_id = flight["orderContainerId"]
-    taxi_merchant = await create_taxi_merchant(db)
+    taxi_merchant = await create_taxi_merchant(db, points)
     sub = await create_taxi_suborder(
         client, taxi_merchant.token, taxi_merchant.id, container_id, taxi(points)["id"]
     )

@@ -15,7 +15,7 @@ A page renders ``frame_config(...)`` into ``<script type="application/json">`` (
     }
 
 The payment page builds its add-on frames (suborder mode) with the same function, passing
-``order_container_id`` and ``meta_data=await service.container_meta_data(...)``
+``order_container_id`` and ``meta_data=await addons.container_meta_data(...)``
 (``payment_page/addons.py``).
 """
 

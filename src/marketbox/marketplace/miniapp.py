@@ -10,7 +10,7 @@
     }
 
 An add-on rule is a small boolean tree over the invoice's metadata (`private.metaData`, see
-`service.container_meta_data`), whose leaves use the mini-app SDK's own search
+`addons.container_meta_data`), whose leaves use the mini-app SDK's own search
 (spec/miniapps.md §5) so the platform offers an add-on exactly when the mini-app itself would
 find what it looks for:
 

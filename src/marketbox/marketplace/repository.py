@@ -101,13 +101,32 @@ async def search_public(
     return await _page(conn, where, [("id", True)], limit=limit, offset=offset)
 
 
-async def addon_candidates(conn: AsyncConnection) -> list[Any]:
-    """Active points of sale whose mini-app offers the suborder mode, oldest first."""
+async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = None) -> list[Any]:
+    """Active, approved points of sale whose mini-app offers the suborder mode, oldest first
+    (all merchants', or one merchant's)."""
     query = (
         select(points_of_sale)
-        .where(points_of_sale.c.active.is_(True), points_of_sale.c.offers_addon.is_(True))
+        .where(
+            points_of_sale.c.active.is_(True),
+            points_of_sale.c.offers_addon.is_(True),
+            points_of_sale.c.addon_status == "approved",
+        )
         .order_by(points_of_sale.c.id)
     )
+    if merchant_id is not None:
+        query = query.where(points_of_sale.c.merchant_id == merchant_id)
+    return list((await conn.execute(query)).all())
+
+
+async def addon_points(conn: AsyncConnection, *, status: str | None = None) -> list[Any]:
+    """Every point of sale with a suborder mini-app (any approval state), oldest first."""
+    query = (
+        select(points_of_sale)
+        .where(points_of_sale.c.offers_addon.is_(True))
+        .order_by(points_of_sale.c.id)
+    )
+    if status is not None:
+        query = query.where(points_of_sale.c.addon_status == status)
     return list((await conn.execute(query)).all())
 
 
@@ -124,6 +143,8 @@ async def container_orders(conn: AsyncConnection, container_id: str) -> list[Any
             orders.c.shop_id,
             orders.c.meta_data,
             orders.c.basket_items,
+            orders.c.joined_as,
+            orders.c.order_setting,
         )
         .where(
             orders.c.container_id == container_id,

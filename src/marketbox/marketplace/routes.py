@@ -61,6 +61,7 @@ async def create_shop(request: Request) -> Response:
             conn,
             merchant_id=merchant.id,
             request=body,
+            auto_approve_addons=ctx.settings.mode == "sandbox",
             require_https=_require_https(request),
             public_base=ctx.settings.public_base,
         )
@@ -128,6 +129,7 @@ async def update_shop(request: Request, shop_id: str) -> Response:
             merchant_id=merchant.id,
             shop_id=pos_id,
             request=body,
+            auto_approve_addons=ctx.settings.mode == "sandbox",
             require_https=_require_https(request),
             public_base=ctx.settings.public_base,
         )

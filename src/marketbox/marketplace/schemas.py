@@ -226,6 +226,8 @@ class ShopResponse(_Model):
     brandId: int | None
     accountProgramIds: list[str]
     miniApp: MiniApp | None
+    # Our extension: the operator's word on the suborder mini-app (docs/marketplace.md).
+    addonStatus: Literal["none", "pending", "approved", "revoked"]
     active: bool
     createdAt: str
     updatedAt: str

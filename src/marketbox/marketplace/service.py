@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money
 from marketbox.errors import FieldError, ValidationFailed
-from marketbox.marketplace import miniapp, repository, schemas, search
+from marketbox.marketplace import addons, miniapp, repository, schemas, search
 from marketbox.marketplace.errors import ForeignMerchant, PointOfSaleNotFound
 from marketbox.web.filters import ListQuery
 
@@ -94,6 +94,7 @@ def shop_response(row: Any, public_base: str = "") -> dict[str, Any]:
         "brandId": m["brand_id"],
         "accountProgramIds": list(m["account_program_ids"] or []),
         "miniApp": m["mini_app"],
+        "addonStatus": m["addon_status"],
         "active": bool(m["active"]),
         "createdAt": format_datetime(m["created_at"]),
         "updatedAt": format_datetime(m["updated_at"]),
@@ -146,7 +147,7 @@ def _mini_app_value(
 
 
 def _column_values(
-    request: schemas._ShopFields, *, require_https: bool, creating: bool
+    request: schemas._ShopFields, *, require_https: bool, creating: bool, auto_approve: bool
 ) -> dict[str, Any]:
     fields_set = set(request.model_fields_set)
     if creating:
@@ -179,6 +180,7 @@ def _column_values(
     if changed:
         values["mini_app"] = mini_app
         values["offers_addon"] = bool(mini_app and "suborder" in mini_app["modes"])
+        values["addon_status"] = addons.addon_status_after_save(mini_app, auto_approve=auto_approve)
     return values
 
 
@@ -208,12 +210,19 @@ async def create_from_request(
     *,
     merchant_id: str,
     request: schemas.CreateShopRequest,
+    auto_approve_addons: bool,
     require_https: bool = False,
     public_base: str = "",
 ) -> dict[str, Any]:
-    """POST /v3/marketplace/api/shop. `merchantId`, if given, must be the token's merchant."""
+    """POST /v3/marketplace/api/shop. `merchantId`, if given, must be the token's merchant.
+
+    `auto_approve_addons`: a suborder mini-app is approved as an add-on at once (sandbox)
+    instead of waiting for the operator (production; marketplace/addons.py).
+    """
     _check_merchant(request.merchantId, merchant_id)
-    values = _column_values(request, require_https=require_https, creating=True)
+    values = _column_values(
+        request, require_https=require_https, creating=True, auto_approve=auto_approve_addons
+    )
     await _check_brand(conn, values.get("brand_id"), merchant_id=merchant_id, shop_id=None)
     now = clock.now()
     values.setdefault("type", "shop")
@@ -258,8 +267,11 @@ async def create_point_of_sale(
     active: bool = True,
     require_https: bool = False,
     public_base: str = "",
+    auto_approve_addons: bool = True,
 ) -> dict[str, Any]:
     """Create a point of sale without HTTP (seeding, demo). Returns the ShopResponse dict.
+
+    Seeding runs in sandbox, so a suborder mini-app is approved as an add-on by default.
 
     `mini_app` is the API's miniApp object: ``{"url", "origins"?, "modes"?, "addonRule"?}``.
     """
@@ -290,6 +302,7 @@ async def create_point_of_sale(
         conn,
         merchant_id=merchant_id,
         request=request,
+        auto_approve_addons=auto_approve_addons,
         require_https=require_https,
         public_base=public_base,
     )
@@ -301,6 +314,7 @@ async def update_point_of_sale(
     merchant_id: str,
     shop_id: int,
     request: schemas.UpdateShopRequest,
+    auto_approve_addons: bool,
     require_https: bool = False,
     public_base: str = "",
 ) -> dict[str, Any]:
@@ -313,7 +327,11 @@ async def update_point_of_sale(
     row = await repository.get_point_of_sale(conn, shop_id, merchant_id=merchant_id)
     if row is None:
         raise PointOfSaleNotFound()
-    values = _column_values(request, require_https=require_https, creating=False)
+    values = _column_values(
+        request, require_https=require_https, creating=False, auto_approve=auto_approve_addons
+    )
+    if values.get("mini_app") == row.mini_app and "addon_status" in values:
+        del values["addon_status"]  # saved unchanged: the operator's decision stands
     if "brand_id" in values:
         await _check_brand(conn, values["brand_id"], merchant_id=merchant_id, shop_id=shop_id)
     merged = {**dict(row._mapping), **values}
@@ -418,92 +436,6 @@ async def upsert_special_offer(
     }
     request = schemas.validate(schemas.SpecialOfferRequest, payload)
     return await upsert_from_request(conn, merchant_id=merchant_id, request=request)
-
-
-# --- mini-app add-ons ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Addon:
-    """A point of sale whose suborder mini-app is offered for an invoice (a service card)."""
-
-    shop_id: int
-    merchant_id: str
-    title: str
-    description: str | None
-    logo_url: str | None
-    url: str
-    origins: tuple[str, ...]
-    # The invoice already holds an order with this shopId: show «Добавлено» / «Добавить ещё».
-    added: bool = False
-    min_order_sum: Decimal | None = field(default=None)
-
-
-def _meta_data_of(rows: Sequence[Any]) -> list[Any]:
-    """Each order's metaData, then every basket item's metaData (miniapps.md §3.2)."""
-    out = [r.meta_data for r in rows if r.meta_data is not None]
-    for r in rows:
-        for item in r.basket_items or []:
-            if isinstance(item, dict) and item.get("metaData") is not None:
-                out.append(item["metaData"])
-    return out
-
-
-async def container_meta_data(conn: AsyncConnection, container_id: str) -> list[Any]:
-    """What the host puts into `private.metaData` for a suborder mini-app of this invoice.
-
-    Live orders only (canceled and expired orders and refunds are left out), oldest first:
-    first every order's `metaData`, then every basket item's `metaData`. Orders and items
-    without metadata add nothing. An unknown container gives ``[]``.
-    """
-    if not ids.is_uuid(container_id):
-        return []
-    rows = await repository.container_orders(conn, ids.normalize_uuid(container_id))
-    return _meta_data_of(rows)
-
-
-async def addons_for_container(conn: AsyncConnection, container_id: str) -> list[Addon]:
-    """Points of sale to offer as add-ons on the payment page of this invoice, oldest first.
-
-    Offered: active points of sale whose mini-app has the ``suborder`` mode and whose
-    ``addonRule`` holds for `container_meta_data` (no rule: always). Left out: the point of
-    sale the main order came from (it is not an add-on to itself). Not left out: merchants
-    that already have an order in the invoice (the airline may sell its own extras, a buyer
-    may add a second taxi); such cards come with ``added=True`` when an order of the invoice
-    carries their shopId. The container's status is not looked at: the page decides whether
-    to show the strip. An unknown or empty container gives ``[]``.
-    """
-    if not ids.is_uuid(container_id):
-        return []
-    rows = await repository.container_orders(conn, ids.normalize_uuid(container_id))
-    if not rows:
-        return []
-    meta_data = _meta_data_of(rows)
-    main_shop_id = rows[0].shop_id
-    shop_ids = {r.shop_id for r in rows[1:] if r.shop_id is not None}
-    addons = []
-    for pos in await repository.addon_candidates(conn):
-        if pos.id == main_shop_id:
-            continue
-        app = pos.mini_app or {}
-        if not miniapp.rule_matches(app.get("addonRule"), meta_data):
-            continue
-        addons.append(
-            Addon(
-                shop_id=pos.id,
-                merchant_id=pos.merchant_id,
-                title=pos.title,
-                description=pos.description,
-                logo_url=pos.logo_url,
-                url=app["url"],
-                origins=tuple(app["origins"]),
-                added=pos.id in shop_ids,
-                min_order_sum=money.from_minor(pos.min_order_sum_minor)
-                if pos.min_order_sum_minor is not None
-                else None,
-            )
-        )
-    return addons
 
 
 # --- public pages -----------------------------------------------------------------------------

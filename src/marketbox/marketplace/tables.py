@@ -53,6 +53,10 @@ points_of_sale = Table(
     Column("mini_app", ExactJSON, nullable=True),
     # True when mini_app.modes holds "suborder": lets addons_for_container skip the rest in SQL.
     Column("offers_addon", Boolean, nullable=False, server_default="0"),
+    # The operator's word on the add-on: none (no suborder mode) | pending | approved | revoked.
+    # Only `approved` add-ons are offered on payment pages and may join other merchants'
+    # invoices; sandbox approves on save, production waits for `marketbox addon approve`.
+    Column("addon_status", String(10), nullable=False, server_default="none"),
     Column("active", Boolean, nullable=False, server_default="1"),
     # Stems of title, description and address (marketplace/search.py).
     Column("search_text", Text, nullable=False, server_default=" "),

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import money
@@ -77,7 +77,10 @@ async def insert_order_with_container(
 
 
 async def lock_container(conn: AsyncConnection, container_id: str) -> Any:
-    """The container row, locked against a concurrent payment until commit (PostgreSQL)."""
+    """The container row, locked until commit (PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    serializes writers). Every path that changes a container or its orders takes this lock
+    first, before any order row (docs/security.md "Lock order"), so two of them never wait
+    on each other in opposite orders."""
     query = select(order_containers).where(order_containers.c.id == container_id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
@@ -85,12 +88,28 @@ async def lock_container(conn: AsyncConnection, container_id: str) -> Any:
 
 
 async def get_order(conn: AsyncConnection, order_id: str, *, merchant_id: str | None) -> Any:
+    """One order, unlocked: writers lock its container first (`lock_container`), then re-read."""
     query = select(orders).where(orders.c.id == order_id)
     if merchant_id is not None:
         query = query.where(orders.c.merchant_id == merchant_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
     return (await conn.execute(query)).first()
+
+
+async def main_order(conn: AsyncConnection, container_id: str) -> Any:
+    """The order that opened the container."""
+    query = select(orders).where(
+        orders.c.container_id == container_id, orders.c.joined_as == "main"
+    )
+    return (await conn.execute(query)).first()
+
+
+async def insiders(conn: AsyncConnection, container_id: str) -> set[str]:
+    """Merchants whose own orders make up the container (its main order's merchant and
+    merchants it let in through their own suborders); add-ons are not insiders."""
+    query = select(orders.c.merchant_id).where(
+        orders.c.container_id == container_id, orders.c.joined_as.in_(("main", "own"))
+    )
+    return set((await conn.execute(query.distinct())).scalars())
 
 
 def _condition(cond: Condition) -> ColumnElement[bool]:
@@ -146,12 +165,14 @@ async def expire_due(
     merchant_id: str | None = None,
     container_id: str | None = None,
 ) -> list[Any]:
-    """Unpaid orders past their expirationDate become `expired`, with their whole container.
+    """Unpaid orders past their expirationDate become `expired`; returns the expired rows.
 
-    A container is payable only in whole, so the earliest deadline of its unpaid orders is the
-    container's (payments.md §1): once one order expires, every unpaid order of it does.
+    The main order's deadline is the invoice's: when it passes, the container and every
+    unpaid order in it expire. Any other order's deadline is its own: it expires alone and
+    the rest of the invoice stays payable (an add-on cannot shorten the owner's deadline).
+    Containers are locked first, in id order (docs/security.md "Lock order").
     """
-    due = select(orders.c.container_id).where(
+    due = select(orders.c.id, orders.c.container_id, orders.c.joined_as).where(
         orders.c.status == "created",
         orders.c.expiration_date <= now,
         orders.c.processable.is_(True),
@@ -160,20 +181,27 @@ async def expire_due(
         due = due.where(orders.c.merchant_id == merchant_id)
     if container_id is not None:
         due = due.where(orders.c.container_id == container_id)
-    container_ids = list((await conn.execute(due.distinct())).scalars())
-    if not container_ids:
+    rows = (await conn.execute(due)).all()
+    if not rows:
         return []
-    await conn.execute(
-        update(order_containers)
-        .where(order_containers.c.id.in_(container_ids), order_containers.c.status == "pending")
-        .values(status="expired")
-    )
+    await lock_containers(conn, {r.container_id for r in rows})
+    closing = sorted({r.container_id for r in rows if r.joined_as == "main"})
+    alone = [r.id for r in rows if r.joined_as != "main"]
+    if closing:
+        await conn.execute(
+            update(order_containers)
+            .where(order_containers.c.id.in_(closing), order_containers.c.status == "pending")
+            .values(status="expired")
+        )
     result = await conn.execute(
         update(orders)
         .where(
-            orders.c.container_id.in_(container_ids),
             orders.c.status == "created",
             orders.c.processable.is_(True),
+            or_(
+                orders.c.container_id.in_(closing),
+                and_(orders.c.id.in_(alone), orders.c.expiration_date <= now),
+            ),
         )
         .values(status="expired", updated_at=now)
         .returning(*orders.c)
@@ -181,31 +209,31 @@ async def expire_due(
     return list(result.all())
 
 
-async def container_deadline_passed(
+async def lock_containers(conn: AsyncConnection, container_ids: Iterable[str]) -> None:
+    """Lock several containers in one statement, in id order (PostgreSQL)."""
+    if conn.dialect.name != "postgresql":
+        return
+    await conn.execute(
+        select(order_containers.c.id)
+        .where(order_containers.c.id.in_(sorted(container_ids)))
+        .order_by(order_containers.c.id)
+        .with_for_update()
+    )
+
+
+async def cancel_created_orders(
     conn: AsyncConnection, container_id: str, now: datetime
-) -> bool:
-    first = (
-        await conn.execute(
-            select(func.min(orders.c.expiration_date)).where(
-                orders.c.container_id == container_id, orders.c.status == "created"
-            )
-        )
-    ).scalar_one()
-    return first is not None and first <= now
-
-
-async def close_container_if_empty(conn: AsyncConnection, container_id: str) -> None:
-    """A pending container whose every order is canceled is canceled too."""
-    live = (
-        await conn.execute(
-            select(func.count()).where(
-                orders.c.container_id == container_id, orders.c.status != "canceled"
-            )
-        )
-    ).scalar_one()
-    if live == 0:
-        await conn.execute(
-            update(order_containers)
-            .where(order_containers.c.id == container_id, order_containers.c.status == "pending")
-            .values(status="canceled")
-        )
+) -> list[Any]:
+    """The invoice is withdrawn: the container and every unpaid order in it are canceled."""
+    await conn.execute(
+        update(order_containers)
+        .where(order_containers.c.id == container_id, order_containers.c.status == "pending")
+        .values(status="canceled")
+    )
+    result = await conn.execute(
+        update(orders)
+        .where(orders.c.container_id == container_id, orders.c.status == "created")
+        .values(status="canceled", updated_at=now)
+        .returning(*orders.c)
+    )
+    return list(result.all())

@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money
 from marketbox.errors import FieldError, ValidationFailed
+from marketbox.marketplace import addons as marketplace_addons
+from marketbox.marketplace import repository as marketplace_repository
 from marketbox.merchants.service import Merchant
 from marketbox.notifications import outbox
 from marketbox.orders import repository, validation
@@ -73,11 +75,16 @@ async def create_order(
     expiration = validation.parse_expiration(request.expirationDate, now)
     validation.check_notification_url(request.notificationUrl, require_https=require_https)
 
+    processable = merchant.has_contract and request.processable is not False
+    await _check_references(conn, merchant, shop_id=request.shopId, parent_id=request.parentId)
+
     order_id = ids.new_id()
     new_container: dict[str, Any] | None = None
+    shop_id = request.shopId
+    joined_as = "main"
     if request.orderContainerId:
-        container_id = await _join_container(
-            conn, request.orderContainerId, request.currencyId, now
+        container_id, joined_as, shop_id = await _join_container(
+            conn, merchant, request, processable=processable, now=now
         )
     else:
         container_id = ids.new_id()
@@ -89,7 +96,6 @@ async def create_order(
             "main_order_id": order_id,
             "created_at": now,
         }
-    processable = merchant.has_contract and request.processable is not False
     extra = {}
     if request.deliveryAddress is not None:
         extra["deliveryAddress"] = request.deliveryAddress
@@ -111,13 +117,14 @@ async def create_order(
         "language_id": request.languageId or "ru",
         "status": "created",
         "subtype": "order",
+        "joined_as": joined_as,
         "processing_status": "",
         "processable": processable,
         "expiration_date": expiration,
         "created_at": now,
         "updated_at": now,
         "paid_at": None,
-        "shop_id": request.shopId,
+        "shop_id": shop_id,
         "parent_id": request.parentId,
         "customer": _dump(request.customer) or {},
         "basket_items": lines,
@@ -144,24 +151,69 @@ async def create_order(
     return order_response(values, payment_base)
 
 
-async def _join_container(conn: AsyncConnection, container_id: str, currency: str, now: Any) -> str:
-    if not ids.is_uuid(container_id):
+async def _join_container(
+    conn: AsyncConnection,
+    merchant: Merchant,
+    request: CreateOrderRequest,
+    *,
+    processable: bool,
+    now: Any,
+) -> tuple[str, str, int | None]:
+    """Who may join an invoice (docs/security.md): its own merchants, or an approved add-on
+    the payment page offers for it. Returns (container id, joined_as, shopId); the container
+    stays locked until commit, so no payment can slip between this check and the INSERT."""
+    given = request.orderContainerId or ""
+    if not ids.is_uuid(given):
         raise ContainerNotFound()
-    container = await repository.lock_container(conn, ids.normalize_uuid(container_id))
+    container = await repository.lock_container(conn, ids.normalize_uuid(given))
     if container is None:
         raise ContainerNotFound()
     c = container._mapping
+    container_id = str(c["id"])
+    main = (await repository.main_order(conn, container_id))._mapping
     status = c["status"]
-    if status == "pending" and await repository.container_deadline_passed(conn, c["id"], now):
+    if status == "pending" and main["processable"] and main["expiration_date"] <= now:
         status = "expired"  # the sweeper records it; refusing is enough here
     if status != "pending":
         raise ContainerClosed(status)
-    if c["currency"] != currency:
+    if c["currency"] != request.currencyId:
         raise ValidationFailed(
             "The order's currency differs from the container's",
             fields=[FieldError("currencyId", "wrong_value", c["currency"])],
         )
-    return str(c["id"])
+    if processable != main["processable"]:
+        # One payment pays the whole invoice: an order settled outside the platform cannot
+        # share it with orders paid here (it would block or skip their payment).
+        raise ValidationFailed(
+            "A suborder is paid with its invoice: processable must match the main order's",
+            fields=[FieldError("processable", "wrong_value", str(main["processable"]).lower())],
+        )
+    if merchant.id in await repository.insiders(conn, container_id):
+        return container_id, "own", request.shopId
+    shop_id = await marketplace_addons.admit_addon(
+        conn, merchant_id=merchant.id, shop_id=request.shopId, container_id=container_id
+    )
+    return container_id, "addon", shop_id
+
+
+async def _check_references(
+    conn: AsyncConnection, merchant: Merchant, *, shop_id: int | None, parent_id: str | None
+) -> None:
+    """Fields that name another object name one of the merchant's own (docs/security.md)."""
+    errors = []
+    if shop_id is not None and (
+        await marketplace_repository.get_point_of_sale(conn, shop_id, merchant_id=merchant.id)
+        is None
+    ):
+        errors.append(FieldError("shopId", "wrong_value", "no such point of sale of yours"))
+    if parent_id is not None and (
+        not ids.is_uuid(parent_id)
+        or await repository.get_order(conn, ids.normalize_uuid(parent_id), merchant_id=merchant.id)
+        is None
+    ):
+        errors.append(FieldError("parentId", "wrong_value", "no such order of yours"))
+    if errors:
+        raise ValidationFailed("Validation error", fields=errors)
 
 
 async def expire_due(
@@ -187,9 +239,18 @@ async def get_order(
 
 
 async def _owned_order(
-    conn: AsyncConnection, merchant: Merchant, order_id: str, payment_base: str
+    conn: AsyncConnection,
+    merchant: Merchant,
+    order_id: str,
+    payment_base: str,
+    *,
+    lock: bool = False,
 ) -> Any:
-    """The merchant's order, with a passed deadline applied first; else 404 (never 403)."""
+    """The merchant's order, with a passed deadline applied first; else 404 (never 403).
+
+    `lock`: for a change, the order's container is locked first and the order re-read under
+    that lock (docs/security.md "Lock order").
+    """
     if not ids.is_uuid(order_id):
         raise OrderNotFound()
     order_id = ids.normalize_uuid(order_id)
@@ -199,8 +260,11 @@ async def _owned_order(
     m = row._mapping
     if m["status"] == "created" and m["processable"] and m["expiration_date"] <= clock.now():
         await expire_due(conn, payment_base=payment_base, container_id=m["container_id"])
-        row = await repository.get_order(conn, order_id, merchant_id=merchant.id)
-    return row
+    elif not lock:
+        return row
+    if lock:
+        await repository.lock_container(conn, m["container_id"])
+    return await repository.get_order(conn, order_id, merchant_id=merchant.id)
 
 
 async def list_orders(
@@ -222,10 +286,17 @@ async def update_order(
 ) -> dict[str, Any]:
     """Partial update before payment; the merged order is re-validated as at creation."""
     validation.check_notification_url(request.notificationUrl, require_https=require_https)
-    row = await _owned_order(conn, merchant, order_id, payment_base)
+    row = await _owned_order(conn, merchant, order_id, payment_base, lock=True)
     m = row._mapping
     if m["status"] != "created":
         raise WrongOrderStatus(f"An order in status {m['status']} cannot be updated")
+    if "shopId" in request.model_fields_set and request.shopId != m["shop_id"]:
+        if m["joined_as"] == "addon":
+            raise ValidationFailed(
+                "An add-on order keeps the point of sale it joined the invoice through",
+                fields=[FieldError("shopId", "wrong_value", "cannot change")],
+            )
+        await _check_references(conn, merchant, shop_id=request.shopId, parent_id=None)
     now = clock.now()
     currency = m["currency"]
     given = request.model_fields_set
@@ -282,10 +353,19 @@ async def cancel_order(
     conn: AsyncConnection, *, merchant: Merchant, order_id: str, payment_base: str
 ) -> dict[str, Any]:
     """DELETE: an unpaid order is canceled; a held payment marked shipping_unavailable is
-    reversed (api.md §8.6); anything else is `wrong_order_status`."""
-    row = await _owned_order(conn, merchant, order_id, payment_base)
+    reversed (api.md §8.6); anything else is `wrong_order_status`.
+
+    Canceling the main order withdraws the invoice: every unpaid order in it is canceled
+    with it, and each of their shops is notified. Another order goes alone.
+    """
+    row = await _owned_order(conn, merchant, order_id, payment_base, lock=True)
     m = row._mapping
     now = clock.now()
+    if m["status"] == "created" and m["joined_as"] == "main":
+        canceled = await repository.cancel_created_orders(conn, m["container_id"], now)
+        await outbox.enqueue_for_orders(conn, canceled, payment_base=payment_base, event="canceled")
+        updated = next(r for r in canceled if r._mapping["id"] == m["id"])
+        return order_response(updated, payment_base)
     if m["status"] == "created":
         from_statuses: tuple[str, ...] = ("created",)
     elif m["status"] == "hold" and m["processing_status"] == "shipping_unavailable":
@@ -297,9 +377,36 @@ async def cancel_order(
     )
     if updated is None:
         raise WrongOrderStatus()
-    await repository.close_container_if_empty(conn, m["container_id"])
     await outbox.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
     return order_response(updated, payment_base)
+
+
+async def remove_addon(
+    conn: AsyncConnection, *, container_id: str, order_id: str, payment_base: str
+) -> bool:
+    """The buyer removes an add-on order from the payment page before paying.
+
+    Only orders that joined as add-ons, only while the invoice is unpaid; the add-on's shop
+    is notified of the cancellation. Returns False (and changes nothing) otherwise.
+    """
+    if not ids.is_uuid(container_id) or not ids.is_uuid(order_id):
+        return False
+    container = await repository.lock_container(conn, ids.normalize_uuid(container_id))
+    if container is None or container._mapping["status"] != "pending":
+        return False
+    row = await repository.get_order(conn, ids.normalize_uuid(order_id), merchant_id=None)
+    if row is None:
+        return False
+    m = row._mapping
+    if m["container_id"] != container._mapping["id"] or m["joined_as"] != "addon":
+        return False
+    updated = await repository.update_order(
+        conn, m["id"], {"status": "canceled", "updated_at": clock.now()}, from_statuses=("created",)
+    )
+    if updated is None:
+        return False
+    await outbox.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
+    return True
 
 
 NON_PROCESSABLE_TARGETS = {"created", "completed", "expired", "canceled"}
@@ -314,7 +421,7 @@ async def set_status(
     payment_base: str,
 ) -> dict[str, Any]:
     """PUT /v3/billing/api/order/{id}/status: the merchant moves a non-processable order."""
-    row = await _owned_order(conn, merchant, order_id, payment_base)
+    row = await _owned_order(conn, merchant, order_id, payment_base, lock=True)
     m = row._mapping
     if m["processable"]:
         raise WrongOrderStatus("Only non-processable orders change status through this method")

@@ -2,7 +2,7 @@
 miniapps.md §1.1 `suborder` mode, §8).
 
 For a payable invoice: the points of sale whose suborder mini-app rule matches the container
-(`marketplace.service.addons_for_container`), each as a service card with the bridge
+(`marketplace.addons.addons_for_container`), each as a service card with the bridge
 configuration of its frame (`marketplace.host.frame_config`, mode ``suborder``, the
 container's id and ``private.metaData``). `web/static/addons.js` opens a card's mini-app in a
 sheet; the page CSP must allow framing the add-ons' origins (`frame_sources`).
@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import host
-from marketbox.marketplace import service as marketplace_service
 from marketbox.marketplace.session import Buyer, normalize_phone
 from marketbox.payment_page.invoice import Invoice
 from marketbox.web.formatting import format_money
@@ -49,10 +49,10 @@ async def load(
     """The cards for `invoice` (none unless it is payable), in the marketplace's order."""
     if not invoice.is_payable:
         return []
-    addons = await marketplace_service.addons_for_container(conn, invoice.id)
+    addons = await marketplace_addons.addons_for_container(conn, invoice.id)
     if not addons:
         return []
-    meta_data = await marketplace_service.container_meta_data(conn, invoice.id)
+    meta_data = await marketplace_addons.container_meta_data(conn, invoice.id)
     buyer = invoice_buyer(invoice, session_buyer)
     cards = []
     for addon in addons:

@@ -20,16 +20,22 @@ _CLAIM_CONTAINER = (
     update(order_containers)
     .where(order_containers.c.id == bindparam("cid"), order_containers.c.status == "pending")
     .values(status="paid", paid_at=bindparam("b_now"), payment_id=bindparam("b_payment"))
-    .returning(order_containers.c.currency)
+    .returning(order_containers.c.currency, order_containers.c.main_order_id)
 )
 _PAYABLE = select(
     func.coalesce(func.sum(orders.c.amount_minor), 0),
     func.min(orders.c.expiration_date),
     func.coalesce(func.sum(case((orders.c.processable.is_(False), 1), else_=0)), 0),
 ).where(orders.c.container_id == bindparam("cid"), orders.c.status == "created")
+# An order past its own deadline is not paid (it expires alone, orders/repository.expire_due);
+# the payment then no longer matches the total the payer saw and is refused (AmountChanged).
 _MARK_PAID = (
     update(orders)
-    .where(orders.c.container_id == bindparam("cid"), orders.c.status == "created")
+    .where(
+        orders.c.container_id == bindparam("cid"),
+        orders.c.status == "created",
+        orders.c.expiration_date > bindparam("b_now"),
+    )
     .values(status=bindparam("b_status"), paid_at=bindparam("b_now"), updated_at=bindparam("b_now"))
     .returning(*orders.c)
 )
@@ -46,10 +52,12 @@ async def get_container(conn: AsyncConnection, container_id: str) -> Any:
 
 async def claim_container(
     conn: AsyncConnection, container_id: str, *, payment_id: str, now: datetime
-) -> str | None:
-    """pending -> paid, for exactly one caller; the winner gets the container's currency."""
+) -> tuple[str, str] | None:
+    """pending -> paid, for exactly one caller; the winner gets the container's currency and
+    main order id. This UPDATE takes the container's row lock first (docs/security.md)."""
     params = {"cid": container_id, "b_now": now, "b_payment": payment_id}
-    return (await conn.execute(_CLAIM_CONTAINER, params)).scalar_one_or_none()
+    row = (await conn.execute(_CLAIM_CONTAINER, params)).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 @dataclass(frozen=True)

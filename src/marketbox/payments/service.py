@@ -50,7 +50,11 @@ async def current_status(conn: AsyncConnection, container_id: str, *, payment_ba
         ):
             return "expired"
         if (await repository.payable(conn, container_id)).total_minor == 0:
-            return "canceled"
+            # Under READ COMMITTED the container may have been read just before a racing
+            # payment committed and the orders just after: read the container again.
+            again = await repository.get_container(conn, container_id)
+            status = str(again._mapping["status"])
+            return "canceled" if status == "pending" else status
     return str(container._mapping["status"])
 
 
@@ -75,14 +79,15 @@ async def pay_container(
     """
     now = clock.now()
     payment_id = ids.new_id()
-    currency = await repository.claim_container(conn, container_id, payment_id=payment_id, now=now)
-    if currency is None:
+    claimed = await repository.claim_container(conn, container_id, payment_id=payment_id, now=now)
+    if claimed is None:
         container = await repository.get_container(conn, container_id)
         if container is None:
             raise ContainerNotFound()
         if container._mapping["status"] == "paid":
             raise AlreadyPaid()
         raise ContainerNotPayable(container._mapping["status"])
+    currency, main_order_id = claimed
     if expected_currency is not None and expected_currency != currency:
         raise WrongCurrency(f"The invoice is in {currency}")
     # From here on, raising rolls the claim back with the rest of the transaction. The orders
@@ -91,10 +96,9 @@ async def pay_container(
     paid = await repository.mark_orders_paid(
         conn, container_id, status="hold" if hold else "completed", now=now
     )
-    if not paid:
-        raise ContainerNotPayable("canceled")
-    if min(row._mapping["expiration_date"] for row in paid) <= now:
-        raise ContainerNotPayable("expired")  # the sweeper records the expiry
+    if not any(row._mapping["id"] == main_order_id for row in paid):
+        # The main order's deadline is the invoice's (the sweeper records the expiry).
+        raise ContainerNotPayable("expired")
     if not all(row._mapping["processable"] for row in paid):
         # The merchant settles such orders outside the platform (api.md, newer revision).
         raise NotPayableHere()

@@ -96,6 +96,10 @@ orders = Table(
     # created | completed | hold | expired | canceled (api.md §8.7)
     Column("status", String(20), nullable=False),
     Column("subtype", String(20), nullable=False, server_default="order"),
+    # How the order entered its container (docs/security.md "Who may join an invoice"):
+    # main (opened it) | own (a suborder of a merchant already in it) | addon (an approved
+    # add-on point of sale of another merchant; the buyer may remove it before paying).
+    Column("joined_as", String(10), nullable=False, server_default="main"),
     Column("processing_status", String(50), nullable=False, server_default=""),
     Column("processable", Boolean, nullable=False, server_default="1"),
     Column("expiration_date", UTCDateTime, nullable=False),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 07:45:58.942346
+Create Date: 2026-12-06 21:00:46.480343
 """
 
 from __future__ import annotations
@@ -141,6 +141,7 @@ def upgrade() -> None:
         sa.Column("language_id", sa.String(length=2), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("subtype", sa.String(length=20), server_default="order", nullable=False),
+        sa.Column("joined_as", sa.String(length=10), server_default="main", nullable=False),
         sa.Column("processing_status", sa.String(length=50), server_default="", nullable=False),
         sa.Column("processable", sa.Boolean(), server_default="1", nullable=False),
         sa.Column(
@@ -248,6 +249,7 @@ def upgrade() -> None:
         sa.Column("account_program_ids", marketbox.storage.types.ExactJSON(), nullable=True),
         sa.Column("mini_app", marketbox.storage.types.ExactJSON(), nullable=True),
         sa.Column("offers_addon", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("addon_status", sa.String(length=10), server_default="none", nullable=False),
         sa.Column("active", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("search_text", sa.Text(), server_default=" ", nullable=False),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
