@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock, ids, money
+from marketbox import clock, money
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.marketplace import addons, miniapp, repository, schemas, search
 from marketbox.marketplace.errors import ForeignMerchant, PointOfSaleNotFound
