@@ -127,6 +127,8 @@ class InvoiceSetting(_Model):
 class OrderSetting(_Model):
     roundPolicy: Literal[ROUND_POLICIES] | None = None  # type: ignore[valid-type]
     disableValidate: bool | None = None
+    # Our extension (docs/api.md): false keeps other merchants' add-ons off this invoice.
+    allowAddons: bool | None = None
 
 
 class CreateOrderRequest(_Model):

@@ -51,6 +51,8 @@ class OrderView:
     amount: Decimal
     status: str
     is_main: bool
+    # Joined as another merchant's add-on: the buyer may remove it before paying.
+    is_addon: bool
     lines: list[Line]
 
     @property
@@ -179,6 +181,7 @@ def _order_view(row: Any, *, is_main: bool) -> OrderView:
         amount=money.from_minor(row["amount_minor"], currency),
         status=row["status"],
         is_main=is_main,
+        is_addon=row["joined_as"] == "addon",
         lines=lines,
     )
 

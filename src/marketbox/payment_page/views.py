@@ -7,6 +7,7 @@
                                    add-on strip after a suborder joined
     POST /order/{id}/pay           payer form + sandbox card -> pay_container / record_declined,
                                    then 303 to successUrl / failUrl or our own pages
+    POST /order/{id}/remove        the buyer removes an add-on order (`order_id`) before paying
     GET  /order/{id}/success       after a payment, when the shop gave no successUrl
     GET  /order/{id}/fail          after a decline without a failUrl («Попробовать снова»)
     GET  /order/{id}/receipt       printable receipt of a paid invoice
@@ -32,10 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from marketbox import clock
+from marketbox import clock, ids
 from marketbox.config import Settings
 from marketbox.marketplace import host, miniapp, session
 from marketbox.marketplace import service as marketplace_service
+from marketbox.orders import service as orders_service
 from marketbox.payment_page import addons, forms, messages, repository
 from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
@@ -173,6 +175,38 @@ async def pay(request: Request, container_id: str) -> Response:
             return page.status_page(status_code=409)
         form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
         return page.form_page(form, banner="amount_changed", status_code=409)
+
+
+@router.post("/order/{container_id}/remove")
+async def remove_addon(request: Request, container_id: str) -> Response:
+    """The buyer removes an add-on order (`order_id`) before paying; back to the invoice.
+
+    Only orders that joined as add-ons of other merchants, only while the invoice is unpaid
+    (orders_service.remove_addon); anything else changes nothing and shows the invoice as it is.
+    """
+    ctx = get_context(request)
+    if not ids.is_uuid(container_id):
+        return _not_found(request, ctx)
+    submitted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    if forms.token_matches(request.cookies.get(forms.CSRF_COOKIE), submitted.get(forms.CSRF_FIELD)):
+        try:
+            async with ctx.db.transaction() as conn:
+                await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+                await orders_service.remove_addon(
+                    conn,
+                    container_id=container_id,
+                    order_id=submitted.get("order_id", ""),
+                    payment_base=ctx.payment_base,
+                )
+        except ContainerNotFound:
+            return _not_found(request, ctx)
+    return RedirectResponse(_page_path(container_id, request), status_code=303)
+
+
+def _page_path(container_id: str, request: Request) -> str:
+    lang = request.query_params.get("lang")
+    path = f"/order/{ids.normalize_uuid(container_id)}"
+    return f"{path}?lang={lang}" if lang in LANGS else path
 
 
 async def _back_to_shop(conn: AsyncConnection, invoice: Invoice, url: str | None) -> str | None:
@@ -331,6 +365,7 @@ class _Page:
             "paid_with_hold": payment.get("method") == sandbox.METHOD_CARD_HOLD,
             "card_last4": payment.get("card_last4") or "",
             "orders_url": self.url("orders.html"),
+            "remove_url": self.url("remove"),
             "addons": self.addons,
         }
         base.update(context)

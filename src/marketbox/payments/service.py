@@ -40,15 +40,18 @@ class PaymentResult:
 
 
 async def current_status(conn: AsyncConnection, container_id: str, *, payment_base: str) -> str:
-    """The container's status with a passed deadline applied (and recorded) first."""
+    """The container's status with passed deadlines applied (and recorded) first.
+
+    An expired add-on leaves the invoice pending; the main order's deadline expires it all.
+    """
     container = await repository.get_container(conn, container_id)
     if container is None:
         raise ContainerNotFound()
+    if container._mapping["status"] != "pending":
+        return str(container._mapping["status"])
+    if await orders_service.expire_due(conn, payment_base=payment_base, container_id=container_id):
+        container = await repository.get_container(conn, container_id)
     if container._mapping["status"] == "pending":
-        if await orders_service.expire_due(
-            conn, payment_base=payment_base, container_id=container_id
-        ):
-            return "expired"
         if (await repository.payable(conn, container_id)).total_minor == 0:
             # Under READ COMMITTED the container may have been read just before a racing
             # payment committed and the orders just after: read the container again.
