@@ -6,6 +6,8 @@ Set MARKETBOX_SCREENSHOT_DIR to keep screenshots of the page at 390 and 1280 px.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import os
 from collections.abc import Iterator
 from decimal import Decimal
@@ -16,6 +18,9 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from marketbox.marketplace import service as marketplace_service
+from marketbox.merchants import service as merchants_service
+from marketbox.storage.db import Database
 from tests.browser.bridge_support import BROWSER_MARKS, CHROMIUM_ARGS, chromium_path
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
@@ -171,3 +176,63 @@ def test_a_second_submit_is_blocked(server: str, browser: Browser) -> None:
     assert posts == [f"{order['paymentUrl']}/pay"]
     assert get_order(server, order["id"])["status"] == "completed"
     assert problems == []
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_buyer_removes_an_add_on_before_paying(
+    server: str, sqlite_url: str, browser: Browser, javascript: bool
+) -> None:
+    async def taxi_merchant() -> merchants_service.Credentials:
+        db = Database(sqlite_url)
+        try:
+            async with db.transaction() as conn:
+                taxi = await merchants_service.create_merchant(
+                    conn, name="Такси", legal_name="ООО «Такси Плюс»"
+                )
+                await marketplace_service.create_point_of_sale(
+                    conn,
+                    merchant_id=taxi.id,
+                    title="Такси в аэропорт",
+                    mini_app={"url": "http://127.0.0.1:9/app", "modes": ["suborder"]},
+                )
+            return taxi
+        finally:
+            await db.dispose()
+
+    # Playwright's sync API owns this thread's event loop: set up on a thread of its own.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        taxi = pool.submit(asyncio.run, taxi_merchant()).result()
+    main = create_order(server, items=[basket_item(name="Авиабилет", amount=Decimal("500.00"))])
+    addon = httpx.post(
+        f"{server}{ORDERS}",
+        content=body(
+            order_payload(
+                merchant_id=taxi.id,
+                merchant_order_id="TAXI-1",
+                orderContainerId=main["orderContainerId"],
+                items=[basket_item(name="Такси «Комфорт»", amount=Decimal("210.00"))],
+            )
+        ),
+        headers={"Authorization": f"Bearer {taxi.token}"},
+    )
+    assert addon.status_code == 200, addon.text
+
+    context = browser.new_context(java_script_enabled=javascript)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(main["paymentUrl"])
+    assert "710,00" in page.inner_text("[data-total]")
+    remove = page.get_by_role("button", name="Удалить услугу: ООО «Такси Плюс»")
+    assert remove.count() == 1  # the main order has no such button
+    remove.click()
+
+    page.wait_for_url(main["paymentUrl"])
+    assert "500,00" in page.inner_text("[data-total]")
+    assert "Такси «Комфорт»" not in page.inner_text("[data-order-list]")
+    taxi_order = httpx.get(
+        f"{server}{ORDERS}/{read(addon)['data']['id']}",
+        headers={"Authorization": f"Bearer {taxi.token}"},
+    )
+    assert read(taxi_order)["data"]["status"] == "canceled"
+    assert get_order(server, main["id"])["status"] == "created"
+    context.close()
