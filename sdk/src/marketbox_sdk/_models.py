@@ -277,10 +277,13 @@ class InvoiceSetting(Model):
 
 @dataclasses.dataclass(kw_only=True)
 class OrderSetting(Model):
-    """Order calculation options (`round_policy`: strict, none, floor, ceil, halfUp, halfDown)."""
+    """Order options: calculation (`round_policy`: strict, none, floor, ceil, halfUp, halfDown;
+    `disable_validate`) and, on the main order, `allow_addons=False` to keep other merchants'
+    add-on services off the invoice (a marketbox extension)."""
 
     round_policy: str | None = None
     disable_validate: bool | None = None
+    allow_addons: bool | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
