@@ -39,7 +39,7 @@ from marketbox.marketplace import service as marketplace_service
 from marketbox.payment_page import addons, forms, messages, repository
 from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
-from marketbox.payments import sandbox
+from marketbox.payments import sandbox, throttle
 from marketbox.payments import service as payments_service
 from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
 from marketbox.web import headers as web_headers
@@ -133,7 +133,15 @@ async def pay(request: Request, container_id: str) -> Response:
                 # Decided below from a fresh read: under READ COMMITTED this one may have seen
                 # a racing payment half-committed (container pending, orders already paid).
                 raise AmountChanged()
-            outcome = sandbox.authorize(card, sandbox=ctx.settings.mode == "sandbox")
+            client = request.client.host if request.client else "unknown"
+            outcome = await throttle.authorize(
+                conn, ctx.settings, card, container_id=invoice.id, client=client
+            )
+            if isinstance(outcome, throttle.Throttled):  # too many declines: the bank is not asked
+                await page.load_addons(conn)
+                response = page.form_page(form, banner="throttled", status_code=429)
+                response.headers["Retry-After"] = str(outcome.retry_after)
+                return response
             await repository.save_payer(conn, invoice.id, payer)
             if outcome.approved:
                 await payments_service.pay_container(
