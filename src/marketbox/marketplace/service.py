@@ -214,6 +214,8 @@ async def create_from_request(
     """POST /v3/marketplace/api/shop. `merchantId`, if given, must be the token's merchant."""
     _check_merchant(request.merchantId, merchant_id)
     values = _column_values(request, require_https=require_https, creating=True)
+    if require_https:  # production: no private networks (netguard.py)
+        await miniapp.check_public_url(request, values)
     await _check_brand(conn, values.get("brand_id"), merchant_id=merchant_id, shop_id=None)
     now = clock.now()
     values.setdefault("type", "shop")
@@ -314,6 +316,8 @@ async def update_point_of_sale(
     if row is None:
         raise PointOfSaleNotFound()
     values = _column_values(request, require_https=require_https, creating=False)
+    if require_https:  # production: no private networks (netguard.py)
+        await miniapp.check_public_url(request, values)
     if "brand_id" in values:
         await _check_brand(conn, values["brand_id"], merchant_id=merchant_id, shop_id=shop_id)
     merged = {**dict(row._mapping), **values}

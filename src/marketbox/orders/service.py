@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock, ids, money
+from marketbox import clock, ids, money, netguard
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.merchants.service import Merchant
 from marketbox.notifications import outbox
@@ -72,6 +72,8 @@ async def create_order(
     validation.check_totals(amount, vat_amount, lines, validate_amounts=validate_amounts)
     expiration = validation.parse_expiration(request.expirationDate, now)
     validation.check_notification_url(request.notificationUrl, require_https=require_https)
+    if require_https:  # production: no private networks (netguard.py); sandbox allows localhost
+        await netguard.check_url(request.notificationUrl, field="notificationUrl")
 
     order_id = ids.new_id()
     new_container: dict[str, Any] | None = None
@@ -222,6 +224,8 @@ async def update_order(
 ) -> dict[str, Any]:
     """Partial update before payment; the merged order is re-validated as at creation."""
     validation.check_notification_url(request.notificationUrl, require_https=require_https)
+    if require_https:  # production: no private networks (netguard.py); sandbox allows localhost
+        await netguard.check_url(request.notificationUrl, field="notificationUrl")
     row = await _owned_order(conn, merchant, order_id, payment_base)
     m = row._mapping
     if m["status"] != "created":
