@@ -43,6 +43,7 @@ def assert_too_large(response: httpx.Response) -> None:
     error = read(response)["error"]
     assert error["code"] == "payload_too_large"
     assert str(LIMIT) in error["message"]
+    assert response.headers["connection"] == "close"  # the rest of the body is not read
 
 
 async def test_an_order_within_the_limit_is_accepted(api: httpx.AsyncClient) -> None:

@@ -76,6 +76,7 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", []))
                 headers = MutableHeaders(scope=message)
                 headers.setdefault("X-Content-Type-Options", security.NOSNIFF)
                 if headers.get("content-type", "").startswith("text/html"):
@@ -129,7 +130,10 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit: int = scope["app"].state.ctx.settings.max_body_bytes
-        refusal = PayloadTooLarge(f"The request body is larger than {limit} bytes")
+        # Connection: close, so the server stops reading what is left of the body.
+        refusal = PayloadTooLarge(
+            f"The request body is larger than {limit} bytes", headers={"Connection": "close"}
+        )
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _respond(refusal, scope, receive, send)
@@ -172,8 +176,5 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _respond(exc: AppError, scope: Scope, receive: Receive, send: Send) -> None:
-    # The body is not read: the client may still be sending it, and the server closes the
-    # connection after this answer.
-    headers = {**exc.headers, "Connection": "close"}
-    response = JSONResponse(exc.envelope(), status_code=exc.status, headers=headers)
+    response = JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers)
     await response(scope, receive, send)
