@@ -20,12 +20,12 @@ Mode = Literal["sandbox", "production"]
 # (sessions end with the process); production refuses to start without it.
 _PROCESS_SESSION_SECRET = secrets.token_urlsafe(32)
 
-# Retry schedule after a failed delivery, in seconds after the previous attempt
-# (spec/notifications.md §6: 10 more attempts within 24 hours).
 # A CSP source naming one origin: https://host[:port], an optional leading "*." wildcard label.
 # Nothing else (no spaces, no ";"), so an entry can never add a directive to the policy.
 _FRAME_ANCESTOR = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
+# Retry schedule after a failed delivery, in seconds after the previous attempt
+# (spec/notifications.md §6: 10 more attempts within 24 hours).
 DEFAULT_RETRY_SCHEDULE = (60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 21600)
 
 
