@@ -142,7 +142,7 @@ payments = Table(
 )
 
 # Every card attempt on the payment page, throttled ones included (payments/throttle.py counts
-# the declines here per container and per client; docs/payment-page.md "Throttling").
+# the declines here per container and per client; docs/payment-page.md "Throttling card attempts").
 payment_attempts = Table(
     "payment_attempts",
     metadata,
