@@ -66,8 +66,9 @@ class Settings(BaseSettings):
     # Request cost limits (docs/api.md "Limits on what one request may cost"). Bodies above this size are refused with 413
     # before they are parsed, chunked bodies included.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
-    # Card attempts on the payment page (docs/payment-page.md "Throttling card attempts"): declined attempts
-    # per invoice (container) and per client IP within their windows; 0 turns a limit off.
+    # Card attempts on the payment page (docs/payment-page.md "Throttling card attempts"):
+    # declined attempts per invoice (container) and per client IP within their windows;
+    # 0 turns a limit off.
     pay_declines_per_container: int = Field(default=5, ge=0)
     pay_container_window_seconds: int = Field(default=15 * 60, ge=1)
     pay_declines_per_client: int = Field(default=20, ge=0)

@@ -1,4 +1,4 @@
-"""Throttling card attempts on the payment page (docs/payment-page.md "Throttling card attempts").
+"""Throttling card attempts on the payment page (docs/payment-page.md, same title).
 
 Card testing sends many cards at one invoice, or at many invoices from one client; each attempt
 is a question to the bank. An attempt is refused before it reaches the bank when, within its

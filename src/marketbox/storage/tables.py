@@ -141,8 +141,9 @@ payments = Table(
     Index(None, "container_id"),
 )
 
-# Every card attempt on the payment page, throttled ones included (payments/throttle.py counts
-# the declines here per container and per client; docs/payment-page.md "Throttling card attempts").
+# Every card attempt on the payment page, throttled ones included: payments/throttle.py counts
+# the declines here per container and per client (docs/payment-page.md, "Throttling card
+# attempts").
 payment_attempts = Table(
     "payment_attempts",
     metadata,
