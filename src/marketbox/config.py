@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     # https://shop.example, https://shop.example:8443 or https://*.shop.example.
     extra_frame_ancestors: list[str] = Field(default_factory=list)
 
-    # Request cost limits (docs/api.md "Limits on what one request may cost"). Bodies above this size are refused with 413
-    # before they are parsed, chunked bodies included.
+    # docs/api.md, "Limits on what one request may cost": bodies above this size are refused
+    # with 413 before they are parsed, chunked bodies included.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
     # Card attempts on the payment page (docs/payment-page.md "Throttling card attempts"):
     # declined attempts per invoice (container) and per client IP within their windows;
