@@ -20,7 +20,13 @@ from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database
 from marketbox.web import errors, openapi
 from marketbox.web.context import AppContext
-from marketbox.web.middleware import IPRateLimitMiddleware, RequestIdMiddleware
+from marketbox.web.middleware import (
+    BodySizeLimitMiddleware,
+    HeadAsGetMiddleware,
+    IPRateLimitMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from marketbox.web.pages import router as pages_router
 
 log = logging.getLogger("marketbox")
@@ -75,7 +81,12 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.ctx = ctx
+    # Added innermost first: a request meets RequestId, SecurityHeaders, HeadAsGet, BodySizeLimit,
+    # IPRateLimit, then the routes; every answer, refusals included, gets the id and headers.
     app.add_middleware(IPRateLimitMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(HeadAsGetMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     errors.install(app)
     app.include_router(security_router)

@@ -6,11 +6,12 @@ an SQLite file in the working directory, sandbox mode, the public URL of a local
 
 from __future__ import annotations
 
+import re
 import secrets
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["sandbox", "production"]
@@ -18,6 +19,10 @@ Mode = Literal["sandbox", "production"]
 # Signs the marketplace buyer-session cookie. Sandbox falls back to a random value per process
 # (sessions end with the process); production refuses to start without it.
 _PROCESS_SESSION_SECRET = secrets.token_urlsafe(32)
+
+# A CSP source naming one origin: https://host[:port], an optional leading "*." wildcard label.
+# Nothing else (no spaces, no ";"), so an entry can never add a directive to the policy.
+_FRAME_ANCESTOR = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 # Retry schedule after a failed delivery, in seconds after the previous attempt
 # (spec/notifications.md §6: 10 more attempts within 24 hours).
@@ -52,7 +57,22 @@ class Settings(BaseSettings):
     # Default lifetime of an order container page session etc.
     time_zone: str = "Europe/Moscow"
     log_level: str = "INFO"
+    # MARKETBOX_EXTRA_FRAME_ANCESTORS: origins (JSON list, e.g. '["https://shop.example"]') that
+    # may embed the PAYMENT PAGE in a frame, besides our own origin. Every other page may be
+    # framed by our own origin only. Each entry is a CSP source: an origin such as
+    # https://shop.example, https://shop.example:8443 or https://*.shop.example.
     extra_frame_ancestors: list[str] = Field(default_factory=list)
+
+    # docs/api.md, "Limits on what one request may cost": bodies above this size are refused
+    # with 413 before they are parsed, chunked bodies included.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Card attempts on the payment page (docs/payment-page.md "Throttling card attempts"):
+    # declined attempts per invoice (container) and per client IP within their windows;
+    # 0 turns a limit off.
+    pay_declines_per_container: int = Field(default=5, ge=0)
+    pay_container_window_seconds: int = Field(default=15 * 60, ge=1)
+    pay_declines_per_client: int = Field(default=20, ge=0)
+    pay_client_window_seconds: int = Field(default=60 * 60, ge=1)
     # MARKETBOX_SESSION_SECRET: required in production (see _PROCESS_SESSION_SECRET).
     session_secret: str = ""
 
@@ -63,6 +83,22 @@ class Settings(BaseSettings):
                 raise ValueError("MARKETBOX_SESSION_SECRET is required in production mode")
             self.session_secret = _PROCESS_SESSION_SECRET
         return self
+
+    @field_validator("extra_frame_ancestors")
+    @classmethod
+    def _frame_ancestors_are_origins(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not _FRAME_ANCESTOR.fullmatch(entry):
+                raise ValueError(
+                    f"MARKETBOX_EXTRA_FRAME_ANCESTORS: {entry!r} is not an origin "
+                    "(scheme://host[:port], e.g. https://shop.example)"
+                )
+        return value
+
+    @property
+    def blocks_private_networks(self) -> bool:
+        """Production never sends requests to private networks (netguard.py); sandbox does."""
+        return self.mode == "production"
 
     @property
     def public_base(self) -> str:

@@ -9,6 +9,7 @@
     ├── ValidationFailed             422 validation_error, per-field details in `fields`
     │   └── (domain codes)           422 wrong_total_amount, wrong_order_status, ...
     ├── Conflict                     409 state conflicts outside the Invoicebox code list
+    ├── PayloadTooLarge              413 payload_too_large (body above MARKETBOX_MAX_BODY_BYTES)
     └── RateLimited                  429 (no code in the real API; we send `rate_limited`)
 
 The envelope is ``{"error": {"message", "code", "fields": [{"name", "code", "message"}]}}``.
@@ -98,6 +99,14 @@ class Conflict(AppError):
     status = 409
     code = "conflict"
     message = "Conflict"
+
+
+class PayloadTooLarge(AppError):
+    """The request body is larger than the configured limit (MARKETBOX_MAX_BODY_BYTES)."""
+
+    status = 413
+    code = "payload_too_large"
+    message = "Request body too large"
 
 
 class RateLimited(AppError):

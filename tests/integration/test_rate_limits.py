@@ -74,6 +74,30 @@ async def test_account_limit_follows_the_account_across_ips(account_limited: Any
         assert_limited(await client.get(LIST, headers=DEMO_AUTH))
 
 
+async def test_the_auth_check_counts_against_the_account(account_limited: Any) -> None:
+    async with client_for(account_limited) as client:
+        checks = [(await client.get(AUTH, headers=DEMO_AUTH)) for _ in range(6)]
+        assert [r.status_code for r in checks[:5]] == [200] * 5
+        assert_limited(checks[5])
+        # One budget per account: the API is refused too, and the anonymous check still answers.
+        assert_limited(await client.get(LIST, headers=DEMO_AUTH))
+        assert (await client.get(AUTH)).status_code == 200
+
+
+async def test_an_instruments_auth_check_counts_against_its_account(
+    database_url: str, db: Database
+) -> None:
+    async with db.transaction() as conn:
+        instrument = await merchants_service.create_instrument(conn, name="bank")
+    app = limited_app(database_url, db, rate_limit_per_account=2, rate_limit_per_ip=1000)
+    headers = {"Authorization": f"Bearer {instrument.token}"}
+    async with client_for(app) as client:
+        assert (await client.get(AUTH, headers=headers)).status_code == 200
+        assert (await client.get(AUTH, headers=headers)).status_code == 200
+        assert_limited(await client.get(AUTH, headers=headers))
+        assert (await client.get(AUTH, headers=DEMO_AUTH)).status_code == 200
+
+
 async def test_another_account_is_not_affected(account_limited: Any, db: Database) -> None:
     async with db.transaction() as conn:
         other = await merchants_service.create_merchant(conn, name="Другой магазин")

@@ -183,7 +183,10 @@ def cmd_merchant(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(conn: Any) -> Any:
         return await service.create_merchant(
-            conn, name=args.name, notification_url=args.notification_url
+            conn,
+            name=args.name,
+            notification_url=args.notification_url,
+            block_private_networks=settings.blocks_private_networks,
         )
 
     if args.notification_url and not args.notification_url.startswith(("http://", "https://")):

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
+from marketbox import netguard
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.marketplace import schemas
 from marketbox.miniapp_host import protocol
@@ -120,6 +121,19 @@ def clean_mini_app(
         raise ValidationFailed("Invalid miniApp", fields=errors)
     ordered_modes = [m for m in schemas.MINIAPP_MODES if m in modes]
     return {"url": url, "origins": origins, "modes": ordered_modes, "addonRule": rule}
+
+
+async def check_public_url(request: schemas._ShopFields, values: dict[str, Any]) -> None:
+    """Production: refuse a mini-app URL that leads to a private network (netguard.py).
+
+    `values` are the point of sale's new column values; the error names the field the
+    request used (`miniApp.url` or the flat `miniAppUrl`).
+    """
+    mini_app = values.get("mini_app")
+    if mini_app is None:
+        return
+    field = "miniApp.url" if "miniApp" in request.model_fields_set else "miniAppUrl"
+    await netguard.check_url(mini_app["url"], field=field)
 
 
 def check_rule(rule: object, name: str) -> list[FieldError]:

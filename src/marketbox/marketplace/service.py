@@ -223,6 +223,8 @@ async def create_from_request(
     values = _column_values(
         request, require_https=require_https, creating=True, auto_approve=auto_approve_addons
     )
+    if require_https:  # production: no private networks (netguard.py)
+        await miniapp.check_public_url(request, values)
     await _check_brand(conn, values.get("brand_id"), merchant_id=merchant_id, shop_id=None)
     now = clock.now()
     values.setdefault("type", "shop")
@@ -330,6 +332,8 @@ async def update_point_of_sale(
     values = _column_values(
         request, require_https=require_https, creating=False, auto_approve=auto_approve_addons
     )
+    if require_https:  # production: no private networks (netguard.py)
+        await miniapp.check_public_url(request, values)
     if values.get("mini_app") == row.mini_app and "addon_status" in values:
         del values["addon_status"]  # saved unchanged: the operator's decision stands
     if "brand_id" in values:

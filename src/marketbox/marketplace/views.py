@@ -24,6 +24,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 
 from marketbox.marketplace import host, miniapp, session, texts
 from marketbox.marketplace import service as marketplace_service
+from marketbox.web import headers as web_headers
 from marketbox.web.formatting import register_filters
 from marketbox.web.i18n import register_i18n
 
@@ -177,11 +178,19 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
             buyer=buyer,
             payment_url_prefix=f"{_settings(request).public_base}/order/",
         )
-    return _render(
+    response = _render(
         request,
         "marketplace/point_of_sale.html",
         {"pos": pos, "frame": frame, "buyer": buyer},
     )
+    if frame is not None:
+        # The default page policy frames nothing but our own pages: add the mini-app's origins.
+        policy = web_headers.content_security_policy(
+            frame_sources=(pos.mini_app or {}).get("origins", ()),
+            image_sources=web_headers.PAGE_IMAGE_SOURCES,
+        )
+        response.headers.update(web_headers.html_headers(policy))
+    return response
 
 
 @router.get("/marketplace/offers", response_class=HTMLResponse)

@@ -9,7 +9,7 @@ from typing import TypeVar
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock, ids
+from marketbox import clock, ids, netguard
 from marketbox.security import signing
 from marketbox.storage.tables import instruments, merchants
 
@@ -81,9 +81,14 @@ async def create_merchant(
     legal_name: str = "",
     vat_number: str = "",
     user_id: str | None = None,
+    block_private_networks: bool = False,
 ) -> Credentials:
+    """A new merchant. `block_private_networks` (production mode) refuses a default
+    notification URL that leads to a private network (netguard.py)."""
     if sign_algorithm not in signing.ALGORITHMS:
         raise ValueError(f"unknown signing algorithm {sign_algorithm!r}")
+    if block_private_networks:
+        await netguard.check_url(notification_url, field="notificationUrl")
     credentials = Credentials(
         id=merchant_id or ids.new_id(),
         token=token or signing.new_token(),

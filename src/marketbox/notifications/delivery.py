@@ -8,8 +8,13 @@ them (notifications.md §1, §3). The reply is judged by notifications.md §5:
     HTTP 200 + error with out_of_service / no / unknown code -> retry
     any other status, a body that is not JSON, a redirect,
     a timeout or a connection error                      -> retry
+    production: the URL's host is, or resolves to, a
+    private/loopback/link-local/reserved address         -> rejected (no retry, nothing sent)
 
 One shared aiohttp ClientSession (one connection pool) serves every delivery of a dispatcher.
+In production its connector resolves names through `netguard.GuardedResolver`, so the address
+checked is the address connected to (a name re-pointed at 127.0.0.1 after it was saved is
+refused too).
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from datetime import datetime
 from typing import Literal
 
 import aiohttp
+import yarl
 
-from marketbox import __version__, clock
+from marketbox import __version__, clock, netguard
 
 Outcome = Literal["success", "retry", "rejected"]
 
@@ -93,16 +99,26 @@ class Deliverer:
     The session is created on first use, inside the running event loop; `close()` ends it.
     """
 
-    def __init__(self, *, timeout_seconds: float, max_connections: int) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        max_connections: int,
+        block_private_networks: bool = False,
+    ) -> None:
         self.timeout_seconds = timeout_seconds
         self.max_connections = max_connections
+        self.block_private_networks = block_private_networks
         self._default_timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
-                limit=self.max_connections, limit_per_host=0, ttl_dns_cache=300
+                limit=self.max_connections,
+                limit_per_host=0,
+                ttl_dns_cache=300,
+                resolver=netguard.GuardedResolver() if self.block_private_networks else None,
             )
             self._session = aiohttp.ClientSession(
                 connector=connector,
@@ -141,6 +157,9 @@ class Deliverer:
         http_status: int | None = None
         reply: bytes | None = None
         try:
+            if self.block_private_networks:
+                # IP literals never reach the resolver: check them here.
+                netguard.check_host_literal(yarl.URL(url).host or "")
             async with session.post(
                 url,
                 data=body,
@@ -152,10 +171,16 @@ class Deliverer:
             ) as response:
                 http_status = response.status
                 reply = await _read_limited(response)
+        except netguard.BlockedAddress as exc:
+            verdict = _blocked(exc)
         except TimeoutError:
             verdict = Verdict("retry", error=f"no reply within {timeout:g} s")
         except aiohttp.ClientError as exc:
-            verdict = Verdict("retry", error=f"{type(exc).__name__}: {exc}"[:500])
+            blocked = netguard.blocked_cause(exc)
+            if blocked is not None:
+                verdict = _blocked(blocked)
+            else:
+                verdict = Verdict("retry", error=f"{type(exc).__name__}: {exc}"[:500])
         except (ValueError, OSError) as exc:  # an unusable URL, a socket error outside aiohttp
             verdict = Verdict("retry", error=f"{type(exc).__name__}: {exc}"[:500])
         else:
@@ -169,6 +194,11 @@ class Deliverer:
             reply_code=verdict.reply_code,
             error=verdict.error,
         )
+
+
+def _blocked(exc: netguard.BlockedAddress) -> Verdict:
+    # Final: retrying cannot help until the merchant fixes the URL (or its DNS).
+    return Verdict("rejected", error=f"blocked in production mode: {exc}"[:500])
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:

@@ -99,6 +99,7 @@ class Dispatcher:
         self.deliverer = Deliverer(
             timeout_seconds=settings.notification_timeout_seconds,
             max_connections=self.concurrency,
+            block_private_networks=settings.blocks_private_networks,
         )
         self._semaphore = asyncio.Semaphore(self.concurrency)
         self._claim_due = self._claim_statement(notification_id=None, due_only=True)
@@ -601,7 +602,8 @@ def _last_error(result: DeliveryResult) -> str | None:
     if result.outcome == "success":
         return None
     if result.outcome == "rejected":
-        return f"rejected: {result.reply_code}"
+        # A shop's final code, or our own refusal to connect (delivery.py `_blocked`).
+        return f"rejected: {result.reply_code}" if result.reply_code else result.error
     return result.error
 
 

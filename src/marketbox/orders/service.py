@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock, ids, money
+from marketbox import clock, ids, money, netguard
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import repository as marketplace_repository
@@ -74,6 +74,8 @@ async def create_order(
     validation.check_totals(amount, vat_amount, lines, validate_amounts=validate_amounts)
     expiration = validation.parse_expiration(request.expirationDate, now)
     validation.check_notification_url(request.notificationUrl, require_https=require_https)
+    if require_https:  # production: no private networks (netguard.py); sandbox allows localhost
+        await netguard.check_url(request.notificationUrl, field="notificationUrl")
 
     processable = merchant.has_contract and request.processable is not False
     await _check_references(conn, merchant, shop_id=request.shopId, parent_id=request.parentId)
@@ -286,6 +288,8 @@ async def update_order(
 ) -> dict[str, Any]:
     """Partial update before payment; the merged order is re-validated as at creation."""
     validation.check_notification_url(request.notificationUrl, require_https=require_https)
+    if require_https:  # production: no private networks (netguard.py); sandbox allows localhost
+        await netguard.check_url(request.notificationUrl, field="notificationUrl")
     row = await _owned_order(conn, merchant, order_id, payment_base, lock=True)
     m = row._mapping
     if m["status"] != "created":

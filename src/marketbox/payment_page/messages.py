@@ -32,6 +32,11 @@ RU: dict[str, str] = {
     ),
     "banner.stale_form": "Страница устарела",
     "banner.stale_form_text": "Проверьте данные и нажмите «Оплатить» ещё раз.",
+    "banner.throttled": "Слишком много неудачных попыток оплаты",
+    "banner.throttled_text": (
+        "Банк отклонил несколько попыток подряд. Деньги не списаны. Повторите оплату позже "
+        "или свяжитесь с магазином."
+    ),
     "error.invalid_email": "Введите адрес в формате name@example.ru",
     "error.invalid_phone": "Введите номер в формате +7 999 123 45 67",
     "error.invalid_inn": "Проверьте ИНН: 10 цифр для организации или 12 для ИП",
@@ -78,6 +83,11 @@ EN: dict[str, str] = {
     ),
     "banner.stale_form": "This page has expired",
     "banner.stale_form_text": "Check your details and press “Pay” again.",
+    "banner.throttled": "Too many failed payment attempts",
+    "banner.throttled_text": (
+        "The bank declined several attempts in a row. No money was taken. Try again later "
+        "or contact the shop."
+    ),
     "error.invalid_email": "Enter an address like name@example.com",
     "error.invalid_phone": "Enter a number like +7 999 123 45 67",
     "error.invalid_inn": "Check the INN: 10 digits for a company, 12 for a sole trader",

@@ -41,9 +41,10 @@ from marketbox.orders import service as orders_service
 from marketbox.payment_page import addons, forms, messages, repository
 from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
-from marketbox.payments import sandbox
+from marketbox.payments import sandbox, throttle
 from marketbox.payments import service as payments_service
 from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
+from marketbox.web import headers as web_headers
 from marketbox.web.context import AppContext, get_context
 from marketbox.web.envelope import JSONResponse
 from marketbox.web.formatting import format_money, register_filters
@@ -134,7 +135,15 @@ async def pay(request: Request, container_id: str) -> Response:
                 # Decided below from a fresh read: under READ COMMITTED this one may have seen
                 # a racing payment half-committed (container pending, orders already paid).
                 raise AmountChanged()
-            outcome = sandbox.authorize(card, sandbox=ctx.settings.mode == "sandbox")
+            client = request.client.host if request.client else "unknown"
+            outcome = await throttle.authorize(
+                conn, ctx.settings, card, container_id=invoice.id, client=client
+            )
+            if isinstance(outcome, throttle.Throttled):  # too many declines: the bank is not asked
+                await page.load_addons(conn)
+                response = page.form_page(form, banner="throttled", status_code=429)
+                response.headers["Retry-After"] = str(outcome.retry_after)
+                return response
             await repository.save_payer(conn, invoice.id, payer)
             if outcome.approved:
                 await payments_service.pay_container(
@@ -458,23 +467,15 @@ def _html(
 def security_headers(
     settings: Settings, *, frame_sources: Sequence[str] = (), image_sources: Sequence[str] = ()
 ) -> dict[str, str]:
-    """A strict CSP (no inline code at all), no caching of payer data, no framing by others.
+    """A strict CSP (no inline code at all), no caching of payer data, framed only by our own
+    origin and MARKETBOX_EXTRA_FRAME_ANCESTORS (web/headers.py holds the shared part).
 
     `frame_sources`: origins of the add-on mini-apps this page frames; `image_sources`: origins
     of their logos.
     """
-    ancestors = " ".join(["'self'", *settings.extra_frame_ancestors])
-    frames = " ".join(dict.fromkeys(["'self'", *FRAME_SOURCES, *frame_sources]))
-    images = " ".join(dict.fromkeys(["'self'", "data:", *image_sources]))
-    policy = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src {images}; connect-src 'self'; frame-src {frames}; "
-        f"frame-ancestors {ancestors}; "
-        "base-uri 'none'; object-src 'none'"
+    policy = web_headers.content_security_policy(
+        frame_ancestors=settings.extra_frame_ancestors,
+        frame_sources=[*FRAME_SOURCES, *frame_sources],
+        image_sources=["data:", *image_sources],
     )
-    return {
-        "Content-Security-Policy": policy,
-        "Cache-Control": "no-store",
-        "Referrer-Policy": "same-origin",
-        "X-Content-Type-Options": "nosniff",
-    }
+    return {**web_headers.html_headers(policy), "Cache-Control": "no-store"}

@@ -145,6 +145,26 @@ payments = Table(
     Index(None, "container_id"),
 )
 
+# Every card attempt on the payment page, throttled ones included: payments/throttle.py counts
+# the declines here per container and per client (docs/payment-page.md, "Throttling card
+# attempts").
+payment_attempts = Table(
+    "payment_attempts",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("container_id", String(36), ForeignKey("order_containers.id"), nullable=False),
+    # The client's IP address as the server saw it.
+    Column("client", String(64), nullable=False),
+    # approved | declined | throttled
+    Column("outcome", String(20), nullable=False),
+    Column("failure_code", String(50), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "container_id", "created_at"),
+    Index(None, "client", "created_at"),
+)
+
 # Outbox: written in the transaction that changes an order's status; the dispatcher
 # delivers it (notifications/dispatcher.py).
 notifications = Table(

@@ -64,6 +64,16 @@ class AppContext:
         instrument = await self.tokens.instrument_for_token(conn, token) if token else None
         return self._admit(instrument, lambda i: i.id)
 
+    async def any_principal(self, conn: AsyncConnection, request: Request) -> Merchant | Instrument:
+        """A merchant's or an instrument's token (the auth check accepts both), admitted like
+        any other call: unknown is 401, a known one counts against its account's limit."""
+        token = bearer_token(request)
+        merchant = await self.tokens.merchant_for_token(conn, token) if token else None
+        if merchant is not None:
+            return self._admit(merchant, lambda m: m.user_id)
+        instrument = await self.tokens.instrument_for_token(conn, token) if token else None
+        return self._admit(instrument, lambda i: i.id)
+
     def _admit(
         self, principal: PrincipalT | None, account: Callable[[PrincipalT], str]
     ) -> PrincipalT:

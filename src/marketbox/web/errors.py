@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from marketbox.errors import AppError, FieldError, MethodNotAllowed, NotFound, ValidationFailed
 from marketbox.web.envelope import JSONResponse
+from marketbox.web.headers import NOSNIFF
 
 log = logging.getLogger("marketbox.web")
 
@@ -58,7 +59,10 @@ async def unhandled(request: Request, exc: Exception) -> Response:
     body = {"error": {"message": "Internal Server Error", "code": "internal_error", "fields": []}}
     # This handler runs outside RequestIdMiddleware (Starlette's ServerErrorMiddleware is the
     # outermost layer), so the id the middleware made is added here.
-    headers = {"X-Request-Id": request_id} if request_id else None
+    # The same reason keeps SecurityHeadersMiddleware from adding nosniff.
+    headers = {"X-Content-Type-Options": NOSNIFF}
+    if request_id:
+        headers["X-Request-Id"] = request_id
     return JSONResponse(body, status_code=500, headers=headers)
 
 

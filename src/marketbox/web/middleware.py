@@ -1,13 +1,21 @@
-"""Pure ASGI middleware: a request id on every response (spec/api.md §1.2) and the per-IP
-rate limit of the API (§5), ahead of routing so that refused requests cost almost nothing."""
+"""Pure ASGI middleware, ahead of routing so that refused requests cost almost nothing:
+
+RequestIdMiddleware        a request id on every response (spec/api.md §1.2)
+SecurityHeadersMiddleware  nosniff everywhere; CSP + Referrer-Policy on HTML (web/headers.py)
+HeadAsGetMiddleware        HEAD answered wherever GET is: same status and headers, no body
+BodySizeLimitMiddleware    413 for a body above MARKETBOX_MAX_BODY_BYTES, chunked ones too
+IPRateLimitMiddleware      the per-IP rate limit of the API (§5)
+"""
 
 from __future__ import annotations
 
 import secrets
 
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from marketbox.errors import RateLimited
+from marketbox.errors import AppError, PayloadTooLarge, RateLimited
+from marketbox.web import headers as security
 from marketbox.web.envelope import JSONResponse
 
 
@@ -51,3 +59,122 @@ class IPRateLimitMiddleware:
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """`X-Content-Type-Options: nosniff` on every answer; on HTML, the default
+    Content-Security-Policy (frame-ancestors 'self') and Referrer-Policy unless the page set its
+    own (the payment page and the point-of-sale page do)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", []))
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", security.NOSNIFF)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.setdefault("Content-Security-Policy", security.DEFAULT_PAGE_POLICY)
+                    headers.setdefault("Referrer-Policy", security.REFERRER_POLICY)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class HeadAsGetMiddleware:
+    """Serve HEAD as the GET of the same URL and drop the body (RFC 9110 §9.3.2).
+
+    Routes declare GET only; without this a HEAD would be a 405. The status and headers
+    (Content-Length included) are exactly the GET's.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        finished = False
+
+        async def send_without_body(message: Message) -> None:
+            nonlocal finished
+            if message["type"] == "http.response.start":
+                await send(message)
+            elif not finished and not message.get("more_body", False):
+                finished = True  # the last body message (or a pathsend): one empty body
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+        await self.app({**scope, "method": "GET"}, receive, send_without_body)
+
+
+class BodySizeLimitMiddleware:
+    """Refuse a request body above `max_body_bytes` with 413 in the envelope.
+
+    A Content-Length above the limit is refused before anything is read; a body without one
+    (chunked) is counted while it arrives and refused at the first byte over the limit, so no
+    parser (JSON, form) ever sees more than the limit.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit: int = scope["app"].state.ctx.settings.max_body_bytes
+        # Connection: close, so the server stops reading what is left of the body.
+        refusal = PayloadTooLarge(
+            f"The request body is larger than {limit} bytes", headers={"Connection": "close"}
+        )
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _respond(refusal, scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # An AppError: the app's handlers answer it in the envelope.
+                    raise refusal
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except PayloadTooLarge:
+            if started:
+                raise
+            await _respond(refusal, scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _respond(exc: AppError, scope: Scope, receive: Receive, send: Send) -> None:
+    response = JSONResponse(exc.envelope(), status_code=exc.status, headers=exc.headers)
+    await response(scope, receive, send)

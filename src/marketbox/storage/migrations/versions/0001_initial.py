@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 21:00:46.480343
+Create Date: 2026-12-06 21:27:43.618252
 """
 
 from __future__ import annotations
@@ -191,6 +191,38 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "payment_attempts",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("container_id", sa.String(length=36), nullable=False),
+        sa.Column("client", sa.String(length=64), nullable=False),
+        sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("failure_code", sa.String(length=50), nullable=True),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["container_id"],
+            ["order_containers.id"],
+            name=op.f("fk_payment_attempts_container_id_order_containers"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_attempts")),
+    )
+    with op.batch_alter_table("payment_attempts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_payment_attempts_client_created_at"),
+            ["client", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_payment_attempts_container_id_created_at"),
+            ["container_id", "created_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "payments",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("container_id", sa.String(length=36), nullable=False),
@@ -322,6 +354,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_payments_container_id"))
 
     op.drop_table("payments")
+    with op.batch_alter_table("payment_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payment_attempts_container_id_created_at"))
+        batch_op.drop_index(batch_op.f("ix_payment_attempts_client_created_at"))
+
+    op.drop_table("payment_attempts")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_orders_status_expiration_date"))
         batch_op.drop_index(batch_op.f("ix_orders_merchant_id_created_at"))

@@ -1,0 +1,194 @@
+"""Every page says who may frame it and forbids sniffing; JSON answers forbid sniffing too.
+
+The walk covers every GET route the app serves (a new page fails the walk until it is added
+to `urls`), the static files, and the HTML and JSON 404s.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from marketbox.config import Settings
+from marketbox.marketplace import service as marketplace_service
+from marketbox.merchants.service import DEMO_MERCHANT_ID
+from marketbox.storage.db import Database
+from tests.conftest import body, make_settings, read
+from tests.support.builders import order_payload
+
+ORDERS = "/v3/billing/api/order/order"
+PAYMENT_FRAMER = "https://shop.example"
+MINIAPP_ORIGIN = "https://lounge.example"
+UNKNOWN_ID = "00000000-0000-7000-8000-000000000000"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url, extra_frame_ancestors=[PAYMENT_FRAMER])
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    parsed = {}
+    for part in policy.split(";"):
+        name, *values = part.split()
+        parsed[name] = values
+    return parsed
+
+
+async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
+    """Route path -> concrete URLs that render it (pages of a payable and of a paid invoice)."""
+    pending = read(await api.post(ORDERS, content=body(order_payload(merchant_order_id="A"))))
+    paid = read(await api.post(ORDERS, content=body(order_payload(merchant_order_id="B"))))
+    paid_container = paid["data"]["orderContainerId"]
+    page = await api.get(f"/order/{paid_container}")
+    form = {
+        name: value
+        for name, value in (
+            ("csrf_token", _hidden(page.text, "csrf_token")),
+            ("expected_amount", _hidden(page.text, "expected_amount")),
+        )
+    }
+    form |= {
+        "customer_type": "private",
+        "name": "Иван",
+        "email": "ivan@example.com",
+        "phone": "79990001122",
+        "card_number": "4242 4242 4242 4242",
+        "card_expiry": "12/40",
+        "card_cvc": "123",
+    }
+    assert (await api.post(f"/order/{paid_container}/pay", data=form)).status_code == 303
+    async with db.transaction() as conn:
+        shop = await marketplace_service.create_point_of_sale(
+            conn,
+            merchant_id=DEMO_MERCHANT_ID,
+            title="Лаунж",
+            mini_app={"url": f"{MINIAPP_ORIGIN}/app"},
+        )
+    container = pending["data"]["orderContainerId"]
+    order_id = pending["data"]["id"]
+    return {
+        "/openapi.json": ["/openapi.json"],
+        "/v3/security/api/auth/auth": ["/v3/security/api/auth/auth"],
+        "/v3/filter/api/order/order": ["/v3/filter/api/order/order"],
+        "/v3/billing/api/order/order/{order_id}": [f"{ORDERS}/{order_id}"],
+        "/v3/payment/api/invoice": ["/v3/payment/api/invoice"],
+        "/v3/payment/api/invoice/{invoice_id}": [f"/v3/payment/api/invoice/{UNKNOWN_ID}"],
+        "/legal/offer": ["/legal/offer", "/legal/offer?lang=en"],
+        "/legal/privacy": ["/legal/privacy"],
+        "/help": ["/help"],
+        "/order/{container_id}": [
+            f"/order/{container}",
+            f"/order/{paid_container}",  # the status page
+            f"/order/{UNKNOWN_ID}",  # the HTML 404
+        ],
+        "/order/{container_id}/summary.json": [f"/order/{container}/summary.json"],
+        "/order/{container_id}/orders.html": [f"/order/{container}/orders.html"],
+        "/order/{container_id}/success": [f"/order/{paid_container}/success"],
+        "/order/{container_id}/fail": [f"/order/{container}/fail"],
+        "/order/{container_id}/receipt": [f"/order/{paid_container}/receipt"],
+        "/v3/marketplace/api/shop": ["/v3/marketplace/api/shop"],
+        "/v3/marketplace/api/shop/{shop_id}": [f"/v3/marketplace/api/shop/{shop['id']}"],
+        "/": ["/", "/?q=кофе"],
+        "/marketplace/shop/{shop_id}": [
+            f"/marketplace/shop/{shop['id']}",  # the mini-app host page
+            "/marketplace/shop/999999",  # the marketplace's HTML 404
+        ],
+        "/marketplace/offers": ["/marketplace/offers"],
+        "/marketplace/buyer": ["/marketplace/buyer"],
+        "/marketplace/static/{name}": ["/marketplace/static/pos-page.js"],
+        "/static/miniapp": ["/static/miniapp/bridge.js"],
+        "/static": ["/static/marketbox.css"],
+        "(not found)": ["/no/such/page", "/v3/no/such/endpoint"],
+    }
+
+
+def _hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert match is not None, name
+    return match.group(1)
+
+
+def get_routes(app: Any) -> set[str]:
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        methods = getattr(route, "methods", None)
+        if methods is None or "GET" in methods:  # mounts serve GET
+            found.add(route.path)
+    return found
+
+
+async def test_every_page_carries_the_security_headers(
+    app: Any, api: httpx.AsyncClient, db: Database
+) -> None:
+    walk = await urls(api, db)
+    assert get_routes(app) <= set(walk), "add the new GET route to the walk"
+    html_pages = 0
+    for route, paths in walk.items():
+        for path in paths:
+            response = await api.get(path)
+            assert response.status_code in (200, 401, 404), (path, response.status_code)
+            assert response.headers["x-content-type-options"] == "nosniff", path
+            if not response.headers["content-type"].startswith("text/html"):
+                continue
+            html_pages += 1
+            assert response.headers["referrer-policy"] == "same-origin", path
+            policy = directives(response.headers["content-security-policy"])
+            expected = ["'self'", PAYMENT_FRAMER] if route.startswith("/order/") else ["'self'"]
+            assert policy["frame-ancestors"] == expected, path
+            assert policy["script-src"] == ["'self'"], path
+            assert policy["object-src"] == ["'none'"], path
+    assert html_pages == 17  # every page listed above renders HTML
+
+
+async def test_the_mini_app_host_page_may_frame_only_the_mini_app(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    async with db.transaction() as conn:
+        shop = await marketplace_service.create_point_of_sale(
+            conn,
+            merchant_id=DEMO_MERCHANT_ID,
+            title="Лаунж",
+            mini_app={"url": "https://a.example/x"},
+        )
+        plain = await marketplace_service.create_point_of_sale(
+            conn, merchant_id=DEMO_MERCHANT_ID, title="Кофейня"
+        )
+    hosting = directives(
+        (await client.get(f"/marketplace/shop/{shop['id']}")).headers["content-security-policy"]
+    )
+    assert hosting["frame-src"] == ["'self'", "https://a.example"]
+    assert hosting["frame-ancestors"] == ["'self'"]
+    other = directives(
+        (await client.get(f"/marketplace/shop/{plain['id']}")).headers["content-security-policy"]
+    )
+    assert other["frame-src"] == ["'self'"]
+
+
+async def test_an_unhandled_error_still_forbids_sniffing(settings: Settings, db: Database) -> None:
+    from marketbox.app import create_app
+
+    app = create_app(settings, db=db, migrate=False)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get("/boom")
+    assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_frame_ancestors_setting_accepts_origins_only() -> None:
+    database_url = "sqlite+aiosqlite:///unused.db"  # never opened
+    settings = make_settings(database_url, extra_frame_ancestors=["https://*.shop.example:8443"])
+    assert settings.extra_frame_ancestors == ["https://*.shop.example:8443"]
+    for bad in ("https://shop.example; script-src *", "*", "shop.example", "'unsafe-inline'"):
+        with pytest.raises(ValueError, match="EXTRA_FRAME_ANCESTORS"):
+            make_settings(database_url, extra_frame_ancestors=[bad])
