@@ -203,6 +203,8 @@ MORE_BAD_DATABASE_URLS = {
     "sync-sqlite-driver": "sqlite:///{tmp}/marketbox.db",
     "in-memory-sqlite": "sqlite+aiosqlite://",
     "raw-at-sign-in-password": f"postgresql+asyncpg://postgres:p@{PASSWORD}@127.0.0.1:1/x",
+    "unknown-query-option": f"postgresql+asyncpg://postgres:{PASSWORD}@127.0.0.1/x?colour=red",
+    "port-out-of-range": f"postgresql+asyncpg://postgres:{PASSWORD}@127.0.0.1:70000/x",
     "no-such-postgresql-database": f"postgresql+asyncpg://postgres:{PASSWORD}@127.0.0.1:5432/"
     "marketbox_no_such_database",
 }

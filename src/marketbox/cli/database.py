@@ -112,7 +112,7 @@ async def _check_connection(db: Database) -> None:
             f"the database {where} did not answer within {CONNECT_TIMEOUT_SECONDS:g} s: "
             f"check the host and port in {VARIABLE}"
         ) from None
-    except (SQLAlchemyError, OSError) as exc:
+    except Exception as exc:  # whatever stops the first connection is the URL's or the server's
         raise CommandError(describe_failure(exc, db.url)) from exc
 
 
