@@ -14,7 +14,12 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 from marketbox import clock
+from marketbox.cli.database import open_database
+from marketbox.cli.errors import CommandError
+from marketbox.cli.serving import listen, local_url, make_server
 from marketbox.config import Settings
 from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO_TOKEN, get_merchant
 
@@ -51,14 +56,17 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         import demo_shop
     except ModuleNotFoundError as exc:
-        from marketbox.cli.main import CommandError
-
         raise CommandError("the demo shop is not installed: run scripts/install first") from exc
-    public_url = f"http://{args.host}:{args.port}"
-    shop_url = f"http://{args.host}:{args.shop_port}"
-    settings = settings.model_copy(update={"public_url": public_url, "mode": "sandbox"})
+    if args.port == args.shop_port:
+        raise CommandError(
+            f"--port and --shop-port are both {args.port}: give them different ports"
+        )
+    # The demo always serves its own links: it runs on this machine, whatever the environment.
+    settings = settings.model_copy(
+        update={"public_url": local_url(args.host, args.port), "mode": "sandbox"}
+    )
     try:
-        asyncio.run(_serve(settings, args, shop_url, demo_shop))
+        asyncio.run(_serve(settings, args, local_url(args.host, args.shop_port), demo_shop))
     except KeyboardInterrupt:
         pass
     print("marketbox: demo stopped")
@@ -67,15 +75,11 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _seed(settings: Settings, shop_url: str, demo_shop: Any) -> str:
     """Points of sale (once) and a fresh flight order; returns the flight's payment URL."""
-    from marketbox.bootstrap import prepare_database
     from marketbox.marketplace import service as marketplace
     from marketbox.orders import service as orders_service
     from marketbox.orders.schemas import CreateOrderRequest
-    from marketbox.storage.db import Database
 
-    db = Database(settings.database_url)
-    try:
-        await prepare_database(settings, db)
+    async with open_database(settings) as db:
         async with db.transaction() as conn:
             points, _ = await marketplace.search_points_of_sale(conn, text=None, limit=1000)
             existing = {p.title for p in points}
@@ -123,19 +127,18 @@ async def _seed(settings: Settings, shop_url: str, demo_shop: Any) -> str:
                 conn, merchant=merchant, request=flight, payment_base=settings.public_base
             )
         return str(order["paymentUrl"])
-    finally:
-        await db.dispose()
 
 
 async def _serve(
     settings: Settings, args: argparse.Namespace, shop_url: str, demo_shop: Any
 ) -> None:
-    import uvicorn
     from aiohttp import web
 
     from marketbox.app import create_app
 
     flight_url = await _seed(settings, shop_url, demo_shop)
+    platform_sockets = listen(args.host, args.port)
+    shop_sockets = listen(args.host, args.shop_port, option="--shop-port")
     shop_app = demo_shop.create_shop_app(
         platform_url=settings.public_base,
         token=DEMO_TOKEN,
@@ -145,33 +148,40 @@ async def _serve(
         platform_origins=[settings.public_base],
     )
     runner = web.AppRunner(shop_app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, args.host, args.shop_port).start()
-    app = create_app(settings, run_worker=True)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    )
-    base = settings.public_base
-    print(
-        "\n".join(
-            [
-                "",
-                "marketbox demo is running (Ctrl-C to stop)",
-                f"  Marketplace        {base}/",
-                "                     open «Бизнес-зал Sky Lounge», order, pay with the test",
-                "                     card 4242 4242 4242 4242 (any future date, any CVC)",
-                f"  Add-on services    {flight_url}",
-                "                     a flight order: add «Такси в аэропорт» and pay both at once",
-                f"  Demo shop          {shop_url}/  (the mini-app's own origin)",
-                f"  API                {base}/v3/…  token {DEMO_TOKEN}",
-                f"  API reference      {base}/openapi.json",
-                f"  Database           {settings.database_url}",
-                "",
-            ]
-        ),
-        flush=True,
-    )
     try:
-        await server.serve()
+        await runner.setup()
+        for sock in shop_sockets:
+            await web.SockSite(runner, sock).start()
+        app = create_app(settings, run_worker=True, migrate=False)
+        server = make_server(app, lambda: print(banner(settings, shop_url, flight_url), flush=True))
+        await server.serve(sockets=platform_sockets)
+        if not server.started:
+            raise CommandError("the platform did not start (the reason is logged above)")
     finally:
         await runner.cleanup()
+        for sock in platform_sockets + shop_sockets:
+            sock.close()
+
+
+def banner(settings: Settings, shop_url: str, flight_url: str) -> str:
+    """Where to go, printed once the platform answers; every URL in it answers too."""
+    base = settings.public_base
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    return "\n".join(
+        [
+            "",
+            "marketbox demo is running (Ctrl-C to stop)",
+            f"  Marketplace        {base}/",
+            "                     open «Бизнес-зал Sky Lounge», order, pay with the test",
+            "                     card 4242 4242 4242 4242 (any future date, any CVC)",
+            f"  Add-on services    {flight_url}",
+            "                     a flight order: add «Такси в аэропорт» and pay both at once",
+            f"  Demo shop          {shop_url}/  (the mini-app's own origin)",
+            f"  API                the demo merchant's token is {DEMO_TOKEN}; its orders:",
+            f"                     curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
+            f"{base}/v3/filter/api/order/order",
+            f"  API reference      {base}/openapi.json",
+            f"  Database           {database}",
+            "",
+        ]
+    )

@@ -1,7 +1,16 @@
 """The `marketbox` command: a thin shell over the services.
 
 Each command parses arguments, opens one transaction, calls one service and prints. Success
-exits 0; any failure prints one line to stderr and exits non-zero.
+exits 0; any failure prints one line to stderr and exits non-zero (2 for a bad command line,
+1 otherwise).
+
+Adding a command: write `cmd_<name>(args, settings) -> int`, and a `_add_<name>(commands)`
+that registers its parser with `set_defaults(handler=cmd_<name>)` (for a group such as
+`merchant`, one handler per action), then call it from `build_parser`. Every command and
+option carries a help text (tests/unit/test_cli_parser.py checks); option values are checked
+by the `type=` functions below, so a bad value is a usage error before anything runs.
+A command that needs the database opens it with `cli.database.open_database` (or
+`_with_transaction`), which turns a bad MARKETBOX_DATABASE_URL into one line.
 """
 
 from __future__ import annotations
@@ -10,65 +19,225 @@ import argparse
 import asyncio
 import json
 import logging
-import socket
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from marketbox.cli.errors import CommandError
 from marketbox.config import Settings, get_settings
+
+__all__ = ["CommandError", "build_parser", "main"]
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+DEFAULT_PORT = 8000
+DEFAULT_SHOP_PORT = 8001
+# The widths of the name and notification_url columns (storage/tables.py).
+MAX_NAME_LENGTH = 500
+MAX_URL_LENGTH = 1000
+
+Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-class CommandError(Exception):
-    """A failure with a one-line explanation for the user."""
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's promise for usage errors too: one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+# Option value checks (argparse `type=`): each returns the clean value or says what is wrong.
+
+
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port: use a number in 1-65535")
+    return port
+
+
+def non_blank(text: str) -> str:
+    value = text.strip()
+    if not value:
+        raise argparse.ArgumentTypeError("must not be empty")
+    if len(value) > MAX_NAME_LENGTH:
+        raise argparse.ArgumentTypeError(
+            f"is {len(value)} characters long; at most {MAX_NAME_LENGTH}"
+        )
+    return value
+
+
+def http_url(text: str) -> str:
+    value = text.strip()
+    try:
+        parts = urlsplit(value)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        valid = False
+    if not valid:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an absolute http(s) URL (e.g. https://shop.example/notify)"
+        )
+    if len(value) > MAX_URL_LENGTH:
+        raise argparse.ArgumentTypeError(f"is longer than {MAX_URL_LENGTH} characters")
+    return value
+
+
+def object_id(text: str) -> str:
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an id: ids are 36-character UUIDs "
+            "(e.g. ffffffff-ffff-ffff-ffff-ffffffffffff)"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
         prog="marketbox",
-        description="Self-hostable Invoicebox-compatible marketplace and payment platform.",
+        description="Self-hostable Invoicebox-compatible marketplace and payment platform. "
+        "Configured by MARKETBOX_* environment variables (see README.md).",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    serve = sub.add_parser("serve", help="run the API, payment page and dispatcher")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--no-worker", action="store_true", help="leave the dispatcher out")
-
-    sub.add_parser("worker", help="run the notification dispatcher and expiry sweep only")
-    sub.add_parser("migrate", help="apply database migrations")
-
-    merchant = sub.add_parser("merchant", help="manage merchants")
-    merchant_sub = merchant.add_subparsers(dest="action", required=True, metavar="ACTION")
-    m_create = merchant_sub.add_parser("create", help="create a merchant with an API token")
-    m_create.add_argument("--name", required=True)
-    m_create.add_argument("--notification-url")
-    m_create.add_argument("--json", action="store_true", help="print JSON")
-
-    instrument = sub.add_parser("instrument", help="manage payment instruments (banks)")
-    instrument_sub = instrument.add_subparsers(dest="action", required=True, metavar="ACTION")
-    i_create = instrument_sub.add_parser("create", help="create a payment instrument")
-    i_create.add_argument("--name", required=True)
-    i_create.add_argument("--json", action="store_true", help="print JSON")
-
-    notify = sub.add_parser("notify-test", help="send the monitoring test notification")
-    notify.add_argument("--merchant", required=True, metavar="ID")
-
-    demo = sub.add_parser("demo", help="run the whole flow locally with the demo shop")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=8000)
-    demo.add_argument("--shop-port", type=int, default=8001)
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do"
+    )
+    _add_serve(commands)
+    _add_worker(commands)
+    _add_migrate(commands)
+    _add_merchant(commands)
+    _add_instrument(commands)
+    _add_notify_test(commands)
+    _add_demo(commands)
     return parser
 
 
+Commands = Any  # argparse's private _SubParsersAction
+
+
+def _add_listen_options(parser: argparse.ArgumentParser, host_for: str) -> None:
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help=f"address {host_for} listen on (default: %(default)s; 0.0.0.0: every interface)",
+    )
+    parser.add_argument(
+        "--port",
+        type=port_number,
+        default=DEFAULT_PORT,
+        help="TCP port of the platform, 1-65535 (default: %(default)s)",
+    )
+
+
+def _add_serve(commands: Commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the API, payment page, marketplace and dispatcher",
+        description="Run the platform. Payment links use MARKETBOX_PUBLIC_URL when it is set, "
+        "otherwise the address served here (http://127.0.0.1:PORT for --host 0.0.0.0).",
+    )
+    _add_listen_options(serve, "the platform will")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="leave the notification dispatcher out (run `marketbox worker` separately)",
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+
+def _add_worker(commands: Commands) -> None:
+    worker = commands.add_parser(
+        "worker", help="run the notification dispatcher and expiry sweep only"
+    )
+    worker.set_defaults(handler=cmd_worker)
+
+
+def _add_migrate(commands: Commands) -> None:
+    migrate = commands.add_parser(
+        "migrate", help="apply database migrations (and seed the demo shop in sandbox mode)"
+    )
+    migrate.set_defaults(handler=cmd_migrate)
+
+
+def _add_json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
+def _add_merchant(commands: Commands) -> None:
+    merchant = commands.add_parser("merchant", help="manage merchants")
+    actions = merchant.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do with merchants"
+    )
+    create = actions.add_parser("create", help="create a merchant; prints its id, token and key")
+    create.add_argument(
+        "--name", required=True, type=non_blank, help="the merchant's name (not empty)"
+    )
+    create.add_argument(
+        "--notification-url",
+        type=http_url,
+        help="absolute http(s) URL that receives the merchant's payment notifications",
+    )
+    _add_json_option(create)
+    create.set_defaults(handler=cmd_merchant_create)
+
+
+def _add_instrument(commands: Commands) -> None:
+    instrument = commands.add_parser("instrument", help="manage payment instruments (banks)")
+    actions = instrument.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do with instruments"
+    )
+    create = actions.add_parser(
+        "create", help="create a payment instrument; prints its id, token and key"
+    )
+    create.add_argument(
+        "--name", required=True, type=non_blank, help="the instrument's name (not empty)"
+    )
+    _add_json_option(create)
+    create.set_defaults(handler=cmd_instrument_create)
+
+
+def _add_notify_test(commands: Commands) -> None:
+    notify = commands.add_parser(
+        "notify-test", help="send the monitoring test notification to a merchant now"
+    )
+    notify.add_argument(
+        "--merchant",
+        required=True,
+        metavar="ID",
+        type=object_id,
+        help="the merchant's id (as printed by `merchant create`)",
+    )
+    notify.set_defaults(handler=cmd_notify_test)
+
+
+def _add_demo(commands: Commands) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole flow locally with the demo shop",
+        description="Run the platform and the demo shop together on this machine, "
+        "and print where to go once both answer.",
+    )
+    _add_listen_options(demo, "the platform and the demo shop will")
+    demo.add_argument(
+        "--shop-port",
+        type=port_number,
+        default=DEFAULT_SHOP_PORT,
+        help="TCP port for the demo shop, 1-65535 (default: %(default)s)",
+    )
+    demo.set_defaults(handler=cmd_demo)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
     except ValidationError as exc:
@@ -81,22 +250,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    handler = COMMANDS[args.command]
+    handler: Handler = args.handler
     try:
         return handler(args, settings)
     except CommandError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), settings)
     except KeyboardInterrupt:
         return 130
-    except (SQLAlchemyError, ConnectionRefusedError, socket.gaierror) as exc:
-        reason = _one_line(getattr(exc, "orig", None) or exc)
-        url = make_url(settings.database_url).render_as_string(hide_password=True)
-        return _fail(f"cannot use the database {url}: {reason} (check MARKETBOX_DATABASE_URL)")
+    except SQLAlchemyError as exc:
+        from marketbox.cli.database import describe_failure
+
+        return _fail(describe_failure(exc, settings.database_url), settings)
     except Exception as exc:  # the CLI's promise: one line, non-zero exit
-        return _fail(f"{type(exc).__name__}: {_one_line(exc)}")
+        return _fail(f"{type(exc).__name__}: {_one_line(exc)}", settings)
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, settings: Settings | None = None) -> int:
+    if settings is not None:
+        from marketbox.cli.database import redact
+
+        message = redact(message, settings.database_url)
     print(f"marketbox: error: {message}", file=sys.stderr)
     return EXIT_FAILURE
 
@@ -119,66 +292,88 @@ def _print(data: dict[str, Any], as_json: bool) -> None:
 
 
 async def _with_transaction(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
-    from marketbox.bootstrap import prepare_database
-    from marketbox.storage.db import Database
+    from marketbox.cli.database import open_database
 
-    db = Database(settings.database_url)
-    try:
-        await prepare_database(settings, db)
-        async with db.transaction() as conn:
-            return await work(conn)
-    finally:
-        await db.dispose()
+    async with open_database(settings) as db, db.transaction() as conn:
+        return await work(conn)
+
+
+def serve_settings(settings: Settings, host: str, port: int) -> Settings:
+    """`settings` with the public URL of the server on host:port, unless one was configured.
+
+    An explicit MARKETBOX_PUBLIC_URL (a proxy, a domain) wins; otherwise payment links point
+    where this process serves, as `demo` does.
+    """
+    from marketbox.cli.serving import local_url
+
+    if "public_url" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"public_url": local_url(host, port)})
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
+    from marketbox.cli.database import open_database
+
+    settings = serve_settings(settings, args.host, args.port)
+
+    async def prepare() -> None:
+        async with open_database(settings):
+            pass
+
+    _run(prepare())  # first: a database problem is one line, not a server failing to start
 
     from marketbox.app import create_app
+    from marketbox.cli.serving import listen, make_server
 
-    app = create_app(settings, run_worker=not args.no_worker)
-    print(
-        f"marketbox: serving on http://{args.host}:{args.port} (public URL {settings.public_base})"
-    )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    sockets = listen(args.host, args.port)
+    app = create_app(settings, run_worker=not args.no_worker, migrate=False)
+
+    def announce() -> None:
+        print(
+            f"marketbox: serving on http://{args.host}:{args.port} "
+            f"(public URL {settings.public_base}; Ctrl-C to stop)",
+            flush=True,
+        )
+
+    server = make_server(app, announce)
+    try:
+        server.run(sockets=sockets)
+    except SystemExit:
+        pass  # uvicorn's way to end a failed start-up; its log says why
+    finally:
+        for sock in sockets:
+            sock.close()
+    if not server.started:
+        raise CommandError("the server did not start (the reason is logged above)")
     return 0
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from marketbox.bootstrap import prepare_database
+    from marketbox.cli.database import open_database
     from marketbox.notifications.worker import run_worker
-    from marketbox.storage.db import Database
 
     async def work() -> None:
-        db = Database(settings.database_url)
-        try:
-            await prepare_database(settings, db)
+        async with open_database(settings) as db:
+            print("marketbox: worker running (Ctrl-C to stop)", flush=True)
             await run_worker(settings, db)
-        finally:
-            await db.dispose()
 
-    print("marketbox: worker running (Ctrl-C to stop)")
     _run(work())
     return 0
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from marketbox.bootstrap import prepare_database
-    from marketbox.storage.db import Database
+    from marketbox.cli.database import open_database
 
     async def work() -> None:
-        db = Database(settings.database_url)
-        try:
-            await prepare_database(settings, db)
-        finally:
-            await db.dispose()
+        async with open_database(settings):
+            pass
 
     _run(work())
     print("marketbox: database is up to date")
     return 0
 
 
-def cmd_merchant(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_merchant_create(args: argparse.Namespace, settings: Settings) -> int:
     from marketbox.merchants import service
 
     async def work(conn: Any) -> Any:
@@ -189,8 +384,6 @@ def cmd_merchant(args: argparse.Namespace, settings: Settings) -> int:
             block_private_networks=settings.blocks_private_networks,
         )
 
-    if args.notification_url and not args.notification_url.startswith(("http://", "https://")):
-        raise CommandError("--notification-url must be an http(s) URL")
     creds = _run(_with_transaction(settings, work))
     _print(
         {"merchantId": creds.id, "token": creds.token, "signingKey": creds.signing_key}, args.json
@@ -198,7 +391,7 @@ def cmd_merchant(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_instrument(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_instrument_create(args: argparse.Namespace, settings: Settings) -> int:
     from marketbox.merchants import service
 
     async def work(conn: Any) -> Any:
@@ -215,26 +408,21 @@ def cmd_notify_test(args: argparse.Namespace, settings: Settings) -> int:
     A shop that does not answer `success` makes the command fail; the record stays in the
     outbox and a running worker keeps retrying it like any other notification.
     """
-    from marketbox.bootstrap import prepare_database
+    from marketbox.cli.database import open_database
     from marketbox.notifications import worker
     from marketbox.notifications.dispatcher import Dispatcher
-    from marketbox.storage.db import Database
 
     async def work() -> tuple[str, Any]:
-        db = Database(settings.database_url)
-        try:
-            await prepare_database(settings, db)
+        async with open_database(settings) as db:
             async with db.transaction() as conn:
                 try:
                     notification_id = await worker.send_test(
-                        conn, merchant_id=args.merchant.lower(), payment_base=settings.public_base
+                        conn, merchant_id=args.merchant, payment_base=settings.public_base
                     )
                 except LookupError as exc:
                     raise CommandError(f"no merchant with id {args.merchant}") from exc
             async with Dispatcher(settings, db) as dispatcher:
                 return notification_id, await dispatcher.deliver_now(notification_id)
-        finally:
-            await db.dispose()
 
     notification_id, result = _run(work())
     if result is None:
@@ -256,17 +444,6 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from marketbox.cli.demo import run_demo
 
     return run_demo(args, settings)
-
-
-COMMANDS: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
-    "serve": cmd_serve,
-    "worker": cmd_worker,
-    "migrate": cmd_migrate,
-    "merchant": cmd_merchant,
-    "instrument": cmd_instrument,
-    "notify-test": cmd_notify_test,
-    "demo": cmd_demo,
-}
 
 
 if __name__ == "__main__":

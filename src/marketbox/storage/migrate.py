@@ -14,7 +14,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url)
+    # Alembic's config is a ConfigParser: a literal % (as in a URL-encoded password) is %%.
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
