@@ -3,6 +3,7 @@ servers it starts (`serve`, `demo`) answering where they say they do."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -541,3 +542,57 @@ def test_the_demo_banner_appears_once_every_url_in_it_answers(db_file: Path) -> 
     assert {url: code for url, code in answers.items() if not 200 <= code < 400} == {}
     assert status == 0
     assert "marketbox: demo stopped" in after
+
+
+def test_addon_commands_approve_and_revoke(db_file: Path) -> None:
+    """Production waits for the operator: a new suborder mini-app is `pending` until
+    `addon approve`, and `addon revoke` takes it off every payment page again."""
+    production = {"MARKETBOX_MODE": "production", "MARKETBOX_SESSION_SECRET": "cli-test"}
+    created = run_cli("merchant", "create", "--name", "Такси", "--json", db=db_file, **production)
+    assert created.returncode == 0, created.stderr
+    merchant_id = json.loads(created.stdout)["merchantId"]
+    shop_id = asyncio.run(_pending_addon(db_file, merchant_id))
+
+    pending = run_cli("addon", "list", "--status", "pending", "--json", db=db_file, **production)
+    assert pending.returncode == 0, pending.stderr
+    assert [(p["id"], p["addonStatus"]) for p in json.loads(pending.stdout)] == [
+        (shop_id, "pending")
+    ]
+
+    approved = run_cli("addon", "approve", str(shop_id), "--json", db=db_file, **production)
+    assert approved.returncode == 0, approved.stderr
+    assert json.loads(approved.stdout)["addonStatus"] == "approved"
+    listed = run_cli("addon", "list", db=db_file, **production)
+    assert f"{shop_id}\tapproved\tТакси в аэропорт" in listed.stdout
+
+    revoked = run_cli("addon", "revoke", str(shop_id), db=db_file, **production)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "addonStatus: revoked" in revoked.stdout
+
+    unknown = run_cli("addon", "approve", "987654", db=db_file, **production)
+    assert unknown.returncode == 1
+    assert "987654" in one_line(unknown.stderr)
+    for bad in ("0", "²", "x"):
+        refused = run_cli("addon", "approve", bad, db=db_file, **production)
+        assert refused.returncode == 2
+        assert "SHOP_ID" in one_line(refused.stderr) or "id" in one_line(refused.stderr)
+
+
+async def _pending_addon(db_file: Path, merchant_id: str) -> int:
+    """A point of sale with a suborder mini-app, saved as production saves it."""
+    from marketbox.marketplace import service as marketplace_service
+    from marketbox.storage.db import Database
+
+    db = Database(f"sqlite+aiosqlite:///{db_file}")
+    try:
+        async with db.transaction() as conn:
+            point = await marketplace_service.create_point_of_sale(
+                conn,
+                merchant_id=merchant_id,
+                title="Такси в аэропорт",
+                mini_app={"url": "https://taxi.example/app", "modes": ["suborder"]},
+                auto_approve_addons=False,
+            )
+        return int(point["id"])
+    finally:
+        await db.dispose()

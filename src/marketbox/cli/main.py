@@ -92,6 +92,14 @@ def http_url(text: str) -> str:
     return value
 
 
+def positive_int(text: str) -> int:
+    value = text.strip()
+    # ASCII digits only (int() would take "²" or "١"); at most a 32-bit id.
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an id: use a whole number such as 42")
+    return int(value)
+
+
 def object_id(text: str) -> str:
     try:
         return str(uuid.UUID(text.strip()))
@@ -116,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_migrate(commands)
     _add_merchant(commands)
     _add_instrument(commands)
+    _add_addon(commands)
     _add_notify_test(commands)
     _add_demo(commands)
     return parser
@@ -203,6 +212,35 @@ def _add_instrument(commands: Commands) -> None:
     )
     _add_json_option(create)
     create.set_defaults(handler=cmd_instrument_create)
+
+
+def _add_addon(commands: Commands) -> None:
+    addon = commands.add_parser(
+        "addon",
+        help="review add-ons: points of sale whose mini-app joins other merchants' invoices",
+    )
+    actions = addon.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do with add-ons"
+    )
+    listing = actions.add_parser("list", help="list points of sale with a suborder mini-app")
+    listing.add_argument(
+        "--status",
+        choices=("pending", "approved", "revoked"),
+        help="only add-ons in this state (default: all)",
+    )
+    _add_json_option(listing)
+    listing.set_defaults(handler=cmd_addon_list)
+    for action, verb in (("approve", "approved"), ("revoke", "revoked")):
+        decide = actions.add_parser(
+            action,
+            help=f"mark a point of sale's add-on as {verb}"
+            + (" (offered on payment pages from now on)" if verb == "approved" else ""),
+        )
+        decide.add_argument(
+            "shop_id", type=positive_int, metavar="SHOP_ID", help="the point of sale's id"
+        )
+        _add_json_option(decide)
+        decide.set_defaults(handler=cmd_addon_decide, decision=verb)
 
 
 def _add_notify_test(commands: Commands) -> None:
@@ -388,6 +426,41 @@ def cmd_merchant_create(args: argparse.Namespace, settings: Settings) -> int:
     _print(
         {"merchantId": creds.id, "token": creds.token, "signingKey": creds.signing_key}, args.json
     )
+    return 0
+
+
+def cmd_addon_list(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.marketplace import addons
+
+    async def work(conn: Any) -> list[dict[str, Any]]:
+        return await addons.list_addons(conn, status=args.status)
+
+    found = _run(_with_transaction(settings, work))
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+    elif not found:
+        print("no add-ons" + (f" in status {args.status}" if args.status else ""))
+    for point in [] if args.json else found:
+        rule = json.dumps(point["addonRule"], ensure_ascii=False) if point["addonRule"] else "-"
+        active = "" if point["active"] else " (inactive)"
+        print(
+            f"{point['id']}\t{point['addonStatus']}{active}\t{point['title']}\t{point['url']}"
+            f"\trule: {rule}"
+        )
+    return 0
+
+
+def cmd_addon_decide(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.errors import AppError
+    from marketbox.marketplace import addons
+
+    async def work(conn: Any) -> dict[str, Any]:
+        try:
+            return await addons.set_addon_status(conn, args.shop_id, args.decision)
+        except AppError as exc:
+            raise CommandError(f"point of sale {args.shop_id}: {exc.detail}") from exc
+
+    _print(_run(_with_transaction(settings, work)), args.json)
     return 0
 
 
