@@ -13,6 +13,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from marketbox import parsing
 from marketbox.marketplace import repository, schemas, views
 from marketbox.marketplace import service as marketplace_service
 from marketbox.marketplace.errors import PointOfSaleNotFound
@@ -37,9 +38,11 @@ assert set(SHOP_FILTERS) - {"q"} == set(repository.FILTER_COLUMNS)
 
 
 def _shop_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 10:
-        raise PointOfSaleNotFound()
-    return int(raw)
+    """A point-of-sale id from the path: ASCII digits within the INTEGER column, else 404."""
+    try:
+        return parsing.parse_int(raw, minimum=1, maximum=parsing.INT32_MAX)
+    except parsing.ParseError:
+        raise PointOfSaleNotFound() from None
 
 
 def _require_https(request: Request) -> bool:

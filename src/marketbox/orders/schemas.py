@@ -20,6 +20,8 @@ from pydantic import (
     StringConstraints,
 )
 
+from marketbox import parsing
+
 VAT_CODES = (
     "VATNONE",
     "RUS_VAT0",
@@ -50,25 +52,24 @@ def _http_url(value: Any) -> Any:
     return value
 
 
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError("amounts are parsed as exact decimals")
-    if isinstance(value, bool):
-        raise ValueError("a number is required")
-    return value
+def _amount(value: Any) -> Decimal:
+    """A JSON number or numeric string, ASCII only, finite, within ±`parsing.MAX_AMOUNT`."""
+    return parsing.decimal_input(value)
 
 
-def _int_or_numeric_string(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return value
+def _int32(value: Any) -> int:
+    """An int, an integral number or a string of ASCII digits that fits an INTEGER column."""
+    return parsing.int_input(value, minimum=1, maximum=parsing.INT32_MAX)
 
 
 Url = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_http_url)]
-Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
-ShopId = Annotated[int, BeforeValidator(_int_or_numeric_string)]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    Field(allow_inf_nan=False, ge=-parsing.MAX_AMOUNT, le=parsing.MAX_AMOUNT),
+]
+PositiveInt32 = Annotated[int, BeforeValidator(_int32), Field(ge=1, le=parsing.INT32_MAX)]
+ShopId = PositiveInt32
 
 
 def Str(max_length: int, min_length: int = 0) -> Any:
@@ -120,7 +121,7 @@ class InvoiceSetting(_Model):
     customerLocked: bool | None = None
     customerLockedFields: list[Literal[CUSTOMER_FIELDS]] | None = None  # type: ignore[valid-type]
     paymentMethodIdLocked: bool | None = None
-    paymentMethodId: int | None = None
+    paymentMethodId: PositiveInt32 | None = None
     customerHiddenFields: list[Literal[CUSTOMER_FIELDS]] | None = None  # type: ignore[valid-type]
 
 
