@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
@@ -106,6 +107,13 @@ def decimal_input(value: object, *, maximum: Decimal = MAX_AMOUNT) -> Decimal:
     if isinstance(value, str):
         return parse_decimal(value, minimum=-maximum, maximum=maximum)
     raise ParseError("a number is required")
+
+
+def decimal_json_schema(minimum: Decimal, maximum: Decimal) -> dict[str, Any]:
+    """The JSON Schema of a decimal field: a JSON number within the bounds (numeric strings
+    are read too, for lenient clients, but are not the contract). The bounds are floats
+    because a schema is JSON, never money."""
+    return {"type": "number", "minimum": float(minimum), "maximum": float(maximum)}
 
 
 def int_input(value: object, *, minimum: int, maximum: int) -> int:

@@ -313,6 +313,8 @@ async def test_point_of_sale_list_refuses_bad_numbers_and_nul(
         ("minOrderSum", "1e400"),
         ("lat", "1e400"),
         ("lat", '"٣"'),
+        ("lon", "-179.99999999999999999999999999999999"),
+        ("lat", "1E-40"),
     ],
 )
 async def test_point_of_sale_numbers_out_of_range_are_refused(

@@ -19,7 +19,7 @@ from marketbox.marketplace import service as marketplace_service
 from marketbox.marketplace.errors import PointOfSaleNotFound
 from marketbox.web import envelope, filters
 from marketbox.web.context import get_context, read_model
-from marketbox.web.openapi import envelope_of, json_body
+from marketbox.web.openapi import envelope_of, json_body, list_query
 
 api = APIRouter(tags=["marketplace"])
 
@@ -73,6 +73,7 @@ async def create_shop(request: Request) -> Response:
 @api.get(
     "/v3/marketplace/api/shop",
     summary="List your points of sale (filters, sorting and paging of api.md §6; q = search)",
+    openapi_extra=list_query(SHOP_FILTERS),
     responses=envelope_of(schemas.ShopResponse, many=True),
 )
 async def list_shops(request: Request) -> Response:

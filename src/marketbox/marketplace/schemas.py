@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic import ValidationError as PydanticValidationError
 
@@ -99,12 +100,35 @@ def Str(max_length: int, min_length: int = 0) -> Any:
 
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_http_url)]
-Coordinate = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
+
+
+MAX_COORDINATE_PLACES = 12  # far below a millimetre; the text fits its 32-character column
+
+
+def _coordinate_places(value: Decimal) -> Decimal:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_COORDINATE_PLACES:
+        raise ValueError(f"at most {MAX_COORDINATE_PLACES} decimal places")
+    return value
+
+
+def Coordinate(limit: int) -> Any:
+    """A latitude (90) or longitude (180) in degrees, as an exact decimal."""
+    return Annotated[
+        Decimal,
+        BeforeValidator(_no_float),
+        Field(allow_inf_nan=False, ge=-limit, le=limit),
+        AfterValidator(_coordinate_places),
+        WithJsonSchema(parsing.decimal_json_schema(Decimal(-limit), Decimal(limit))),
+    ]
+
+
 Amount = Annotated[
     Decimal,
     BeforeValidator(_no_float),
     Field(allow_inf_nan=False, ge=0, le=MAX_MIN_ORDER_SUM),
     AfterValidator(_cents),
+    WithJsonSchema(parsing.decimal_json_schema(Decimal(0), MAX_MIN_ORDER_SUM)),
 ]
 IntId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=1, le=parsing.INT32_MAX)]
 BigId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=0, le=parsing.INT64_MAX)]
@@ -144,8 +168,8 @@ class _ShopFields(_Model):
         None
     )
     registrationAddress: Str(200) | None = None  # type: ignore[valid-type]
-    lat: Annotated[Coordinate, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[Coordinate, Field(ge=-180, le=180)] | None = None
+    lat: Coordinate(90) | None = None  # type: ignore[valid-type]
+    lon: Coordinate(180) | None = None  # type: ignore[valid-type]
     logoUrl: Url | None = None
     imageUrls: Annotated[list[Url], Field(max_length=MAX_IMAGES)] | None = None
     links: Annotated[list[Link], Field(max_length=MAX_LINKS)] | None = None

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 
 from marketbox import parsing
@@ -67,9 +68,20 @@ Amount = Annotated[
     Decimal,
     BeforeValidator(_amount),
     Field(allow_inf_nan=False, ge=-parsing.MAX_AMOUNT, le=parsing.MAX_AMOUNT),
+    # Documented as valid: 0 and up (a negative amount answers its own 422, validation.py).
+    WithJsonSchema(parsing.decimal_json_schema(Decimal(0), parsing.MAX_AMOUNT)),
+]
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    Field(allow_inf_nan=False, ge=-parsing.MAX_AMOUNT, le=parsing.MAX_AMOUNT),
+    # Kept to 6 decimals (validation.clean_quantity): the smallest quantity is 0.000001.
+    WithJsonSchema(parsing.decimal_json_schema(Decimal("0.000001"), parsing.MAX_AMOUNT)),
 ]
 PositiveInt32 = Annotated[int, BeforeValidator(_int32), Field(ge=1, le=parsing.INT32_MAX)]
 ShopId = PositiveInt32
+# Parsed in validation.py (its own error code); documented as what clients must send.
+DateTimeText = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
 def Str(max_length: int, min_length: int = 0) -> Any:
@@ -102,7 +114,7 @@ class BasketItem(_Model):
     originCountryCode: Str(4) | None = None  # type: ignore[valid-type]
     grossWeight: Amount | None = None
     netWeight: Amount | None = None
-    quantity: Amount
+    quantity: Quantity
     amount: Amount
     amountWoVat: Amount
     totalAmount: Amount
@@ -141,7 +153,7 @@ class CreateOrderRequest(_Model):
     vatAmount: Amount
     currencyId: str  # checked in validation: wrong_currency
     languageId: str | None = None  # checked in validation: language_not_found
-    expirationDate: str  # checked in validation: wrong_expiration_date
+    expirationDate: DateTimeText  # checked in validation: wrong_expiration_date
     basketItems: list[BasketItem] = Field(min_length=1)
     metaData: dict[str, Any] | list[Any] | None = None
     customer: Customer
@@ -165,7 +177,7 @@ class UpdateOrderRequest(_Model):
     description: Str(1000, 1) | None = None  # type: ignore[valid-type]
     amount: Amount | None = None
     vatAmount: Amount | None = None
-    expirationDate: str | None = None
+    expirationDate: DateTimeText | None = None
     basketItems: list[BasketItem] | None = Field(default=None, min_length=1)
     metaData: dict[str, Any] | list[Any] | None = None
     customer: Customer | None = None
