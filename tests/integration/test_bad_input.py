@@ -20,7 +20,7 @@ from marketbox.merchants import service as merchants_service
 from marketbox.security import signing
 from marketbox.storage.db import Database
 from marketbox.storage.schema import metadata
-from tests.conftest import body, read
+from tests.conftest import TEST_PUBLIC_URL, body, read
 from tests.support.builders import basket_item, order_payload
 
 ORDERS = "/v3/billing/api/order/order"
@@ -468,3 +468,17 @@ async def test_payment_with_a_non_number_expected_amount_pays_nothing(
     assert response.status_code == 409, response.text
     assert "Сумма счёта изменилась" in response.text
     assert await snapshot(db) == before
+
+
+@pytest.mark.parametrize("phone", ["8 (９００) ５５５-６６-７７", "+7 900 555 6٦ ٧٧"])
+async def test_marketplace_buyer_phone_takes_ascii_digits_only(
+    client: httpx.AsyncClient, phone: str
+) -> None:
+    response = await client.post(
+        "/marketplace/buyer",
+        data={"name": "Анна", "email": "anna@example.org", "phone": phone, "next": "/"},
+        headers={"Origin": TEST_PUBLIC_URL},
+    )
+
+    assert response.status_code == 422
+    assert "mb_buyer" not in response.headers.get("set-cookie", "")
