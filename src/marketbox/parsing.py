@@ -15,7 +15,8 @@ The ranges (docs/api.md "Accepted values"):
 * date-times: RFC 3339 / ISO 8601 in ASCII, with or without an offset (none means UTC),
   between `DATETIME_MIN` and `DATETIME_MAX` once moved to UTC: a day away from the ends of
   Python's calendar, so the value can be shown in any time zone;
-* text: no NUL character (PostgreSQL refuses it in text columns).
+* text: no NUL character (PostgreSQL refuses it in text columns) and no lone surrogate
+  (not UTF-8), found anywhere in a JSON document by `unstorable_text`.
 """
 
 from __future__ import annotations
@@ -166,13 +167,6 @@ def check_datetime(value: datetime) -> datetime:
             f"date-time out of range ({DATETIME_MIN:%Y-%m-%d} to {DATETIME_MAX:%Y-%m-%d} UTC)"
         )
     return moved
-
-
-def check_text(value: str) -> str:
-    """Text we may store: no NUL character."""
-    if "\x00" in value:
-        raise ParseError("the NUL character is not allowed")
-    return value
 
 
 def unstorable_text(value: object) -> str | None:
