@@ -25,7 +25,7 @@ def new_id() -> str:
 
 
 def is_uuid(value: object) -> bool:
-    return isinstance(value, str) and _UUID_RE.match(value) is not None
+    return isinstance(value, str) and _UUID_RE.fullmatch(value) is not None
 
 
 def normalize_uuid(value: str) -> str:

@@ -9,21 +9,45 @@ Two output styles:
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
+from itertools import accumulate
 from typing import Any
 
 import simplejson
+
+# Request bodies nest far less than this (a basket line's metaData is the deepest place); the
+# parser and the encoders recurse, so a document 5,000 levels deep must be refused unread.
+MAX_DEPTH = 64
+
+_STRING_RE = re.compile(rb'"(?:[^"\\]+|\\.)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 class JSONDecodeError(ValueError):
     pass
 
 
-def loads(data: bytes | str) -> Any:
+def loads(data: bytes | str, *, max_depth: int | None = None) -> Any:
+    """Parse JSON with exact Decimals; with `max_depth`, deeper documents are refused before
+    parsing (JSONDecodeError, like any other malformed input)."""
     try:
+        if max_depth is not None and nesting_depth(data) > max_depth:
+            raise ValueError(f"nested deeper than {max_depth} levels")
         return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise JSONDecodeError(str(exc)) from exc
+
+
+def nesting_depth(data: bytes | str) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings aside).
+
+    Linear and iterative: strings are cut out, then only the brackets are counted.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    brackets = _STRING_RE.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    steps = (1 if b in b"[{" else -1 for b in brackets)
+    return max(0, max(accumulate(steps), default=0))
 
 
 def _reject_constant(name: str) -> Any:

@@ -13,12 +13,13 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from marketbox import parsing
 from marketbox.marketplace import repository, schemas, views
 from marketbox.marketplace import service as marketplace_service
 from marketbox.marketplace.errors import PointOfSaleNotFound
 from marketbox.web import envelope, filters
 from marketbox.web.context import get_context, read_model
-from marketbox.web.openapi import envelope_of, json_body
+from marketbox.web.openapi import envelope_of, json_body, list_query
 
 api = APIRouter(tags=["marketplace"])
 
@@ -37,9 +38,11 @@ assert set(SHOP_FILTERS) - {"q"} == set(repository.FILTER_COLUMNS)
 
 
 def _shop_id(raw: str) -> int:
-    if not raw.isdigit() or len(raw) > 10:
-        raise PointOfSaleNotFound()
-    return int(raw)
+    """A point-of-sale id from the path: ASCII digits within the INTEGER column, else 404."""
+    try:
+        return parsing.parse_int(raw, minimum=1, maximum=parsing.INT32_MAX)
+    except parsing.ParseError:
+        raise PointOfSaleNotFound() from None
 
 
 def _require_https(request: Request) -> bool:
@@ -71,6 +74,7 @@ async def create_shop(request: Request) -> Response:
 @api.get(
     "/v3/marketplace/api/shop",
     summary="List your points of sale (filters, sorting and paging of api.md §6; q = search)",
+    openapi_extra=list_query(SHOP_FILTERS),
     responses=envelope_of(schemas.ShopResponse, many=True),
 )
 async def list_shops(request: Request) -> Response:

@@ -19,10 +19,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from marketbox import money
+from marketbox import money, parsing
 from marketbox.errors import FieldError, ValidationFailed
 
 POS_TYPES = ("shop", "marketplace", "external", "offline", "brand")
@@ -35,22 +36,14 @@ MAX_TAGS = 50
 MAX_MIN_ORDER_SUM = Decimal("999999999999.99")
 
 
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError("numbers are parsed as exact decimals")
-    if isinstance(value, bool):
-        raise ValueError("a number is required")
-    return value
+def _no_float(value: Any) -> Decimal:
+    """A JSON number or numeric string: ASCII only, finite, within ±`parsing.MAX_AMOUNT`."""
+    return parsing.decimal_input(value)
 
 
-def _int_or_numeric_string(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("an integer is required")
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return value
+def _int_or_numeric_string(value: Any) -> int:
+    """An int, an integral number or a string of ASCII digits (the Field bounds it further)."""
+    return parsing.int_input(value, minimum=-parsing.INT64_MAX, maximum=parsing.INT64_MAX)
 
 
 def is_http_url(value: str) -> bool:
@@ -88,26 +81,18 @@ def _email(value: str) -> str:
     return value
 
 
-def parse_datetime(value: str) -> datetime:
-    """RFC 3339 with any offset (``Z`` too); no offset means UTC (api.md §1.4)."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
-
-
 def _datetime(value: Any) -> datetime:
+    """RFC 3339 with any offset (``Z`` too), no offset meaning UTC, in `parsing`'s range."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return parsing.check_datetime(value if value.tzinfo else value.replace(tzinfo=UTC))
     if not isinstance(value, str):
         raise ValueError("must be an RFC 3339 date-time string")
     try:
-        return parse_datetime(value)
-    except ValueError as exc:
-        raise ValueError("must be an RFC 3339 date-time, e.g. 2023-01-01T12:00:00Z") from exc
+        return parsing.parse_datetime(value)
+    except parsing.ParseError as exc:
+        raise ValueError(
+            f"must be an RFC 3339 date-time, e.g. 2023-01-01T12:00:00Z ({exc})"
+        ) from exc
 
 
 def Str(max_length: int, min_length: int = 0) -> Any:
@@ -115,15 +100,38 @@ def Str(max_length: int, min_length: int = 0) -> Any:
 
 
 Url = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_http_url)]
-Coordinate = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
+
+
+MAX_COORDINATE_PLACES = 12  # far below a millimetre; the text fits its 32-character column
+
+
+def _coordinate_places(value: Decimal) -> Decimal:
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_COORDINATE_PLACES:
+        raise ValueError(f"at most {MAX_COORDINATE_PLACES} decimal places")
+    return value
+
+
+def Coordinate(limit: int) -> Any:
+    """A latitude (90) or longitude (180) in degrees, as an exact decimal."""
+    return Annotated[
+        Decimal,
+        BeforeValidator(_no_float),
+        Field(allow_inf_nan=False, ge=-limit, le=limit),
+        AfterValidator(_coordinate_places),
+        WithJsonSchema(parsing.decimal_json_schema(Decimal(-limit), Decimal(limit))),
+    ]
+
+
 Amount = Annotated[
     Decimal,
     BeforeValidator(_no_float),
     Field(allow_inf_nan=False, ge=0, le=MAX_MIN_ORDER_SUM),
     AfterValidator(_cents),
+    WithJsonSchema(parsing.decimal_json_schema(Decimal(0), MAX_MIN_ORDER_SUM)),
 ]
-IntId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=1, le=2**31 - 1)]
-BigId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=0, le=2**63 - 1)]
+IntId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=1, le=parsing.INT32_MAX)]
+BigId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=0, le=parsing.INT64_MAX)]
 DateTime = Annotated[datetime, BeforeValidator(_datetime)]
 Email = Annotated[str, StringConstraints(max_length=500), AfterValidator(_email)]
 Modes = Annotated[list[Literal[MINIAPP_MODES]], Field(min_length=1, max_length=2)]  # type: ignore[valid-type]
@@ -160,8 +168,8 @@ class _ShopFields(_Model):
         None
     )
     registrationAddress: Str(200) | None = None  # type: ignore[valid-type]
-    lat: Annotated[Coordinate, Field(ge=-90, le=90)] | None = None
-    lon: Annotated[Coordinate, Field(ge=-180, le=180)] | None = None
+    lat: Coordinate(90) | None = None  # type: ignore[valid-type]
+    lon: Coordinate(180) | None = None  # type: ignore[valid-type]
     logoUrl: Url | None = None
     imageUrls: Annotated[list[Url], Field(max_length=MAX_IMAGES)] | None = None
     links: Annotated[list[Link], Field(max_length=MAX_LINKS)] | None = None
@@ -257,7 +265,7 @@ def field_name(loc: tuple[int | str, ...], prefix: str = "") -> str:
             continue
         name += (
             f"[{text}]"
-            if isinstance(part, int) or text.isdigit()
+            if isinstance(part, int) or parsing.is_ascii_digits(text)
             else (f".{text}" if name else text)
         )
     return name or "body"

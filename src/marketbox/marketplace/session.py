@@ -76,7 +76,7 @@ def normalize_phone(value: str) -> str | None:
     """«8 (999) 123-45-67», «+7 999…», «9991234567» -> «+79991234567»; other countries
     keep their digits after «+»; None when it is not a phone number."""
     raw = value.strip()
-    digits = re.sub(r"\D", "", raw)
+    digits = re.sub(r"[^0-9]", "", raw)  # ASCII digits only: "٣" or "１" are not phone digits
     if not digits:
         return None
     if len(digits) == 10 and digits[0] == "9" and not raw.startswith("+"):

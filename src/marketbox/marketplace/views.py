@@ -22,6 +22,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
+from marketbox import parsing
 from marketbox.marketplace import host, miniapp, session, texts
 from marketbox.marketplace import service as marketplace_service
 from marketbox.web import headers as web_headers
@@ -113,8 +114,11 @@ def _render(
 
 
 def _page_number(request: Request) -> int:
-    raw = request.query_params.get("page", "1")
-    return min(int(raw), MAX_PAGE) if raw.isdigit() and int(raw) >= 1 else 1
+    try:
+        page = parsing.parse_int(request.query_params.get("page", "1"), minimum=1)
+    except parsing.ParseError:
+        return 1
+    return min(page, MAX_PAGE)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -152,10 +156,12 @@ def _not_found(request: Request) -> HTMLResponse:
 
 @router.get("/marketplace/shop/{shop_id}", response_class=HTMLResponse)
 async def point_of_sale(request: Request, shop_id: str) -> Response:
-    if not shop_id.isdigit() or len(shop_id) > 10:
+    try:
+        pos_id = parsing.parse_int(shop_id, minimum=1, maximum=parsing.INT32_MAX)
+    except parsing.ParseError:
         return _not_found(request)
     async with _db(request).transaction() as conn:
-        pos = await marketplace_service.public_point_of_sale(conn, int(shop_id))
+        pos = await marketplace_service.public_point_of_sale(conn, pos_id)
     if pos is None:
         return _not_found(request)
     lang, _ = page_locale(request)

@@ -16,7 +16,7 @@ from marketbox.orders.schemas import (
 )
 from marketbox.web import envelope, filters
 from marketbox.web.context import get_context, read_model
-from marketbox.web.openapi import envelope_of, json_body
+from marketbox.web.openapi import envelope_of, json_body, list_query
 
 router = APIRouter(tags=["orders"])
 
@@ -67,6 +67,7 @@ async def create_order(request: Request) -> Response:
 @router.get(
     "/v3/filter/api/order/order",
     summary="List orders (filters, sorting and paging of api.md §6)",
+    openapi_extra=list_query(ORDER_FILTERS),
     responses=envelope_of(OrderResponse, many=True),
 )
 async def list_orders(request: Request) -> Response:

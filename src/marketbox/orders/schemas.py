@@ -18,7 +18,10 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    WithJsonSchema,
 )
+
+from marketbox import parsing
 
 VAT_CODES = (
     "VATNONE",
@@ -50,25 +53,35 @@ def _http_url(value: Any) -> Any:
     return value
 
 
-def _no_float(value: Any) -> Any:
-    if isinstance(value, float):
-        raise ValueError("amounts are parsed as exact decimals")
-    if isinstance(value, bool):
-        raise ValueError("a number is required")
-    return value
+def _amount(value: Any) -> Decimal:
+    """A JSON number or numeric string, ASCII only, finite, within ±`parsing.MAX_AMOUNT`."""
+    return parsing.decimal_input(value)
 
 
-def _int_or_numeric_string(value: Any) -> Any:
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    if isinstance(value, Decimal) and value == value.to_integral_value():
-        return int(value)
-    return value
+def _int32(value: Any) -> int:
+    """An int, an integral number or a string of ASCII digits that fits an INTEGER column."""
+    return parsing.int_input(value, minimum=1, maximum=parsing.INT32_MAX)
 
 
 Url = Annotated[str, StringConstraints(max_length=1000), AfterValidator(_http_url)]
-Amount = Annotated[Decimal, BeforeValidator(_no_float), Field(allow_inf_nan=False)]
-ShopId = Annotated[int, BeforeValidator(_int_or_numeric_string)]
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    Field(allow_inf_nan=False, ge=-parsing.MAX_AMOUNT, le=parsing.MAX_AMOUNT),
+    # Documented as valid: 0 and up (a negative amount answers its own 422, validation.py).
+    WithJsonSchema(parsing.decimal_json_schema(Decimal(0), parsing.MAX_AMOUNT)),
+]
+Quantity = Annotated[
+    Decimal,
+    BeforeValidator(_amount),
+    Field(allow_inf_nan=False, ge=-parsing.MAX_AMOUNT, le=parsing.MAX_AMOUNT),
+    # Kept to 6 decimals (validation.clean_quantity): the smallest quantity is 0.000001.
+    WithJsonSchema(parsing.decimal_json_schema(Decimal("0.000001"), parsing.MAX_AMOUNT)),
+]
+PositiveInt32 = Annotated[int, BeforeValidator(_int32), Field(ge=1, le=parsing.INT32_MAX)]
+ShopId = PositiveInt32
+# Parsed in validation.py (its own error code); documented as what clients must send.
+DateTimeText = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
 def Str(max_length: int, min_length: int = 0) -> Any:
@@ -101,7 +114,7 @@ class BasketItem(_Model):
     originCountryCode: Str(4) | None = None  # type: ignore[valid-type]
     grossWeight: Amount | None = None
     netWeight: Amount | None = None
-    quantity: Amount
+    quantity: Quantity
     amount: Amount
     amountWoVat: Amount
     totalAmount: Amount
@@ -120,7 +133,7 @@ class InvoiceSetting(_Model):
     customerLocked: bool | None = None
     customerLockedFields: list[Literal[CUSTOMER_FIELDS]] | None = None  # type: ignore[valid-type]
     paymentMethodIdLocked: bool | None = None
-    paymentMethodId: int | None = None
+    paymentMethodId: PositiveInt32 | None = None
     customerHiddenFields: list[Literal[CUSTOMER_FIELDS]] | None = None  # type: ignore[valid-type]
 
 
@@ -142,7 +155,7 @@ class CreateOrderRequest(_Model):
     vatAmount: Amount
     currencyId: str  # checked in validation: wrong_currency
     languageId: str | None = None  # checked in validation: language_not_found
-    expirationDate: str  # checked in validation: wrong_expiration_date
+    expirationDate: DateTimeText  # checked in validation: wrong_expiration_date
     basketItems: list[BasketItem] = Field(min_length=1)
     metaData: dict[str, Any] | list[Any] | None = None
     customer: Customer
@@ -166,7 +179,7 @@ class UpdateOrderRequest(_Model):
     description: Str(1000, 1) | None = None  # type: ignore[valid-type]
     amount: Amount | None = None
     vatAmount: Amount | None = None
-    expirationDate: str | None = None
+    expirationDate: DateTimeText | None = None
     basketItems: list[BasketItem] | None = Field(default=None, min_length=1)
     metaData: dict[str, Any] | list[Any] | None = None
     customer: Customer | None = None

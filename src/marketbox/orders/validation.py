@@ -8,16 +8,18 @@ kopeck is taken as that kopeck, any other third decimal is refused as `validatio
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from marketbox import money
+from marketbox import money, parsing
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.orders.schemas import BasketItem
-from marketbox.web.filters import parse_datetime
 
 LANGUAGES = ("ru", "en")
 _NOISE = Decimal("1e-9")
+# How far ahead an order's deadline may be (docs/api.md "Accepted values"): ten years is
+# beyond any invoice, and keeps the date printable in every time zone.
+MAX_EXPIRATION_AHEAD = timedelta(days=3653)
 
 
 class OrderRuleError(ValidationFailed):
@@ -67,15 +69,24 @@ def check_language(language: str | None) -> None:
 
 
 def parse_expiration(value: str, now: datetime) -> datetime:
+    """A deadline after `now` and at most `MAX_EXPIRATION_AHEAD` later, in UTC."""
     try:
-        parsed = parse_datetime(value)
-    except (ValueError, TypeError) as exc:
+        parsed = parsing.parse_datetime(value)
+    except parsing.ParseError as exc:
         raise OrderRuleError(
-            "wrong_expiration_date", "expirationDate is not an RFC 3339 date-time", "expirationDate"
+            "wrong_expiration_date",
+            f"expirationDate is not an RFC 3339 date-time in range: {exc}",
+            "expirationDate",
         ) from exc
     if parsed <= now:
         raise OrderRuleError(
             "wrong_expiration_date", "expirationDate is in the past", "expirationDate"
+        )
+    if parsed > now + MAX_EXPIRATION_AHEAD:
+        raise OrderRuleError(
+            "wrong_expiration_date",
+            "expirationDate is more than 10 years ahead",
+            "expirationDate",
         )
     return parsed.replace(microsecond=0)
 

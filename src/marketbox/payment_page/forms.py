@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from marketbox import parsing
 from marketbox.web.formatting import NBSP, format_phone
 
 PRIVATE = "private"
@@ -43,7 +44,9 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 _SETTING_KEYS = {"vatNumber": ("vatNumber", "taxRegistrationReasonCode")}
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_KPP_RE = re.compile(r"^\d{4}[\dA-Z]{2}\d{3}$")
+# Digits are ASCII only everywhere here: `\d` and str.isdigit() also take "٣", "１" or "²".
+_KPP_RE = re.compile(r"^[0-9]{4}[0-9A-Z]{2}[0-9]{3}$")
+_NOT_DIGIT_RE = re.compile(r"[^0-9]")
 _INN10_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
 _INN12_WEIGHTS_1 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 _INN12_WEIGHTS_2 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
@@ -193,9 +196,9 @@ def _check(key: str, value: str, required: bool, max_length: int) -> str | None:
         return "too_long"
     if key == "email" and not _EMAIL_RE.match(value):
         return "invalid_email"
-    if key == "phone" and not 10 <= len(re.sub(r"\D", "", value)) <= 15:
+    if key == "phone" and not 10 <= len(_NOT_DIGIT_RE.sub("", value)) <= 15:
         return "invalid_phone"
-    if key == "phone" and re.search(r"[^\d\s()+-]", value):
+    if key == "phone" and re.search(r"[^0-9\s()+-]", value):
         return "invalid_phone"
     if key == "vatNumber" and not is_valid_inn(value):
         return "invalid_inn"
@@ -206,7 +209,7 @@ def _check(key: str, value: str, required: bool, max_length: int) -> str | None:
 
 def normalize_phone(value: str) -> str:
     """Russian numbers become 7XXXXXXXXXX (design.md §2 "Phone input"); others keep digits."""
-    digits = re.sub(r"\D", "", value)
+    digits = _NOT_DIGIT_RE.sub("", value)
     if len(digits) == 11 and digits[0] == "8" and not value.strip().startswith("+"):
         return "7" + digits[1:]
     if len(digits) == 10 and digits[0] == "9":
@@ -216,7 +219,7 @@ def normalize_phone(value: str) -> str:
 
 def is_valid_inn(value: str) -> bool:
     """10-digit (company) or 12-digit (person, sole trader) INN with its check digits."""
-    if not value.isdigit() or len(value) not in (10, 12):
+    if not parsing.is_ascii_digits(value) or len(value) not in (10, 12):
         return False
     digits = [int(c) for c in value]
 

@@ -92,10 +92,19 @@ class Invoice:
     shop_id: int | None = None  # the point of sale of the main order
     paid_at: datetime | None = None
     payment: dict[str, Any] | None = field(default=None)
+    # False when an unpaid order is non-processable: the merchant settles it with the buyer
+    # directly (api.md §8, `processable`), so the page shows that instead of a card form.
+    payable_here: bool = True
 
     @property
     def is_payable(self) -> bool:
-        return self.status == "pending"
+        return self.status == "pending" and self.payable_here
+
+    @property
+    def page_status(self) -> str:
+        """What the status page says: the status, or `outside` for a pending invoice that
+        is not paid through the platform."""
+        return "outside" if self.status == "pending" and not self.payable_here else self.status
 
 
 async def load(conn: AsyncConnection, container_id: str, *, payment_base: str) -> Invoice:
@@ -155,6 +164,7 @@ async def load(conn: AsyncConnection, container_id: str, *, payment_base: str) -
         shop_id=main["shop_id"],
         paid_at=container["paid_at"],
         payment=payment,
+        payable_here=all(r["processable"] for r in shown if r["status"] == "created"),
     )
 
 

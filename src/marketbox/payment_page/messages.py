@@ -50,6 +50,12 @@ RU: dict[str, str] = {
     "status.paid_text": "Счёт уже оплачен, повторно оплатить его нельзя.",
     "status.canceled_text": "Магазин отменил этот счёт, оплатить его нельзя.",
     "status.expired_text": "Срок оплаты истёк. Вернитесь в магазин и оформите заказ заново.",
+    "status.pending_text": "Счёт ожидает оплаты.",
+    "status.outside": "Оплата напрямую продавцу",
+    "status.outside_text": (
+        "Этот счёт оплачивается напрямую продавцу, не через эту страницу. "
+        "Уточните способ оплаты у продавца."
+    ),
     "fail.insufficient_funds": "На карте недостаточно средств. Деньги не списаны.",
     "fail.expired_card": "Банк сообщил, что срок действия карты истёк. Деньги не списаны.",
     "fail.acquirer_unavailable": "Оплата картой сейчас недоступна. Деньги не списаны.",
@@ -101,6 +107,12 @@ EN: dict[str, str] = {
     "status.paid_text": "This invoice is already paid and cannot be paid again.",
     "status.canceled_text": "The shop canceled this invoice; it cannot be paid.",
     "status.expired_text": "The payment period is over. Go back to the shop and order again.",
+    "status.pending_text": "This invoice is awaiting payment.",
+    "status.outside": "Paid to the seller directly",
+    "status.outside_text": (
+        "This invoice is settled with the seller directly and cannot be paid on this page. "
+        "Ask the seller how to pay."
+    ),
     "fail.insufficient_funds": "Insufficient funds on the card. No money was charged.",
     "fail.expired_card": "The bank says the card has expired. No money was charged.",
     "fail.acquirer_unavailable": "Card payments are unavailable right now. No money was charged.",

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from marketbox import clock, ids
+from marketbox import clock, ids, parsing
 from marketbox.config import Settings
 from marketbox.marketplace import host, miniapp, session
 from marketbox.marketplace import service as marketplace_service
@@ -438,9 +438,10 @@ def _payer_error(code: str, lang: str) -> str:
 
 
 def _parse_amount(value: str | None) -> Decimal | None:
+    """The total the payer saw; None (never NaN, sNaN or Infinity) when it is not a number."""
     try:
-        return Decimal((value or "").strip())
-    except InvalidOperation:
+        return parsing.parse_decimal(value or "")
+    except parsing.ParseError:
         return None
 
 

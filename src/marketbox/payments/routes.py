@@ -17,7 +17,7 @@ from marketbox.payments.schemas import (
 from marketbox.security import signing
 from marketbox.web import envelope, filters
 from marketbox.web.context import get_context, read_model
-from marketbox.web.openapi import envelope_of, json_body
+from marketbox.web.openapi import envelope_of, json_body, list_query
 
 router = APIRouter(tags=["payment instruments"])
 
@@ -34,6 +34,7 @@ SIGNATURE_HEADER = {
 @router.get(
     INVOICES,
     summary="List invoices (filters, sorting and paging of api.md §6)",
+    openapi_extra=list_query(instruments.INVOICE_FILTERS),
     responses=envelope_of(InvoiceResponse, many=True),
 )
 async def list_invoices(request: Request) -> Response:

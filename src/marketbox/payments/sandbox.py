@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from marketbox import parsing
+
 METHOD_CARD = "card"
 METHOD_CARD_HOLD = "card_hold"
 
@@ -56,7 +58,8 @@ _OUTCOMES = {card.number: card.outcome for card in TEST_CARDS}
 FAILURE_CODES = (CARD_DECLINED, INSUFFICIENT_FUNDS, EXPIRED_CARD, ACQUIRER_UNAVAILABLE)
 
 MAX_YEARS_AHEAD = 20
-_EXPIRY_RE = re.compile(r"^\s*(\d{1,2})\s*/?\s*(\d{2}|\d{4})\s*$")
+# ASCII digits only: `\d` alone would take "٣" or "１" too.
+_EXPIRY_RE = re.compile(r"^\s*([0-9]{1,2})\s*/?\s*([0-9]{2}|[0-9]{4})\s*$")
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,9 @@ def check_card(
     digits = re.sub(r"[\s-]", "", number or "")
     if not digits:
         errors["card_number"] = "required"
-    elif not digits.isdigit() or not 12 <= len(digits) <= 19 or not luhn_valid(digits):
+    elif not parsing.is_ascii_digits(digits) or not 12 <= len(digits) <= 19:
+        errors["card_number"] = "invalid"
+    elif not luhn_valid(digits):
         errors["card_number"] = "invalid"
     if not (expiry or "").strip():
         errors["card_expiry"] = "required"
@@ -152,7 +157,7 @@ def check_card(
     cvc = (cvc or "").strip()
     if not cvc:
         errors["card_cvc"] = "required"
-    elif not re.fullmatch(r"\d{3}", cvc):
+    elif not re.fullmatch(r"[0-9]{3}", cvc):
         errors["card_cvc"] = "invalid"
     if errors:
         return None, CardErrors(errors)

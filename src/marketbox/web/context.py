@@ -11,7 +11,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
-from marketbox import jsonutil
+from marketbox import jsonutil, parsing
 from marketbox.config import Settings
 from marketbox.errors import FieldError, Unauthorized, ValidationFailed
 from marketbox.merchants.service import Instrument, Merchant, TokenCache
@@ -100,13 +100,25 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def read_json(request: Request) -> Any:
+    """The body as JSON with exact decimals, refused (422, nothing read further) when it is
+    malformed, nested deeper than `jsonutil.MAX_DEPTH`, or holds a string no database stores
+    (a NUL character or a lone surrogate)."""
     raw = await request.body()
     if not raw.strip():
         raise ValidationFailed("The request body must be a JSON object")
     try:
-        return jsonutil.loads(raw)
+        payload = jsonutil.loads(raw, max_depth=jsonutil.MAX_DEPTH)
     except jsonutil.JSONDecodeError as exc:
         raise ValidationFailed(f"The request body is not valid JSON: {exc}") from exc
+    bad = parsing.unstorable_text(payload)
+    if bad is not None:
+        raise ValidationFailed(
+            "Text must not contain NUL characters or lone surrogates",
+            fields=[
+                FieldError(bad, "wrong_value", "NUL characters and lone surrogates are refused")
+            ],
+        )
+    return payload
 
 
 async def read_model(request: Request, model: type[ModelT]) -> ModelT:
@@ -129,7 +141,7 @@ def pydantic_fields(exc: PydanticValidationError) -> list[FieldError]:
         parts = [str(p) for p in err["loc"] if not str(p).startswith(("function-", "constrained-"))]
         name = ""
         for part in parts:
-            name += f"[{part}]" if part.isdigit() else (f".{part}" if name else part)
+            name += f"[{part}]" if parsing.is_ascii_digits(part) else (f".{part}" if name else part)
         code = "required" if err["type"] == "missing" else "wrong_value"
         fields.append(FieldError(name or "body", code, err["msg"]))
     return fields

@@ -16,16 +16,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
+from marketbox import parsing
 from marketbox.errors import FieldError, ValidationFailed
 
 OPERATORS = {"eq", "ne", "gt", "ge", "lt", "le", "start"}
 DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 100
+# Far beyond any real list (10 million rows at the largest page size), and an OFFSET that
+# fits every database's integer.
+MAX_PAGE = 100_000
 
 _KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\[\]]*\])*)$")
 _PART_RE = re.compile(r"\[([^\[\]]*)\]")
@@ -51,28 +55,22 @@ class ListQuery:
 
 
 def parse_datetime(value: str) -> datetime:
-    """RFC 3339 with any offset; no offset means UTC (api.md §1.4)."""
-    text = value.strip().replace(" ", "+") if "T" in value else value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    parsed = datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    """RFC 3339 with any offset; no offset means UTC (api.md §1.4); in `parsing`'s range.
+
+    An unencoded ``+`` of an offset arrives as a space (form encoding) and is put back.
+    """
+    text = value.strip().replace(" ", "+") if "T" in value else value
+    return parsing.parse_datetime(text)
 
 
 def parse_decimal(value: str) -> Decimal:
-    try:
-        number = Decimal(value.strip())
-    except InvalidOperation as exc:
-        raise ValueError(value) from exc
-    if not number.is_finite():
-        raise ValueError(value)
-    return number
+    """A finite decimal in ASCII within the money range (`parsing.MAX_AMOUNT`)."""
+    return parsing.parse_decimal(value)
 
 
 def parse_int(value: str) -> int:
-    return int(value.strip())
+    """An integer in ASCII digits that fits the INTEGER columns it is compared with."""
+    return parsing.parse_int(value, minimum=-parsing.INT32_MAX, maximum=parsing.INT32_MAX)
 
 
 def parse_bool(value: str) -> bool:
@@ -104,6 +102,9 @@ def parse_list_query(
     listed: set[str] = set()
     paging: dict[str, str] = {}
     for raw_key, value in parse_qsl(query_string, keep_blank_values=True):
+        if "\x00" in raw_key or "\x00" in value:
+            errors.append(FieldError(raw_key, "wrong_value", "NUL characters are refused"))
+            continue
         match = _KEY_RE.match(raw_key)
         if not match:
             errors.append(FieldError(raw_key, "wrong_value", "Unrecognised query parameter"))
@@ -140,7 +141,7 @@ def parse_list_query(
             bare = part.lstrip("_")
             if last and part == "":
                 is_list = True
-            elif last and part.isdigit():
+            elif last and parsing.is_ascii_digits(part):
                 is_list = True
             elif last and bare in OPERATORS:
                 op = bare
@@ -176,14 +177,19 @@ def parse_list_query(
     page = paging.get("_page", paging.get("page"))
     size = paging.get("_pageSize", paging.get("pageSize"))
     try:
-        result.page = int(page) if page is not None else 1
-        result.page_size = int(size) if size is not None else DEFAULT_PAGE_SIZE
-        if result.page < 1 or not 1 <= result.page_size <= MAX_PAGE_SIZE:
-            raise ValueError
-    except ValueError:
-        errors.append(
-            FieldError("pageSize", "wrong_value", f"page >= 1 and 1 <= pageSize <= {MAX_PAGE_SIZE}")
+        result.page = (
+            parsing.parse_int(page, minimum=1, maximum=MAX_PAGE) if page is not None else 1
         )
+    except ValueError:
+        errors.append(FieldError("page", "wrong_value", f"1 <= page <= {MAX_PAGE}"))
+    try:
+        result.page_size = (
+            parsing.parse_int(size, minimum=1, maximum=MAX_PAGE_SIZE)
+            if size is not None
+            else DEFAULT_PAGE_SIZE
+        )
+    except ValueError:
+        errors.append(FieldError("pageSize", "wrong_value", f"1 <= pageSize <= {MAX_PAGE_SIZE}"))
     if errors:
         raise ValidationFailed("Invalid list query", fields=errors)
     if not result.order:

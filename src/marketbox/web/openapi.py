@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from marketbox import parsing
+from marketbox.web import filters
+
 _BODY_MODELS: list[type[BaseModel]] = []
+
+# What each list-filter parser accepts, for the documented query parameters.
+_FILTER_SCHEMAS: dict[Any, dict[str, Any]] = {
+    filters.parse_datetime: {"type": "string", "format": "date-time"},
+    filters.parse_decimal: {
+        "type": "number",
+        "minimum": -float(parsing.MAX_AMOUNT),  # a schema bound, not money
+        "maximum": float(parsing.MAX_AMOUNT),
+    },
+    filters.parse_int: {
+        "type": "integer",
+        "minimum": -parsing.INT32_MAX,
+        "maximum": parsing.INT32_MAX,
+    },
+    filters.parse_bool: {"type": "boolean"},
+}
+# pydantic writes the bounds of a constrained type behind a BeforeValidator under the Python
+# names (`ge`, `le`, Decimal bounds as strings): JSON Schema calls them otherwise.
+_BOUND_KEYWORDS = {
+    "ge": "minimum",
+    "le": "maximum",
+    "gt": "exclusiveMinimum",
+    "lt": "exclusiveMaximum",
+}
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -16,6 +45,24 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     _BODY_MODELS.append(model)
     ref = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+def list_query(fields: Mapping[str, filters.Parser]) -> dict[str, Any]:
+    """`openapi_extra` documenting the paging and the equality filters of a list endpoint
+    (operators such as ``amount[_ge]`` and ``_order[field]`` are described in docs/api.md)."""
+    parameters: list[dict[str, Any]] = [
+        _query("page", {"type": "integer", "minimum": 1, "maximum": filters.MAX_PAGE}),
+        _query("pageSize", {"type": "integer", "minimum": 1, "maximum": filters.MAX_PAGE_SIZE}),
+    ]
+    for name, parser in fields.items():
+        head, *rest = name.split(".")
+        query_name = head + "".join(f"[{part}]" for part in rest)
+        parameters.append(_query(query_name, _FILTER_SCHEMAS.get(parser, {"type": "string"})))
+    return {"parameters": parameters}
+
+
+def _query(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
 def envelope_of(model: type[BaseModel] | None, *, many: bool = False) -> dict[int | str, Any]:
@@ -101,6 +148,23 @@ def _document_errors(schema: dict[str, Any]) -> None:
         schemas.pop("ValidationError", None)
 
 
+def _json_schema_bounds(node: Any) -> None:
+    """Rename pydantic's `ge`/`le`/`gt`/`lt` to JSON Schema's keywords, numbers as numbers."""
+    if isinstance(node, list):
+        for item in node:
+            _json_schema_bounds(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for python_name, json_name in _BOUND_KEYWORDS.items():
+        if python_name in node and not isinstance(node[python_name], dict):
+            value = node.pop(python_name)
+            number = Decimal(value) if isinstance(value, str) else value
+            node[json_name] = int(number) if number == int(number) else float(number)
+    for child in node.values():
+        _json_schema_bounds(child)
+
+
 def install(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -115,6 +179,7 @@ def install(app: FastAPI) -> None:
                 components.setdefault(name, definition)
             components[model.__name__] = model_schema
         components["ErrorEnvelope"] = _ERROR_ENVELOPE
+        _json_schema_bounds(components)
         _document_errors(schema)
         schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]

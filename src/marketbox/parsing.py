@@ -1,0 +1,200 @@
+"""Strict parsing of untrusted input: one parser per kind, used at every edge.
+
+Python's own parsers are too kind for input from outside: ``"²".isdigit()`` is true (and
+``int("²")`` then fails), ``int("١٢")`` is 12, ``Decimal("1e400")`` is a finite number no
+column can hold, and ``datetime.fromisoformat("0001-01-01T00:00:00+03:00")`` cannot be moved
+to UTC. The parsers here accept ASCII digits only, keep every value inside what both
+databases and the display code can hold, and fail with `ParseError` (a ValueError) and
+nothing else, so a caller turns one exception into its 4xx.
+
+The ranges (docs/api.md "Accepted values"):
+
+* integers: ids and counters fit the column they reach, `INT32_MAX` or `INT64_MAX`;
+* money: finite, at most `MAX_AMOUNT` in absolute value (12 whole digits), so sums of many
+  orders in integer minor units stay far inside a BIGINT;
+* date-times: RFC 3339 / ISO 8601 in ASCII, with or without an offset (none means UTC),
+  between `DATETIME_MIN` and `DATETIME_MAX` once moved to UTC: a day away from the ends of
+  Python's calendar, so the value can be shown in any time zone;
+* text: no NUL character (PostgreSQL refuses it in text columns) and no lone surrogate
+  (not UTF-8), found anywhere in a JSON document by `unstorable_text`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+INT32_MAX = 2**31 - 1
+INT64_MAX = 2**63 - 1
+MAX_AMOUNT = Decimal("999999999999.99")
+DATETIME_MIN = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+DATETIME_MAX = datetime.max.replace(tzinfo=UTC) - timedelta(days=1)
+
+_INTEGER_RE = re.compile(r"[+-]?[0-9]{1,19}")
+_DIGITS_RE = re.compile(r"[0-9]+")
+# Plain or scientific notation, ASCII only; the exponent is short so that parsing stays cheap.
+_DECIMAL_RE = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+_MAX_DECIMAL_TEXT = 100
+
+
+class ParseError(ValueError):
+    """A value from outside that is malformed or out of range; the message says which."""
+
+
+def is_ascii_digits(text: str) -> bool:
+    """True for a non-empty run of 0-9 only (``str.isdigit`` also takes ``²``, ``٣``, ``１``)."""
+    return _DIGITS_RE.fullmatch(text) is not None
+
+
+def parse_int(text: str, *, minimum: int = -INT64_MAX, maximum: int = INT64_MAX) -> int:
+    """A base-10 integer in ASCII digits (optional sign, surrounding blanks ignored)."""
+    if not isinstance(text, str):
+        raise ParseError("an integer is required")
+    stripped = text.strip()
+    if _INTEGER_RE.fullmatch(stripped) is None:
+        raise ParseError("an integer in ASCII digits is required")
+    return check_int(int(stripped), minimum=minimum, maximum=maximum)
+
+
+def check_int(value: int, *, minimum: int = -INT64_MAX, maximum: int = INT64_MAX) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParseError("an integer is required")
+    if not minimum <= value <= maximum:
+        raise ParseError(f"must be between {minimum} and {maximum}")
+    return value
+
+
+def parse_decimal(
+    text: str, *, minimum: Decimal = -MAX_AMOUNT, maximum: Decimal = MAX_AMOUNT
+) -> Decimal:
+    """A finite decimal in ASCII (``12``, ``-0.5``, ``1e3``), within [minimum, maximum]."""
+    if not isinstance(text, str):
+        raise ParseError("a number is required")
+    stripped = text.strip()
+    if len(stripped) > _MAX_DECIMAL_TEXT or _DECIMAL_RE.fullmatch(stripped) is None:
+        raise ParseError("a decimal number in ASCII digits is required")
+    try:
+        value = Decimal(stripped)
+    except InvalidOperation as exc:  # pragma: no cover - the pattern admits valid text only
+        raise ParseError("a decimal number is required") from exc
+    return check_decimal(value, minimum=minimum, maximum=maximum)
+
+
+def check_decimal(
+    value: Decimal, *, minimum: Decimal = -MAX_AMOUNT, maximum: Decimal = MAX_AMOUNT
+) -> Decimal:
+    """A Decimal already parsed (a JSON number): finite and within [minimum, maximum]."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ParseError("a finite number is required")
+    # Comparisons are exact whatever the exponent, so 1E+400 is caught here, before any
+    # arithmetic (quantize, scaleb) could overflow the context's precision.
+    if not minimum <= value <= maximum:
+        raise ParseError(f"must be between {minimum} and {maximum}")
+    return value
+
+
+def decimal_input(value: object, *, maximum: Decimal = MAX_AMOUNT) -> Decimal:
+    """A number from a JSON body: Decimal, int or numeric string; never float or bool."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ParseError("a number is required (parsed as an exact decimal)")
+    if isinstance(value, Decimal):
+        return check_decimal(value, minimum=-maximum, maximum=maximum)
+    if isinstance(value, int):
+        if not -maximum <= value <= maximum:
+            raise ParseError(f"must be between {-maximum} and {maximum}")
+        return Decimal(value)
+    if isinstance(value, str):
+        return parse_decimal(value, minimum=-maximum, maximum=maximum)
+    raise ParseError("a number is required")
+
+
+def decimal_json_schema(minimum: Decimal, maximum: Decimal) -> dict[str, Any]:
+    """The JSON Schema of a decimal field: a JSON number within the bounds (numeric strings
+    are read too, for lenient clients, but are not the contract). The bounds are floats
+    because a schema is JSON, never money."""
+    return {"type": "number", "minimum": float(minimum), "maximum": float(maximum)}
+
+
+def int_input(value: object, *, minimum: int, maximum: int) -> int:
+    """An integer from a JSON body: an int, an integral Decimal or a string of ASCII digits."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise ParseError("an integer is required")
+    if isinstance(value, int):
+        return check_int(value, minimum=minimum, maximum=maximum)
+    if isinstance(value, Decimal):
+        if not value.is_finite() or value != value.to_integral_value():
+            raise ParseError("an integer is required")
+        if not minimum <= value <= maximum:
+            raise ParseError(f"must be between {minimum} and {maximum}")
+        return int(value)
+    if isinstance(value, str):
+        return parse_int(value, minimum=minimum, maximum=maximum)
+    raise ParseError("an integer is required")
+
+
+def parse_datetime(text: str) -> datetime:
+    """RFC 3339 / ISO 8601 with any offset (``Z`` too); no offset means UTC (api.md §1.4).
+
+    The answer is timezone-aware UTC within [DATETIME_MIN, DATETIME_MAX].
+    """
+    if not isinstance(text, str):
+        raise ParseError("a date-time string is required")
+    stripped = text.strip()
+    # fromisoformat stops reading at a NUL, so control characters are refused first.
+    if not (stripped.isascii() and stripped.isprintable()) or len(stripped) > 64:
+        raise ParseError("an RFC 3339 date-time in ASCII is required")
+    if stripped.endswith(("Z", "z")):
+        stripped = stripped[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(stripped)
+    except ValueError as exc:
+        raise ParseError("an RFC 3339 date-time is required, e.g. 2024-07-26T00:00:00Z") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return check_datetime(parsed)
+
+
+def check_datetime(value: datetime) -> datetime:
+    """A timezone-aware date-time moved to UTC, refused outside [DATETIME_MIN, DATETIME_MAX]."""
+    try:
+        moved = value.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:  # year 1 minus an offset, year 9999 plus one
+        raise ParseError("date-time out of range") from exc
+    if not DATETIME_MIN <= moved <= DATETIME_MAX:
+        raise ParseError(
+            f"date-time out of range ({DATETIME_MIN:%Y-%m-%d} to {DATETIME_MAX:%Y-%m-%d} UTC)"
+        )
+    return moved
+
+
+def unstorable_text(value: object) -> str | None:
+    """The path (``customer.name``, ``basketItems[0].sku``) of the first key or string in a
+    parsed JSON document that no database can store: a NUL character, or a lone surrogate
+    (``"\\ud800"``, valid JSON escapes but not UTF-8). None when every string is fine."""
+    stack: list[tuple[str, object]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not _storable(item):
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, child in reversed(item.items()):
+                child_path = f"{path}.{key}" if path else str(key)
+                if not _storable(str(key)):
+                    return child_path
+                stack.append((child_path, child))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{i}]", child) for i, child in reversed(list(enumerate(item))))
+    return None
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
