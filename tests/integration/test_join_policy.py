@@ -443,3 +443,21 @@ async def test_parent_id_must_name_one_of_the_merchants_orders(
     refused(await airline.order(merchant_order_id="A-3", parentId="not-an-id"), 422, "parentId")
     child = await airline.created(merchant_order_id="A-4", parentId=own["id"])
     assert child["parentId"] == own["id"]
+
+
+async def test_a_settled_non_processable_invoice_takes_no_suborder(
+    db: Database, airline: Merchant
+) -> None:
+    main = await flight(airline, processable=False)
+    settled = await airline.http.put(
+        f"/v3/billing/api/order/{main['id']}/status", content=body({"status": "completed"})
+    )
+    assert settled.status_code == 200, settled.text
+
+    response = await airline.order(
+        merchant_order_id="LATE", orderContainerId=main["orderContainerId"], processable=False
+    )
+
+    refused(response, 422, "orderContainerId")
+    assert read(response)["error"]["code"] == "wrong_order_status"
+    assert len(await container_orders(db, main["orderContainerId"])) == 1

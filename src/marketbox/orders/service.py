@@ -174,7 +174,9 @@ async def _join_container(
     container_id = str(c["id"])
     main = (await repository.main_order(conn, container_id))._mapping
     status = c["status"]
-    if status == "pending" and main["processable"] and main["expiration_date"] <= now:
+    if status == "pending" and main["status"] != "created":
+        status = main["status"]  # a non-processable main order its merchant settled or closed
+    elif status == "pending" and main["processable"] and main["expiration_date"] <= now:
         status = "expired"  # the sweeper records it; refusing is enough here
     if status != "pending":
         raise ContainerClosed(status)
