@@ -173,6 +173,7 @@ async def expire_due(
     Containers are locked first, in id order (docs/security.md "Lock order").
     """
     due = select(orders.c.id, orders.c.container_id, orders.c.joined_as).where(
+        orders.c.subtype == "order",  # refunds have no deadline of their own
         orders.c.status == "created",
         orders.c.expiration_date <= now,
         orders.c.processable.is_(True),
@@ -196,6 +197,7 @@ async def expire_due(
     result = await conn.execute(
         update(orders)
         .where(
+            orders.c.subtype == "order",
             orders.c.status == "created",
             orders.c.processable.is_(True),
             or_(

@@ -262,7 +262,12 @@ async def _owned_order(
     if row is None:
         raise OrderNotFound()
     m = row._mapping
-    if m["status"] == "created" and m["processable"] and m["expiration_date"] <= clock.now():
+    if (
+        m["status"] == "created"
+        and m["subtype"] == "order"
+        and m["processable"]
+        and m["expiration_date"] <= clock.now()
+    ):
         await expire_due(conn, payment_base=payment_base, container_id=m["container_id"])
     elif not lock:
         return row
@@ -294,6 +299,8 @@ async def update_order(
         await netguard.check_url(request.notificationUrl, field="notificationUrl")
     row = await _owned_order(conn, merchant, order_id, payment_base, lock=True)
     m = row._mapping
+    if m["subtype"] != "order":
+        raise WrongOrderStatus("A refund is not updated: cancel it and create another")
     if m["status"] != "created":
         raise WrongOrderStatus(f"An order in status {m['status']} cannot be updated")
     if "shopId" in request.model_fields_set and request.shopId != m["shop_id"]:
@@ -372,8 +379,10 @@ async def cancel_order(
         await outbox.enqueue_for_orders(conn, canceled, payment_base=payment_base, event="canceled")
         updated = next(r for r in canceled if r._mapping["id"] == m["id"])
         return order_response(updated, payment_base)
-    if m["status"] == "created":
-        from_statuses: tuple[str, ...] = ("created",)
+    if m["subtype"] != "order" and m["status"] in ("draft", "created"):
+        from_statuses: tuple[str, ...] = ("draft", "created")  # a refund not yet paid out
+    elif m["status"] == "created":
+        from_statuses = ("created",)
     elif m["status"] == "hold" and m["processing_status"] == "shipping_unavailable":
         from_statuses = ("hold",)
     else:

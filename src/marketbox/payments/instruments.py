@@ -147,7 +147,8 @@ async def get_invoice(
 
 def invoice_response(container: Any, order_rows: Sequence[Any], payment_base: str) -> dict:
     c = container._mapping
-    rows = [r._mapping for r in order_rows]
+    # Refunds (subtype refund) give money back: they are no part of what the invoice asks for.
+    rows = [r._mapping for r in order_rows if r._mapping["subtype"] == "order"]
     created = [o for o in rows if o["status"] == "created"]
     status = c["status"]
     if status == "pending" and not created:

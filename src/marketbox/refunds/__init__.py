@@ -1,0 +1,1 @@
+"""Refunds (spec/api.md §9): orders of subtype `refund` that give a paid order's money back."""

@@ -1,0 +1,61 @@
+"""Every query of the refunds domain. Refunds are rows of `orders` (subtype `refund`), so the
+order list finds them by merchantOrderId, as the MCP server expects (api.md MCP addendum)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox.storage.query import compare
+from marketbox.storage.tables import orders
+from marketbox.web.filters import Condition, ListQuery
+
+REFUND = "refund"
+
+FILTER_COLUMNS = {
+    "id": orders.c.id,
+    "parentId": orders.c.parent_id,
+    "status": orders.c.status,
+    "merchantId": orders.c.merchant_id,
+    "merchantOrderId": orders.c.merchant_order_id,
+    "createdAt": orders.c.created_at,
+}
+SORT_COLUMNS = {
+    "createdAt": orders.c.created_at,
+    "id": orders.c.id,
+    "amount": orders.c.amount_minor,
+    "status": orders.c.status,
+}
+
+
+async def live_refunds_of(conn: AsyncConnection, parent_id: str) -> list[Any]:
+    """The parent order's refunds that give money back or will (every one but `canceled`)."""
+    query = select(orders.c.basket_items, orders.c.amount_minor).where(
+        orders.c.parent_id == parent_id,
+        orders.c.subtype == REFUND,
+        orders.c.status != "canceled",
+    )
+    return list((await conn.execute(query)).all())
+
+
+def _condition(cond: Condition) -> ColumnElement[bool]:
+    return compare(FILTER_COLUMNS[cond.field], cond.op, cond.values)
+
+
+async def list_refunds(
+    conn: AsyncConnection, *, merchant_id: str, query: ListQuery
+) -> tuple[list[Any], int]:
+    where = and_(
+        orders.c.merchant_id == merchant_id,
+        orders.c.subtype == REFUND,
+        *(_condition(c) for c in query.conditions),
+    )
+    total = (await conn.execute(select(func.count()).select_from(orders).where(where))).scalar_one()
+    stmt = select(orders).where(where)
+    for field, descending in query.order:
+        column = SORT_COLUMNS[field]
+        stmt = stmt.order_by(column.desc() if descending else column.asc())
+    stmt = stmt.order_by(orders.c.id.desc()).limit(query.page_size).offset(query.offset)
+    return list((await conn.execute(stmt)).all()), total

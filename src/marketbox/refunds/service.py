@@ -1,0 +1,227 @@
+"""Refund rules (spec/api.md §9, payments.md §5): give back what a paid order's buyer paid.
+
+A refund is an order of subtype `refund` whose `parentId` is the paid order, in the parent's
+container and currency. States (api.md §9):
+
+    draft ---(correction order, §9.4)---> created ---(money back)---> completed
+    draft | created ---DELETE---> canceled
+
+What may be refunded is counted per basket line, matched by `sku` (the MCP server's rule): a
+line's `availableAmount` is its total minus every live (not canceled) refund of it, and a
+refund may take at most that from each line and at most their sum in all. Refunds of one order
+are serialized by the container's row lock (docs/security.md "Lock order"), so two refunds of
+the last available amount cannot both pass.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox import clock, ids, money
+from marketbox.errors import FieldError, ValidationFailed
+from marketbox.merchants.service import Merchant
+from marketbox.notifications import outbox
+from marketbox.orders import repository as orders_repository
+from marketbox.orders import validation
+from marketbox.orders.errors import MerchantOrderIdDuplicate, OrderNotFound, WrongOrderStatus
+from marketbox.orders.serializers import format_datetime
+from marketbox.refunds import repository
+from marketbox.refunds.errors import RefundExceedsAvailable, RefundLineUnknown
+from marketbox.refunds.schemas import CreateRefundRequest
+from marketbox.web.filters import ListQuery
+
+# Only a paid order gives money back (the MCP server refuses anything but `completed`; a
+# held payment is captured by a shipment or released by a cancel, never refunded).
+REFUNDABLE_STATUS = "completed"
+
+
+def refund_response(row: Any) -> dict[str, Any]:
+    """RefundOrderResponse (api.md §9.2)."""
+    m = row._mapping if hasattr(row, "_mapping") else row
+    currency = m["currency"]
+    return {
+        "id": m["id"],
+        "parentId": m["parent_id"],
+        "description": m["description"],
+        "merchantOrderId": m["merchant_order_id"],
+        "merchantId": m["merchant_id"],
+        "amount": money.from_minor(m["amount_minor"], currency),
+        "vatAmount": money.from_minor(m["vat_amount_minor"], currency),
+        "currencyId": currency,
+        "basketItems": m["basket_items"],
+        "createdAt": format_datetime(m["created_at"]),
+        "status": m["status"],
+    }
+
+
+def _minor(value: Any, currency: str) -> int:
+    return money.to_minor(money.round2(Decimal(value)), currency)
+
+
+async def _available(conn: AsyncConnection, parent: Any) -> dict[str, list[int]]:
+    """sku -> [amount, VAT] still refundable, in minor units."""
+    currency = parent["currency"]
+    left: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for line in parent["basket_items"] or []:
+        left[line["sku"]][0] += _minor(line["totalAmount"], currency)
+        left[line["sku"]][1] += _minor(line.get("totalVatAmount") or 0, currency)
+    for refund in await repository.live_refunds_of(conn, parent["id"]):
+        for line in refund.basket_items or []:
+            if line["sku"] in left:
+                left[line["sku"]][0] -= _minor(line["totalAmount"], currency)
+                left[line["sku"]][1] -= _minor(line.get("totalVatAmount") or 0, currency)
+    return left
+
+
+async def _paid_parent(
+    conn: AsyncConnection, merchant: Merchant, order_id: str, *, field: str | None, lock: bool
+) -> Any:
+    """The merchant's paid order; with `lock`, its container locked first, then re-read."""
+
+    def missing() -> Exception:
+        if field is None:
+            return OrderNotFound()
+        return ValidationFailed(
+            "Validation error", fields=[FieldError(field, "wrong_value", "no such order of yours")]
+        )
+
+    if not ids.is_uuid(order_id):
+        raise missing()
+    order_id = ids.normalize_uuid(order_id)
+    row = await orders_repository.get_order(conn, order_id, merchant_id=merchant.id)
+    if row is None or row._mapping["subtype"] != "order":
+        raise missing()
+    if lock:
+        await orders_repository.lock_container(conn, row._mapping["container_id"])
+        row = await orders_repository.get_order(conn, order_id, merchant_id=merchant.id)
+    m = row._mapping
+    if m["status"] != REFUNDABLE_STATUS:
+        raise WrongOrderStatus(
+            f"Only a paid (completed) order is refunded; this one is {m['status']}"
+        )
+    return m
+
+
+async def refundable_items(
+    conn: AsyncConnection, *, merchant: Merchant, order_id: str
+) -> list[dict[str, Any]]:
+    """GET …/order/{id}/refund-basket-item: the paid order's lines with what is left of each."""
+    parent = await _paid_parent(conn, merchant, order_id, field=None, lock=False)
+    currency = parent["currency"]
+    left = await _available(conn, parent)
+    # A sku on several lines shares one remainder: hand it out line by line, in order.
+    items = []
+    for line in parent["basket_items"] or []:
+        remaining = left[line["sku"]]
+        amount = min(_minor(line["totalAmount"], currency), max(remaining[0], 0))
+        vat = min(_minor(line.get("totalVatAmount") or 0, currency), max(remaining[1], 0))
+        remaining[0] -= amount
+        remaining[1] -= vat
+        items.append(
+            {
+                **line,
+                "availableAmount": money.from_minor(amount, currency),
+                "availableVatAmount": money.from_minor(vat, currency),
+            }
+        )
+    return items
+
+
+async def create_refund(
+    conn: AsyncConnection, *, merchant: Merchant, request: CreateRefundRequest, payment_base: str
+) -> dict[str, Any]:
+    """POST /v3/billing/api/order/refund-order: a `created` (or `draft`) refund of a paid order."""
+    parent = await _paid_parent(conn, merchant, request.parentId, field="parentId", lock=True)
+    currency = parent["currency"]
+    setting = parent["order_setting"] or {}
+    validate_amounts = not setting.get("disableValidate")
+    if not request.basketItems:
+        raise ValidationFailed(
+            "A refund lists the lines it gives back",
+            fields=[FieldError("basketItems", "required", "at least one line")],
+        )
+    lines = validation.check_basket(
+        request.basketItems,
+        round_policy=setting.get("roundPolicy") or "strict",
+        validate_amounts=validate_amounts,
+    )
+    amount = validation.clean_amount(request.amount, "amount")
+    vat_amount = validation.clean_amount(request.vatAmount, "vatAmount")
+    validation.check_totals(amount, vat_amount, lines, validate_amounts=validate_amounts)
+    if amount <= 0:
+        raise ValidationFailed(
+            "A refund gives back a positive amount",
+            fields=[FieldError("amount", "wrong_value", "must be > 0")],
+        )
+
+    left = await _available(conn, parent)
+    taken: dict[str, int] = defaultdict(int)
+    for i, line in enumerate(lines):
+        if line["sku"] not in left:
+            raise RefundLineUnknown(f"basketItems[{i}].sku")
+        taken[line["sku"]] += _minor(line["totalAmount"], currency)
+        if taken[line["sku"]] > left[line["sku"]][0]:
+            available = money.from_minor(max(left[line["sku"]][0], 0), currency)
+            raise RefundExceedsAvailable(f"basketItems[{i}].totalAmount", str(available))
+    total_left = sum(max(a, 0) for a, _ in left.values())
+    if money.to_minor(amount, currency) > total_left:
+        raise RefundExceedsAvailable("amount", str(money.from_minor(total_left, currency)))
+
+    now = clock.now()
+    values = {
+        "id": ids.new_id(),
+        "container_id": parent["container_id"],
+        "merchant_id": merchant.id,
+        "merchant_order_id": request.merchantOrderId,
+        "merchant_order_key": request.merchantOrderId
+        if merchant.merchant_order_id_unique
+        else None,
+        "merchant_order_id_visible": None,
+        "description": request.description,
+        "amount_minor": money.to_minor(amount, currency),
+        "vat_amount_minor": money.to_minor(vat_amount, currency),
+        "currency": currency,
+        "language_id": parent["language_id"],
+        "status": request.status or "created",
+        "subtype": repository.REFUND,
+        "joined_as": repository.REFUND,
+        "processing_status": "",
+        "processable": True,
+        "expiration_date": parent["expiration_date"],
+        "created_at": now,
+        "updated_at": now,
+        "paid_at": None,
+        "shop_id": parent["shop_id"],
+        "parent_id": parent["id"],
+        "customer": parent["customer"],
+        "basket_items": lines,
+        "meta_data": None,
+        "notification_url": parent["notification_url"],
+        "success_url": None,
+        "fail_url": None,
+        "return_url": None,
+        "invoice_setting": None,
+        "order_setting": None,
+        "extra": None,
+    }
+    try:
+        await orders_repository.insert_order(conn, values)
+    except IntegrityError as exc:
+        if "merchant_order_key" in str(exc.orig):
+            raise MerchantOrderIdDuplicate() from exc
+        raise
+    row = await orders_repository.get_order(conn, values["id"], merchant_id=merchant.id)
+    await outbox.enqueue_for_orders(conn, [row], payment_base=payment_base, event="refund")
+    return refund_response(row)
+
+
+async def list_refunds(
+    conn: AsyncConnection, *, merchant: Merchant, query: ListQuery
+) -> tuple[list[dict[str, Any]], int]:
+    rows, total = await repository.list_refunds(conn, merchant_id=merchant.id, query=query)
+    return [refund_response(r) for r in rows], total
