@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 # Domains with tables of their own register them on `metadata` when imported.
-import marketbox.marketplace.tables  # noqa: F401
+import marketbox.marketplace.tables
+import marketbox.shipments.tables  # noqa: F401
 from marketbox.storage.tables import metadata
 
 __all__ = ["metadata"]

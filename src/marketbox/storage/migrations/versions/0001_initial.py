@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 21:27:43.618252
+Create Date: 2026-12-06 22:11:15.152057
 """
 
 from __future__ import annotations
@@ -305,6 +305,39 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "shipments",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("order_id", sa.String(length=36), nullable=False),
+        sa.Column("merchant_id", sa.String(length=36), nullable=False),
+        sa.Column("document_number", sa.String(length=36), nullable=True),
+        sa.Column("document_date", sa.String(length=10), nullable=True),
+        sa.Column("basket_items", marketbox.storage.types.ExactJSON(), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("vat_amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("final", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("captured_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("released_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("meta_data", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchants.id"], name=op.f("fk_shipments_merchant_id_merchants")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_shipments_order_id_orders")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_shipments")),
+    )
+    with op.batch_alter_table("shipments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_shipments_merchant_id_created_at"),
+            ["merchant_id", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(batch_op.f("ix_shipments_order_id"), ["order_id"], unique=False)
+
+    op.create_table(
         "special_offers",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("merchant_id", sa.String(length=36), nullable=False),
@@ -345,6 +378,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_special_offers_active_finish_at"))
 
     op.drop_table("special_offers")
+    with op.batch_alter_table("shipments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_shipments_order_id"))
+        batch_op.drop_index(batch_op.f("ix_shipments_merchant_id_created_at"))
+
+    op.drop_table("shipments")
     with op.batch_alter_table("points_of_sale", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_points_of_sale_merchant_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_points_of_sale_active_offers_addon"))
