@@ -40,6 +40,14 @@ async def live_refunds_of(conn: AsyncConnection, parent_id: str) -> list[Any]:
     return list((await conn.execute(query)).all())
 
 
+async def number_taken(conn: AsyncConnection, merchant_id: str, merchant_order_id: str) -> bool:
+    """Whether the merchant already used this merchantOrderId (orders and refunds share them)."""
+    query = select(orders.c.id).where(
+        orders.c.merchant_id == merchant_id, orders.c.merchant_order_key == merchant_order_id
+    )
+    return (await conn.execute(query.limit(1))).first() is not None
+
+
 def _condition(cond: Condition) -> ColumnElement[bool]:
     return compare(FILTER_COLUMNS[cond.field], cond.op, cond.values)
 

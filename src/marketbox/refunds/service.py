@@ -137,6 +137,11 @@ async def create_refund(
 ) -> dict[str, Any]:
     """POST /v3/billing/api/order/refund-order: a `created` (or `draft`) refund of a paid order."""
     parent = await _paid_parent(conn, merchant, request.parentId, field="parentId", lock=True)
+    if merchant.merchant_order_id_unique and await repository.number_taken(
+        conn, merchant.id, request.merchantOrderId
+    ):
+        # First: a client retrying after an unknown result learns its refund exists (MCP).
+        raise MerchantOrderIdDuplicate()
     currency = parent["currency"]
     setting = parent["order_setting"] or {}
     validate_amounts = not setting.get("disableValidate")
