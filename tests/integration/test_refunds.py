@@ -258,3 +258,85 @@ async def test_two_refunds_of_the_last_amount_at_once_one_wins(
             assert statuses == [422, 422]
     refunded = sum((r["amount"] for r in read(await api.get(REFUND_LIST))["data"]), Decimal(0))
     assert refunded == order["amount"]
+
+
+CORRECTIONS = "/v3/billing/api/order/correction-order"
+
+
+def correction(refund_row: dict[str, Any], number: str, fee: str) -> bytes:
+    fee_line = basket_item(sku="fee", name="Сбор за возврат", amount=Decimal(fee))
+    return body(
+        order_payload(
+            merchant_order_id=number,
+            items=[fee_line],
+            parentId=refund_row["id"],
+            description="Удержание при возврате",
+        )
+    )
+
+
+async def test_a_correction_withholds_a_fee_and_forms_the_draft_refund(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    order = await paid_order(api, db)
+    draft = read(
+        await api.post(
+            REFUNDS, content=refund(order, "D-1", line("bag", "1500.00"), status="draft")
+        )
+    )["data"]
+
+    response = await api.post(CORRECTIONS, content=correction(draft, "FEE-1", "150.00"))
+
+    assert response.status_code == 200, response.text
+    fee = read(response)["data"]
+    assert (fee["subtype"], fee["status"], fee["parentId"]) == (
+        "correction",
+        "completed",
+        draft["id"],
+    )
+    formed = read(await api.get(REFUND_LIST, params={"id": draft["id"]}))["data"][0]
+    assert formed["status"] == "created"
+    assert (formed["amount"], formed["correctionAmount"], formed["payoutAmount"]) == (
+        Decimal("1500.00"),
+        Decimal("150.00"),
+        Decimal("1350.00"),
+    )
+    async with db.transaction() as conn:
+        events = (
+            await conn.execute(
+                select(notifications.c.order_id, notifications.c.event).where(
+                    notifications.c.order_id.in_([draft["id"], fee["id"]])
+                )
+            )
+        ).all()
+    assert sorted(e.event for e in events) == ["paid", "refund", "refund"]  # draft, formed, fee
+    # The invoice page still shows what was paid, not the refund or the fee.
+    page = await api.get(f"/order/{order['orderContainerId']}")
+    assert "Сбор за возврат" not in page.text
+
+
+async def test_a_correction_needs_a_draft_refund_and_at_most_its_amount(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    order = await paid_order(api, db)
+    formed = read(
+        await api.post(
+            REFUNDS, content=refund(order, "R-1", line("ticket", "100.00", "16.67", "RUS_VAT20"))
+        )
+    )["data"]
+    draft = read(
+        await api.post(
+            REFUNDS, content=refund(order, "D-1", line("bag", "1500.00"), status="draft")
+        )
+    )["data"]
+
+    not_draft = await api.post(CORRECTIONS, content=correction(formed, "FEE-1", "10.00"))
+    too_big = await api.post(CORRECTIONS, content=correction(draft, "FEE-2", "1500.01"))
+    not_refund = await api.post(CORRECTIONS, content=correction(order, "FEE-3", "10.00"))
+
+    assert read(not_draft)["error"]["code"] == "wrong_order_status"
+    assert read(too_big)["error"]["fields"][0]["name"] == "amount"
+    assert read(not_refund)["error"]["fields"][0]["name"] == "parentId"
+    still = read(await api.get(REFUND_LIST, params={"id": draft["id"]}))["data"][0]
+    assert still["status"] == "draft"
+    assert "correctionAmount" not in still or still["correctionAmount"] is None

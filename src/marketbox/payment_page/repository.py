@@ -21,7 +21,8 @@ async def orders_with_merchants(conn: AsyncConnection, container_id: str) -> Seq
             merchants.c.vat_number.label("merchant_vat_number"),
         )
         .join(merchants, merchants.c.id == orders.c.merchant_id)
-        .where(orders.c.container_id == container_id)
+        # The invoice's own orders: refunds and corrections of them are not what was asked for.
+        .where(orders.c.container_id == container_id, orders.c.subtype == "order")
         .order_by(orders.c.created_at, orders.c.id)
     )
     return (await conn.execute(query)).all()

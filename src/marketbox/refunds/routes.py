@@ -11,6 +11,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from marketbox.orders.schemas import CreateOrderRequest, OrderResponse
 from marketbox.refunds import repository
 from marketbox.refunds import service as refunds_service
 from marketbox.refunds.schemas import CreateRefundRequest, RefundableItem, RefundResponse
@@ -78,3 +79,20 @@ async def list_refunds(request: Request) -> Response:
         )
         items, total = await refunds_service.list_refunds(conn, merchant=merchant, query=query)
     return envelope.page(items, total=total, page=query.page, page_size=query.page_size)
+
+
+@router.post(
+    "/v3/billing/api/order/correction-order",
+    summary="Withhold a fee, penalty or service charge from a draft refund (api.md §9.4)",
+    openapi_extra=json_body(CreateOrderRequest),
+    responses=envelope_of(OrderResponse),
+)
+async def create_correction(request: Request) -> Response:
+    ctx = get_context(request)
+    async with ctx.db.transaction() as conn:
+        merchant = await ctx.merchant(conn, request)
+        body = await read_model(request, CreateOrderRequest)
+        correction = await refunds_service.create_correction(
+            conn, merchant=merchant, request=body, payment_base=ctx.payment_base
+        )
+    return envelope.data(correction)

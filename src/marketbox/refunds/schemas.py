@@ -43,3 +43,6 @@ class RefundResponse(_Model):
     basketItems: list[BasketItem]
     createdAt: str
     status: Literal[REFUND_STATUSES]  # type: ignore[valid-type]
+    # Our extension, after a correction order (§9.4): withheld, and what the buyer gets back.
+    correctionAmount: Decimal | None = None
+    payoutAmount: Decimal | None = None

@@ -28,8 +28,14 @@ from marketbox.merchants.service import Merchant
 from marketbox.notifications import outbox
 from marketbox.orders import repository as orders_repository
 from marketbox.orders import validation
-from marketbox.orders.errors import MerchantOrderIdDuplicate, OrderNotFound, WrongOrderStatus
-from marketbox.orders.serializers import format_datetime
+from marketbox.orders.errors import (
+    ForeignMerchant,
+    MerchantOrderIdDuplicate,
+    OrderNotFound,
+    WrongOrderStatus,
+)
+from marketbox.orders.schemas import CreateOrderRequest
+from marketbox.orders.serializers import format_datetime, order_response
 from marketbox.refunds import repository
 from marketbox.refunds.errors import RefundExceedsAvailable, RefundLineUnknown
 from marketbox.refunds.schemas import CreateRefundRequest
@@ -38,12 +44,22 @@ from marketbox.web.filters import ListQuery
 # Only a paid order gives money back (the MCP server refuses anything but `completed`; a
 # held payment is captured by a shipment or released by a cancel, never refunded).
 REFUNDABLE_STATUS = "completed"
+CORRECTION = "correction"
 
 
 def refund_response(row: Any) -> dict[str, Any]:
-    """RefundOrderResponse (api.md §9.2)."""
+    """RefundOrderResponse (api.md §9.2); after a correction (§9.4) also our `correctionAmount`
+    and `payoutAmount` (what the buyer gets back: the refund less the correction)."""
     m = row._mapping if hasattr(row, "_mapping") else row
     currency = m["currency"]
+    extra = m["extra"] or {}
+    corrected = {}
+    if "correctionAmount" in extra:
+        correction = money.round2(Decimal(str(extra["correctionAmount"])))
+        corrected = {
+            "correctionAmount": correction,
+            "payoutAmount": money.from_minor(m["amount_minor"], currency) - correction,
+        }
     return {
         "id": m["id"],
         "parentId": m["parent_id"],
@@ -56,6 +72,7 @@ def refund_response(row: Any) -> dict[str, Any]:
         "basketItems": m["basket_items"],
         "createdAt": format_datetime(m["created_at"]),
         "status": m["status"],
+        **corrected,
     }
 
 
@@ -230,3 +247,106 @@ async def list_refunds(
 ) -> tuple[list[dict[str, Any]], int]:
     rows, total = await repository.list_refunds(conn, merchant_id=merchant.id, query=query)
     return [refund_response(r) for r in rows], total
+
+
+async def create_correction(
+    conn: AsyncConnection, *, merchant: Merchant, request: CreateOrderRequest, payment_base: str
+) -> dict[str, Any]:
+    """POST /v3/billing/api/order/correction-order (§9.4): what a draft refund withholds (a fee,
+    a penalty, a service charge). The correction is paid out of the refund at once
+    (`completed`), the draft refund becomes `created`, and the buyer gets back the refund less
+    the correction."""
+    if ids.normalize_uuid(request.merchantId) != merchant.id:
+        raise ForeignMerchant()
+    missing = ValidationFailed(
+        "Validation error",
+        fields=[FieldError("parentId", "wrong_value", "no draft refund of yours with this id")],
+    )
+    if not request.parentId or not ids.is_uuid(request.parentId):
+        raise missing
+    refund_id = ids.normalize_uuid(request.parentId)
+    row = await orders_repository.get_order(conn, refund_id, merchant_id=merchant.id)
+    if row is None or row._mapping["subtype"] != repository.REFUND:
+        raise missing
+    await orders_repository.lock_container(conn, row._mapping["container_id"])
+    refund = (await orders_repository.get_order(conn, refund_id, merchant_id=merchant.id))._mapping
+    if refund["status"] != "draft":
+        raise WrongOrderStatus(f"A correction needs a draft refund; this one is {refund['status']}")
+    currency = refund["currency"]
+    if request.currencyId != currency:
+        raise validation.OrderRuleError(
+            "wrong_currency", f"The refund is in {currency}", "currencyId"
+        )
+    if merchant.merchant_order_id_unique and await repository.number_taken(
+        conn, merchant.id, request.merchantOrderId
+    ):
+        raise MerchantOrderIdDuplicate()
+    setting = request.orderSetting
+    validate_amounts = not (setting and setting.disableValidate)
+    lines = validation.check_basket(
+        request.basketItems,
+        round_policy=(setting.roundPolicy if setting and setting.roundPolicy else "strict"),
+        validate_amounts=validate_amounts,
+    )
+    amount = validation.clean_amount(request.amount, "amount")
+    vat_amount = validation.clean_amount(request.vatAmount, "vatAmount")
+    validation.check_totals(amount, vat_amount, lines, validate_amounts=validate_amounts)
+    refund_amount = money.from_minor(refund["amount_minor"], currency)
+    if amount > refund_amount:
+        raise RefundExceedsAvailable("amount", str(refund_amount))
+
+    now = clock.now()
+    correction_id = ids.new_id()
+    await orders_repository.insert_order(
+        conn,
+        {
+            "id": correction_id,
+            "container_id": refund["container_id"],
+            "merchant_id": merchant.id,
+            "merchant_order_id": request.merchantOrderId,
+            "merchant_order_key": request.merchantOrderId
+            if merchant.merchant_order_id_unique
+            else None,
+            "merchant_order_id_visible": request.merchantOrderIdVisible,
+            "description": request.description,
+            "amount_minor": money.to_minor(amount, currency),
+            "vat_amount_minor": money.to_minor(vat_amount, currency),
+            "currency": currency,
+            "language_id": refund["language_id"],
+            "status": "completed",
+            "subtype": CORRECTION,
+            "joined_as": CORRECTION,
+            "processing_status": "",
+            "processable": True,
+            "expiration_date": refund["expiration_date"],
+            "created_at": now,
+            "updated_at": now,
+            "paid_at": now,
+            "shop_id": refund["shop_id"],
+            "parent_id": refund_id,
+            "customer": refund["customer"],
+            "basket_items": lines,
+            "meta_data": request.metaData,
+            "notification_url": request.notificationUrl or refund["notification_url"],
+            "success_url": None,
+            "fail_url": None,
+            "return_url": None,
+            "invoice_setting": None,
+            "order_setting": None,
+            "extra": None,
+        },
+    )
+    promoted = await orders_repository.update_order(
+        conn,
+        refund_id,
+        {
+            "status": "created",
+            "updated_at": now,
+            "extra": {**(refund["extra"] or {}), "correctionAmount": amount},
+        },
+        from_statuses=("draft",),
+    )
+    correction = await orders_repository.get_order(conn, correction_id, merchant_id=merchant.id)
+    await outbox.enqueue_for_orders(conn, [promoted], payment_base=payment_base, event="refund")
+    await outbox.enqueue_for_orders(conn, [correction], payment_base=payment_base, event="paid")
+    return order_response(correction, payment_base)
