@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from marketbox.merchants import service as merchants_service
 from marketbox.payments import service as payments_service
+from marketbox.refunds import service as refunds_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
 from tests.conftest import TEST_PUBLIC_URL, body, read
@@ -340,3 +341,43 @@ async def test_a_correction_needs_a_draft_refund_and_at_most_its_amount(
     still = read(await api.get(REFUND_LIST, params={"id": draft["id"]}))["data"][0]
     assert still["status"] == "draft"
     assert "correctionAmount" not in still or still["correctionAmount"] is None
+
+
+async def test_formed_refunds_are_paid_out_once_and_notified(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    order = await paid_order(api, db)
+    formed = read(await api.post(REFUNDS, content=refund(order, "R-1", line("bag", "1500.00"))))[
+        "data"
+    ]
+    draft = read(
+        await api.post(
+            REFUNDS,
+            content=refund(
+                order, "D-1", line("ticket", "10.00", "1.67", "RUS_VAT20"), status="draft"
+            ),
+        )
+    )["data"]
+
+    async with db.transaction() as conn:
+        first = await refunds_service.pay_out_formed(conn, payment_base=TEST_PUBLIC_URL)
+    async with db.transaction() as conn:
+        second = await refunds_service.pay_out_formed(conn, payment_base=TEST_PUBLIC_URL)
+
+    assert (first, second) == (1, 0)
+    statuses = {r["id"]: r["status"] for r in read(await api.get(REFUND_LIST))["data"]}
+    assert statuses == {formed["id"]: "completed", draft["id"]: "draft"}
+    async with db.transaction() as conn:
+        bodies = [
+            json.loads(r.body)["status"]
+            for r in (
+                await conn.execute(
+                    select(notifications.c.body)
+                    .where(notifications.c.order_id == formed["id"])
+                    .order_by(notifications.c.created_at)
+                )
+            ).all()
+        ]
+    assert bodies == ["created", "completed"]
+    canceled = await api.delete(f"{ORDERS}/{formed['id']}")
+    assert read(canceled)["error"]["code"] == "wrong_order_status"  # paid out: final

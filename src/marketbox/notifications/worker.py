@@ -20,6 +20,7 @@ from marketbox.config import Settings, get_settings
 from marketbox.notifications import outbox
 from marketbox.notifications.dispatcher import Dispatcher
 from marketbox.orders import service as orders_service
+from marketbox.refunds import service as refunds_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import merchants, notifications
 
@@ -58,6 +59,12 @@ async def _expiry_sweeps(settings: Settings, db: Database, stop: asyncio.Event) 
                 expired = await orders_service.expire_due(conn, payment_base=settings.public_base)
             if expired:
                 log.info("expired %d overdue orders", expired)
+            async with db.transaction() as conn:
+                paid_out = await refunds_service.pay_out_formed(
+                    conn, payment_base=settings.public_base
+                )
+            if paid_out:
+                log.info("paid out %d refunds", paid_out)
         except Exception:  # a failed sweep is retried at the next one; the worker goes on
             log.exception("expiry sweep failed")
         with contextlib.suppress(TimeoutError):

@@ -3,9 +3,10 @@ order list finds them by merchantOrderId, as the MCP server expects (api.md MCP 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.storage.query import compare
@@ -46,6 +47,29 @@ async def number_taken(conn: AsyncConnection, merchant_id: str, merchant_order_i
         orders.c.merchant_id == merchant_id, orders.c.merchant_order_key == merchant_order_id
     )
     return (await conn.execute(query.limit(1))).first() is not None
+
+
+async def pay_out_formed(conn: AsyncConnection, now: datetime, *, limit: int) -> list[Any]:
+    """Move up to `limit` formed refunds to `completed`, each exactly once (conditional UPDATE;
+    on PostgreSQL the claimed rows are skipped by a concurrent sweep)."""
+    due = (
+        select(orders.c.id)
+        .where(orders.c.subtype == REFUND, orders.c.status == "created")
+        .order_by(orders.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    refund_ids = list((await conn.execute(due)).scalars())
+    if not refund_ids:
+        return []
+    result = await conn.execute(
+        update(orders)
+        .where(orders.c.id.in_(refund_ids), orders.c.status == "created")
+        .values(status="completed", paid_at=now, updated_at=now)
+        .returning(*orders.c)
+    )
+    return list(result.all())
 
 
 def _condition(cond: Condition) -> ColumnElement[bool]:

@@ -350,3 +350,15 @@ async def create_correction(
     await outbox.enqueue_for_orders(conn, [promoted], payment_base=payment_base, event="refund")
     await outbox.enqueue_for_orders(conn, [correction], payment_base=payment_base, event="paid")
     return order_response(correction, payment_base)
+
+
+async def pay_out_formed(conn: AsyncConnection, *, payment_base: str, limit: int = 100) -> int:
+    """`created` refunds are paid out: `completed`, and their shops notified; returns how many.
+
+    The worker's sweep calls this. No payment gateway is asked yet: every payment so far is a
+    sandbox card or a bank's confirmation, whose money goes back outside the platform; a real
+    gateway's refund call joins this step with the gateway seam (docs/api.md "Refunds").
+    """
+    done = await repository.pay_out_formed(conn, clock.now(), limit=limit)
+    await outbox.enqueue_for_orders(conn, done, payment_base=payment_base, event="refund")
+    return len(done)
