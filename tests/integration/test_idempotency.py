@@ -24,6 +24,7 @@ from marketbox.notifications.worker import purge_idempotency_keys
 from marketbox.orders import routes as orders_routes
 from marketbox.orders import service as orders_service
 from marketbox.security import signing
+from marketbox.storage import idempotency as idempotency_store
 from marketbox.storage.db import Database
 from marketbox.storage.tables import idempotency_keys
 from marketbox.web.idempotency import IdempotencyMiddleware
@@ -147,6 +148,48 @@ async def test_a_5xx_is_not_kept_so_the_retry_runs(
     assert crashed.status_code == 500
     assert retried.status_code == 200, retried.text
     assert "idempotent-replayed" not in retried.headers
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert calls == 2
+
+
+async def test_a_claim_left_by_a_dead_process_is_taken_over_after_the_lease(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = orders_service.create_order
+    calls = 0
+
+    async def dies_once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("process killed")
+        return await real(*args, **kwargs)
+
+    async def never_released(*args: Any, **kwargs: Any) -> None:
+        return None  # a killed process frees nothing
+
+    monkeypatch.setattr(orders_service, "create_order", dies_once)
+    monkeypatch.setattr(idempotency_store, "release", never_released)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    headers = {"Authorization": f"Bearer {merchants_service.DEMO_TOKEN}", **key("orphan")}
+    payload = body(order_payload(merchant_order_id="ORPHAN", expires_in=timedelta(days=2)))
+    start = datetime.now(UTC)
+    try:
+        clock.set_now(lambda: start)
+        async with httpx.AsyncClient(transport=transport, base_url=TEST_PUBLIC_URL) as http:
+            died = await http.post(ORDERS, content=payload, headers=headers)
+            clock.set_now(lambda: start + timedelta(minutes=4))
+            held = await http.post(ORDERS, content=payload, headers=headers)
+            clock.set_now(lambda: start + timedelta(minutes=6))
+            taken_over = await http.post(ORDERS, content=payload, headers=headers)
+            replayed = await http.post(ORDERS, content=payload, headers=headers)
+    finally:
+        clock.set_now(None)
+
+    assert died.status_code == 500
+    assert read(held)["error"]["code"] == "idempotency_key_in_use"
+    assert taken_over.status_code == 200, taken_over.text
+    assert "idempotent-replayed" not in taken_over.headers
     assert replayed.headers["idempotent-replayed"] == "true"
     assert calls == 2
 
