@@ -20,6 +20,7 @@ from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database
 from marketbox.web import errors, openapi
 from marketbox.web.context import AppContext
+from marketbox.web.idempotency import IdempotencyMiddleware
 from marketbox.web.middleware import (
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
@@ -82,7 +83,9 @@ def create_app(
     )
     app.state.ctx = ctx
     # Added innermost first: a request meets RequestId, SecurityHeaders, HeadAsGet, BodySizeLimit,
-    # IPRateLimit, then the routes; every answer, refusals included, gets the id and headers.
+    # IPRateLimit, Idempotency, then the routes; every answer, refusals included, gets the id
+    # and headers, and a replayed answer is the stored one, bounded like any other request.
+    app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(IPRateLimitMiddleware)
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(HeadAsGetMiddleware)

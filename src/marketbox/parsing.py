@@ -14,7 +14,8 @@ The ranges (docs/api.md "Accepted values"):
   orders in integer minor units stay far inside a BIGINT;
 * date-times: RFC 3339 / ISO 8601 in ASCII, with or without an offset (none means UTC),
   between `DATETIME_MIN` and `DATETIME_MAX` once moved to UTC: a day away from the ends of
-  Python's calendar, so the value can be shown in any time zone;
+  Python's calendar, so the value can be shown in any time zone; a PHP DateTime as
+  `json_encode` writes it (`parse_php_datetime`) within the same range;
 * text: no NUL character (PostgreSQL refuses it in text columns) and no lone surrogate
   (not UTF-8), found anywhere in a JSON document by `unstorable_text`.
 """
@@ -22,7 +23,8 @@ The ranges (docs/api.md "Accepted values"):
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+import zoneinfo
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -167,6 +169,75 @@ def check_datetime(value: datetime) -> datetime:
             f"date-time out of range ({DATETIME_MIN:%Y-%m-%d} to {DATETIME_MAX:%Y-%m-%d} UTC)"
         )
     return moved
+
+
+# A PHP DateTime through json_encode: {"date": "Y-m-d H:i:s.u", "timezone_type": 1|2|3,
+# "timezone": offset | abbreviation | identifier}; `date` is the wall time in that zone.
+_PHP_DATE_RE = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?"
+)
+_PHP_OFFSET_RE = re.compile(r"([+-])([0-9]{2}):?([0-9]{2})")
+_ZONE_ID_RE = re.compile(r"[A-Za-z][A-Za-z0-9_+-]{0,30}(?:/[A-Za-z0-9_+-]{1,30}){0,3}")
+# timezone_type 2: common abbreviations as minutes east of UTC, daylight-saving variants
+# included, with the offsets PHP gives them. Ambiguous ones (IST: India, Ireland or Israel)
+# are left out: an unknown abbreviation is refused, never guessed.
+PHP_ZONE_ABBREVIATIONS: dict[str, int] = {
+    "UTC": 0, "UT": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 60, "BST": 60,
+    "CET": 60, "CEST": 120, "MET": 60, "MEST": 120, "EET": 120, "EEST": 180,
+    "MSK": 180, "MSD": 240, "SAMT": 240, "YEKT": 300, "OMST": 360, "NOVT": 420,
+    "KRAT": 420, "IRKT": 480, "YAKT": 540, "VLAT": 600, "MAGT": 660, "PETT": 720,
+    "EST": -300, "EDT": -240, "CST": -360, "CDT": -300, "MST": -420, "MDT": -360,
+    "PST": -480, "PDT": -420, "AKST": -540, "AKDT": -480, "HST": -600,
+    "JST": 540, "KST": 540, "HKT": 480, "AWST": 480, "ACST": 570, "AEST": 600,
+    "AEDT": 660, "NZST": 720, "NZDT": 780,
+}  # fmt: skip
+
+
+def parse_php_datetime(value: object) -> datetime:
+    """A PHP DateTime serialized by ``json_encode``, e.g. ``{"date": "2030-01-01
+    00:00:00.000000", "timezone_type": 3, "timezone": "Europe/Moscow"}``.
+
+    ``timezone_type`` 1 is an offset (``+03:00``), 2 an abbreviation (``MSK``, see
+    `PHP_ZONE_ABBREVIATIONS`), 3 an identifier (``Europe/Moscow``, ``UTC``); ``date`` is the
+    wall time in that zone. The answer is timezone-aware UTC, checked like `parse_datetime`.
+    """
+    if not isinstance(value, dict):
+        raise ParseError("a PHP DateTime object is required")
+    date, kind, zone = value.get("date"), value.get("timezone_type"), value.get("timezone")
+    if not isinstance(date, str) or not isinstance(zone, str):
+        raise ParseError("a PHP DateTime needs `date` and `timezone` strings")
+    if isinstance(kind, bool) or kind not in (1, 2, 3):
+        raise ParseError("timezone_type must be 1 (offset), 2 (abbreviation) or 3 (identifier)")
+    match = _PHP_DATE_RE.fullmatch(date.strip())
+    if match is None:
+        raise ParseError("date must read Y-m-d H:i:s.u, e.g. 2030-01-01 00:00:00.000000")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    micro = int((match.group(7) or "0").ljust(6, "0"))
+    try:
+        wall = datetime(year, month, day, hour, minute, second, micro)
+    except ValueError as exc:
+        raise ParseError(f"date is not a calendar date: {exc}") from exc
+    return check_datetime(wall.replace(tzinfo=_php_zone(kind, zone.strip())))
+
+
+def _php_zone(kind: int, zone: str) -> timezone | zoneinfo.ZoneInfo:
+    if kind == 1:
+        match = _PHP_OFFSET_RE.fullmatch(zone)
+        if match is None or int(match.group(2)) > 23 or int(match.group(3)) > 59:
+            raise ParseError("timezone_type 1 needs an offset such as +03:00")
+        sign = -1 if match.group(1) == "-" else 1
+        return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
+    if kind == 2:
+        minutes = PHP_ZONE_ABBREVIATIONS.get(zone.upper())
+        if minutes is None:
+            raise ParseError(f"unknown time zone abbreviation {zone[:10]!r}")
+        return timezone(timedelta(minutes=minutes))
+    if _ZONE_ID_RE.fullmatch(zone) is None:
+        raise ParseError("timezone_type 3 needs a time zone identifier such as Europe/Moscow")
+    try:
+        return zoneinfo.ZoneInfo(zone)
+    except (KeyError, ValueError, OSError) as exc:  # ZoneInfoNotFoundError is a KeyError
+        raise ParseError(f"unknown time zone {zone!r}") from exc
 
 
 def unstorable_text(value: object) -> str | None:

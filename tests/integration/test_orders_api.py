@@ -165,15 +165,6 @@ async def test_update_before_payment_revalidates(api: httpx.AsyncClient) -> None
     assert read(bad)["error"]["code"] == "wrong_total_amount"
 
 
-async def test_update_with_a_positional_php_body_is_refused(api: httpx.AsyncClient) -> None:
-    order = await create(api)
-    response = await api.put(f"{ORDERS}/{order['id']}", content=b'["new description"]')
-
-    assert response.status_code == 422
-    assert read(response)["error"]["code"] == "validation_error"
-    assert read(await api.get(f"{ORDERS}/{order['id']}"))["data"]["description"] == "Тестовый заказ"
-
-
 async def test_cancel_twice_is_wrong_order_status(api: httpx.AsyncClient) -> None:
     order = await create(api)
     first = await api.delete(f"{ORDERS}/{order['id']}")

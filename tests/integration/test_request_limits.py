@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from marketbox.config import Settings
 from marketbox.storage.db import Database
-from marketbox.storage.tables import order_containers, orders, payments
+from marketbox.storage.tables import idempotency_keys, order_containers, orders, payments
 from tests.conftest import body, make_settings, read
 from tests.support.builders import order_payload
 
@@ -81,6 +81,22 @@ async def test_a_chunked_body_over_the_limit_is_refused_while_it_arrives(
     assert_too_large(response)
     assert len(sent) <= LIMIT // 1000 + 2
     assert await count(db, orders) == 0
+
+
+async def test_a_chunked_body_over_the_limit_with_an_idempotency_key_keeps_no_key(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    raw = oversized_order()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(raw), 1000):
+            yield raw[start : start + 1000]
+
+    headers = {"Idempotency-Key": "big"}
+    assert_too_large(await api.post(ORDERS, content=chunks(), headers=headers))
+    assert await count(db, idempotency_keys) == 0
+    retry = await api.post(ORDERS, content=body(order_payload()), headers=headers)
+    assert retry.status_code == 200, retry.text
 
 
 async def test_a_body_exactly_at_the_limit_reaches_the_parser(api: httpx.AsyncClient) -> None:

@@ -95,6 +95,11 @@ class Sender:
         elif kwargs.get("data") is not None:
             data = kwargs["data"]
             content = data if isinstance(data, bytes) else str(data).encode()
+        if mode is GenerationMode.POSITIVE and "Idempotency-Key" in headers:
+            # Generated keys repeat ("0", "a"): unique ones keep the call from being answered
+            # as a reuse (422) instead of reaching the route. Invalid keys stay as generated.
+            unique = f"{headers['Idempotency-Key']}-{self.sent}"
+            headers["Idempotency-Key"] = unique[-255:]
         if case.path.startswith("/v3/payment/"):
             headers["Authorization"] = f"Bearer {self.instrument.token}"
             if content is not None:

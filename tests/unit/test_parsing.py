@@ -208,6 +208,52 @@ def test_offsets_are_moved_to_utc() -> None:
     assert parsing.parse_datetime("2024-07-26T00:00:00") == datetime(2024, 7, 26, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("timezone_type", "zone", "expected"),
+    [
+        (1, "+03:00", datetime(2030, 1, 1, 9, tzinfo=UTC)),
+        (1, "-0530", datetime(2030, 1, 1, 17, 30, tzinfo=UTC)),
+        (2, "MSK", datetime(2030, 1, 1, 9, tzinfo=UTC)),
+        (2, "edt", datetime(2030, 1, 1, 16, tzinfo=UTC)),
+        (3, "Europe/Moscow", datetime(2030, 1, 1, 9, tzinfo=UTC)),
+        (3, "America/New_York", datetime(2030, 1, 1, 17, tzinfo=UTC)),  # EST in January
+        (3, "UTC", datetime(2030, 1, 1, 12, tzinfo=UTC)),
+    ],
+)
+def test_a_php_datetime_is_its_wall_time_in_its_zone(
+    timezone_type: int, zone: str, expected: datetime
+) -> None:
+    value = {"date": "2030-01-01 12:00:00.000000", "timezone_type": timezone_type, "timezone": zone}
+    assert parsing.parse_php_datetime(value) == expected
+
+
+@PROPERTIES
+@given(
+    st.fixed_dictionaries(
+        {
+            "date": st.one_of(
+                DATEISH,
+                st.datetimes().map(
+                    lambda d: f"{d.year:04d}-{d:%m-%d %H:%M:%S}.{d.microsecond:06d}"
+                ),
+            ),
+            "timezone_type": st.one_of(st.integers(-1, 4), st.booleans(), st.none(), st.text()),
+            "timezone": st.one_of(
+                st.sampled_from(["UTC", "+03:00", "MSK", "../../etc/passwd", "Europe", "/", ""]),
+                st.text(max_size=40),
+            ),
+        }
+    )
+)
+def test_parse_php_datetime_answers_utc_in_range_or_parse_error(value: dict) -> None:
+    try:
+        moment = parsing.parse_php_datetime(value)
+    except parsing.ParseError:
+        return
+    assert moment.utcoffset() == timedelta(0)
+    assert parsing.DATETIME_MIN <= moment <= parsing.DATETIME_MAX
+
+
 # --- list queries ------------------------------------------------------------------------------
 
 FIELDS: dict[str, filters.Parser] = {

@@ -88,6 +88,23 @@ class _Call(Generic[R]):
     headers: dict[str, str] | None = None
 
 
+def _keyed(call: _Call[R], idempotency_key: str | None) -> _Call[R]:
+    """`call` with an `Idempotency-Key` header (a marketbox extension: the same key and
+    request again get the stored answer instead of running twice; see docs/api.md)."""
+    if idempotency_key is None:
+        return call
+    if (
+        not isinstance(idempotency_key, str)
+        or not 1 <= len(idempotency_key) <= 255
+        or not all(" " <= ch <= "~" for ch in idempotency_key)
+        or not idempotency_key.strip()
+    ):
+        raise ValueError("idempotency_key must be 1 to 255 printable ASCII characters")
+    return dataclasses.replace(
+        call, headers={**(call.headers or {}), "Idempotency-Key": idempotency_key}
+    )
+
+
 def _data_object(envelope: dict[str, Any]) -> Mapping[str, Any]:
     data = envelope.get("data")
     if not isinstance(data, Mapping):
@@ -344,6 +361,7 @@ class Client(_Base):
         basket_items: Sequence[BasketItem],
         customer: Customer | None = None,
         order_container_id: str | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> Order:
         """Create an order (`POST /v3/billing/api/order/order`).
@@ -351,6 +369,10 @@ class Client(_Base):
         `fields` are further `CreateOrder` attributes (`language_id`, `success_url`,
         `notification_url`, `shop_id`, `meta_data`, `processable`, ...). Set
         `order_container_id` to add a suborder to an existing unpaid container.
+
+        Every mutating method takes `idempotency_key` (a marketbox extension, sent as the
+        `Idempotency-Key` header): retrying a call with the same key and arguments gets the
+        first answer back instead of running it again. Use a new key (a UUID) per operation.
         """
         order = _make_create_order(
             merchant_id,
@@ -365,11 +387,13 @@ class Client(_Base):
             order_container_id,
             fields,
         )
-        return self._send(self._create_order(order))
+        return self._send(_keyed(self._create_order(order), idempotency_key))
 
-    def create_order_request(self, order: CreateOrder) -> Order:
+    def create_order_request(
+        self, order: CreateOrder, *, idempotency_key: str | None = None
+    ) -> Order:
         """Create an order from a prepared `CreateOrder` model."""
-        return self._send(self._create_order(order))
+        return self._send(_keyed(self._create_order(order), idempotency_key))
 
     def get_order(self, order_id: str) -> Order:
         """Fetch one order (`GET /v3/billing/api/order/order/{id}`)."""
@@ -394,30 +418,44 @@ class Client(_Base):
         return self._send(self._list_orders(page, page_size, order_by, filters, conditions))
 
     def update_order(
-        self, order_id: str, update: UpdateOrder | None = None, **fields: Any
+        self,
+        order_id: str,
+        update: UpdateOrder | None = None,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
     ) -> Order:
         """Change an unpaid order (`PUT .../order/{id}`); pass an `UpdateOrder` or its fields."""
-        return self._send(self._update_order(order_id, update or UpdateOrder(**fields)))
+        call = self._update_order(order_id, update or UpdateOrder(**fields))
+        return self._send(_keyed(call, idempotency_key))
 
-    def cancel_order(self, order_id: str) -> Order:
+    def cancel_order(self, order_id: str, *, idempotency_key: str | None = None) -> Order:
         """Cancel an order (`DELETE .../order/{id}`); returns it with status `canceled`."""
-        return self._send(self._cancel_order(order_id))
+        return self._send(_keyed(self._cancel_order(order_id), idempotency_key))
 
-    def set_order_status(self, order_id: str, status: str) -> Order:
+    def set_order_status(
+        self, order_id: str, status: str, *, idempotency_key: str | None = None
+    ) -> Order:
         """Move a non-processable order to `created`, `completed`, `expired` or `canceled`."""
-        return self._send(self._set_order_status(order_id, status))
+        return self._send(_keyed(self._set_order_status(order_id, status), idempotency_key))
 
-    def create_shop(self, *, title: str, **fields: Any) -> Shop:
+    def create_shop(self, *, title: str, idempotency_key: str | None = None, **fields: Any) -> Shop:
         """Create a marketplace point of sale; `fields` are `ShopFields` attributes."""
-        return self._send(self._create_shop(ShopFields(title=title, **fields)))
+        call = self._create_shop(ShopFields(title=title, **fields))
+        return self._send(_keyed(call, idempotency_key))
 
-    def update_shop(self, shop_id: int, **fields: Any) -> Shop:
+    def update_shop(
+        self, shop_id: int, *, idempotency_key: str | None = None, **fields: Any
+    ) -> Shop:
         """Update a point of sale (`POST /v3/marketplace/api/shop/{id}`)."""
-        return self._send(self._update_shop(shop_id, ShopFields(**fields)))
+        call = self._update_shop(shop_id, ShopFields(**fields))
+        return self._send(_keyed(call, idempotency_key))
 
-    def upsert_special_offer(self, offer: SpecialOffer) -> SpecialOffer:
+    def upsert_special_offer(
+        self, offer: SpecialOffer, *, idempotency_key: str | None = None
+    ) -> SpecialOffer:
         """Create or change a special offer (keyed by merchant_id + external_id)."""
-        return self._send(self._upsert_special_offer(offer))
+        return self._send(_keyed(self._upsert_special_offer(offer), idempotency_key))
 
 
 class AsyncClient(_Base):
@@ -480,6 +518,7 @@ class AsyncClient(_Base):
         basket_items: Sequence[BasketItem],
         customer: Customer | None = None,
         order_container_id: str | None = None,
+        idempotency_key: str | None = None,
         **fields: Any,
     ) -> Order:
         """Create an order (`POST /v3/billing/api/order/order`); see `Client.create_order`."""
@@ -496,11 +535,13 @@ class AsyncClient(_Base):
             order_container_id,
             fields,
         )
-        return await self._send(self._create_order(order))
+        return await self._send(_keyed(self._create_order(order), idempotency_key))
 
-    async def create_order_request(self, order: CreateOrder) -> Order:
+    async def create_order_request(
+        self, order: CreateOrder, *, idempotency_key: str | None = None
+    ) -> Order:
         """Create an order from a prepared `CreateOrder` model."""
-        return await self._send(self._create_order(order))
+        return await self._send(_keyed(self._create_order(order), idempotency_key))
 
     async def get_order(self, order_id: str) -> Order:
         """Fetch one order (`GET /v3/billing/api/order/order/{id}`)."""
@@ -519,30 +560,46 @@ class AsyncClient(_Base):
         return await self._send(self._list_orders(page, page_size, order_by, filters, conditions))
 
     async def update_order(
-        self, order_id: str, update: UpdateOrder | None = None, **fields: Any
+        self,
+        order_id: str,
+        update: UpdateOrder | None = None,
+        *,
+        idempotency_key: str | None = None,
+        **fields: Any,
     ) -> Order:
         """Change an unpaid order (`PUT .../order/{id}`); pass an `UpdateOrder` or its fields."""
-        return await self._send(self._update_order(order_id, update or UpdateOrder(**fields)))
+        call = self._update_order(order_id, update or UpdateOrder(**fields))
+        return await self._send(_keyed(call, idempotency_key))
 
-    async def cancel_order(self, order_id: str) -> Order:
+    async def cancel_order(self, order_id: str, *, idempotency_key: str | None = None) -> Order:
         """Cancel an order (`DELETE .../order/{id}`); returns it with status `canceled`."""
-        return await self._send(self._cancel_order(order_id))
+        return await self._send(_keyed(self._cancel_order(order_id), idempotency_key))
 
-    async def set_order_status(self, order_id: str, status: str) -> Order:
+    async def set_order_status(
+        self, order_id: str, status: str, *, idempotency_key: str | None = None
+    ) -> Order:
         """Move a non-processable order to `created`, `completed`, `expired` or `canceled`."""
-        return await self._send(self._set_order_status(order_id, status))
+        return await self._send(_keyed(self._set_order_status(order_id, status), idempotency_key))
 
-    async def create_shop(self, *, title: str, **fields: Any) -> Shop:
+    async def create_shop(
+        self, *, title: str, idempotency_key: str | None = None, **fields: Any
+    ) -> Shop:
         """Create a marketplace point of sale; `fields` are `ShopFields` attributes."""
-        return await self._send(self._create_shop(ShopFields(title=title, **fields)))
+        call = self._create_shop(ShopFields(title=title, **fields))
+        return await self._send(_keyed(call, idempotency_key))
 
-    async def update_shop(self, shop_id: int, **fields: Any) -> Shop:
+    async def update_shop(
+        self, shop_id: int, *, idempotency_key: str | None = None, **fields: Any
+    ) -> Shop:
         """Update a point of sale (`POST /v3/marketplace/api/shop/{id}`)."""
-        return await self._send(self._update_shop(shop_id, ShopFields(**fields)))
+        call = self._update_shop(shop_id, ShopFields(**fields))
+        return await self._send(_keyed(call, idempotency_key))
 
-    async def upsert_special_offer(self, offer: SpecialOffer) -> SpecialOffer:
+    async def upsert_special_offer(
+        self, offer: SpecialOffer, *, idempotency_key: str | None = None
+    ) -> SpecialOffer:
         """Create or change a special offer (keyed by merchant_id + external_id)."""
-        return await self._send(self._upsert_special_offer(offer))
+        return await self._send(_keyed(self._upsert_special_offer(offer), idempotency_key))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -683,18 +740,19 @@ class InstrumentClient(_InstrumentBase):
         currency_id: str,
         payment_order: PaymentOrder | None = None,
         status: str | None = None,
+        idempotency_key: str | None = None,
     ) -> InvoicePayment:
         """Confirm a payment (`POST /v3/payment/api/invoice/confirm`, signed).
 
         Idempotent per `payment_operation_id`: repeating a successful confirmation succeeds.
+        `idempotency_key` (marketbox extension) replays the stored answer of a retried call.
         Raises `InvoiceAlreadyPaid`, `InvoiceNotFound`, `RequestSignatureRejected` or
         `OutOfService` (retry later).
         """
-        return self._send(
-            self._confirm(
-                invoice_id, payment_operation_id, amount, currency_id, payment_order, status
-            )
+        call = self._confirm(
+            invoice_id, payment_operation_id, amount, currency_id, payment_order, status
         )
+        return self._send(_keyed(call, idempotency_key))
 
 
 class AsyncInstrumentClient(_InstrumentBase):
@@ -763,10 +821,10 @@ class AsyncInstrumentClient(_InstrumentBase):
         currency_id: str,
         payment_order: PaymentOrder | None = None,
         status: str | None = None,
+        idempotency_key: str | None = None,
     ) -> InvoicePayment:
         """Confirm a payment (`POST /v3/payment/api/invoice/confirm`, signed)."""
-        return await self._send(
-            self._confirm(
-                invoice_id, payment_operation_id, amount, currency_id, payment_order, status
-            )
+        call = self._confirm(
+            invoice_id, payment_operation_id, amount, currency_id, payment_order, status
         )
+        return await self._send(_keyed(call, idempotency_key))

@@ -21,6 +21,7 @@ from marketbox.notifications import outbox
 from marketbox.notifications.dispatcher import Dispatcher
 from marketbox.orders import service as orders_service
 from marketbox.refunds import service as refunds_service
+from marketbox.storage import idempotency
 from marketbox.storage.db import Database
 from marketbox.storage.tables import merchants, notifications
 
@@ -52,7 +53,8 @@ async def run_worker(
 
 
 async def _expiry_sweeps(settings: Settings, db: Database, stop: asyncio.Event) -> None:
-    """Unpaid orders past their deadline become `expired` (and their shops are notified)."""
+    """Unpaid orders past their deadline become `expired` (and their shops are notified);
+    Idempotency-Keys older than `idempotency.KEEP` (24 h) are forgotten."""
     while not stop.is_set():
         try:
             async with db.transaction() as conn:
@@ -67,8 +69,21 @@ async def _expiry_sweeps(settings: Settings, db: Database, stop: asyncio.Event) 
                 log.info("paid out %d refunds", paid_out)
         except Exception:  # a failed sweep is retried at the next one; the worker goes on
             log.exception("expiry sweep failed")
+        try:
+            await purge_idempotency_keys(db)
+        except Exception:
+            log.exception("idempotency key purge failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.expiry_sweep_seconds)
+
+
+async def purge_idempotency_keys(db: Database) -> int:
+    """Forget the Idempotency-Keys claimed more than `idempotency.KEEP` (24 h) ago."""
+    async with db.statement() as conn:
+        purged = await idempotency.purge(conn, before=clock.now() - idempotency.KEEP)
+    if purged:
+        log.info("purged %d idempotency keys", purged)
+    return purged
 
 
 def main(settings: Settings | None = None) -> None:

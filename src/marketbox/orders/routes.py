@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from marketbox.orders import repository
+from marketbox.orders import repository, update_body
 from marketbox.orders import service as orders_service
 from marketbox.orders.schemas import (
     CreateOrderRequest,
@@ -15,7 +15,7 @@ from marketbox.orders.schemas import (
     UpdateOrderRequest,
 )
 from marketbox.web import envelope, filters
-from marketbox.web.context import get_context, read_model
+from marketbox.web.context import get_context, read_json, read_model, validate_model
 from marketbox.web.openapi import envelope_of, json_body, list_query
 
 router = APIRouter(tags=["orders"])
@@ -110,7 +110,9 @@ async def update_order(request: Request, order_id: str) -> Response:
     ctx = get_context(request)
     async with ctx.db.transaction() as conn:
         merchant = await ctx.merchant(conn, request)
-        body = await read_model(request, UpdateOrderRequest)
+        # Named fields, or the PHP SDK's positional array read by position (update_body.py).
+        fields = update_body.named_fields(await read_json(request))
+        body = validate_model(UpdateOrderRequest, fields)
         order = await orders_service.update_order(
             conn,
             merchant=merchant,

@@ -210,3 +210,27 @@ notification_attempts = Table(
     Column("error", Text, nullable=True),
     UniqueConstraint("notification_id", "attempt"),
 )
+
+# Idempotency-Key (our extension, docs/api.md): one row per key and account. Inserted before the
+# request runs (the primary key lets exactly one racing request claim it), completed with the
+# answer when it is a 2xx or 4xx, deleted on a 5xx; rows older than a day are purged by the
+# worker (web/idempotency.py, storage/idempotency.py).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # merchant:<id> | instrument:<id>
+    Column("account", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    # SHA-256 of method, path, query, X-Signature and body: "the same request".
+    Column("fingerprint", String(64), nullable=False),
+    Column("method", String(10), nullable=False),
+    Column("path", String(1000), nullable=False),
+    # Random token of the request holding the key, so only it may complete or release it.
+    Column("claim", String(32), nullable=False),
+    # NULL while the request runs; then the stored answer.
+    Column("status", Integer, nullable=True),
+    Column("headers", ExactJSON, nullable=True),
+    Column("body", LargeBinary, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),
+)

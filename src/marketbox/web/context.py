@@ -74,6 +74,13 @@ class AppContext:
         instrument = await self.tokens.instrument_for_token(conn, token) if token else None
         return self._admit(instrument, lambda i: i.id)
 
+    def admit(self, principal: Merchant | Instrument) -> None:
+        """Count a call answered without a route (an idempotent replay) against the limit."""
+        if isinstance(principal, Merchant):
+            self._admit(principal, lambda m: m.user_id)
+        else:
+            self._admit(principal, lambda i: i.id)
+
     def _admit(
         self, principal: PrincipalT | None, account: Callable[[PrincipalT], str]
     ) -> PrincipalT:
@@ -90,7 +97,11 @@ def get_context(request: Request) -> AppContext:
 
 
 def bearer_token(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+    return bearer_token_of(request.headers.get("authorization"))
+
+
+def bearer_token_of(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer …` value; "" when malformed, None when absent."""
     if not header:
         return None
     scheme, _, token = header.partition(" ")
@@ -129,6 +140,11 @@ async def read_model(request: Request, model: type[ModelT]) -> ModelT:
             "The request body must be a JSON object",
             fields=[FieldError("body", "wrong_value", f"got a JSON {type(payload).__name__}")],
         )
+    return validate_model(model, payload)
+
+
+def validate_model(model: type[ModelT], payload: dict[str, Any]) -> ModelT:
+    """Validate an already parsed JSON object; errors become the API envelope."""
     try:
         return model.model_validate(payload)
     except PydanticValidationError as exc:

@@ -148,6 +148,35 @@ def _document_errors(schema: dict[str, Any]) -> None:
         schemas.pop("ValidationError", None)
 
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Our extension (docs/api.md): the same key, account and request again get the stored "
+        "answer with `Idempotent-Replayed: true`; the key with another request is 422 "
+        "`idempotency_key_reused`, while the first still runs 409 `idempotency_key_in_use`. "
+        "Kept at least 24 h."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[ -~]*[!-~][ -~]*$",
+    },
+}
+
+
+def _document_idempotency(schema: dict[str, Any]) -> None:
+    """Every mutating /v3 operation takes the optional `Idempotency-Key` header."""
+    for path, item in schema.get("paths", {}).items():
+        if not path.startswith("/v3/"):
+            continue
+        for method, operation in item.items():
+            if method in ("post", "put", "patch", "delete"):
+                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY_PARAMETER))
+
+
 def _json_schema_bounds(node: Any) -> None:
     """Rename pydantic's `ge`/`le`/`gt`/`lt` to JSON Schema's keywords, numbers as numbers."""
     if isinstance(node, list):
@@ -181,6 +210,7 @@ def install(app: FastAPI) -> None:
         components["ErrorEnvelope"] = _ERROR_ENVELOPE
         _json_schema_bounds(components)
         _document_errors(schema)
+        _document_idempotency(schema)
         schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
         app.openapi_schema = schema
