@@ -96,6 +96,7 @@ def create_app(
         "marketbox.payments.routes",
         "marketbox.payment_page.views",
         "marketbox.marketplace.routes",
+        "marketbox.companies.routes",
     ):
         _include_optional(app, module)
     app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     # MARKETBOX_SESSION_SECRET: required in production (see _PROCESS_SESSION_SECRET).
     session_secret: str = ""
 
+    # Company lookup by INN (docs/companies.md): `fixture` (the bundled fictional companies),
+    # `none` (answer 503 out_of_service) or `package.module:factory` (an operator's source).
+    # Empty means `fixture` in the sandbox and `none` in production.
+    company_lookup: str = ""
+    company_lookup_timeout_seconds: float = Field(default=10.0, gt=0)
+
     @model_validator(mode="after")
     def _session_secret_for_mode(self) -> Settings:
         if not self.session_secret:
@@ -83,6 +89,22 @@ class Settings(BaseSettings):
                 raise ValueError("MARKETBOX_SESSION_SECRET is required in production mode")
             self.session_secret = _PROCESS_SESSION_SECRET
         return self
+
+    @model_validator(mode="after")
+    def _company_lookup_for_mode(self) -> Settings:
+        if self.mode == "production" and self.company_lookup == "fixture":
+            raise ValueError(
+                "MARKETBOX_COMPANY_LOOKUP=fixture answers with fictional companies; in "
+                "production set it to a real source (package.module:factory) or to none"
+            )
+        return self
+
+    @property
+    def company_lookup_source(self) -> str:
+        """The configured company source, the mode's default when none is set."""
+        if self.company_lookup:
+            return self.company_lookup
+        return "fixture" if self.mode == "sandbox" else "none"
 
     @field_validator("extra_frame_ancestors")
     @classmethod
