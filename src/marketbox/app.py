@@ -97,6 +97,7 @@ def create_app(
         "marketbox.payment_page.views",
         "marketbox.marketplace.routes",
         "marketbox.companies.routes",
+        "marketbox.guarantee.routes",
     ):
         _include_optional(app, module)
     app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")

@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     company_lookup: str = ""
     company_lookup_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Guarantee-instrument confirmation codes (docs/guarantee.md): a code is valid this long,
+    # cannot be sent again sooner than the resend window, may be sent this many times per
+    # order and payment method, and each code takes this many tries.
+    guarantee_code_ttl_seconds: int = Field(default=10 * 60, ge=1)
+    guarantee_resend_seconds: int = Field(default=60, ge=0)
+    guarantee_code_sends: int = Field(default=3, ge=1, le=100)
+    guarantee_code_attempts: int = Field(default=3, ge=1, le=100)
+
     @model_validator(mode="after")
     def _session_secret_for_mode(self) -> Settings:
         if not self.session_secret:
