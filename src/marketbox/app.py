@@ -101,6 +101,8 @@ def create_app(
         "marketbox.marketplace.routes",
         "marketbox.refunds.routes",
         "marketbox.shipments.routes",
+        "marketbox.companies.routes",
+        "marketbox.guarantee.routes",
     ):
         _include_optional(app, module)
     app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")

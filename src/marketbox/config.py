@@ -76,6 +76,20 @@ class Settings(BaseSettings):
     # MARKETBOX_SESSION_SECRET: required in production (see _PROCESS_SESSION_SECRET).
     session_secret: str = ""
 
+    # Company lookup by INN (docs/companies.md): `fixture` (the bundled fictional companies),
+    # `none` (answer 503 out_of_service) or `package.module:factory` (an operator's source).
+    # Empty means `fixture` in the sandbox and `none` in production.
+    company_lookup: str = ""
+    company_lookup_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    # Guarantee-instrument confirmation codes (docs/guarantee.md): a code is valid this long,
+    # cannot be sent again sooner than the resend window, may be sent this many times per
+    # order and payment method, and each code takes this many tries.
+    guarantee_code_ttl_seconds: int = Field(default=10 * 60, ge=1)
+    guarantee_resend_seconds: int = Field(default=60, ge=0)
+    guarantee_code_sends: int = Field(default=3, ge=1, le=100)
+    guarantee_code_attempts: int = Field(default=3, ge=1, le=100)
+
     @model_validator(mode="after")
     def _session_secret_for_mode(self) -> Settings:
         if not self.session_secret:
@@ -83,6 +97,22 @@ class Settings(BaseSettings):
                 raise ValueError("MARKETBOX_SESSION_SECRET is required in production mode")
             self.session_secret = _PROCESS_SESSION_SECRET
         return self
+
+    @model_validator(mode="after")
+    def _company_lookup_for_mode(self) -> Settings:
+        if self.mode == "production" and self.company_lookup == "fixture":
+            raise ValueError(
+                "MARKETBOX_COMPANY_LOOKUP=fixture answers with fictional companies; in "
+                "production set it to a real source (package.module:factory) or to none"
+            )
+        return self
+
+    @property
+    def company_lookup_source(self) -> str:
+        """The configured company source, the mode's default when none is set."""
+        if self.company_lookup:
+            return self.company_lookup
+        return "fixture" if self.mode == "sandbox" else "none"
 
     @field_validator("extra_frame_ancestors")
     @classmethod

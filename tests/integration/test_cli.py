@@ -596,3 +596,29 @@ async def _pending_addon(db_file: Path, merchant_id: str) -> int:
         return int(point["id"])
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"MARKETBOX_COMPANY_LOOKUP": "no_such_registry:Source"}, "MARKETBOX_COMPANY_LOOKUP"),
+        (
+            {
+                "MARKETBOX_MODE": "production",
+                "MARKETBOX_SESSION_SECRET": "s" * 32,
+                "MARKETBOX_COMPANY_LOOKUP": "fixture",
+            },
+            "fictional companies",
+        ),
+    ],
+    ids=["unloadable-source", "fixture-in-production"],
+)
+def test_serve_with_a_bad_company_source_fails_in_one_line(
+    db_file: Path, env: dict[str, str], expected: str
+) -> None:
+    result = run_cli("serve", "--port", str(free_port()), db=db_file, **env)
+
+    assert result.returncode == 1
+    line = one_line(result.stderr)
+    assert line.startswith("marketbox: error: invalid configuration: ")
+    assert expected in line

@@ -77,6 +77,10 @@ class Sender:
                 expirationDate=tomorrow.isoformat(),
                 orderSetting={"disableValidate": True},
             )
+        if "/payment-method-action" in case.path and isinstance(document.get("customer"), dict):
+            # A sandbox instrument and payer, so the actions reach their codes and counters.
+            document["paymentMethodId"] = "39363265"
+            document["customer"]["vatNumber"] = "0001047185"
         if case.path == CONFIRM:
             document.update(
                 invoiceId=self.known["invoice_id"], amount=self.known["amount"], currencyId="RUB"

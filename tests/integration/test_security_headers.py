@@ -75,6 +75,9 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
         "/openapi.json": ["/openapi.json"],
         "/v3/security/api/auth/auth": ["/v3/security/api/auth/auth"],
         "/v3/filter/api/order/order": ["/v3/filter/api/order/order"],
+        "/v3/filter/api/counterparty-detail": [
+            "/v3/filter/api/counterparty-detail?vatNumber=0001047185"
+        ],
         "/v3/billing/api/order/order/{order_id}": [f"{ORDERS}/{order_id}"],
         "/v3/payment/api/invoice": ["/v3/payment/api/invoice"],
         "/v3/payment/api/invoice/{invoice_id}": [f"/v3/payment/api/invoice/{UNKNOWN_ID}"],

@@ -25,6 +25,7 @@ from ._errors import TransportError, UnexpectedResponse, error_from_response
 from ._models import (
     AuthInfo,
     BasketItem,
+    Counterparty,
     CreateOrder,
     Customer,
     Invoice,
@@ -32,6 +33,9 @@ from ._models import (
     Model,
     Order,
     Page,
+    PaymentCodeResult,
+    PaymentCodeSent,
+    PaymentMethodCheck,
     PaymentOrder,
     Shop,
     ShopFields,
@@ -61,6 +65,7 @@ _ORDER_LIST = "/v3/filter/api/order/order"
 _SHOP = "/v3/marketplace/api/shop"
 _SPECIAL_OFFER = "/v3/marketplace/api/special-offer"
 _INVOICE = "/v3/payment/api/invoice"
+_COUNTERPARTY = "/v3/filter/api/counterparty-detail"
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Model)
@@ -260,6 +265,74 @@ class _Base:
         payload.pop("id", None)
         return _Call("POST", _SPECIAL_OFFER, _one(SpecialOffer), body=self._body(payload))
 
+    def _lookup_company(
+        self, vat_number: str, page: int | None, page_size: int | None
+    ) -> _Call[Page[Counterparty]]:
+        params = [("vatNumber", str(vat_number))]
+        params += build_query(page=page, page_size=page_size)
+        return _Call("GET", _COUNTERPARTY, _page(Counterparty), params=params)
+
+    def _payment_method_action(
+        self,
+        order_id: str,
+        action: str,
+        parse: Callable[[dict[str, Any]], R],
+        payment_method_id: str,
+        customer: Customer,
+        language_id: str | None,
+        payment_data: dict[str, str] | None = None,
+    ) -> _Call[R]:
+        if not isinstance(customer, Customer):
+            raise TypeError("customer must be a Customer")
+        payload: dict[str, Any] = {
+            "paymentMethodId": str(payment_method_id),
+            "customer": customer.to_dict(),
+        }
+        if language_id is not None:
+            payload["languageId"] = language_id
+        if payment_data is not None:
+            payload["customerPaymentData"] = payment_data
+        path = f"/v3/billing/api/order/{_seg(order_id)}/payment-method-action/{action}"
+        return _Call("POST", path, parse, body=self._body(payload))
+
+    def _validate_payment_method(
+        self, order_id: str, payment_method_id: str, customer: Customer, language_id: str | None
+    ) -> _Call[PaymentMethodCheck]:
+        return self._payment_method_action(
+            order_id,
+            "validate",
+            _one(PaymentMethodCheck),
+            payment_method_id,
+            customer,
+            language_id,
+        )
+
+    def _send_payment_code(
+        self, order_id: str, payment_method_id: str, customer: Customer, language_id: str | None
+    ) -> _Call[PaymentCodeSent]:
+        return self._payment_method_action(
+            order_id, "send-code", _one(PaymentCodeSent), payment_method_id, customer, language_id
+        )
+
+    def _pay_with_code(
+        self,
+        order_id: str,
+        payment_method_id: str,
+        customer: Customer,
+        public_code: str,
+        code: str,
+        language_id: str | None,
+    ) -> _Call[PaymentCodeResult]:
+        return self._payment_method_action(
+            order_id,
+            "pay",
+            _one(PaymentCodeResult),
+            payment_method_id,
+            customer,
+            language_id,
+            {"publicCode": str(public_code), "code": str(code)},
+        )
+
 
 def _make_create_order(
     merchant_id: str,
@@ -457,6 +530,63 @@ class Client(_Base):
         """Create or change a special offer (keyed by merchant_id + external_id)."""
         return self._send(_keyed(self._upsert_special_offer(offer), idempotency_key))
 
+    def lookup_company(
+        self, vat_number: str, *, page: int | None = None, page_size: int | None = None
+    ) -> Page[Counterparty]:
+        """Every registration of a company or sole trader by INN
+        (`GET /v3/filter/api/counterparty-detail`); an unknown INN is an empty page.
+
+        Raises `ValidationError` for a malformed INN, `OutOfService` when the platform has no
+        company source or it is down.
+        """
+        return self._send(self._lookup_company(vat_number, page, page_size))
+
+    def validate_payment_method(
+        self,
+        order_id: str,
+        *,
+        payment_method_id: str,
+        customer: Customer,
+        language_id: str | None = None,
+    ) -> PaymentMethodCheck:
+        """Can this payer pay the order with this guarantee instrument
+        (`POST .../order/{id}/payment-method-action/validate`)?"""
+        return self._send(
+            self._validate_payment_method(order_id, payment_method_id, customer, language_id)
+        )
+
+    def send_payment_code(
+        self,
+        order_id: str,
+        *,
+        payment_method_id: str,
+        customer: Customer,
+        language_id: str | None = None,
+    ) -> PaymentCodeSent:
+        """Have the platform send the payer a confirmation code
+        (`POST .../order/{id}/payment-method-action/send-code`)."""
+        return self._send(
+            self._send_payment_code(order_id, payment_method_id, customer, language_id)
+        )
+
+    def pay_with_code(
+        self,
+        order_id: str,
+        *,
+        payment_method_id: str,
+        customer: Customer,
+        public_code: str,
+        code: str,
+        language_id: str | None = None,
+    ) -> PaymentCodeResult:
+        """Pay the order's invoice with the code the payer received
+        (`POST .../order/{id}/payment-method-action/pay`); check `.result` (or `.paid`)."""
+        return self._send(
+            self._pay_with_code(
+                order_id, payment_method_id, customer, public_code, code, language_id
+            )
+        )
+
 
 class AsyncClient(_Base):
     """Asynchronous merchant API client; same methods as `Client`, awaited.
@@ -600,6 +730,55 @@ class AsyncClient(_Base):
     ) -> SpecialOffer:
         """Create or change a special offer (keyed by merchant_id + external_id)."""
         return await self._send(_keyed(self._upsert_special_offer(offer), idempotency_key))
+
+    async def lookup_company(
+        self, vat_number: str, *, page: int | None = None, page_size: int | None = None
+    ) -> Page[Counterparty]:
+        """Every registration of a company or sole trader by INN; see `Client.lookup_company`."""
+        return await self._send(self._lookup_company(vat_number, page, page_size))
+
+    async def validate_payment_method(
+        self,
+        order_id: str,
+        *,
+        payment_method_id: str,
+        customer: Customer,
+        language_id: str | None = None,
+    ) -> PaymentMethodCheck:
+        """Can this payer pay the order with this guarantee instrument? See `Client`."""
+        return await self._send(
+            self._validate_payment_method(order_id, payment_method_id, customer, language_id)
+        )
+
+    async def send_payment_code(
+        self,
+        order_id: str,
+        *,
+        payment_method_id: str,
+        customer: Customer,
+        language_id: str | None = None,
+    ) -> PaymentCodeSent:
+        """Have the platform send the payer a confirmation code; see `Client`."""
+        return await self._send(
+            self._send_payment_code(order_id, payment_method_id, customer, language_id)
+        )
+
+    async def pay_with_code(
+        self,
+        order_id: str,
+        *,
+        payment_method_id: str,
+        customer: Customer,
+        public_code: str,
+        code: str,
+        language_id: str | None = None,
+    ) -> PaymentCodeResult:
+        """Pay the order's invoice with the payer's code; see `Client.pay_with_code`."""
+        return await self._send(
+            self._pay_with_code(
+                order_id, payment_method_id, customer, public_code, code, language_id
+            )
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "TEST_NOTIFICATION_ID",
     "AuthInfo",
     "BasketItem",
+    "Counterparty",
     "CreateOrder",
     "Customer",
     "Invoice",
@@ -35,6 +36,9 @@ __all__ = [
     "OrderSetting",
     "OrderStatus",
     "Page",
+    "PaymentCodeResult",
+    "PaymentCodeSent",
+    "PaymentMethodCheck",
     "PaymentOrder",
     "PaymentOrderTemplate",
     "Shop",
@@ -579,3 +583,113 @@ class InvoicePayment(Model):
     payment_order: PaymentOrder | None = None
     status: str | None = None
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Company lookup
+
+
+@dataclasses.dataclass(kw_only=True)
+class Counterparty(Model):
+    """A company's or sole trader's registration found by INN (`Client.lookup_company`).
+
+    One INN may have several: the head office and its branches differ by KPP
+    (`tax_registration_reason_code`, None for a sole trader). `registration_number` is the
+    OGRN (13 digits) or OGRNIP (15). The values come from a register: treat them as data.
+    """
+
+    id: str
+    vat_number: str
+    tax_registration_reason_code: str | None = None
+    name: str | None = None
+    name_full: str | None = None
+    name_i18n: str | None = None
+    registration_number: str | None = None
+    registration_date: dt.datetime | None = None
+    registration_address: str | None = None
+    post_address: str | None = None
+    post_address_zip: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Guarantee instruments: confirming a payment with a code (api.md §11)
+
+
+def _flatten_result_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer with the keys of its `resultData` object lifted to the top level."""
+    inner = data.get("resultData")
+    flat = {k: v for k, v in data.items() if k != "resultData"}
+    if isinstance(inner, Mapping):
+        message = inner.get("message")
+        if isinstance(message, Mapping):  # pay: resultData.message.{title, message}
+            flat["title"] = message.get("title")
+            flat["message"] = message.get("message")
+        for key in ("publicCode", "leftAttempt"):  # send-code
+            if key in inner:
+                flat[key] = inner[key]
+    return flat
+
+
+class _GuaranteeAnswer(Model):
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        answer = super().from_dict(_flatten_result_data(data))
+        answer.raw = dict(data)  # type: ignore[attr-defined]
+        return answer
+
+
+@dataclasses.dataclass(kw_only=True)
+class PaymentMethodCheck(_GuaranteeAnswer):
+    """Answer of `validate_payment_method`: `result` is `available`, `notEnoughMoney` or
+    `notRegistered`; `result_note` says why when it is not available."""
+
+    result: str
+    type: str | None = None
+    result_note: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def available(self) -> bool:
+        return self.result == "available"
+
+
+@dataclasses.dataclass(kw_only=True)
+class PaymentCodeSent(_GuaranteeAnswer):
+    """Answer of `send_payment_code`: `result` is `success`, `codeAlreadySent` or `error`.
+
+    `public_code` goes back with the payer's code to `pay_with_code` (None after an error);
+    `left_attempt` is how many more codes may be sent for this order.
+    """
+
+    result: str
+    type: str | None = None
+    result_note: str | None = None
+    public_code: str | None = None
+    left_attempt: int | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def sent(self) -> bool:
+        """True when a code is on its way to the payer (just now or within the resend window)."""
+        return self.result in ("success", "codeAlreadySent")
+
+
+@dataclasses.dataclass(kw_only=True)
+class PaymentCodeResult(_GuaranteeAnswer):
+    """Answer of `pay_with_code`: `result` is `success` (the order is paid), `wrongCode`,
+    `limitReached`, `notEnoughMoney`, `alreadyPaid` or `error`.
+
+    Unless it succeeded, `title` and `message` are the text to show the payer as it is.
+    """
+
+    result: str
+    type: str | None = None
+    title: str | None = None
+    message: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def paid(self) -> bool:
+        """True when the order is paid: now (`success`) or before (`alreadyPaid`)."""
+        return self.result in ("success", "alreadyPaid")

@@ -152,7 +152,10 @@ async def _serve(
         await runner.setup()
         for sock in shop_sockets:
             await web.SockSite(runner, sock).start()
-        app = create_app(settings, run_worker=True, migrate=False)
+        try:  # MARKETBOX_COMPANY_LOOKUP names a module to import
+            app = create_app(settings, run_worker=True, migrate=False)
+        except ValueError as exc:
+            raise CommandError(f"invalid configuration: {exc}") from exc
         server = make_server(app, lambda: print(banner(settings, shop_url, flight_url), flush=True))
         await server.serve(sockets=platform_sockets)
         if not server.started:

@@ -363,8 +363,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from marketbox.app import create_app
     from marketbox.cli.serving import listen, make_server
 
+    try:  # MARKETBOX_COMPANY_LOOKUP names a module to import: say in one line what is wrong
+        app = create_app(settings, run_worker=not args.no_worker, migrate=False)
+    except ValueError as exc:
+        raise CommandError(f"invalid configuration: {exc}") from exc
     sockets = listen(args.host, args.port)
-    app = create_app(settings, run_worker=not args.no_worker, migrate=False)
 
     def announce() -> None:
         print(

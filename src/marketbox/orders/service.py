@@ -242,6 +242,19 @@ async def get_order(
     return order_response(row, payment_base)
 
 
+async def get_owned_order(
+    conn: AsyncConnection,
+    *,
+    merchant: Merchant,
+    order_id: str,
+    payment_base: str,
+    lock: bool = False,
+) -> Any:
+    """The merchant's order row for another domain's action on it (404 otherwise); with
+    `lock`, its container is locked first (docs/security.md "Lock order")."""
+    return await _owned_order(conn, merchant, order_id, payment_base, lock=lock)
+
+
 async def _owned_order(
     conn: AsyncConnection,
     merchant: Merchant,

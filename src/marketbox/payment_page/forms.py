@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from marketbox import parsing
+from marketbox import requisites
 from marketbox.web.formatting import NBSP, format_phone
 
 PRIVATE = "private"
@@ -45,11 +45,7 @@ _SETTING_KEYS = {"vatNumber": ("vatNumber", "taxRegistrationReasonCode")}
 
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Digits are ASCII only everywhere here: `\d` and str.isdigit() also take "٣", "１" or "²".
-_KPP_RE = re.compile(r"^[0-9]{4}[0-9A-Z]{2}[0-9]{3}$")
 _NOT_DIGIT_RE = re.compile(r"[^0-9]")
-_INN10_WEIGHTS = (2, 4, 10, 3, 5, 9, 4, 6, 8)
-_INN12_WEIGHTS_1 = (7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
-_INN12_WEIGHTS_2 = (3, 7, 2, 4, 10, 3, 5, 9, 4, 6, 8)
 
 
 @dataclass
@@ -200,9 +196,9 @@ def _check(key: str, value: str, required: bool, max_length: int) -> str | None:
         return "invalid_phone"
     if key == "phone" and re.search(r"[^0-9\s()+-]", value):
         return "invalid_phone"
-    if key == "vatNumber" and not is_valid_inn(value):
+    if key == "vatNumber" and not requisites.is_valid_inn(value):
         return "invalid_inn"
-    if key == "taxRegistrationReasonCode" and not _KPP_RE.match(value):
+    if key == "taxRegistrationReasonCode" and not requisites.is_valid_kpp(value):
         return "invalid_kpp"
     return None
 
@@ -215,20 +211,6 @@ def normalize_phone(value: str) -> str:
     if len(digits) == 10 and digits[0] == "9":
         return "7" + digits
     return digits
-
-
-def is_valid_inn(value: str) -> bool:
-    """10-digit (company) or 12-digit (person, sole trader) INN with its check digits."""
-    if not parsing.is_ascii_digits(value) or len(value) not in (10, 12):
-        return False
-    digits = [int(c) for c in value]
-
-    def check(weights: tuple[int, ...]) -> int:
-        return sum(w * d for w, d in zip(weights, digits, strict=False)) % 11 % 10
-
-    if len(digits) == 10:
-        return check(_INN10_WEIGHTS) == digits[9]
-    return check(_INN12_WEIGHTS_1) == digits[10] and check(_INN12_WEIGHTS_2) == digits[11]
 
 
 # --- form token -----------------------------------------------------------------------------

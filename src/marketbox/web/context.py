@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 
 from marketbox import jsonutil, parsing
+from marketbox.companies.sources import CompanySource, load_source
 from marketbox.config import Settings
 from marketbox.errors import FieldError, Unauthorized, ValidationFailed
 from marketbox.merchants.service import Instrument, Merchant, TokenCache
@@ -29,9 +30,12 @@ class AppContext:
     tokens: TokenCache = field(default_factory=TokenCache)
     account_limiter: SlidingWindowLimiter | None = None
     ip_limiter: SlidingWindowLimiter | None = None
+    # MARKETBOX_COMPANY_LOOKUP, loaded once: a source that cannot be loaded stops start-up.
+    company_source: CompanySource = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
+        self.company_source = load_source(s.company_lookup_source)
         if s.rate_limit_enabled:
             self.account_limiter = SlidingWindowLimiter(
                 s.rate_limit_per_account, s.rate_limit_window_seconds

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 22:49:54.067153
+Create Date: 2026-12-06 22:52:35.790795
 """
 
 from __future__ import annotations
@@ -324,6 +324,32 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "guarantee_codes",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("order_id", sa.String(length=36), nullable=False),
+        sa.Column("payment_method_id", sa.String(length=36), nullable=False),
+        sa.Column("payer_vat_number", sa.String(length=20), nullable=False),
+        sa.Column("public_code", sa.String(length=36), nullable=False),
+        sa.Column("code_hash", sa.String(length=64), nullable=False),
+        sa.Column("sends_left", sa.Integer(), nullable=False),
+        sa.Column("attempts_left", sa.Integer(), nullable=False),
+        sa.Column("sent_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_guarantee_codes_order_id_orders")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_guarantee_codes")),
+        sa.UniqueConstraint(
+            "order_id",
+            "payment_method_id",
+            name=op.f("uq_guarantee_codes_order_id_payment_method_id"),
+        ),
+        sa.UniqueConstraint("public_code", name=op.f("uq_guarantee_codes_public_code")),
+    )
+    op.create_table(
         "shipments",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("order_id", sa.String(length=36), nullable=False),
@@ -402,6 +428,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_shipments_merchant_id_created_at"))
 
     op.drop_table("shipments")
+    op.drop_table("guarantee_codes")
     with op.batch_alter_table("points_of_sale", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_points_of_sale_merchant_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_points_of_sale_active_offers_addon"))
