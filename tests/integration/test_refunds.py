@@ -381,3 +381,14 @@ async def test_formed_refunds_are_paid_out_once_and_notified(
     assert bodies == ["created", "completed"]
     canceled = await api.delete(f"{ORDERS}/{formed['id']}")
     assert read(canceled)["error"]["code"] == "wrong_order_status"  # paid out: final
+
+
+async def test_an_unpaid_order_has_nothing_to_refund(api: httpx.AsyncClient) -> None:
+    unpaid = read(await api.post(ORDERS, content=body(order_payload(items=[TICKETS]))))["data"]
+
+    response = await api.get(f"{ORDERS}/{unpaid['id']}/refund-basket-item")
+
+    assert response.status_code == 200, response.text
+    assert [(i["sku"], i["availableAmount"]) for i in read(response)["data"]] == [
+        ("ticket", Decimal("0.00"))
+    ]

@@ -79,6 +79,12 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
             "/v3/filter/api/counterparty-detail?vatNumber=0001047185"
         ],
         "/v3/billing/api/order/order/{order_id}": [f"{ORDERS}/{order_id}"],
+        "/v3/billing/api/order/order/{order_id}/refund-basket-item": [
+            f"{ORDERS}/{order_id}/refund-basket-item"
+        ],
+        "/v3/filter/api/order/refund-order": ["/v3/filter/api/order/refund-order"],
+        "/v3/filter/api/order/shipment": ["/v3/filter/api/order/shipment"],
+        "/v3/billing/api/order/shipment": ["/v3/billing/api/order/shipment"],
         "/v3/payment/api/invoice": ["/v3/payment/api/invoice"],
         "/v3/payment/api/invoice/{invoice_id}": [f"/v3/payment/api/invoice/{UNKNOWN_ID}"],
         "/legal/offer": ["/legal/offer", "/legal/offer?lang=en"],

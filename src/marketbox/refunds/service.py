@@ -128,7 +128,18 @@ async def refundable_items(
     conn: AsyncConnection, *, merchant: Merchant, order_id: str
 ) -> list[dict[str, Any]]:
     """GET …/order/{id}/refund-basket-item: the paid order's lines with what is left of each."""
-    parent = await _paid_parent(conn, merchant, order_id, field=None, lock=False)
+    try:
+        parent = await _paid_parent(conn, merchant, order_id, field=None, lock=False)
+    except WrongOrderStatus:
+        # A read answers for any order of the merchant's: one not paid has nothing to refund.
+        row = await orders_repository.get_order(
+            conn, ids.normalize_uuid(order_id), merchant_id=merchant.id
+        )
+        nothing = Decimal("0.00")
+        return [
+            {**line, "availableAmount": nothing, "availableVatAmount": nothing}
+            for line in row._mapping["basket_items"] or []
+        ]
     currency = parent["currency"]
     left = await _available(conn, parent)
     # A sku on several lines shares one remainder: hand it out line by line, in order.
