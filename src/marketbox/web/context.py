@@ -15,6 +15,7 @@ from marketbox import jsonutil, parsing
 from marketbox.config import Settings
 from marketbox.errors import FieldError, Unauthorized, ValidationFailed
 from marketbox.merchants.service import Instrument, Merchant, TokenCache
+from marketbox.payments.gateway import PaymentGateway, create_gateway
 from marketbox.storage.db import Database
 from marketbox.web.ratelimit import SlidingWindowLimiter
 
@@ -29,9 +30,13 @@ class AppContext:
     tokens: TokenCache = field(default_factory=TokenCache)
     account_limiter: SlidingWindowLimiter | None = None
     ip_limiter: SlidingWindowLimiter | None = None
+    # The card gateway MARKETBOX_PAYMENT_GATEWAY names (payments/gateway.py).
+    gateway: PaymentGateway = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         s = self.settings
+        if self.gateway is None:
+            self.gateway = create_gateway(s, self.db)
         if s.rate_limit_enabled:
             self.account_limiter = SlidingWindowLimiter(
                 s.rate_limit_per_account, s.rate_limit_window_seconds
