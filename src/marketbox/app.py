@@ -67,6 +67,7 @@ def create_app(
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
+            await ctx.gateway.close()
             await db.dispose()
 
     app = FastAPI(

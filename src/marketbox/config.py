@@ -24,6 +24,10 @@ _PROCESS_SESSION_SECRET = secrets.token_urlsafe(32)
 # Nothing else (no spaces, no ";"), so an entry can never add a directive to the policy.
 _FRAME_ANCESTOR = re.compile(r"https?://(\*\.)?[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
+# MARKETBOX_PAYMENT_GATEWAY: a built-in gateway or `package.module:factory` (payments/gateway.py).
+BUILT_IN_GATEWAYS = ("sandbox", "unavailable")
+_GATEWAY_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*")
+
 # Retry schedule after a failed delivery, in seconds after the previous attempt
 # (spec/notifications.md §6: 10 more attempts within 24 hours).
 DEFAULT_RETRY_SCHEDULE = (60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 21600)
@@ -89,6 +93,18 @@ class Settings(BaseSettings):
     guarantee_resend_seconds: int = Field(default=60, ge=0)
     guarantee_code_sends: int = Field(default=3, ge=1, le=100)
     guarantee_code_attempts: int = Field(default=3, ge=1, le=100)
+    # Card payments (docs/payments.md). MARKETBOX_PAYMENT_GATEWAY: `sandbox` (the test cards),
+    # `unavailable` (no acquirer: every card is declined) or `package.module:factory`; empty
+    # means `sandbox` in sandbox mode and `unavailable` in production (which refuses `sandbox`).
+    payment_gateway: str = ""
+    # How long the payment page waits for the gateway's answer (and for another attempt of the
+    # same invoice that is with the gateway) before it gives up for now.
+    payment_gateway_timeout_seconds: float = Field(default=30.0, gt=0)
+    # A card attempt left unfinished this long (a crash, a lost answer) is the worker's to
+    # resolve with the gateway; it no longer holds up new attempts on its invoice.
+    payment_recovery_after_seconds: float = Field(default=120.0, gt=0)
+    # An attempt the gateway has still never heard of after this long is given up (abandoned).
+    payment_abandon_after_seconds: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _session_secret_for_mode(self) -> Settings:
@@ -113,6 +129,30 @@ class Settings(BaseSettings):
         if self.company_lookup:
             return self.company_lookup
         return "fixture" if self.mode == "sandbox" else "none"
+
+    @model_validator(mode="after")
+    def _payment_gateway_for_mode(self) -> Settings:
+        name = self.payment_gateway
+        if name and name not in BUILT_IN_GATEWAYS and not _GATEWAY_PATH.fullmatch(name):
+            raise ValueError(
+                f"MARKETBOX_PAYMENT_GATEWAY: {name!r} is neither one of "
+                f"{', '.join(BUILT_IN_GATEWAYS)} nor package.module:factory"
+            )
+        if name == "sandbox" and self.mode == "production":
+            raise ValueError(
+                "MARKETBOX_PAYMENT_GATEWAY=sandbox approves test cards: not in production mode"
+            )
+        if self.payment_recovery_after_seconds <= self.payment_gateway_timeout_seconds:
+            raise ValueError(
+                "MARKETBOX_PAYMENT_RECOVERY_AFTER_SECONDS must exceed "
+                "MARKETBOX_PAYMENT_GATEWAY_TIMEOUT_SECONDS (recovery must not race a live request)"
+            )
+        if self.payment_abandon_after_seconds < self.payment_recovery_after_seconds:
+            raise ValueError(
+                "MARKETBOX_PAYMENT_ABANDON_AFTER_SECONDS must be at least "
+                "MARKETBOX_PAYMENT_RECOVERY_AFTER_SECONDS"
+            )
+        return self
 
     @field_validator("extra_frame_ancestors")
     @classmethod

@@ -163,6 +163,29 @@ async def test_concurrent_attempts_cannot_slip_under_the_limit(
     assert len(await attempts(db, order["orderContainerId"])) == 12
 
 
+async def test_a_clients_concurrent_attempts_across_invoices_cannot_slip_under_the_limit(
+    app: Any, db: Database
+) -> None:
+    # The bank is asked outside any transaction, so an attempt still with the bank counts as
+    # a decline until it is answered: the client's fifth attempt waits for the first four.
+    async with client_at(app, "203.0.113.9") as buyer:
+        orders = [await create(buyer, merchant_order_id=f"CC-{i}") for i in range(2 * PER_CLIENT)]
+        forms = [
+            pay_form(await open_page(buyer, page_path(o)), card_number=CARD_DECLINED)
+            for o in orders
+        ]
+        answers = await asyncio.gather(
+            *(
+                buyer.post(f"{page_path(o)}/pay", data=form)
+                for o, form in zip(orders, forms, strict=True)
+            )
+        )
+
+    assert sorted(a.status_code for a in answers) == [303] * PER_CLIENT + [429] * PER_CLIENT
+    outcomes = [outcome for o in orders for outcome, _ in await attempts(db, o["orderContainerId"])]
+    assert sorted(outcomes) == ["declined"] * PER_CLIENT + ["throttled"] * PER_CLIENT
+
+
 async def test_declines_age_out_of_their_window(
     api: httpx.AsyncClient, db: Database, pinned_clock: list[datetime]
 ) -> None:

@@ -1,4 +1,5 @@
-"""The background worker (dispatcher loop + expiry sweep) and the notification services.
+"""The background worker (dispatcher loop + expiry sweep + card-payment recovery) and the
+notification services.
 
 `run_worker` is what `create_app(run_worker=True)` and the `marketbox` CLI run; `main()` runs
 it as a process until SIGTERM/SIGINT. `resend` and `send_test` write outbox records inside
@@ -20,6 +21,8 @@ from marketbox.config import Settings, get_settings
 from marketbox.notifications import outbox
 from marketbox.notifications.dispatcher import Dispatcher
 from marketbox.orders import service as orders_service
+from marketbox.payments import attempts
+from marketbox.payments.gateway import PaymentGateway, create_gateway
 from marketbox.refunds import service as refunds_service
 from marketbox.storage import idempotency
 from marketbox.storage.db import Database
@@ -35,14 +38,16 @@ class NotificationNotFound(LookupError):
 async def run_worker(
     settings: Settings, db: Database, stop_event: asyncio.Event | None = None
 ) -> None:
-    """Deliver notifications and expire overdue orders until `stop_event` is set (or cancelled).
+    """Deliver notifications, expire overdue orders and finish card attempts a crash left
+    unfinished (payments/attempts.py `recover`) until `stop_event` is set (or cancelled).
 
     Setting the event is a graceful stop: deliveries in flight finish and are recorded.
     Cancelling is abrupt: in-flight claims lapse after the lease and are delivered again.
     """
     stop = stop_event or asyncio.Event()
     dispatcher = Dispatcher(settings, db)
-    sweeper = asyncio.create_task(_expiry_sweeps(settings, db, stop))
+    gateway = create_gateway(settings, db)
+    sweeper = asyncio.create_task(_expiry_sweeps(settings, db, stop, gateway))
     try:
         await dispatcher.run_forever(stop)
     finally:
@@ -50,11 +55,15 @@ async def run_worker(
         with contextlib.suppress(asyncio.CancelledError):
             await sweeper
         await dispatcher.close()
+        await gateway.close()
 
 
-async def _expiry_sweeps(settings: Settings, db: Database, stop: asyncio.Event) -> None:
+async def _expiry_sweeps(
+    settings: Settings, db: Database, stop: asyncio.Event, gateway: PaymentGateway
+) -> None:
     """Unpaid orders past their deadline become `expired` (and their shops are notified);
-    Idempotency-Keys older than `idempotency.KEEP` (24 h) are forgotten."""
+    formed refunds are paid out; Idempotency-Keys older than `idempotency.KEEP` (24 h) are
+    forgotten; card attempts left unfinished by a crash are resolved with the gateway."""
     while not stop.is_set():
         try:
             async with db.transaction() as conn:
@@ -73,6 +82,14 @@ async def _expiry_sweeps(settings: Settings, db: Database, stop: asyncio.Event) 
             await purge_idempotency_keys(db)
         except Exception:
             log.exception("idempotency key purge failed")
+        try:
+            recovered = await attempts.recover(
+                db, gateway, settings, payment_base=settings.public_base
+            )
+            if recovered.total:
+                log.info("recovered card attempts: %s", recovered.by_status)
+        except Exception:
+            log.exception("card-attempt recovery failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.expiry_sweep_seconds)
 

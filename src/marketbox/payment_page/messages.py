@@ -37,6 +37,16 @@ RU: dict[str, str] = {
         "Банк отклонил несколько попыток подряд. Деньги не списаны. Повторите оплату позже "
         "или свяжитесь с магазином."
     ),
+    "banner.in_progress": "Оплата этого счёта уже выполняется",
+    "banner.in_progress_text": (
+        "Банк ещё отвечает на предыдущую попытку. Подождите минуту и обновите страницу: "
+        "если оплата прошла, счёт будет оплачен."
+    ),
+    "banner.gateway_unavailable": "Банк не ответил вовремя",
+    "banner.gateway_unavailable_text": (
+        "Мы узнаем результат у банка в течение нескольких минут: если деньги были "
+        "заблокированы, счёт будет оплачен или блокировка снята. Обновите страницу позже."
+    ),
     "error.invalid_email": "Введите адрес в формате name@example.ru",
     "error.invalid_phone": "Введите номер в формате +7 999 123 45 67",
     "error.invalid_inn": "Проверьте ИНН: 10 цифр для организации или 12 для ИП",
@@ -93,6 +103,16 @@ EN: dict[str, str] = {
     "banner.throttled_text": (
         "The bank declined several attempts in a row. No money was taken. Try again later "
         "or contact the shop."
+    ),
+    "banner.in_progress": "A payment of this invoice is already in progress",
+    "banner.in_progress_text": (
+        "The bank is still answering the previous attempt. Wait a minute and reload the page: "
+        "if it went through, the invoice is paid."
+    ),
+    "banner.gateway_unavailable": "The bank did not answer in time",
+    "banner.gateway_unavailable_text": (
+        "We will get the result from the bank within a few minutes: if money was held, the "
+        "invoice will be paid or the hold released. Reload the page later."
     ),
     "error.invalid_email": "Enter an address like name@example.com",
     "error.invalid_phone": "Enter a number like +7 999 123 45 67",

@@ -5,8 +5,9 @@
     GET  /order/{id}/summary.json  status and totals for scripts (the add-on strip)
     GET  /order/{id}/orders.html   the order list alone (an HTML fragment), re-drawn by the
                                    add-on strip after a suborder joined
-    POST /order/{id}/pay           payer form + sandbox card -> pay_container / record_declined,
-                                   then 303 to successUrl / failUrl or our own pages
+    POST /order/{id}/pay           payer form + card -> a card attempt (payments/attempts.py:
+                                   the gateway is asked outside any transaction), then 303 to
+                                   successUrl / failUrl or our own pages
     POST /order/{id}/remove        the buyer removes an add-on order (`order_id`) before paying
     GET  /order/{id}/success       after a payment, when the shop gave no successUrl
     GET  /order/{id}/fail          after a decline without a failUrl («Попробовать снова»)
@@ -20,6 +21,7 @@ strict Content-Security-Policy, whose frame-src lists the add-ons' mini-app orig
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -41,8 +43,7 @@ from marketbox.orders import service as orders_service
 from marketbox.payment_page import addons, forms, messages, repository
 from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
-from marketbox.payments import sandbox, throttle
-from marketbox.payments import service as payments_service
+from marketbox.payments import attempts, sandbox, throttle
 from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
 from marketbox.web import headers as web_headers
 from marketbox.web.context import AppContext, get_context
@@ -78,6 +79,10 @@ CARD_ERRORS = {
     ("card_expiry", "expired"): "error.card_expired",
     ("card_cvc", "invalid"): "error.card_cvc",
 }
+# While another attempt of the same invoice is with the gateway, look again after this long
+# (growing to the maximum), up to `payment_gateway_timeout_seconds`.
+BUSY_POLL_SECONDS = 0.02
+BUSY_POLL_MAX_SECONDS = 0.25
 # Origins every payment page may frame besides its add-ons (whose origins each page adds to
 # its own frame-src).
 FRAME_SOURCES: tuple[str, ...] = ()
@@ -104,9 +109,66 @@ async def payment_page(request: Request, container_id: str) -> Response:
 
 @router.post("/order/{container_id}/pay")
 async def pay(request: Request, container_id: str) -> Response:
+    """Pay with a card, never holding a transaction while the gateway works (docs/payments.md):
+    (1) check the form and record the attempt, (2) ask the gateway, (3) record its answer and
+    pay the invoice, or void an authorization the invoice can no longer take."""
     ctx = get_context(request)
     submitted = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    client = request.client.host if request.client else "unknown"
     try:
+        started = await _begin_attempt(request, ctx, container_id, submitted, client)
+        if isinstance(started, Response):
+            return started
+        attempt, card = started
+        attempt = await attempts.run(
+            ctx.db, ctx.gateway, ctx.settings, attempt, card, payment_base=ctx.payment_base
+        )
+        if attempt.status in (attempts.VOIDED, attempts.VOIDING):
+            # The bank approved, but the invoice could no longer take it (another payment won,
+            # an add-on joined, the deadline passed): the authorization is being released.
+            if attempt.release_reason == attempts.AMOUNT_CHANGED:
+                raise AmountChanged()
+            raise ContainerNotPayable(attempt.release_reason or "")
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            page = _Page(request, ctx, invoice)
+            if attempt.status == attempts.PAID:
+                target = await _back_to_shop(conn, invoice, invoice.success_url)
+                return RedirectResponse(target or page.url("success"), status_code=303)
+            if attempt.status == attempts.DECLINED:
+                target = await _back_to_shop(conn, invoice, invoice.fail_url)
+                return RedirectResponse(target or page.url("fail"), status_code=303)
+            # No answer from the gateway in time: the worker's recovery will finish it.
+            await page.load_addons(conn)
+        form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
+        if not invoice.is_payable:
+            return page.status_page(status_code=409)
+        return page.form_page(form, banner="gateway_unavailable", status_code=503)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    except (AmountChanged, ContainerNotPayable) as exc:
+        # Another payment won the race, an add-on joined or the deadline passed: nothing was
+        # paid (an approved authorization was voided). Show the invoice as it is now.
+        async with ctx.db.transaction() as conn:
+            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            page = _Page(request, ctx, invoice)
+            await page.load_addons(conn)
+        if not invoice.is_payable or not isinstance(exc, AmountChanged):
+            return page.status_page(status_code=409)
+        form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
+        return page.form_page(form, banner="amount_changed", status_code=409)
+
+
+async def _begin_attempt(
+    request: Request, ctx: AppContext, container_id: str, submitted: dict[str, str], client: str
+) -> Response | tuple[attempts.Attempt, sandbox.Card]:
+    """Step 1 in one short transaction: check the form, the card and the total, throttle,
+    save the payer and record the attempt. While another attempt of the invoice is with the
+    gateway, wait (outside any transaction) and check again: it may pay the invoice."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ctx.settings.payment_gateway_timeout_seconds
+    delay = BUSY_POLL_SECONDS
+    while True:
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
             page = _Page(request, ctx, invoice)
@@ -135,55 +197,30 @@ async def pay(request: Request, container_id: str) -> Response:
                 # Decided below from a fresh read: under READ COMMITTED this one may have seen
                 # a racing payment half-committed (container pending, orders already paid).
                 raise AmountChanged()
-            client = request.client.host if request.client else "unknown"
-            outcome = await throttle.authorize(
-                conn, ctx.settings, card, container_id=invoice.id, client=client
+            begun = await attempts.begin(
+                conn,
+                ctx.settings,
+                gateway=ctx.gateway.name,
+                container_id=invoice.id,
+                client=client,
+                amount=invoice.amount,
+                currency=invoice.currency,
+                card_last4=card.last4,
             )
-            if isinstance(outcome, throttle.Throttled):  # too many declines: the bank is not asked
+            if isinstance(begun, throttle.Throttled):  # too many declines: the bank is not asked
                 await page.load_addons(conn)
                 response = page.form_page(form, banner="throttled", status_code=429)
-                response.headers["Retry-After"] = str(outcome.retry_after)
+                response.headers["Retry-After"] = str(begun.retry_after)
                 return response
-            await repository.save_payer(conn, invoice.id, payer)
-            if outcome.approved:
-                await payments_service.pay_container(
-                    conn,
-                    container_id=invoice.id,
-                    method=outcome.method,
-                    payment_base=ctx.payment_base,
-                    expected_amount=expected,
-                    hold=outcome.hold,
-                    card_last4=outcome.last4,
-                    details={"brand": outcome.brand, "sandbox": True},
-                )
-                target = await _back_to_shop(conn, invoice, invoice.success_url) or page.url(
-                    "success"
-                )
-            else:
-                await payments_service.record_declined(
-                    conn,
-                    container_id=invoice.id,
-                    method=outcome.method,
-                    failure_code=outcome.failure_code or sandbox.CARD_DECLINED,
-                    amount=invoice.amount,
-                    currency=invoice.currency,
-                    card_last4=outcome.last4,
-                )
-                target = await _back_to_shop(conn, invoice, invoice.fail_url) or page.url("fail")
-        return RedirectResponse(target, status_code=303)
-    except ContainerNotFound:
-        return _not_found(request, ctx)
-    except (AmountChanged, ContainerNotPayable) as exc:
-        # pay_container lost a race (another payment, an add-on joining, the deadline): its
-        # transaction rolled back, nothing was paid or stored. Show the invoice as it is now.
-        async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
-            page = _Page(request, ctx, invoice)
-            await page.load_addons(conn)
-        if not invoice.is_payable or not isinstance(exc, AmountChanged):
-            return page.status_page(status_code=409)
-        form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
-        return page.form_page(form, banner="amount_changed", status_code=409)
+            if isinstance(begun, attempts.Attempt):
+                await repository.save_payer(conn, invoice.id, payer)
+                return begun, card
+            if loop.time() >= deadline:
+                await page.load_addons(conn)
+                return page.form_page(form, banner="in_progress", status_code=409)
+        # Busy: nothing was written; wait outside the transaction, then look again.
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, BUSY_POLL_MAX_SECONDS)
 
 
 @router.post("/order/{container_id}/remove")

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox.storage.tables import order_containers, orders, payments
+from marketbox.storage.tables import order_containers, orders, payment_attempts, payments
 
 _GET_CONTAINER = select(order_containers).where(order_containers.c.id == bindparam("cid"))
 _CLAIM_CONTAINER = (
@@ -90,3 +90,53 @@ async def find_instrument_payment(
 ) -> Any:
     params = {"instrument": instrument_id, "operation": operation_id}
     return (await conn.execute(_FIND_INSTRUMENT_PAYMENT, params)).first()
+
+
+# --- card attempts (payment intents, payments/attempts.py) ------------------------------------
+
+_GET_ATTEMPT = select(payment_attempts).where(payment_attempts.c.id == bindparam("aid"))
+
+
+async def insert_attempt(conn: AsyncConnection, values: dict[str, Any]) -> int:
+    statement = insert(payment_attempts).values(values).returning(payment_attempts.c.id)
+    return int((await conn.execute(statement)).scalar_one())
+
+
+async def get_attempt(conn: AsyncConnection, attempt_id: int) -> Any:
+    row = (await conn.execute(_GET_ATTEMPT, {"aid": attempt_id})).first()
+    return row._mapping if row is not None else None
+
+
+async def move_attempt(
+    conn: AsyncConnection, attempt_id: int, *, from_statuses: tuple[str, ...], **values: Any
+) -> bool:
+    """Change the attempt only if it is still in one of `from_statuses`; True if it was.
+    Racing drivers of one attempt (the page, recovery passes) change it exactly once."""
+    statement = (
+        update(payment_attempts)
+        .where(payment_attempts.c.id == attempt_id, payment_attempts.c.status.in_(from_statuses))
+        .values(**values)
+    )
+    return (await conn.execute(statement)).rowcount == 1
+
+
+async def stale_attempts(
+    conn: AsyncConnection,
+    *,
+    statuses: tuple[str, ...],
+    gateway: str,
+    updated_before: datetime,
+    limit: int,
+) -> list[int]:
+    """Ids of this gateway's attempts left in `statuses` since before `updated_before`."""
+    query = (
+        select(payment_attempts.c.id)
+        .where(
+            payment_attempts.c.status.in_(statuses),
+            payment_attempts.c.gateway == gateway,
+            payment_attempts.c.updated_at <= updated_before,
+        )
+        .order_by(payment_attempts.c.id)
+        .limit(limit)
+    )
+    return [int(r[0]) for r in (await conn.execute(query)).all()]

@@ -1,11 +1,11 @@
 """The sandbox card method: documented test cards with fixed outcomes, no acquirer behind it.
 
-    card details --check--> CardErrors (bad input: nothing happens, the page shows the errors)
-    card details --authorize--> CardOutcome: approved (capture or hold) | declined (failure code)
+    card details --check_card--> CardErrors (bad input: nothing happens, the page shows the errors)
+    card details --check_card--> Card --gateway.authorize--> approved (captured or held) | declined
 
-The full card number and the CVC live only in the local variables of `check_card`; the
-outcome keeps the last four digits and the brand, which is all that may ever be stored,
-logged or shown. Outcomes depend on the number alone (docs/payment-page.md lists them):
+`check_card` validates the form; the gateway (payments/gateway.py, chosen by
+MARKETBOX_PAYMENT_GATEWAY) answers for the card. The sandbox gateway
+(payments/sandbox_gateway.py) answers from the number alone (docs/payment-page.md lists them):
 
     4242 4242 4242 4242   approved, captured at once            (method "card")
     4000 0000 0000 0309   approved as a pre-authorisation (hold) (method "card_hold")
@@ -14,17 +14,22 @@ logged or shown. Outcomes depend on the number alone (docs/payment-page.md lists
     4000 0000 0000 0069   declined: expired_card (the bank says so, whatever the form date)
     any other valid card  approved, captured at once
 
-In production mode there is no acquirer yet, so every attempt is declined with
-`acquirer_unavailable` instead of being approved by a table meant for tests.
+The full card number and the CVC live only in the `Card` of one request, on their way to the
+gateway: they are left out of its repr, and nothing stores, logs or echoes them. What may be
+kept is the last four digits and the brand.
+
+In production mode there is no acquirer yet, so the default gateway (`unavailable`) declines
+every attempt with `acquirer_unavailable` instead of approving it by a table meant for tests.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from marketbox import parsing
+from marketbox.payments.gateway import ACQUIRER_UNAVAILABLE
 
 METHOD_CARD = "card"
 METHOD_CARD_HOLD = "card_hold"
@@ -32,7 +37,6 @@ METHOD_CARD_HOLD = "card_hold"
 CARD_DECLINED = "card_declined"
 INSUFFICIENT_FUNDS = "insufficient_funds"
 EXPIRED_CARD = "expired_card"
-ACQUIRER_UNAVAILABLE = "acquirer_unavailable"
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ TEST_CARDS: tuple[TestCard, ...] = (
     TestCard("4000000000009995", INSUFFICIENT_FUNDS, "недостаточно средств", "insufficient funds"),
     TestCard("4000000000000069", EXPIRED_CARD, "срок действия карты истёк", "expired card"),
 )
-_OUTCOMES = {card.number: card.outcome for card in TEST_CARDS}
+OUTCOMES = {card.number: card.outcome for card in TEST_CARDS}
 FAILURE_CODES = (CARD_DECLINED, INSUFFICIENT_FUNDS, EXPIRED_CARD, ACQUIRER_UNAVAILABLE)
 
 MAX_YEARS_AHEAD = 20
@@ -74,24 +78,15 @@ class CardErrors:
 
 @dataclass(frozen=True)
 class Card:
-    """A checked card, without its number: only what may be kept."""
+    """A checked card. `last4` and `brand` may be kept and shown; the number and the CVC are
+    for the gateway only (left out of repr, never stored or logged)."""
 
     last4: str
     brand: str
-    outcome: str
-
-
-@dataclass(frozen=True)
-class CardOutcome:
-    approved: bool
-    hold: bool
-    failure_code: str | None
-    last4: str
-    brand: str
-
-    @property
-    def method(self) -> str:
-        return METHOD_CARD_HOLD if self.hold else METHOD_CARD
+    expiry_month: int
+    expiry_year: int
+    number: str = field(repr=False)
+    cvc: str = field(repr=False)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -132,10 +127,10 @@ def check_card(
 ) -> tuple[Card | None, CardErrors]:
     """Validate the form input: Luhn, a future MM/YY, a 3-digit CVC.
 
-    Returns the card (last four digits and its test outcome) or the field errors; never
-    the number itself.
+    Returns the card (for the gateway) or the field errors.
     """
     errors: dict[str, str] = {}
+    parsed: tuple[int, int] | None = None
     digits = re.sub(r"[\s-]", "", number or "")
     if not digits:
         errors["card_number"] = "required"
@@ -159,16 +154,19 @@ def check_card(
         errors["card_cvc"] = "required"
     elif not re.fullmatch(r"[0-9]{3}", cvc):
         errors["card_cvc"] = "invalid"
-    if errors:
+    if errors or parsed is None:
         return None, CardErrors(errors)
-    card = Card(last4=digits[-4:], brand=brand_of(digits), outcome=_OUTCOMES.get(digits, "capture"))
+    card = Card(
+        last4=digits[-4:],
+        brand=brand_of(digits),
+        expiry_month=parsed[0],
+        expiry_year=parsed[1],
+        number=digits,
+        cvc=cvc,
+    )
     return card, CardErrors({})
 
 
-def authorize(card: Card, *, sandbox: bool = True) -> CardOutcome:
-    """The simulated bank's answer for a checked card."""
-    if not sandbox:
-        return CardOutcome(False, False, ACQUIRER_UNAVAILABLE, card.last4, card.brand)
-    if card.outcome in ("capture", "hold"):
-        return CardOutcome(True, card.outcome == "hold", None, card.last4, card.brand)
-    return CardOutcome(False, False, card.outcome, card.last4, card.brand)
+def card_outcome(number: str) -> str:
+    """The sandbox bank's answer for a card number: "capture", "hold" or a failure code."""
+    return OUTCOMES.get(number, "capture")

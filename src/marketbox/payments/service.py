@@ -74,11 +74,14 @@ async def pay_container(
     instrument_id: str | None = None,
     operation_id: str | None = None,
     details: dict[str, Any] | None = None,
+    gateway: str | None = None,
+    gateway_reference: str | None = None,
 ) -> PaymentResult:
     """Pay the whole container or raise; never pays twice.
 
     `expected_amount` is the total the payer saw: if an add-on joined since, the payment is
-    refused with AmountChanged so the payer can review the new total.
+    refused with AmountChanged so the payer can review the new total. A card payment names
+    the gateway and its reference of the authorization that paid (docs/payments.md).
     """
     now = clock.now()
     payment_id = ids.new_id()
@@ -123,6 +126,8 @@ async def pay_container(
             "instrument_id": instrument_id,
             "operation_id": operation_id,
             "details": details,
+            "gateway": gateway,
+            "gateway_reference": gateway_reference,
             "created_at": now,
         },
     )
@@ -139,6 +144,8 @@ async def record_declined(
     amount: Decimal,
     currency: str,
     card_last4: str | None = None,
+    gateway: str | None = None,
+    gateway_reference: str | None = None,
 ) -> str:
     """Keep a declined attempt on record; the container stays payable."""
     payment_id = ids.new_id()
@@ -156,6 +163,8 @@ async def record_declined(
             "instrument_id": None,
             "operation_id": None,
             "details": None,
+            "gateway": gateway,
+            "gateway_reference": gateway_reference or None,
             "created_at": clock.now(),
         },
     )

@@ -140,14 +140,22 @@ payments = Table(
     Column("instrument_id", String(36), ForeignKey("instruments.id"), nullable=True),
     Column("operation_id", String(36), nullable=True),
     Column("details", ExactJSON, nullable=True),
+    # Card payments: the gateway (MARKETBOX_PAYMENT_GATEWAY's name, e.g. "sandbox") and its
+    # reference of the authorization, the handle for capture / void / refund (docs/payments.md).
+    # NULL for payments confirmed by a payment instrument (its reference is `operation_id`).
+    Column("gateway", String(50), nullable=True),
+    Column("gateway_reference", String(100), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("instrument_id", "operation_id"),
     Index(None, "container_id"),
+    Index(None, "gateway", "gateway_reference"),
 )
 
-# Every card attempt on the payment page, throttled ones included: payments/throttle.py counts
-# the declines here per container and per client (docs/payment-page.md, "Throttling card
-# attempts").
+# Every card attempt on the payment page, throttled ones included. A row is also the attempt's
+# payment intent: it is written before the gateway is asked and moves through `status` in short
+# transactions of its own, never holding one open while the gateway works (payments/attempts.py,
+# docs/payments.md "Card attempts"). payments/throttle.py counts the declines here per container
+# and per client (docs/payment-page.md, "Throttling card attempts").
 payment_attempts = Table(
     "payment_attempts",
     metadata,
@@ -157,12 +165,83 @@ payment_attempts = Table(
     Column("container_id", String(36), ForeignKey("order_containers.id"), nullable=False),
     # The client's IP address as the server saw it.
     Column("client", String(64), nullable=False),
-    # approved | declined | throttled
+    # The bank's answer about the card, what the throttle counts:
+    # pending (not known yet) | approved | declined | throttled (the bank was not asked) |
+    # none (the gateway never saw the attempt: abandoned)
     Column("outcome", String(20), nullable=False),
     Column("failure_code", String(50), nullable=True),
+    # The intent's lifecycle (payments/attempts.py):
+    # throttled | authorizing -> authorized | declined | abandoned;
+    # authorized -> paid | voiding -> voided
+    Column("status", String(20), nullable=False),
+    # Sent to the gateway with the authorization; the gateway answers "what happened to it"
+    # by this key after a crash. NULL for throttled attempts.
+    Column("idempotency_key", String(64), nullable=True, unique=True),
+    Column("gateway", String(50), nullable=True),
+    Column("gateway_reference", String(100), nullable=True),
+    # What the payer saw and was asked to pay (the whole invoice).
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    # card | card_hold once approved (captured at once or held)
+    Column("method", String(20), nullable=True),
+    Column("captured", Boolean, nullable=True),
+    Column("card_last4", String(4), nullable=True),
+    # The payments row this attempt wrote: the succeeded payment or the recorded decline.
+    Column("payment_id", String(36), nullable=True),
+    # Why an approved authorization could not pay the invoice (voiding/voided):
+    # amount_changed | already_paid | canceled | expired | not_payable_here | not_found
+    Column("release_reason", String(30), nullable=True),
+    # How it was released: void | refund (a captured payment the gateway could not void).
+    Column("release", String(10), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "container_id", "created_at"),
     Index(None, "client", "created_at"),
+    Index(None, "status", "updated_at"),
+)
+
+# The sandbox gateway's own books (payments/sandbox_gateway.py): the simulated bank keeps its
+# authorizations and operations in the database, so it can answer "what happened to
+# authorization X" after any process restarts. A real gateway keeps these at the bank.
+sandbox_authorizations = Table(
+    "sandbox_authorizations",
+    metadata,
+    Column("reference", String(100), primary_key=True),
+    Column("idempotency_key", String(64), nullable=False, unique=True),
+    # declined | authorized | captured | voided | refunded
+    Column("state", String(20), nullable=False),
+    Column("failure_code", String(50), nullable=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("captured_minor", BigInteger, nullable=False, server_default="0"),
+    Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
+    Column("card_last4", String(4), nullable=True),
+    Column("card_brand", String(20), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per state-changing capture / void / refund: a repeat with the same key is answered
+# from here instead of being applied twice.
+sandbox_operations = Table(
+    "sandbox_operations",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column(
+        "reference",
+        String(100),
+        ForeignKey("sandbox_authorizations.reference"),
+        nullable=False,
+    ),
+    # capture | void | refund
+    Column("kind", String(10), nullable=False),
+    # capture and void: "" (one per authorization); refund: the caller's key ("" by default)
+    Column("op_key", String(100), nullable=False),
+    Column("amount_minor", BigInteger, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("reference", "kind", "op_key"),
 )
 
 # Outbox: written in the transaction that changes an order's status; the dispatcher

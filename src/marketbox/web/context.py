@@ -16,6 +16,7 @@ from marketbox.companies.sources import CompanySource, load_source
 from marketbox.config import Settings
 from marketbox.errors import FieldError, Unauthorized, ValidationFailed
 from marketbox.merchants.service import Instrument, Merchant, TokenCache
+from marketbox.payments.gateway import PaymentGateway, create_gateway
 from marketbox.storage.db import Database
 from marketbox.web.ratelimit import SlidingWindowLimiter
 
@@ -33,9 +34,14 @@ class AppContext:
     # MARKETBOX_COMPANY_LOOKUP, loaded once: a source that cannot be loaded stops start-up.
     company_source: CompanySource = field(init=False)
 
+    # The card gateway MARKETBOX_PAYMENT_GATEWAY names (payments/gateway.py).
+    gateway: PaymentGateway = None  # type: ignore[assignment]
+
     def __post_init__(self) -> None:
         s = self.settings
         self.company_source = load_source(s.company_lookup_source)
+        if self.gateway is None:
+            self.gateway = create_gateway(s, self.db)
         if s.rate_limit_enabled:
             self.account_limiter = SlidingWindowLimiter(
                 s.rate_limit_per_account, s.rate_limit_window_seconds

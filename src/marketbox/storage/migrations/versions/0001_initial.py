@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 22:52:35.790795
+Create Date: 2026-12-06 23:05:47.963168
 """
 
 from __future__ import annotations
@@ -116,6 +116,25 @@ def upgrade() -> None:
         sa.UniqueConstraint("number", name=op.f("uq_order_containers_number")),
     )
     op.create_table(
+        "sandbox_authorizations",
+        sa.Column("reference", sa.String(length=100), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=False),
+        sa.Column("state", sa.String(length=20), nullable=False),
+        sa.Column("failure_code", sa.String(length=50), nullable=True),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("captured_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("refunded_minor", sa.BigInteger(), server_default="0", nullable=False),
+        sa.Column("card_last4", sa.String(length=4), nullable=True),
+        sa.Column("card_brand", sa.String(length=20), nullable=True),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("reference", name=op.f("pk_sandbox_authorizations")),
+        sa.UniqueConstraint(
+            "idempotency_key", name=op.f("uq_sandbox_authorizations_idempotency_key")
+        ),
+    )
+    op.create_table(
         "notification_attempts",
         sa.Column(
             "id",
@@ -221,13 +240,27 @@ def upgrade() -> None:
         sa.Column("client", sa.String(length=64), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=False),
         sa.Column("failure_code", sa.String(length=50), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=True),
+        sa.Column("gateway", sa.String(length=50), nullable=True),
+        sa.Column("gateway_reference", sa.String(length=100), nullable=True),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("method", sa.String(length=20), nullable=True),
+        sa.Column("captured", sa.Boolean(), nullable=True),
+        sa.Column("card_last4", sa.String(length=4), nullable=True),
+        sa.Column("payment_id", sa.String(length=36), nullable=True),
+        sa.Column("release_reason", sa.String(length=30), nullable=True),
+        sa.Column("release", sa.String(length=10), nullable=True),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["container_id"],
             ["order_containers.id"],
             name=op.f("fk_payment_attempts_container_id_order_containers"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_attempts")),
+        sa.UniqueConstraint("idempotency_key", name=op.f("uq_payment_attempts_idempotency_key")),
     )
     with op.batch_alter_table("payment_attempts", schema=None) as batch_op:
         batch_op.create_index(
@@ -238,6 +271,11 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_payment_attempts_container_id_created_at"),
             ["container_id", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_payment_attempts_status_updated_at"),
+            ["status", "updated_at"],
             unique=False,
         )
 
@@ -254,6 +292,8 @@ def upgrade() -> None:
         sa.Column("instrument_id", sa.String(length=36), nullable=True),
         sa.Column("operation_id", sa.String(length=36), nullable=True),
         sa.Column("details", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column("gateway", sa.String(length=50), nullable=True),
+        sa.Column("gateway_reference", sa.String(length=100), nullable=True),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["container_id"],
@@ -273,6 +313,11 @@ def upgrade() -> None:
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_payments_container_id"), ["container_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_payments_gateway_gateway_reference"),
+            ["gateway", "gateway_reference"],
+            unique=False,
         )
 
     op.create_table(
@@ -323,6 +368,29 @@ def upgrade() -> None:
             unique=False,
         )
 
+    op.create_table(
+        "sandbox_operations",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("reference", sa.String(length=100), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("op_key", sa.String(length=100), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=True),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["reference"],
+            ["sandbox_authorizations.reference"],
+            name=op.f("fk_sandbox_operations_reference_sandbox_authorizations"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sandbox_operations")),
+        sa.UniqueConstraint(
+            "reference", "kind", "op_key", name=op.f("uq_sandbox_operations_reference_kind_op_key")
+        ),
+    )
     op.create_table(
         "guarantee_codes",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -429,16 +497,19 @@ def downgrade() -> None:
 
     op.drop_table("shipments")
     op.drop_table("guarantee_codes")
+    op.drop_table("sandbox_operations")
     with op.batch_alter_table("points_of_sale", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_points_of_sale_merchant_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_points_of_sale_active_offers_addon"))
 
     op.drop_table("points_of_sale")
     with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payments_gateway_gateway_reference"))
         batch_op.drop_index(batch_op.f("ix_payments_container_id"))
 
     op.drop_table("payments")
     with op.batch_alter_table("payment_attempts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payment_attempts_status_updated_at"))
         batch_op.drop_index(batch_op.f("ix_payment_attempts_container_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_payment_attempts_client_created_at"))
 
@@ -450,6 +521,7 @@ def downgrade() -> None:
 
     op.drop_table("orders")
     op.drop_table("notification_attempts")
+    op.drop_table("sandbox_authorizations")
     op.drop_table("order_containers")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_status_next_attempt_at"))
