@@ -131,6 +131,7 @@ async def send_code(
         current is not None
         and current["status"] == "active"
         and current["expires_at"] > now
+        and current["attempts_left"] > 0  # a dead code may be replaced at once
         and now < current["sent_at"] + timedelta(seconds=rules.resend_seconds)
     ):
         return _code_answer(
