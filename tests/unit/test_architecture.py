@@ -31,6 +31,15 @@ def test_services_and_repositories_do_not_import_the_web_framework(path: Path) -
     assert offending == set()
 
 
+@pytest.mark.parametrize("path", SERVICES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_services_and_repositories_do_not_import_the_web_layer(path: Path) -> None:
+    # List queries come from storage.query; web.filters only parses them from HTTP.
+    offending = {
+        m for m in imports_of(path) if m == "marketbox.web" or m.startswith("marketbox.web.")
+    }
+    assert offending == set()
+
+
 ROUTES = sorted(SRC.glob("*/routes.py"))
 
 

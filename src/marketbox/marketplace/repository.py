@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.marketplace import search
 from marketbox.marketplace.tables import points_of_sale, special_offers
-from marketbox.storage.query import compare
+from marketbox.storage.query import Condition, ListQuery, compare
 from marketbox.storage.tables import orders
-from marketbox.web.filters import Condition, ListQuery
 
 # Filterable fields of GET /v3/marketplace/api/shop -> columns (`q` is the text search).
 FILTER_COLUMNS: dict[str, Any] = {

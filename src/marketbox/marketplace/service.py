@@ -21,7 +21,7 @@ from marketbox import clock, money
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.marketplace import addons, miniapp, repository, schemas, search
 from marketbox.marketplace.errors import ForeignMerchant, PointOfSaleNotFound
-from marketbox.web.filters import ListQuery
+from marketbox.storage.query import ListQuery
 
 # Aliases are numeric strings like the real service's ("1694158899"), derived from the id.
 _ALIAS_BASE = 1_000_000_000

@@ -7,13 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import money
-from marketbox.storage.query import compare
+from marketbox.storage.query import Condition, ListQuery, compare, fetch_page
 from marketbox.storage.tables import order_containers, orders
-from marketbox.web.filters import Condition, ListQuery
 
 # Filterable fields of GET /v3/filter/api/order/order -> columns.
 FILTER_COLUMNS = {
@@ -135,14 +134,7 @@ async def list_orders(
     conn: AsyncConnection, *, merchant_id: str, query: ListQuery
 ) -> tuple[list[Any], int]:
     where = and_(orders.c.merchant_id == merchant_id, *(_condition(c) for c in query.conditions))
-    total = (await conn.execute(select(func.count()).select_from(orders).where(where))).scalar_one()
-    stmt: Select[Any] = select(orders).where(where)
-    for field, descending in query.order:
-        column = SORT_COLUMNS[field]
-        stmt = stmt.order_by(column.desc() if descending else column.asc())
-    # A stable tie-breaker: ids are time-ordered.
-    stmt = stmt.order_by(orders.c.id.desc()).limit(query.page_size).offset(query.offset)
-    return list((await conn.execute(stmt)).all()), total
+    return await fetch_page(conn, orders, where, query, SORT_COLUMNS)
 
 
 async def update_order(

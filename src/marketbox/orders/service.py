@@ -37,7 +37,7 @@ from marketbox.orders.errors import (
 )
 from marketbox.orders.schemas import CreateOrderRequest, OrderStatusRequest, UpdateOrderRequest
 from marketbox.orders.serializers import order_response
-from marketbox.web.filters import ListQuery
+from marketbox.storage.query import ListQuery
 
 
 def _dump(model: Any) -> Any:

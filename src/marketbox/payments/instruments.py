@@ -57,10 +57,9 @@ from marketbox.payments.errors import (
     WrongCurrency,
 )
 from marketbox.payments.schemas import INVOICE_STATUSES, CreateInvoicePaymentRequest
-from marketbox.storage.query import compare
+from marketbox.storage.query import Condition, ListQuery, compare
 from marketbox.storage.tables import order_containers, orders
 from marketbox.web import filters
-from marketbox.web.filters import Condition, ListQuery
 
 # Public invoice status -> container statuses it covers.
 _CONTAINER_STATUSES = {

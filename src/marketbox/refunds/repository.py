@@ -6,12 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox.storage.query import compare
+from marketbox.storage.query import Condition, ListQuery, compare, fetch_page
 from marketbox.storage.tables import orders
-from marketbox.web.filters import Condition, ListQuery
 
 REFUND = "refund"
 
@@ -84,10 +83,4 @@ async def list_refunds(
         orders.c.subtype == REFUND,
         *(_condition(c) for c in query.conditions),
     )
-    total = (await conn.execute(select(func.count()).select_from(orders).where(where))).scalar_one()
-    stmt = select(orders).where(where)
-    for field, descending in query.order:
-        column = SORT_COLUMNS[field]
-        stmt = stmt.order_by(column.desc() if descending else column.asc())
-    stmt = stmt.order_by(orders.c.id.desc()).limit(query.page_size).offset(query.offset)
-    return list((await conn.execute(stmt)).all()), total
+    return await fetch_page(conn, orders, where, query, SORT_COLUMNS)

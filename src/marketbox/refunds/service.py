@@ -39,7 +39,7 @@ from marketbox.orders.serializers import format_datetime, order_response
 from marketbox.refunds import repository
 from marketbox.refunds.errors import RefundExceedsAvailable, RefundLineUnknown
 from marketbox.refunds.schemas import CreateRefundRequest
-from marketbox.web.filters import ListQuery
+from marketbox.storage.query import ListQuery
 
 # Only a paid order gives money back (the MCP server refuses anything but `completed`; a
 # held payment is captured by a shipment or released by a cancel, never refunded).

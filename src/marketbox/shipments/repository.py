@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, insert, select
+from sqlalchemy import ColumnElement, and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.shipments.tables import shipments
-from marketbox.storage.query import compare
+from marketbox.storage.query import Condition, ListQuery, compare, fetch_page
 from marketbox.storage.tables import payments
-from marketbox.web.filters import Condition, ListQuery
 
 FILTER_COLUMNS = {
     "id": shipments.c.id,
@@ -51,12 +50,4 @@ async def list_shipments(
     conn: AsyncConnection, *, merchant_id: str, query: ListQuery
 ) -> tuple[list[Any], int]:
     where = and_(shipments.c.merchant_id == merchant_id, *(_condition(c) for c in query.conditions))
-    total = (
-        await conn.execute(select(func.count()).select_from(shipments).where(where))
-    ).scalar_one()
-    stmt = select(shipments).where(where)
-    for field, descending in query.order:
-        column = SORT_COLUMNS[field]
-        stmt = stmt.order_by(column.desc() if descending else column.asc())
-    stmt = stmt.order_by(shipments.c.id.desc()).limit(query.page_size).offset(query.offset)
-    return list((await conn.execute(stmt)).all()), total
+    return await fetch_page(conn, shipments, where, query, SORT_COLUMNS)

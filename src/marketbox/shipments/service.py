@@ -28,7 +28,7 @@ from marketbox.orders.serializers import format_datetime
 from marketbox.payments import sandbox
 from marketbox.shipments import repository
 from marketbox.shipments.schemas import CreateShipmentRequest
-from marketbox.web.filters import ListQuery
+from marketbox.storage.query import ListQuery
 
 SHIPPABLE_STATUSES = ("completed", "hold")
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -23,9 +22,11 @@ from urllib.parse import parse_qsl
 
 from marketbox import parsing
 from marketbox.errors import FieldError, ValidationFailed
+from marketbox.storage.query import DEFAULT_PAGE_SIZE, Condition, ListQuery
+
+__all__ = ["DEFAULT_PAGE_SIZE", "Condition", "ListQuery", "parse_list_query"]
 
 OPERATORS = {"eq", "ne", "gt", "ge", "lt", "le", "start"}
-DEFAULT_PAGE_SIZE = 30
 MAX_PAGE_SIZE = 100
 # Far beyond any real list (10 million rows at the largest page size), and an OFFSET that
 # fits every database's integer.
@@ -33,25 +34,6 @@ MAX_PAGE = 100_000
 
 _KEY_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)((?:\[[^\[\]]*\])*)$")
 _PART_RE = re.compile(r"\[([^\[\]]*)\]")
-
-
-@dataclass
-class Condition:
-    field: str  # dotted path, e.g. "customer.type"
-    op: str  # eq ne gt ge lt le start in
-    values: list[Any]
-
-
-@dataclass
-class ListQuery:
-    conditions: list[Condition] = field(default_factory=list)
-    order: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
-    page: int = 1
-    page_size: int = DEFAULT_PAGE_SIZE
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * self.page_size
 
 
 def parse_datetime(value: str) -> datetime:
