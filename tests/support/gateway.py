@@ -74,9 +74,11 @@ class CheckingGateway(SandboxGateway):
         await self._check("get")
         return await super().get(reference)
 
-    async def capture(self, reference: str, amount: Decimal) -> gw.Operation:
+    async def capture(
+        self, reference: str, amount: Decimal, *, key: str | None = None
+    ) -> gw.Operation:
         await self._check("capture")
-        return await self._answer("capture", await super().capture(reference, amount))
+        return await self._answer("capture", await super().capture(reference, amount, key=key))
 
     async def void(self, reference: str) -> gw.Operation:
         await self._check("void")

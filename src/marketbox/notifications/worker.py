@@ -21,7 +21,7 @@ from marketbox.config import Settings, get_settings
 from marketbox.notifications import outbox
 from marketbox.notifications.dispatcher import Dispatcher
 from marketbox.orders import service as orders_service
-from marketbox.payments import attempts
+from marketbox.payments import attempts, operations
 from marketbox.payments.gateway import PaymentGateway, create_gateway
 from marketbox.refunds import service as refunds_service
 from marketbox.storage import idempotency
@@ -62,7 +62,8 @@ async def _expiry_sweeps(
     settings: Settings, db: Database, stop: asyncio.Event, gateway: PaymentGateway
 ) -> None:
     """Unpaid orders past their deadline become `expired` (and their shops are notified);
-    formed refunds are paid out; Idempotency-Keys older than `idempotency.KEEP` (24 h) are
+    formed refunds are paid out; captures, releases and refunds are asked of the gateway
+    (payments/operations.py); Idempotency-Keys older than `idempotency.KEEP` (24 h) are
     forgotten; card attempts left unfinished by a crash are resolved with the gateway."""
     while not stop.is_set():
         try:
@@ -78,6 +79,17 @@ async def _expiry_sweeps(
                 log.info("paid out %d refunds", paid_out)
         except Exception:  # a failed sweep is retried at the next one; the worker goes on
             log.exception("expiry sweep failed")
+        try:
+            moved = await operations.run_due(
+                db,
+                gateway,
+                settings,
+                effects={operations.REFUND: refunds_service.payout_effect(settings.public_base)},
+            )
+            if moved.total:
+                log.info("gateway operations: %s", moved.by_status)
+        except Exception:
+            log.exception("gateway operations pass failed")
         try:
             await purge_idempotency_keys(db)
         except Exception:

@@ -102,6 +102,12 @@ async def main_order(conn: AsyncConnection, container_id: str) -> Any:
     return (await conn.execute(query)).first()
 
 
+async def orders_of_container(conn: AsyncConnection, container_id: str) -> list[Any]:
+    """Every row of the container (orders, refunds, corrections), oldest first."""
+    query = select(orders).where(orders.c.container_id == container_id)
+    return list((await conn.execute(query.order_by(orders.c.created_at, orders.c.id))).all())
+
+
 async def insiders(conn: AsyncConnection, container_id: str) -> set[str]:
     """Merchants whose own orders make up the container (its main order's merchant and
     merchants it let in through their own suborders); add-ons are not insiders."""

@@ -37,6 +37,8 @@ from marketbox.orders.errors import (
 )
 from marketbox.orders.schemas import CreateOrderRequest, OrderStatusRequest, UpdateOrderRequest
 from marketbox.orders.serializers import order_response
+from marketbox.payments import operations
+from marketbox.shipments import service as shipments_service
 from marketbox.storage.query import ListQuery
 
 
@@ -393,6 +395,8 @@ async def cancel_order(
         updated = next(r for r in canceled if r._mapping["id"] == m["id"])
         return order_response(updated, payment_base)
     if m["subtype"] != "order" and m["status"] in ("draft", "created"):
+        if await operations.of_source(conn, operations.REFUND, m["id"]):
+            raise WrongOrderStatus("The refund is being paid out: it cannot be canceled any more")
         from_statuses: tuple[str, ...] = ("draft", "created")  # a refund not yet paid out
     elif m["status"] == "created":
         from_statuses = ("created",)
@@ -405,6 +409,9 @@ async def cancel_order(
     )
     if updated is None:
         raise WrongOrderStatus()
+    if m["status"] == "hold":
+        # The shop cannot serve it: its share of the hold is released with the rest.
+        await shipments_service.release_if_settled(conn, m["container_id"])
     await outbox.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
     return order_response(updated, payment_base)
 

@@ -31,13 +31,11 @@ not at all, and an authorization that cannot be used is voided.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -72,8 +70,6 @@ FINAL = (PAID, DECLINED, VOIDED, ABANDONED, THROTTLED)
 
 # Why an approved authorization could not pay its invoice (`release_reason`).
 AMOUNT_CHANGED = "amount_changed"
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -237,7 +233,7 @@ async def ask(
         description=f"invoice {attempt.container_id}",
     )
     try:
-        return await _call(gateway.authorize(request), timeout)
+        return await gw.bounded(gateway.authorize(request), timeout)
     except gw.GatewayUnavailable:
         log.warning("gateway %s did not answer attempt %s", gateway.name, attempt.id)
         return None
@@ -354,10 +350,10 @@ async def _release(
 ) -> Attempt:
     reference = attempt.gateway_reference or ""
     try:
-        operation = await _call(gateway.void(reference), timeout)
+        operation = await gw.bounded(gateway.void(reference), timeout)
         if not operation.succeeded and attempt.captured:
             # A captured payment the gateway cannot void (settled): give it all back instead.
-            operation = await _call(gateway.refund(reference, attempt.amount), timeout)
+            operation = await gw.bounded(gateway.refund(reference, attempt.amount), timeout)
     except gw.GatewayUnavailable:
         log.warning("gateway %s did not answer the release of %s", gateway.name, reference)
         return attempt
@@ -442,7 +438,7 @@ async def _recover_one(
     if attempt.status == AUTHORIZING:
         assert attempt.idempotency_key is not None
         try:
-            authorization = await _call(gateway.find(attempt.idempotency_key), timeout)
+            authorization = await gw.bounded(gateway.find(attempt.idempotency_key), timeout)
         except gw.GatewayUnavailable:
             return attempt
         if authorization is None:
@@ -469,15 +465,6 @@ async def _recover_one(
 
 def _timeout(settings: Settings) -> float:
     return settings.payment_gateway_timeout_seconds
-
-
-async def _call(awaitable: Awaitable[T], timeout: float) -> T:
-    """A gateway call, bounded: no answer in time is GatewayUnavailable (outcome unknown)."""
-    try:
-        async with asyncio.timeout(timeout):
-            return await awaitable
-    except TimeoutError as exc:
-        raise gw.GatewayUnavailable(f"no answer within {timeout} s") from exc
 
 
 async def _read(conn: AsyncConnection, attempt_id: int) -> Attempt:

@@ -3,8 +3,10 @@
     authorize(request)           -> Authorization   approved (captured at once or held) | declined
     find(idempotency_key)        -> Authorization | None   "what happened to the attempt with key K"
     get(reference)               -> Authorization | None   an authorization's state now
-    capture(reference, amount)   -> Operation   take (part of) a held authorization
-    void(reference)              -> Operation   cancel an authorization before settlement
+    capture(reference, amount, key=None) -> Operation   take (part of) a held authorization;
+                                 with a key, one of several partial captures
+    void(reference)              -> Operation   cancel an authorization before settlement, or
+                                 release what partial captures left of it
     refund(reference, amount)    -> Operation   give (part of) a captured payment back
 
 `MARKETBOX_PAYMENT_GATEWAY` chooses the implementation (`create_gateway`): `sandbox` (the
@@ -19,7 +21,8 @@ Rules every implementation keeps (docs/payments.md "The gateway interface"):
   record their intent first, commit, call the gateway, then record the answer: a network call
   never holds the SQLite write lock or a PostgreSQL row lock.
 * **authorize is idempotent by the request's idempotency key**; `find` answers it after a crash.
-* **capture, void and refund are idempotent by the reference** (a refund by its `key` too): a
+* **capture, void and refund are idempotent by the reference** (a keyed capture and a refund
+  by their `key` too): a
   repeat answers the first result with `replayed=True` and changes nothing. A call that cannot
   be applied answers `succeeded=False` with a `failure_code` and changes nothing.
 * A gateway that cannot be reached raises `GatewayUnavailable`: the outcome is unknown, ask
@@ -31,11 +34,12 @@ Amounts are Decimal in the authorization's currency. The card number and CVC tra
 
 from __future__ import annotations
 
+import asyncio
 import importlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from marketbox.config import Settings
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
     from marketbox.storage.db import Database
 
 ACQUIRER_UNAVAILABLE = "acquirer_unavailable"
+
+T = TypeVar("T")
 
 # Authorization.state
 DECLINED = "declined"
@@ -112,7 +118,9 @@ class Operation:
     kind: str  # capture | void | refund
     reference: str
     succeeded: bool
-    amount: Decimal | None = None  # captured or refunded by this operation; None for a void
+    # captured or refunded by this operation; released by a void of a partly captured hold
+    # (None for a void of the whole authorization)
+    amount: Decimal | None = None
     failure_code: str | None = None  # why it was not applied (nothing changed)
     replayed: bool = False  # the answer of an earlier identical call; nothing changed now
 
@@ -129,7 +137,9 @@ class PaymentGateway(Protocol):
 
     async def get(self, reference: str) -> Authorization | None: ...
 
-    async def capture(self, reference: str, amount: Decimal) -> Operation: ...
+    async def capture(
+        self, reference: str, amount: Decimal, *, key: str | None = None
+    ) -> Operation: ...
 
     async def void(self, reference: str) -> Operation: ...
 
@@ -164,7 +174,9 @@ class UnavailableGateway:
     async def get(self, reference: str) -> Authorization | None:
         return None
 
-    async def capture(self, reference: str, amount: Decimal) -> Operation:
+    async def capture(
+        self, reference: str, amount: Decimal, *, key: str | None = None
+    ) -> Operation:
         return Operation(CAPTURE, reference, False, amount, ACQUIRER_UNAVAILABLE)
 
     async def void(self, reference: str) -> Operation:
@@ -175,6 +187,15 @@ class UnavailableGateway:
 
     async def close(self) -> None:
         return None
+
+
+async def bounded(awaitable: Awaitable[T], timeout: float) -> T:
+    """A gateway call, bounded: no answer in time is GatewayUnavailable (outcome unknown)."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await awaitable
+    except TimeoutError as exc:
+        raise GatewayUnavailable(f"no answer within {timeout} s") from exc
 
 
 GatewayFactory = Callable[["Settings", "Database"], PaymentGateway]

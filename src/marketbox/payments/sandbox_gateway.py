@@ -8,13 +8,17 @@ after any restart, and capture / void / refund are applied once.
     authorize  4242… -> captured at once (a sale; `capture=False` holds it instead)
                0309  -> authorized (a hold / pre-authorisation), whatever `capture` says
                0002, 9995, 0069 -> declined with the card's failure code
-    capture    authorized -> captured (at most the authorized amount, once)
-    void       authorized, or captured with nothing refunded -> voided (the sandbox never
-               settles, so a sale can be voided like a hold)
-    refund     captured -> captured with refunded_amount | refunded (the whole amount)
+    capture    authorized -> captured (at most the authorized amount, once); with a `key`,
+               one part of several (a shipment each): authorized while parts are left,
+               captured when they reach the authorized amount
+    void       authorized -> voided; partly captured -> captured (the rest released);
+               a sale with nothing refunded -> voided (the sandbox never settles, so a
+               sale can be voided like a hold); a captured hold -> `already_captured`
+    refund     whatever was captured -> refunded_amount grows | refunded (all of it)
 
-Repeats: authorize by its idempotency key; capture and void by the reference; refund by the
-reference and its `key` (default: one refund per reference). A repeat of a state-changing call
+Repeats: authorize by its idempotency key; capture by the reference (and its `key` when
+given); void by the reference; refund by the reference and its `key` (default: one refund per
+reference). A repeat of a state-changing call
 answers `replayed=True`; a call that cannot be applied answers `succeeded=False` with a code
 (`unknown_reference`, `declined`, `voided`, `not_captured`, `already_captured`,
 `already_refunded`, `amount_exceeds_authorized`, `amount_exceeds_captured`, `invalid_amount`,
@@ -98,7 +102,9 @@ class SandboxGateway:
             row = await _by_reference(conn, reference, lock=False)
         return _authorization(row) if row is not None else None
 
-    async def capture(self, reference: str, amount: Decimal) -> gw.Operation:
+    async def capture(
+        self, reference: str, amount: Decimal, *, key: str | None = None
+    ) -> gw.Operation:
         refused = _refusal(gw.CAPTURE, reference, amount)
         async with self.db.transaction() as conn:
             row = await _by_reference(conn, reference, lock=True)
@@ -107,12 +113,16 @@ class SandboxGateway:
             minor = _minor(amount, row["currency"])
             if minor is None:
                 return refused("invalid_amount")
+            if key is not None:
+                return await _capture_part(conn, row, key, minor, amount, refused)
             if row["state"] in (gw.CAPTURED, gw.REFUNDED):
                 if row["captured_minor"] == minor:
                     return gw.Operation(gw.CAPTURE, reference, True, amount, replayed=True)
                 return refused("already_captured")
             if row["state"] != gw.AUTHORIZED:
                 return refused(row["state"])  # declined | voided
+            if row["captured_minor"] > 0:
+                return refused("already_captured")  # partly captured by keyed captures
             if minor > row["amount_minor"]:
                 return refused("amount_exceeds_authorized")
             await _change(conn, reference, state=gw.CAPTURED, captured_minor=minor)
@@ -125,12 +135,26 @@ class SandboxGateway:
             row = await _by_reference(conn, reference, lock=True)
             if row is None:
                 return refused("unknown_reference")
-            if row["state"] == gw.VOIDED:
-                return gw.Operation(gw.VOID, reference, True, replayed=True)
+            earlier = await _operation(conn, reference, gw.VOID, "")
+            if row["state"] == gw.VOIDED or earlier is not None:
+                released = earlier[0] if earlier is not None else None
+                amount = _amount(released, row["currency"])
+                return gw.Operation(gw.VOID, reference, True, amount, replayed=True)
             if row["state"] == gw.DECLINED:
                 return refused("declined")
-            if row["refunded_minor"] > 0:
+            if row["refunded_minor"] > 0 and row["state"] != gw.AUTHORIZED:
                 return refused("already_refunded")
+            captures = await conn.execute(
+                select(ops.c.id).where(ops.c.reference == reference, ops.c.kind == gw.CAPTURE)
+            )
+            if row["state"] == gw.CAPTURED and captures.first() is not None:
+                return refused("already_captured")  # a hold captured: nothing left to release
+            if row["state"] == gw.AUTHORIZED and row["captured_minor"] > 0:
+                # Partly captured (keyed captures): release what was not captured.
+                released = row["amount_minor"] - row["captured_minor"]
+                await _change(conn, reference, state=gw.CAPTURED)
+                await _record(conn, reference, gw.VOID, "", released)
+                return gw.Operation(gw.VOID, reference, True, _amount(released, row["currency"]))
             await _change(conn, reference, state=gw.VOIDED)
             await _record(conn, reference, gw.VOID, "", None)
         return gw.Operation(gw.VOID, reference, True)
@@ -147,27 +171,21 @@ class SandboxGateway:
             minor = _minor(amount, row["currency"])
             if minor is None or minor <= 0:
                 return refused("invalid_amount")
-            done = (
-                await conn.execute(
-                    select(ops.c.amount_minor).where(
-                        ops.c.reference == reference,
-                        ops.c.kind == gw.REFUND,
-                        ops.c.op_key == op_key,
-                    )
-                )
-            ).first()
+            done = await _operation(conn, reference, gw.REFUND, op_key)
             if done is not None:
                 if done[0] == minor:
                     return gw.Operation(gw.REFUND, reference, True, amount, replayed=True)
                 return refused("key_reused")
             if row["state"] in (gw.DECLINED, gw.VOIDED):
                 return refused(row["state"])
-            if row["state"] == gw.AUTHORIZED:
+            if row["captured_minor"] == 0:
                 return refused("not_captured")
             refunded = row["refunded_minor"] + minor
             if refunded > row["captured_minor"]:
                 return refused("amount_exceeds_captured")
-            state = gw.REFUNDED if refunded == row["captured_minor"] else gw.CAPTURED
+            state = row["state"]
+            if state == gw.CAPTURED and refunded == row["captured_minor"]:
+                state = gw.REFUNDED
             await _change(conn, reference, state=state, refunded_minor=refunded)
             await _record(conn, reference, gw.REFUND, op_key, minor)
         return gw.Operation(gw.REFUND, reference, True, amount)
@@ -189,6 +207,43 @@ def _minor(amount: Decimal, currency: str) -> int | None:
     except (ValueError, ArithmeticError):
         return None
     return minor if minor > 0 else None
+
+
+async def _capture_part(
+    conn: AsyncConnection, row: Any, key: str, minor: int, amount: Decimal, refused: Any
+) -> gw.Operation:
+    """A keyed (partial) capture: several per authorization, together at most its amount."""
+    reference = row["reference"]
+    done = await _operation(conn, reference, gw.CAPTURE, key)
+    if done is not None:
+        if done[0] == minor:
+            return gw.Operation(gw.CAPTURE, reference, True, amount, replayed=True)
+        return refused("key_reused")
+    if row["state"] != gw.AUTHORIZED:
+        # captured: a sale, a closed capture or the rest released; declined | voided
+        return refused("already_captured" if row["state"] == gw.CAPTURED else row["state"])
+    captured = row["captured_minor"] + minor
+    if captured > row["amount_minor"]:
+        return refused("amount_exceeds_authorized")
+    state = gw.CAPTURED if captured == row["amount_minor"] else gw.AUTHORIZED
+    await _change(conn, reference, state=state, captured_minor=captured)
+    await _record(conn, reference, gw.CAPTURE, key, minor)
+    return gw.Operation(gw.CAPTURE, reference, True, amount)
+
+
+async def _operation(conn: AsyncConnection, reference: str, kind: str, op_key: str) -> Any:
+    """(amount_minor,) of the applied operation of this kind and key, or None."""
+    return (
+        await conn.execute(
+            select(ops.c.amount_minor).where(
+                ops.c.reference == reference, ops.c.kind == kind, ops.c.op_key == op_key
+            )
+        )
+    ).first()
+
+
+def _amount(minor: int | None, currency: str) -> Decimal | None:
+    return money.from_minor(minor, currency) if minor is not None else None
 
 
 async def _by_key(conn: AsyncConnection, key: str) -> Any:

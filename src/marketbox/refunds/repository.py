@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.storage.query import Condition, ListQuery, compare, fetch_page
-from marketbox.storage.tables import orders
+from marketbox.storage.tables import gateway_operations, orders
 
 REFUND = "refund"
 
@@ -48,27 +48,31 @@ async def number_taken(conn: AsyncConnection, merchant_id: str, merchant_order_i
     return (await conn.execute(query.limit(1))).first() is not None
 
 
-async def pay_out_formed(conn: AsyncConnection, now: datetime, *, limit: int) -> list[Any]:
-    """Move up to `limit` formed refunds to `completed`, each exactly once (conditional UPDATE;
-    on PostgreSQL the claimed rows are skipped by a concurrent sweep)."""
-    due = (
-        select(orders.c.id)
-        .where(orders.c.subtype == REFUND, orders.c.status == "created")
-        .order_by(orders.c.id)
+async def formed_without_payout(conn: AsyncConnection, *, limit: int) -> list[tuple[str, str]]:
+    """(refund id, container id) of up to `limit` `created` refunds whose payout has not
+    begun (no gateway operation records it), in container order."""
+    begun = select(gateway_operations.c.id).where(
+        gateway_operations.c.source == "refund",
+        gateway_operations.c.source_id == orders.c.id,
+    )
+    query = (
+        select(orders.c.id, orders.c.container_id)
+        .where(orders.c.subtype == REFUND, orders.c.status == "created", ~begun.exists())
+        .order_by(orders.c.container_id, orders.c.id)
         .limit(limit)
     )
-    if conn.dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    refund_ids = list((await conn.execute(due)).scalars())
-    if not refund_ids:
-        return []
+    return [(r[0], r[1]) for r in (await conn.execute(query)).all()]
+
+
+async def complete(conn: AsyncConnection, refund_id: str, now: datetime) -> Any:
+    """created -> completed, once (a conditional UPDATE); the row, or None."""
     result = await conn.execute(
         update(orders)
-        .where(orders.c.id.in_(refund_ids), orders.c.status == "created")
+        .where(orders.c.id == refund_id, orders.c.subtype == REFUND, orders.c.status == "created")
         .values(status="completed", paid_at=now, updated_at=now)
         .returning(*orders.c)
     )
-    return list(result.all())
+    return result.first()
 
 
 def _condition(cond: Condition) -> ColumnElement[bool]:

@@ -36,9 +36,12 @@ from marketbox.orders.errors import (
 )
 from marketbox.orders.schemas import CreateOrderRequest
 from marketbox.orders.serializers import format_datetime, order_response
+from marketbox.payments import gateway as gw
+from marketbox.payments import operations
 from marketbox.refunds import repository
 from marketbox.refunds.errors import RefundExceedsAvailable, RefundLineUnknown
 from marketbox.refunds.schemas import CreateRefundRequest
+from marketbox.shipments import repository as shipments_repository
 from marketbox.storage.query import ListQuery
 
 # Only a paid order gives money back (the MCP server refuses anything but `completed`; a
@@ -124,6 +127,18 @@ async def _paid_parent(
     return m
 
 
+async def _captured_left(conn: AsyncConnection, parent: Any) -> int | None:
+    """Of an order paid by a hold: what its shipments captured less its live refunds (minor
+    units). None for a payment captured at once."""
+    container = await orders_repository.lock_container(conn, parent["container_id"])
+    payment = await operations.payment_of(conn, container._mapping["payment_id"])
+    if not operations.is_held(payment):
+        return None
+    shipped = await shipments_repository.live_shipments_of(conn, parent["id"])
+    refunded = await repository.live_refunds_of(conn, parent["id"])
+    return sum(s.captured_minor for s in shipped) - sum(r.amount_minor for r in refunded)
+
+
 async def refundable_items(
     conn: AsyncConnection, *, merchant: Merchant, order_id: str
 ) -> list[dict[str, Any]]:
@@ -204,6 +219,10 @@ async def create_refund(
     total_left = sum(max(a, 0) for a, _ in left.values())
     if money.to_minor(amount, currency) > total_left:
         raise RefundExceedsAvailable("amount", str(money.from_minor(total_left, currency)))
+    captured_left = await _captured_left(conn, parent)
+    if captured_left is not None and money.to_minor(amount, currency) > captured_left:
+        # A held payment gives back only what its shipments captured (payments.md §5).
+        raise RefundExceedsAvailable("amount", str(money.from_minor(captured_left, currency)))
 
     now = clock.now()
     values = {
@@ -364,12 +383,63 @@ async def create_correction(
 
 
 async def pay_out_formed(conn: AsyncConnection, *, payment_base: str, limit: int = 100) -> int:
-    """`created` refunds are paid out: `completed`, and their shops notified; returns how many.
+    """Begin the payout of `created` refunds (the worker's sweep); returns how many completed.
 
-    The worker's sweep calls this. No payment gateway is asked yet: every payment so far is a
-    sandbox card or a bank's confirmation, whose money goes back outside the platform; a real
-    gateway's refund call joins this step with the gateway seam (docs/api.md "Refunds").
+    A refund of a payment a gateway took is paid back through it: its refund operation is
+    recorded (payments/operations.py), the worker asks the gateway, and the refund completes
+    when the gateway has refunded (`payout_effect`). A refund of a payment confirmed by a
+    payment instrument - settled outside the platform - or one a correction took in full
+    completes at once. Its shop is notified either way.
     """
-    done = await repository.pay_out_formed(conn, clock.now(), limit=limit)
-    await outbox.enqueue_for_orders(conn, done, payment_base=payment_base, event="refund")
-    return len(done)
+    due = await repository.formed_without_payout(conn, limit=limit)
+    await orders_repository.lock_containers(conn, {container for _, container in due})
+    completed = []
+    for refund_id, container_id in due:
+        refund = await orders_repository.get_order(conn, refund_id, merchant_id=None)
+        if refund is None or refund._mapping["status"] != "created":
+            continue  # canceled, or paid out by a racing sweep
+        if await operations.of_source(conn, operations.REFUND, refund_id):
+            continue
+        container = await orders_repository.lock_container(conn, container_id)
+        payment = await operations.payment_of(conn, container._mapping["payment_id"])
+        payout = _payout_minor(refund._mapping)
+        if operations.through_gateway(payment) and payout > 0:
+            await operations.record(
+                conn,
+                payment=payment,
+                kind=gw.REFUND,
+                source=operations.REFUND,
+                source_id=refund_id,
+                op_key=refund_id,
+                amount_minor=payout,
+            )
+            continue
+        done = await repository.complete(conn, refund_id, clock.now())
+        if done is not None:
+            completed.append(done)
+    await _paid_out(conn, completed, payment_base=payment_base)
+    return len(completed)
+
+
+def payout_effect(payment_base: str) -> operations.Effect:
+    """What the worker does when the gateway has refunded: the refund completes, and its
+    shop is notified."""
+
+    async def paid_out(conn: AsyncConnection, operation: operations.Operation) -> None:
+        done = await repository.complete(conn, operation.source_id, clock.now())
+        if done is not None:
+            await _paid_out(conn, [done], payment_base=payment_base)
+
+    return paid_out
+
+
+async def _paid_out(conn: AsyncConnection, refunds: list[Any], *, payment_base: str) -> None:
+    """Refunds that completed: their shops are notified."""
+    await outbox.enqueue_for_orders(conn, refunds, payment_base=payment_base, event="refund")
+
+
+def _payout_minor(refund: Any) -> int:
+    """What the buyer gets back: the refund less what a correction withheld (§9.4)."""
+    correction = (refund["extra"] or {}).get("correctionAmount")
+    withheld = 0 if correction is None else _minor(correction, refund["currency"])
+    return int(refund["amount_minor"]) - withheld

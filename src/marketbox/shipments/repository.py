@@ -9,7 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.shipments.tables import shipments
 from marketbox.storage.query import Condition, ListQuery, compare, fetch_page
-from marketbox.storage.tables import payments
 
 FILTER_COLUMNS = {
     "id": shipments.c.id,
@@ -33,13 +32,6 @@ async def live_shipments_of(conn: AsyncConnection, order_id: str) -> list[Any]:
         .order_by(shipments.c.id)
     )
     return list((await conn.execute(query)).all())
-
-
-async def payment_method(conn: AsyncConnection, payment_id: str | None) -> str | None:
-    if payment_id is None:
-        return None
-    query = select(payments.c.method).where(payments.c.id == payment_id)
-    return (await conn.execute(query)).scalar_one_or_none()
 
 
 def _condition(cond: Condition) -> ColumnElement[bool]:

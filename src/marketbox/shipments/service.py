@@ -5,9 +5,12 @@
     more than the order's amount; a `final` one closes the order's shipments
 
 A payment held on the card (pre-authorisation) is captured by shipments: each captures what it
-ships, and a final one releases what is left of the hold. Every shipment records what it
-captured and released (`captured_minor`, `released_minor`); the money itself moves through the
-payment gateway seam (docs/security.md lists what is wired). Shipments of one order are
+ships, and a final one releases what is left of the order's share of the hold. Every shipment
+records what it captured and released (`captured_minor`, `released_minor`) and, in the same
+transaction, the gateway capture that moves the money (payments/operations.py; the worker
+asks the gateway). One authorization holds the whole invoice, every shop's order in it, so
+what is left of it is released once no order of the invoice can take more: each one shipped
+in full or finally, or canceled (`release_if_settled`). Shipments of one order are
 serialized by its container's row lock (docs/security.md "Lock order").
 """
 
@@ -25,7 +28,9 @@ from marketbox.orders import repository as orders_repository
 from marketbox.orders import validation
 from marketbox.orders.errors import WrongOrderStatus
 from marketbox.orders.serializers import format_datetime
-from marketbox.payments import sandbox
+from marketbox.payments import gateway as gw
+from marketbox.payments import operations
+from marketbox.payments.sandbox import METHOD_CARD_HOLD
 from marketbox.shipments import repository
 from marketbox.shipments.schemas import CreateShipmentRequest
 from marketbox.storage.query import ListQuery
@@ -108,9 +113,8 @@ async def create_shipment(
     if amount > left:
         raise ShipmentExceedsOrder(str(money.from_minor(left, currency)))
 
-    held = (
-        await repository.payment_method(conn, container["payment_id"])
-    ) == sandbox.METHOD_CARD_HOLD
+    payment = await operations.payment_of(conn, container["payment_id"])
+    held = payment is not None and payment["method"] == METHOD_CARD_HOLD
     final = bool(request.final)
     now = clock.now()
     row = await repository.insert_shipment(
@@ -137,7 +141,50 @@ async def create_shipment(
         await orders_repository.update_order(
             conn, order["id"], {"status": "completed", "updated_at": now}, from_statuses=("hold",)
         )
+    if operations.is_held(payment) and amount > 0:
+        await operations.record(
+            conn,
+            payment=payment,
+            kind=gw.CAPTURE,
+            source=operations.SHIPMENT,
+            source_id=str(row._mapping["id"]),
+            op_key=f"shipment-{row._mapping['id']}",
+            amount_minor=amount,
+        )
+    if final or amount == left:
+        await release_if_settled(conn, container["id"])
     return shipment_response(row)
+
+
+async def release_if_settled(conn: AsyncConnection, container_id: str) -> bool:
+    """Release what is left of the invoice's hold once no order in it can take more: every
+    order shipped in full or finally, or canceled. Records the void (payments/operations.py)
+    and answers True; the caller holds the container's row lock."""
+    container = await orders_repository.lock_container(conn, container_id)
+    payment = await operations.payment_of(conn, container._mapping["payment_id"])
+    if not operations.is_held(payment):
+        return False
+    for order in await orders_repository.orders_of_container(conn, container_id):
+        if order.subtype != "order" or order.status in ("canceled", "expired"):
+            continue
+        if order.status == "hold":
+            return False  # nothing shipped yet: it may still capture its share
+        shipped = await repository.live_shipments_of(conn, order.id)
+        if not any(s.final for s in shipped) and sum(s.amount_minor for s in shipped) < (
+            order.amount_minor
+        ):
+            return False
+    if await operations.captured_minor(conn, payment["id"]) >= payment["amount_minor"]:
+        return False  # captured in full: nothing is held any more
+    return await operations.record(
+        conn,
+        payment=payment,
+        kind=gw.VOID,
+        source=operations.RELEASE,
+        source_id=container_id,
+        op_key="",
+        amount_minor=None,
+    )
 
 
 async def list_shipments(

@@ -200,6 +200,48 @@ payment_attempts = Table(
     Index(None, "status", "updated_at"),
 )
 
+# Money moved after the payment (payments/operations.py, docs/payments.md "After the
+# payment"): each row is the intent of one gateway call - a shipment's capture of a held
+# payment, the release of what a hold has left, a refund's payout. It is written in the
+# transaction of the change that calls for it (the shipment, the last order of a hold
+# settled, the refund's payout begun); the worker asks the gateway, never inside a
+# transaction, and records the answer. Every call is idempotent by (reference, kind, op_key),
+# so a crash between any two steps is finished by asking again.
+gateway_operations = Table(
+    "gateway_operations",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("container_id", String(36), ForeignKey("order_containers.id"), nullable=False),
+    Column("payment_id", String(36), ForeignKey("payments.id"), nullable=False),
+    # capture | void | refund
+    Column("kind", String(10), nullable=False),
+    # What called for it: shipment (source_id = the shipment's id) | release (the container's
+    # id) | refund (the refund order's id).
+    Column("source", String(20), nullable=False),
+    Column("source_id", String(36), nullable=False),
+    # Sent to the gateway: a capture's and a refund's key; "" for a void.
+    Column("op_key", String(100), nullable=False),
+    Column("gateway", String(50), nullable=False),
+    Column("reference", String(100), nullable=False),
+    # Captured or refunded; NULL for a void (it releases whatever is left).
+    Column("amount_minor", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=False),
+    # pending -> succeeded | failed (the gateway refused: nothing moved; an operator looks)
+    Column("status", String(20), nullable=False),
+    Column("failure_code", String(50), nullable=True),
+    # What a void released (known from the gateway's answer).
+    Column("result_minor", BigInteger, nullable=True),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("next_try_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("payment_id", "kind", "op_key"),
+    Index(None, "status", "next_try_at"),
+    Index(None, "source", "source_id"),
+)
+
 # The sandbox gateway's own books (payments/sandbox_gateway.py): the simulated bank keeps its
 # authorizations and operations in the database, so it can answer "what happened to
 # authorization X" after any process restarts. A real gateway keeps these at the bank.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 23:05:47.963168
+Create Date: 2026-12-07 00:10:19.469438
 """
 
 from __future__ import annotations
@@ -392,6 +392,61 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "gateway_operations",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("container_id", sa.String(length=36), nullable=False),
+        sa.Column("payment_id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=10), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("source_id", sa.String(length=36), nullable=False),
+        sa.Column("op_key", sa.String(length=100), nullable=False),
+        sa.Column("gateway", sa.String(length=50), nullable=False),
+        sa.Column("reference", sa.String(length=100), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=True),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("failure_code", sa.String(length=50), nullable=True),
+        sa.Column("result_minor", sa.BigInteger(), nullable=True),
+        sa.Column("tries", sa.Integer(), server_default="0", nullable=False),
+        sa.Column(
+            "next_try_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["container_id"],
+            ["order_containers.id"],
+            name=op.f("fk_gateway_operations_container_id_order_containers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["payment_id"], ["payments.id"], name=op.f("fk_gateway_operations_payment_id_payments")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_gateway_operations")),
+        sa.UniqueConstraint(
+            "payment_id",
+            "kind",
+            "op_key",
+            name=op.f("uq_gateway_operations_payment_id_kind_op_key"),
+        ),
+    )
+    with op.batch_alter_table("gateway_operations", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_gateway_operations_source_source_id"),
+            ["source", "source_id"],
+            unique=False,
+        )
+        batch_op.create_index(
+            batch_op.f("ix_gateway_operations_status_next_try_at"),
+            ["status", "next_try_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "guarantee_codes",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("order_id", sa.String(length=36), nullable=False),
@@ -497,6 +552,11 @@ def downgrade() -> None:
 
     op.drop_table("shipments")
     op.drop_table("guarantee_codes")
+    with op.batch_alter_table("gateway_operations", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_gateway_operations_status_next_try_at"))
+        batch_op.drop_index(batch_op.f("ix_gateway_operations_source_source_id"))
+
+    op.drop_table("gateway_operations")
     op.drop_table("sandbox_operations")
     with op.batch_alter_table("points_of_sale", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_points_of_sale_merchant_id_created_at"))
