@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import money
+from marketbox import ids, money
 from marketbox.storage.query import Condition, ListQuery, compare, fetch_page
 from marketbox.storage.tables import order_containers, orders
 
@@ -92,6 +92,22 @@ async def get_order(conn: AsyncConnection, order_id: str, *, merchant_id: str | 
     if merchant_id is not None:
         query = query.where(orders.c.merchant_id == merchant_id)
     return (await conn.execute(query)).first()
+
+
+async def lock_order(
+    conn: AsyncConnection, order_id: str, *, merchant_id: str | None
+) -> tuple[Any, Any] | None:
+    """For a change to an order: its container locked first, then the order re-read under that
+    lock (docs/security.md "Lock order"). (order, container), or None when there is no such
+    order (of that merchant); `order_id` may be any form of a UUID."""
+    if not ids.is_uuid(order_id):
+        return None
+    order_id = ids.normalize_uuid(order_id)
+    row = await get_order(conn, order_id, merchant_id=merchant_id)
+    if row is None:
+        return None
+    container = await lock_container(conn, row._mapping["container_id"])
+    return await get_order(conn, order_id, merchant_id=merchant_id), container
 
 
 async def main_order(conn: AsyncConnection, container_id: str) -> Any:

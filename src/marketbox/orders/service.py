@@ -287,7 +287,8 @@ async def _owned_order(
     elif not lock:
         return row
     if lock:
-        await repository.lock_container(conn, m["container_id"])
+        found = await repository.lock_order(conn, order_id, merchant_id=merchant.id)
+        return found[0] if found is not None else None
     return await repository.get_order(conn, order_id, merchant_id=merchant.id)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
+from pydantic import WithJsonSchema
+
+from marketbox import parsing
 from marketbox.orders.schemas import Amount, BasketItem, Str, _Model
 
 REFUND_STATUSES = ("draft", "created", "completed", "canceled")
@@ -23,8 +26,13 @@ class CreateRefundRequest(_Model):
 
 
 class RefundableItem(BasketItem):
-    """A paid order's line with what is still refundable (the MCP server reads both)."""
+    """A paid order's line as it can still be refunded: `quantity` and the totals are what is
+    left (0 once refunded in full; the PHP SDK passes the lines straight back), and so are
+    `availableAmount` / `availableVatAmount` (the MCP server reads those)."""
 
+    quantity: Annotated[  # type: ignore[assignment]
+        Decimal, WithJsonSchema(parsing.decimal_json_schema(Decimal(0), parsing.MAX_AMOUNT))
+    ]
     availableAmount: Amount
     availableVatAmount: Amount
 

@@ -110,15 +110,17 @@ async def _paid_parent(
             "Validation error", fields=[FieldError(field, "wrong_value", "no such order of yours")]
         )
 
-    if not ids.is_uuid(order_id):
-        raise missing()
-    order_id = ids.normalize_uuid(order_id)
-    row = await orders_repository.get_order(conn, order_id, merchant_id=merchant.id)
+    if lock:
+        found = await orders_repository.lock_order(conn, order_id, merchant_id=merchant.id)
+        row = found[0] if found is not None else None
+    elif ids.is_uuid(order_id):
+        row = await orders_repository.get_order(
+            conn, ids.normalize_uuid(order_id), merchant_id=merchant.id
+        )
+    else:
+        row = None
     if row is None or row._mapping["subtype"] != "order":
         raise missing()
-    if lock:
-        await orders_repository.lock_container(conn, row._mapping["container_id"])
-        row = await orders_repository.get_order(conn, order_id, merchant_id=merchant.id)
     m = row._mapping
     if m["status"] != REFUNDABLE_STATUS:
         raise WrongOrderStatus(
@@ -165,14 +167,41 @@ async def refundable_items(
         vat = min(_minor(line.get("totalVatAmount") or 0, currency), max(remaining[1], 0))
         remaining[0] -= amount
         remaining[1] -= vat
-        items.append(
-            {
-                **line,
-                "availableAmount": money.from_minor(amount, currency),
-                "availableVatAmount": money.from_minor(vat, currency),
-            }
-        )
+        items.append(_what_is_left(line, amount, vat, currency))
     return items
+
+
+def _what_is_left(line: dict[str, Any], left: int, vat: int, currency: str) -> dict[str, Any]:
+    """The line as it can still be refunded: the PHP SDK passes these lines straight back
+    into a refund, so `quantity` and the totals are what is left (api.md PHP addendum), and
+    `availableAmount` / `availableVatAmount` say it too (the MCP server reads those).
+
+    Whole units left keep the unit price; a part of a unit (a refund by amount) becomes one
+    unit at what is left; a line refunded in full is quantity 0, which a refund skips."""
+    available = {
+        "availableAmount": money.from_minor(left, currency),
+        "availableVatAmount": money.from_minor(vat, currency),
+    }
+    total = _minor(line["totalAmount"], currency)
+    if left == total:
+        return {**line, **available}
+    totals = {
+        "totalAmount": money.from_minor(left, currency),
+        "totalVatAmount": money.from_minor(vat, currency),
+    }
+    unit = _minor(line["amount"], currency)
+    if left == 0:
+        return {**line, **totals, **available, "quantity": 0}
+    if unit > 0 and left % unit == 0:
+        return {**line, **totals, **available, "quantity": left // unit}
+    return {
+        **line,
+        **totals,
+        **available,
+        "quantity": 1,
+        "amount": money.from_minor(left, currency),
+        "amountWoVat": money.from_minor(left - vat, currency),
+    }
 
 
 async def create_refund(
@@ -188,13 +217,16 @@ async def create_refund(
     currency = parent["currency"]
     setting = parent["order_setting"] or {}
     validate_amounts = not setting.get("disableValidate")
-    if not request.basketItems:
+    # Lines refunded in full come back from refund-basket-item as quantity 0 (and shops pass
+    # that list straight back): they ask for nothing.
+    asked = [i for i in request.basketItems if not (i.quantity == 0 and i.totalAmount == 0)]
+    if not asked:
         raise ValidationFailed(
             "A refund lists the lines it gives back",
             fields=[FieldError("basketItems", "required", "at least one line")],
         )
     lines = validation.check_basket(
-        request.basketItems,
+        asked,
         round_policy=setting.get("roundPolicy") or "strict",
         validate_amounts=validate_amounts,
     )
@@ -292,14 +324,13 @@ async def create_correction(
         "Validation error",
         fields=[FieldError("parentId", "wrong_value", "no draft refund of yours with this id")],
     )
-    if not request.parentId or not ids.is_uuid(request.parentId):
+    found = await orders_repository.lock_order(
+        conn, request.parentId or "", merchant_id=merchant.id
+    )
+    if found is None or found[0]._mapping["subtype"] != repository.REFUND:
         raise missing
-    refund_id = ids.normalize_uuid(request.parentId)
-    row = await orders_repository.get_order(conn, refund_id, merchant_id=merchant.id)
-    if row is None or row._mapping["subtype"] != repository.REFUND:
-        raise missing
-    await orders_repository.lock_container(conn, row._mapping["container_id"])
-    refund = (await orders_repository.get_order(conn, refund_id, merchant_id=merchant.id))._mapping
+    refund = found[0]._mapping
+    refund_id = refund["id"]
     if refund["status"] != "draft":
         raise WrongOrderStatus(f"A correction needs a draft refund; this one is {refund['status']}")
     currency = refund["currency"]

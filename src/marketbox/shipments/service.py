@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock, ids, money
+from marketbox import clock, money
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.merchants.service import Merchant
 from marketbox.orders import repository as orders_repository
@@ -76,14 +76,10 @@ async def _shippable_order(conn: AsyncConnection, merchant: Merchant, order_id: 
     missing = ValidationFailed(
         "Validation error", fields=[FieldError("orderId", "wrong_value", "no such order of yours")]
     )
-    if not ids.is_uuid(order_id):
+    found = await orders_repository.lock_order(conn, order_id, merchant_id=merchant.id)
+    if found is None or found[0]._mapping["subtype"] != "order":
         raise missing
-    order_id = ids.normalize_uuid(order_id)
-    row = await orders_repository.get_order(conn, order_id, merchant_id=merchant.id)
-    if row is None or row._mapping["subtype"] != "order":
-        raise missing
-    container = await orders_repository.lock_container(conn, row._mapping["container_id"])
-    row = await orders_repository.get_order(conn, order_id, merchant_id=merchant.id)
+    row, container = found
     m = row._mapping
     if m["status"] not in SHIPPABLE_STATUSES:
         raise WrongOrderStatus(f"Only a paid order is shipped; this one is {m['status']}")
