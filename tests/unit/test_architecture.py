@@ -40,6 +40,28 @@ def test_services_and_repositories_do_not_import_the_web_layer(path: Path) -> No
     assert offending == set()
 
 
+# Packages that are the web layer themselves (pages, HTTP plumbing) or drive it (the CLI).
+WEB_PACKAGES = ("web", "payment_page", "cli")
+EDGES = ("routes.py", "views.py")
+DOMAIN_MODULES = sorted(
+    p
+    for p in SRC.glob("*/**/*.py")
+    if p.relative_to(SRC).parts[0] not in WEB_PACKAGES and p.name not in EDGES
+)
+
+
+@pytest.mark.parametrize("path", DOMAIN_MODULES, ids=lambda p: p.relative_to(SRC).as_posix())
+def test_only_routes_and_views_of_a_domain_package_touch_the_web(path: Path) -> None:
+    offending = {
+        m
+        for m in imports_of(path)
+        if m.split(".")[0] in WEB_FRAMEWORKS
+        or m == "marketbox.web"
+        or m.startswith("marketbox.web.")
+    }
+    assert offending == set()
+
+
 ROUTES = sorted(SRC.glob("*/routes.py"))
 
 
