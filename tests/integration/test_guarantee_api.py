@@ -706,3 +706,80 @@ async def test_pay_needs_customer_payment_data(
 
     assert response.status_code == 422
     assert any(f["name"].startswith("customerPaymentData") for f in error_of(response)["fields"])
+
+
+# --- cancel: a full reversal while nothing was shipped (api.md §8.6) -------------------------
+
+
+async def guarantee_paid(api: httpx.AsyncClient, order: dict[str, Any]) -> None:
+    public_code = (await send(api, order["id"]))["resultData"]["publicCode"]
+    paid = await answer(api, order["id"], "pay", pay_request(public_code))
+    assert paid["result"] == "success", paid
+
+
+async def test_a_guarantee_paid_order_with_nothing_shipped_is_canceled_in_full(
+    api: httpx.AsyncClient, db: Database, order: dict[str, Any]
+) -> None:
+    await guarantee_paid(api, order)
+
+    response = await api.delete(f"{ORDERS}/{order['id']}")
+
+    assert response.status_code == 200, response.text
+    assert read(response)["data"]["status"] == "canceled"
+    async with db.transaction() as conn:
+        events = [
+            r.event
+            for r in (
+                await conn.execute(
+                    select(notifications.c.event)
+                    .where(notifications.c.order_id == order["id"])
+                    .order_by(notifications.c.created_at)
+                )
+            ).all()
+        ]
+    assert events == ["paid", "canceled"]  # the shop learns of the reversal
+
+
+async def test_a_guarantee_paid_order_once_shipped_or_refunded_is_not_canceled(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    shipped = await create(api, merchant_order_id="SHIPPED", items=[basket_item(amount=Decimal(1))])
+    refunded = await create(
+        api, merchant_order_id="REFUNDED", items=[basket_item(amount=Decimal(1))]
+    )
+    for paid in (shipped, refunded):
+        await guarantee_paid(api, paid)
+    line = basket_item(amount=Decimal(1))
+    shipment = {"orderId": shipped["id"], "basketItems": [line], "final": True}
+    assert (await api.post("/v3/billing/api/order/shipment", content=body(shipment))).is_success
+    refund = {
+        "parentId": refunded["id"],
+        "merchantOrderId": "R-1",
+        "description": "Возврат",
+        "amount": Decimal(1),
+        "vatAmount": Decimal(0),
+        "basketItems": [line],
+    }
+    assert (await api.post("/v3/billing/api/order/refund-order", content=body(refund))).is_success
+
+    for paid in (shipped, refunded):
+        response = await api.delete(f"{ORDERS}/{paid['id']}")
+        assert response.status_code == 422
+        assert error_of(response)["code"] == "wrong_order_status"
+        assert await order_status(api, paid["id"]) == "completed"
+
+
+async def test_an_order_paid_by_card_is_refunded_not_canceled(
+    api: httpx.AsyncClient, db: Database, order: dict[str, Any]
+) -> None:
+    async with db.transaction() as conn:
+        await payments_service.pay_container(
+            conn,
+            container_id=order["orderContainerId"],
+            method="card",
+            payment_base=TEST_PUBLIC_URL,
+        )
+
+    response = await api.delete(f"{ORDERS}/{order['id']}")
+
+    assert error_of(response)["code"] == "wrong_order_status"

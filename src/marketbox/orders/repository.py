@@ -110,6 +110,16 @@ async def lock_order(
     return await get_order(conn, order_id, merchant_id=merchant_id), container
 
 
+async def live_children(conn: AsyncConnection, order_id: str) -> list[Any]:
+    """The order's refunds that are not canceled (suborders name a parent too: not these)."""
+    query = select(orders.c.id).where(
+        orders.c.parent_id == order_id,
+        orders.c.subtype.in_(("refund", "correction")),
+        orders.c.status != "canceled",
+    )
+    return list((await conn.execute(query)).all())
+
+
 async def main_order(conn: AsyncConnection, container_id: str) -> Any:
     """The order that opened the container."""
     query = select(orders).where(

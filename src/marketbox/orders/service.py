@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money, netguard
 from marketbox.errors import FieldError, ValidationFailed
+from marketbox.guarantee.sandbox import PAYMENT_METHODS
 from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import repository as marketplace_repository
 from marketbox.merchants.service import Merchant
@@ -38,8 +39,12 @@ from marketbox.orders.errors import (
 from marketbox.orders.schemas import CreateOrderRequest, OrderStatusRequest, UpdateOrderRequest
 from marketbox.orders.serializers import order_response
 from marketbox.payments import operations
+from marketbox.shipments import repository as shipments_repository
 from marketbox.shipments import service as shipments_service
 from marketbox.storage.query import ListQuery
+
+# The payment methods of guarantee instruments (promised payment, guarantee fund).
+GUARANTEE_METHODS = frozenset(PAYMENT_METHODS.values())
 
 
 def _dump(model: Any) -> Any:
@@ -403,6 +408,10 @@ async def cancel_order(
         from_statuses = ("created",)
     elif m["status"] == "hold" and m["processing_status"] == "shipping_unavailable":
         from_statuses = ("hold",)
+    elif m["status"] == "completed" and await _guaranteed_and_unshipped(conn, m):
+        # Paid by a guarantee instrument, nothing shipped: a full reversal (api.md §8.6). The
+        # guarantee was settled outside the platform: no money moves here.
+        from_statuses = ("completed",)
     else:
         raise WrongOrderStatus(f"An order in status {m['status']} cannot be canceled")
     updated = await repository.update_order(
@@ -415,6 +424,19 @@ async def cancel_order(
         await shipments_service.release_if_settled(conn, m["container_id"])
     await outbox.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
     return order_response(updated, payment_base)
+
+
+async def _guaranteed_and_unshipped(conn: AsyncConnection, order: Any) -> bool:
+    """Paid by a guarantee instrument (guarantee/), with no shipment (and no refund) of it."""
+    if order["subtype"] != "order":
+        return False
+    container = await repository.lock_container(conn, order["container_id"])
+    payment = await operations.payment_of(conn, container._mapping["payment_id"])
+    if payment is None or payment["method"] not in GUARANTEE_METHODS:
+        return False
+    if await shipments_repository.live_shipments_of(conn, order["id"]):
+        return False
+    return not await repository.live_children(conn, order["id"])
 
 
 async def remove_addon(
