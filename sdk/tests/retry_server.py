@@ -10,6 +10,7 @@ Each request takes the next step of the script (the last one repeats): an `Answe
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -103,7 +104,7 @@ class ScriptedServer:
     def gaps(self) -> list[float]:
         """Seconds between consecutive requests."""
         times = [s.at for s in self.seen]
-        return [b - a for a, b in zip(times, times[1:], strict=False)]
+        return [b - a for a, b in itertools.pairwise(times)]
 
     def __enter__(self) -> ScriptedServer:
         self._thread.start()
