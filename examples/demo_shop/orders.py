@@ -275,12 +275,18 @@ async def refund_order(*, client: AsyncClient, store: OrderStore, merchant_order
 
 
 def _record_refund_notification(store: OrderStore, notification: Notification) -> None:
+    """The refund button's refund is recorded; one made elsewhere (the merchant's dashboard, the
+    MCP server) of a known order is acknowledged and shown only if the order has none yet."""
     number = notification.merchant_order_id or ""
-    order = (
-        store.get(number.removesuffix(REFUND_SUFFIX)) if number.endswith(REFUND_SUFFIX) else None
-    )
+    order = None
+    if number.endswith(REFUND_SUFFIX):
+        order = store.get(number.removesuffix(REFUND_SUFFIX))
+    if order is None and notification.parent_id:
+        order = store.get_by_platform_order(notification.parent_id)
     if order is None:
         raise NotificationError(NotificationErrorCode.ORDER_NOT_FOUND, "unknown refund")
+    if order.refund_id not in (None, notification.id):
+        return  # another refund of this order: the page keeps showing the first one
     if order.refund_status in _FINAL_REFUND_STATUSES and notification.status != order.refund_status:
         return  # an older notification arriving late: the refund went on since
     store.record_refund(

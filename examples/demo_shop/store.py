@@ -169,6 +169,13 @@ class OrderStore:
             ).fetchone()
         return self._row(row)
 
+    def get_by_platform_order(self, platform_order_id: str) -> ShopOrder | None:
+        with self._lock:
+            row = self._db.execute(
+                "select * from shop_orders where platform_order_id = ?", (platform_order_id,)
+            ).fetchone()
+        return self._row(row)
+
     def mark_paid(self, merchant_order_id: str, notification_id: str) -> bool:
         """True if this call paid the order; False if it was already paid (by anyone)."""
         with self._lock:

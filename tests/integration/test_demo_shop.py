@@ -627,3 +627,36 @@ async def test_only_a_paid_order_has_a_refund_button(shop: Shop) -> None:
     assert unknown.status_code == 404
     status = (await shop.http.get(f"/api/orders/{moid}")).json()["data"]
     assert status["refundable"] is False and status["refund"] is None
+
+
+async def test_a_refund_made_elsewhere_is_acknowledged_and_shown(
+    shop: Shop, api: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    moid = await lounge_order(shop)
+    await paid_in_shop(db, settings, shop, moid)
+    record = shop.store.get(moid)
+    assert record is not None and record.platform_order_id
+    items = read(await api.get(f"{ORDERS}/{record.platform_order_id}/refund-basket-item"))["data"]
+    shower = next(i for i in items if i["sku"] == "lounge-shower")
+    shower = {k: v for k, v in shower.items() if not k.startswith("available")}
+    made = await api.post(
+        "/v3/billing/api/order/refund-order",
+        content=body(
+            {
+                "parentId": record.platform_order_id,
+                "merchantOrderId": "mcp-20261207-0badcafe",
+                "description": "Возврат душа",
+                "amount": shower["totalAmount"],
+                "vatAmount": shower["totalVatAmount"],
+                "basketItems": [shower],
+            }
+        ),
+    )
+    assert made.status_code == 200, made.text
+
+    (row,) = await outbox_rows(db, read(made)["data"]["id"])
+    assert await shop.notify(bytes(row.body), row.signature) == {"status": "success"}
+
+    status = (await shop.http.get(f"/api/orders/{moid}")).json()["data"]
+    assert status["refund"] == {"status": "created", "amount": "600.00"}
+    assert status["refundable"] is False
