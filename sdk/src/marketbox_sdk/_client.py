@@ -27,7 +27,6 @@ import httpx
 from . import _json
 from ._errors import (
     InvoiceboxError,
-    RateLimited,
     TransportError,
     UnexpectedResponse,
     ValidationError,
@@ -318,25 +317,19 @@ class _Base:
     ) -> float | None:
         """Seconds to wait before repeating `call` after its `done + 1`-th failure `error`, or
         None to give up (then `error` learns how many attempts were made, and its key)."""
-        delay: float | None = None
         retry_after = None
         if error.response is not None:
             retry_after = parse_retry_after(error.response.headers.get("retry-after"))
         safe = call.method == "GET" or "Idempotency-Key" in (call.headers or {})
-        if done < allowed and safe and _retryable(error):
-            if retry_after is not None and retry_after > self.max_retry_after:
-                pass  # the server asks for a long pause: hand it to the caller
-            else:
-                backoff = min(self.max_retry_delay, self.retry_delay * 2**done)
-                delay = backoff * (0.5 + random.random() / 2)  # jitter: 50-100 %
-                if retry_after is not None:
-                    delay = max(delay, retry_after)
-        if delay is None:
-            error.attempts = done + 1
-            error.idempotency_key = (call.headers or {}).get("Idempotency-Key")
-            if isinstance(error, RateLimited) and error.retry_after is None:
-                error.retry_after = retry_after
-        return delay
+        # A server asking for a longer pause than max_retry_after gets it from the caller.
+        too_long = retry_after is not None and retry_after > self.max_retry_after
+        if done < allowed and safe and not too_long and _retryable(error):
+            backoff = min(self.max_retry_delay, self.retry_delay * 2**done)
+            delay = backoff * (0.5 + random.random() / 2)  # jitter: 50-100 %
+            return delay if retry_after is None else max(delay, retry_after)
+        error.attempts = done + 1
+        error.idempotency_key = (call.headers or {}).get("Idempotency-Key")
+        return None
 
     def _iterate_calls(
         self, make: Callable[[int, int], _Call[Page[M]]], page_size: int | None
