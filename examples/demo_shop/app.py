@@ -6,6 +6,9 @@
     GET  /api/catalog/{service}       prices and options (money as decimal strings)
     POST /api/orders                  create the platform order -> {"data": {"url", "method"}}
     GET  /api/orders/{merchantOrderId}   the order as the shop knows it (success screen polls)
+    POST /api/orders/{merchantOrderId}/refund   refund the paid order in full (the order page's
+                                      button; the unguessable id is the buyer's only credential
+                                      in this demo: a real shop would check who asks)
     POST /api/invoicebox/notify       payment notifications (verified by the SDK receiver)
     GET  /static/…                    shop.js, status.js, common.js, shop.css, minapp-client.js
 
@@ -222,6 +225,17 @@ def order_json(order: ShopOrder) -> dict[str, Any]:
         "createdAt": order.created_at,
         # Offered for «Попробовать снова» only while the order can still be paid.
         "paymentUrl": order.payment_url if order.status == "created" else None,
+        "refundable": order.refundable,
+        "refund": (
+            {"status": order.refund_status, "amount": order.refund_amount}
+            if order.refund_id
+            else None
+        ),
+        "shipment": (
+            {"status": order.shipment_status, "documentNumber": order.number}
+            if order.shipment_id
+            else None
+        ),
     }
 
 
@@ -229,6 +243,28 @@ async def order_status(request: web.Request) -> web.Response:
     order = request.app[STORE].get(request.match_info["merchant_order_id"])
     if order is None:
         return _error(404, "not_found", "unknown order")
+    return _json({"data": order_json(order)})
+
+
+async def refund(request: web.Request) -> web.Response:
+    store = request.app[STORE]
+    merchant_order_id = request.match_info["merchant_order_id"]
+    try:
+        await orders.refund_order(
+            client=request.app[CLIENT], store=store, merchant_order_id=merchant_order_id
+        )
+    except LookupError:
+        return _error(404, "not_found", "unknown order")
+    except orders.RefundRefused as exc:
+        return _error(409, "not_refundable", str(exc))
+    except TransportError as exc:
+        log.warning("platform unreachable: %s", exc)
+        return _error(502, "platform_unreachable", "The payment platform is unreachable")
+    except InvoiceboxError as exc:
+        log.warning("platform refused the refund: %s %s", exc.code, exc.message)
+        return _error(502, exc.code or "platform_error", exc.message or "Refund failed")
+    order = store.get(merchant_order_id)
+    assert order is not None
     return _json({"data": order_json(order)})
 
 
@@ -294,7 +330,7 @@ def create_shop_app(
     app[RECEIVER] = NotificationReceiver(
         key=signing_key,
         merchant_id=merchant_id,
-        handler=lambda n: orders.record_notification(store, n),
+        handler=lambda n: orders.record_notification(store, app[CLIENT], n),
         algorithm=sign_algorithm,
     )
 
@@ -319,6 +355,7 @@ def create_shop_app(
     app.router.add_get("/api/catalog/{service}", catalogue)
     app.router.add_post("/api/orders", create_order)
     app.router.add_get("/api/orders/{merchant_order_id}", order_status)
+    app.router.add_post("/api/orders/{merchant_order_id}/refund", refund)
     app.router.add_post("/api/invoicebox/notify", notify)
     app.router.add_get("/static/minapp-client.js", minapp_client)
     app.router.add_static("/static", STATIC_DIR)

@@ -1,8 +1,22 @@
-"""Creating platform orders through the SDK, and recording payments from notifications.
+"""Creating platform orders through the SDK, recording payments from notifications, and what
+comes after the payment.
 
 Backend duties of a mini-app (spec/miniapps.md §7): the merchant token stays here; the order
 carries a unique `merchantOrderId`, a priced basket, the buyer from init data, `shopId`, our
 own success/fail/notification URLs and, in suborder mode, the buyer's `orderContainerId`.
+
+After the payment:
+
+* refund: the buyer's order page offers a full refund (`refund_order`). The refund's number
+  is the order's plus `-refund`, so there is at most one per order (the platform refuses a
+  second one with that number), and it is also the call's idempotency key; its status follows
+  the platform's refund notifications (created -> completed).
+* shipment: a lounge pass is the service itself, delivered the moment it is paid (the guest
+  shows it at the lounge's door), so the shop records a final shipment of the whole order as
+  soon as the payment notification arrives (`deliver_lounge_pass`): the platform then issues
+  the closing documents. A failed shipment call never refuses the payment notification; the
+  next delivery of that notification tries again. Taxi and coffee are delivered later and
+  are not shipped by this demo.
 """
 
 from __future__ import annotations
@@ -16,14 +30,17 @@ from decimal import Decimal
 from typing import Any
 
 from demo_shop.catalog import SERVICES, Line, SelectionError, Service, pick, price_selection
-from demo_shop.store import OrderStore
+from demo_shop.store import OrderStore, ShopOrder
 from marketbox_sdk import (
     AsyncClient,
     BasketItem,
     Customer,
+    DuplicateMerchantOrderId,
+    InvoiceboxError,
     Notification,
     NotificationError,
     NotificationErrorCode,
+    Refund,
     is_paid,
 )
 
@@ -212,16 +229,114 @@ async def create_order(
     return CreatedOrder(merchant_order_id, order.payment_url, order.id, order.order_container_id)
 
 
-def record_notification(store: OrderStore, notification: Notification) -> None:
+REFUND_SUFFIX = "-refund"
+_FINAL_REFUND_STATUSES = ("completed", "canceled")
+_REFUND_DESCRIPTION = {"ru": "Возврат заказа {number}", "en": "Refund of order {number}"}
+
+
+class RefundRefused(Exception):
+    """The order cannot be refunded by the buyer (not paid, or refunded already)."""
+
+
+def refund_number(merchant_order_id: str) -> str:
+    """The merchantOrderId of the order's (one) refund."""
+    return merchant_order_id + REFUND_SUFFIX
+
+
+async def refund_order(*, client: AsyncClient, store: OrderStore, merchant_order_id: str) -> None:
+    """Refund a paid order in full through the SDK and record the refund; SDK errors propagate.
+
+    Raises LookupError for an unknown order, RefundRefused when it cannot be refunded.
+    """
+    order = store.get(merchant_order_id)
+    if order is None:
+        raise LookupError(merchant_order_id)
+    if not order.refundable or order.platform_order_id is None:
+        raise RefundRefused("only a paid order that was not refunded yet can be refunded")
+    number = refund_number(merchant_order_id)
+    refund: Refund | None
+    try:
+        refund = await client.refund_in_full(
+            order.platform_order_id,
+            merchant_order_id=number,
+            description=_REFUND_DESCRIPTION[order.locale].format(number=order.number),
+            idempotency_key=number,
+        )
+    except DuplicateMerchantOrderId:
+        # Made before, its answer lost (e.g. the shop restarted): look it up by its number.
+        found = await client.list_refunds(merchant_order_id=number)
+        refund = next(iter(found), None)
+        if refund is None:
+            raise
+    store.record_refund(
+        merchant_order_id, refund_id=refund.id, status=refund.status, amount=refund.amount
+    )
+    log.info("refund merchant_order=%s refund=%s status=%s", number, refund.id, refund.status)
+
+
+def _record_refund_notification(store: OrderStore, notification: Notification) -> None:
+    """The refund button's refund is recorded; one made elsewhere (the merchant's dashboard, the
+    MCP server) of a known order is acknowledged and shown only if the order has none yet."""
+    number = notification.merchant_order_id or ""
+    order = None
+    if number.endswith(REFUND_SUFFIX):
+        order = store.get(number.removesuffix(REFUND_SUFFIX))
+    if order is None and notification.parent_id:
+        order = store.get_by_platform_order(notification.parent_id)
+    if order is None:
+        raise NotificationError(NotificationErrorCode.ORDER_NOT_FOUND, "unknown refund")
+    if order.refund_id not in (None, notification.id):
+        return  # another refund of this order: the page keeps showing the first one
+    if order.refund_status in _FINAL_REFUND_STATUSES and notification.status != order.refund_status:
+        return  # an older notification arriving late: the refund went on since
+    store.record_refund(
+        order.merchant_order_id,
+        refund_id=notification.id,
+        status=notification.status,
+        amount=notification.amount if notification.amount is not None else Decimal(0),
+    )
+
+
+async def deliver_lounge_pass(client: AsyncClient, store: OrderStore, order: ShopOrder) -> None:
+    """Record the shipment of a paid lounge order (once); a platform failure is logged only."""
+    if order.service != "lounge" or order.shipment_id or order.platform_order_id is None:
+        return
+    try:
+        platform_order = await client.get_order(order.platform_order_id)
+        shipment = await client.create_shipment(
+            order_id=order.platform_order_id,
+            basket_items=platform_order.basket_items,
+            document_number=order.number,
+            document_date=dt.datetime.now(dt.UTC).date(),
+            final=True,
+            meta_data={"pass": order.number},
+            idempotency_key=f"{order.merchant_order_id}-shipment",
+        )
+    except InvoiceboxError as exc:
+        log.warning("shipment failed merchant_order=%s: %s", order.merchant_order_id, exc)
+        return
+    store.record_shipment(
+        order.merchant_order_id, shipment_id=str(shipment.id), status=shipment.status or ""
+    )
+    log.info("shipment merchant_order=%s shipment=%s", order.merchant_order_id, shipment.id)
+
+
+async def record_notification(
+    store: OrderStore, client: AsyncClient, notification: Notification
+) -> None:
     """The NotificationReceiver handler: signature, merchant and the test id are checked already.
 
     Raises NotificationError to refuse; returning means `{"status": "success"}`.
     """
+    if notification.subtype == "refund":
+        _record_refund_notification(store, notification)
+        return
     order = store.get(notification.merchant_order_id or "")
     if order is None:
         raise NotificationError(NotificationErrorCode.ORDER_NOT_FOUND, "unknown merchantOrderId")
     if order.paid_notification_id == notification.id:
-        return  # a retry of what we already processed
+        await deliver_lounge_pass(client, store, order)  # a retry: finish what may be missing
+        return
     if order.is_paid:
         raise NotificationError(
             NotificationErrorCode.ORDER_ALREADY_PAID, "paid by another notification"
@@ -240,6 +355,9 @@ def record_notification(store: OrderStore, notification: Notification) -> None:
                     NotificationErrorCode.ORDER_ALREADY_PAID, "paid by another notification"
                 )
         log.info("order paid merchant_order=%s order=%s", order.merchant_order_id, notification.id)
+        paid = store.get(order.merchant_order_id)
+        if paid is not None:
+            await deliver_lounge_pass(client, store, paid)
         return
     closed = _CLOSED_STATUSES.get(notification.status)
     if closed:

@@ -2,6 +2,9 @@
 
     created --notification completed/success--> paid
     created --notification canceled/expired-->  canceled / expired
+    paid: refund_* (the one full refund the buyer may ask for: its platform id and status, which
+          the platform's refund notifications keep current) and shipment_* (a lounge pass is
+          delivered when it is paid: the platform shipment recorded for it)
 
 Marking paid is one conditional UPDATE ("where not yet paid"), so two deliveries of the same
 notification racing each other cannot both pay; the loser reads the row and learns whether it
@@ -36,9 +39,16 @@ create table if not exists shop_orders (
     status              text not null,
     paid_notification_id text,
     paid_at             text,
-    created_at          text not null
+    created_at          text not null,
+    refund_id           text,
+    refund_status       text,
+    refund_amount       text,
+    shipment_id         text,
+    shipment_status     text
 )
 """
+# Columns added after the first release: a shop file from then gets them on open.
+_ADDED_COLUMNS = ("refund_id", "refund_status", "refund_amount", "shipment_id", "shipment_status")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,10 +68,20 @@ class ShopOrder:
     paid_notification_id: str | None
     paid_at: str | None
     created_at: str
+    refund_id: str | None = None
+    refund_status: str | None = None
+    refund_amount: Decimal | None = None
+    shipment_id: str | None = None
+    shipment_status: str | None = None
 
     @property
     def is_paid(self) -> bool:
         return self.status == "paid"
+
+    @property
+    def refundable(self) -> bool:
+        """Paid, known to the platform, and not refunded yet (one refund per order)."""
+        return self.is_paid and self.platform_order_id is not None and self.refund_status is None
 
 
 def _now() -> str:
@@ -75,6 +95,10 @@ class OrderStore:
         self._lock = threading.Lock()
         with self._lock:
             self._db.execute(_SCHEMA)
+            present = {row[1] for row in self._db.execute("pragma table_info(shop_orders)")}
+            for column in _ADDED_COLUMNS:
+                if column not in present:
+                    self._db.execute(f"alter table shop_orders add column {column} text")
 
     def close(self) -> None:
         self._db.close()
@@ -85,6 +109,8 @@ class OrderStore:
         data = dict(row)
         data["amount"] = Decimal(data["amount"])
         data["lines"] = json.loads(data["lines"])
+        if data["refund_amount"] is not None:
+            data["refund_amount"] = Decimal(data["refund_amount"])
         return ShopOrder(**data)
 
     def add(
@@ -143,6 +169,13 @@ class OrderStore:
             ).fetchone()
         return self._row(row)
 
+    def get_by_platform_order(self, platform_order_id: str) -> ShopOrder | None:
+        with self._lock:
+            row = self._db.execute(
+                "select * from shop_orders where platform_order_id = ?", (platform_order_id,)
+            ).fetchone()
+        return self._row(row)
+
     def mark_paid(self, merchant_order_id: str, notification_id: str) -> bool:
         """True if this call paid the order; False if it was already paid (by anyone)."""
         with self._lock:
@@ -160,6 +193,25 @@ class OrderStore:
                 "update shop_orders set status = ?"
                 " where merchant_order_id = ? and status = 'created'",
                 (status, merchant_order_id),
+            )
+
+    def record_refund(
+        self, merchant_order_id: str, *, refund_id: str, status: str, amount: Decimal
+    ) -> None:
+        """The platform refund of a paid order (created now, or its status changed since)."""
+        with self._lock:
+            self._db.execute(
+                "update shop_orders set refund_id = ?, refund_status = ?, refund_amount = ?"
+                " where merchant_order_id = ? and status = 'paid'",
+                (refund_id, status, str(amount), merchant_order_id),
+            )
+
+    def record_shipment(self, merchant_order_id: str, *, shipment_id: str, status: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "update shop_orders set shipment_id = ?, shipment_status = ?"
+                " where merchant_order_id = ?",
+                (shipment_id, status, merchant_order_id),
             )
 
     def count(self) -> int:

@@ -8,7 +8,9 @@ import marketbox_sdk as mb
 
 
 def _client(respond) -> mb.Client:
-    return mb.Client(TOKEN, base_url=BASE_URL, transport=httpx.MockTransport(Recorder(respond)))
+    # No retries: these tests look at how one answer maps to an error (see test_sdk_retries).
+    transport = httpx.MockTransport(Recorder(respond))
+    return mb.Client(TOKEN, base_url=BASE_URL, transport=transport, max_retries=0)
 
 
 def _error_body(code: str | None, message: str = "boom", fields=None) -> bytes:

@@ -47,13 +47,15 @@ PAID = {"type": "none", "result": "success", "resultData": {}}
 
 def _sync(respond) -> tuple[mb.Client, Recorder]:
     recorder = Recorder(respond)
-    return mb.Client(TOKEN, base_url=BASE_URL, transport=httpx.MockTransport(recorder)), recorder
+    return mb.Client(
+        TOKEN, base_url=BASE_URL, transport=httpx.MockTransport(recorder), max_retries=0
+    ), recorder
 
 
 def _async(respond) -> tuple[mb.AsyncClient, Recorder]:
     recorder = Recorder(respond)
     transport = httpx.MockTransport(recorder)
-    return mb.AsyncClient(TOKEN, base_url=BASE_URL, transport=transport), recorder
+    return mb.AsyncClient(TOKEN, base_url=BASE_URL, transport=transport, max_retries=0), recorder
 
 
 def page_of(*items: dict) -> bytes:

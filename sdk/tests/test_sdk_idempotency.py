@@ -1,9 +1,10 @@
 """`idempotency_key=` on every mutating call: sent as the `Idempotency-Key` header, sync and
-async, merchant and instrument clients; absent unless given; refused client-side when no
-server would take it."""
+async, merchant and instrument clients; a fresh UUID per call when not given (so the SDK's own
+retries are safe); refused client-side when no server would take it."""
 
 import asyncio
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -50,6 +51,24 @@ OFFER = mb.SpecialOffer(
     finish_at=dt.datetime(2030, 2, 1, tzinfo=dt.UTC),
     description="Offer",
 )
+REFUND = {
+    "parent_id": ORDER_ID,
+    "merchant_order_id": "R-1",
+    "description": "Refund",
+    "amount": Decimal("100"),
+    "vat_amount": 0,
+    "basket_items": [ITEM],
+}
+CORRECTION = {
+    "merchant_id": MERCHANT_ID,
+    "merchant_order_id": "C-1",
+    "description": "Fee",
+    "amount": Decimal("100"),
+    "vat_amount": 0,
+    "currency_id": "RUB",
+    "basket_items": [ITEM],
+    "expiration_date": dt.datetime(2030, 1, 1, tzinfo=dt.UTC),
+}
 CONFIRM = {
     "invoice_id": CONTAINER_ID,
     "payment_operation_id": "op-1",
@@ -84,6 +103,29 @@ CALLS: list[tuple[str, str, Callable[[Any, dict[str, Any]], Any]]] = [
     ("merchant", "create_shop", lambda c, kw: c.create_shop(title="Shop", **kw)),
     ("merchant", "update_shop", lambda c, kw: c.update_shop(12, title="Shop", **kw)),
     ("merchant", "upsert_special_offer", lambda c, kw: c.upsert_special_offer(OFFER, **kw)),
+    ("merchant", "create_refund", lambda c, kw: c.create_refund(**REFUND, **kw)),
+    (
+        "merchant",
+        "create_refund_request",
+        lambda c, kw: c.create_refund_request(mb.CreateRefund(**REFUND), **kw),
+    ),
+    ("merchant", "cancel_refund", lambda c, kw: c.cancel_refund(ORDER_ID, **kw)),
+    (
+        "merchant",
+        "create_correction",
+        lambda c, kw: c.create_correction(ORDER_ID, **CORRECTION, **kw),
+    ),
+    (
+        "merchant",
+        "create_shipment",
+        lambda c, kw: c.create_shipment(
+            order_id=ORDER_ID,
+            basket_items=[ITEM],
+            document_number="W-1",
+            document_date=dt.date(2030, 1, 1),
+            **kw,
+        ),
+    ),
     (
         "instrument",
         "confirm_invoice_payment",
@@ -114,16 +156,29 @@ def _run(kind: str, asynchronous: bool, call: Callable[[Any, dict[str, Any]], An
 
 @pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize(("kind", "name", "call"), CALLS, ids=[c[1] for c in CALLS])
-def test_the_key_is_sent_only_when_given(
+def test_the_given_key_is_sent_else_a_fresh_one(
     kind: str, name: str, call: Callable[[Any, dict[str, Any]], Any], asynchronous: bool
 ) -> None:
     keyed = _run(kind, asynchronous, call, idempotency_key="order-A-1-try")
     plain = _run(kind, asynchronous, call)
+    again = _run(kind, asynchronous, call)
 
     assert keyed.last.headers["Idempotency-Key"] == "order-A-1-try"
-    assert "Idempotency-Key" not in plain.last.headers
+    generated = plain.last.headers["Idempotency-Key"]
+    assert uuid.UUID(generated).version == 4
+    assert again.last.headers["Idempotency-Key"] != generated  # one key per call
     assert keyed.last.content == plain.last.content  # the key is not part of the body
     assert keyed.last.method != "GET"
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
+def test_reads_carry_no_key(asynchronous: bool) -> None:
+    recorder = _run(
+        "merchant", asynchronous, lambda c, kw: c.list_refunds(parent_id=ORDER_ID, **kw)
+    )
+
+    assert recorder.last.method == "GET"
+    assert "Idempotency-Key" not in recorder.last.headers
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "k" * 256, "ключ", "a\nb"])

@@ -44,6 +44,7 @@ def _client(respond, algorithm: str = "sha1") -> tuple[mb.InstrumentClient, Reco
         algorithm=algorithm,
         base_url=BASE_URL,
         transport=httpx.MockTransport(recorder),
+        max_retries=0,  # one answer, one error: retries are tested in test_sdk_retries
     )
     return client, recorder
 

@@ -39,6 +39,7 @@ from sqlalchemy import select
 from marketbox.cli.demo import FLIGHT_META_DATA
 from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO_TOKEN
+from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
 from marketbox_sdk import AsyncClient, BasketItem, Customer
@@ -689,3 +690,57 @@ def test_add_on_error_foreign_done_and_unavailable(
     assert message.inner_text() == "Услуга недоступна для этого заказа: Страховка от задержки"
     assert page.inner_text("#summary-title") == f"100,00{NBSP}₽"
     assert problems == []
+
+
+# --- after the payment: the order page's refund button, the lounge pass shipment ------------------
+
+
+@pytest.mark.parametrize(("width", "height"), [(390, 844), (1280, 800)])
+def test_the_order_page_refunds_a_paid_lounge_pass(
+    world: World, browser: Browser, width: int, height: int
+) -> None:
+    created = httpx.post(
+        f"{world.shop}/api/orders",
+        json={"service": "lounge", "items": [{"sku": "lounge-3h", "quantity": 2}], "locale": "ru"},
+        timeout=10,
+    )
+    assert created.status_code == 200, created.text
+    merchant_order_id = created.json()["data"]["merchantOrderId"]
+    container_id = created.json()["data"]["url"].rsplit("/", 1)[1]
+
+    async def pay(conn: Any) -> None:
+        await payments_service.pay_container(
+            conn, container_id=container_id, method="card", payment_base=world.platform
+        )
+
+    world.db_run(pay)  # the platform's worker then notifies the shop, which ships the pass
+    wait_until(
+        lambda: shop_order(world, merchant_order_id)["shipment"], "the shop to ship the pass"
+    )
+
+    context = browser.new_context(viewport={"width": width, "height": height}, locale="ru-RU")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems = page_errors(page)
+    page.goto(f"{world.shop}/success?order={merchant_order_id}")
+    page.get_by_text("Заказ оплачен").wait_for()
+    assert "Пропуск в зал выдан" in page.inner_text("[data-shipment]")
+    screenshot(page, f"order-paid-{width}.png")
+
+    refund = page.locator("[data-refund]")
+    refund.click()  # the first press only asks to confirm: no money moves on one tap
+    assert refund.inner_text() == f"Подтвердить возврат 2{NBSP}400,00{NBSP}₽"
+    assert shop_order(world, merchant_order_id)["refund"] is None
+    screenshot(page, f"order-refund-confirm-{width}.png")
+    refund.click()
+
+    banner = page.locator("[data-refund-status]")
+    banner.wait_for()
+    assert (
+        f"Возврат 2{NBSP}400,00{NBSP}₽" in banner.inner_text() and "оформлен" in banner.inner_text()
+    )
+    assert page.locator("[data-refund]").count() == 0
+    screenshot(page, f"order-refunded-{width}.png")
+    assert shop_order(world, merchant_order_id)["refund"]["amount"] == "2400.00"
+    assert problems == []
+    context.close()

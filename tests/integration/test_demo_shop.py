@@ -38,6 +38,7 @@ from marketbox.notifications.dispatcher import Dispatcher
 from marketbox.orders import validation
 from marketbox.orders.schemas import BasketItem
 from marketbox.payments import service as payments_service
+from marketbox.refunds import service as refunds_service
 from marketbox.security import signing
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
@@ -524,3 +525,138 @@ async def test_demo_points_of_sale_are_accepted_by_the_marketplace(db: Database)
     assert miniapp.rule_matches(taxi["addonRule"], flight_led)
     assert miniapp.rule_matches(coffee["addonRule"], flight_svo)
     assert not miniapp.rule_matches(coffee["addonRule"], flight_led)
+
+
+# -- after the payment: shipment of a lounge pass, the refund button --------------------------
+
+
+async def paid_in_shop(db: Database, settings: Settings, shop: Shop, moid: str) -> None:
+    raw, signature = await paid_notification(db, settings, shop, moid)
+    assert await shop.notify(raw, signature) == {"status": "success"}
+
+
+async def test_a_paid_lounge_pass_is_shipped_once(
+    shop: Shop, api: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    moid = await lounge_order(shop)
+    raw, signature = await paid_notification(db, settings, shop, moid)
+
+    assert await shop.notify(raw, signature) == {"status": "success"}
+    assert await shop.notify(raw, signature) == {"status": "success"}  # a redelivery
+    status = (await shop.http.get(f"/api/orders/{moid}")).json()["data"]
+    record = shop.store.get(moid)
+    assert record is not None
+    listed = await api.get(
+        "/v3/filter/api/order/shipment", params={"orderId": record.platform_order_id}
+    )
+
+    (shipment,) = read(listed)["data"]
+    assert status["shipment"] == {"status": "completed", "documentNumber": record.number}
+    assert shipment["documentNumber"] == record.number
+    assert shipment["final"] is True
+    assert (shipment["amount"], shipment["vatAmount"]) == (Decimal("6000.00"), Decimal("1000.00"))
+    assert [i["sku"] for i in shipment["basketItems"]] == ["lounge-6h", "lounge-shower"]
+
+
+async def test_coffee_is_not_shipped_on_payment(
+    shop: Shop, api: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    created = await shop.create(service="coffee", items=[{"sku": "coffee-latte", "quantity": 2}])
+    moid = merchant_order_id_of(created)
+
+    await paid_in_shop(db, settings, shop, moid)
+
+    assert (await shop.http.get(f"/api/orders/{moid}")).json()["data"]["shipment"] is None
+    listed = await api.get("/v3/filter/api/order/shipment")
+    assert read(listed)["data"] == []
+
+
+async def test_the_refund_button_refunds_the_paid_order_in_full(
+    shop: Shop, api: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    moid = await lounge_order(shop)
+    await paid_in_shop(db, settings, shop, moid)
+    before = (await shop.http.get(f"/api/orders/{moid}")).json()["data"]
+
+    response = await shop.http.post(f"/api/orders/{moid}/refund")
+    again = await shop.http.post(f"/api/orders/{moid}/refund")
+
+    assert before["refundable"] is True and before["refund"] is None
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    assert data["refund"] == {"status": "created", "amount": "6000.00"}
+    assert data["refundable"] is False
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "not_refundable"
+    record = shop.store.get(moid)
+    assert record is not None
+    refunds = read(
+        await api.get(
+            "/v3/filter/api/order/refund-order", params={"parentId": record.platform_order_id}
+        )
+    )["data"]
+    (refund,) = refunds
+    assert refund["merchantOrderId"] == f"{moid}-refund"
+    assert (refund["amount"], refund["vatAmount"]) == (Decimal("6000.00"), Decimal("1000.00"))
+    assert [(i["sku"], i["totalAmount"]) for i in refund["basketItems"]] == [
+        ("lounge-6h", Decimal("5400.00")),
+        ("lounge-shower", Decimal("600.00")),
+    ]
+
+    # The platform pays the refund out and tells the shop; the order page shows it.
+    async with db.transaction() as conn:
+        assert await refunds_service.pay_out_formed(conn, payment_base=settings.public_base) == 1
+    rows = await outbox_rows(db, refund["id"])
+    assert [r.event for r in rows] == ["refund", "refund"]  # formed, then paid out
+    for row in sorted(rows, key=lambda r: r.created_at):
+        assert await shop.notify(bytes(row.body), row.signature) == {"status": "success"}
+    status = (await shop.http.get(f"/api/orders/{moid}")).json()["data"]
+    assert status["refund"] == {"status": "completed", "amount": "6000.00"}
+    assert status["status"] == "paid"
+
+
+async def test_only_a_paid_order_has_a_refund_button(shop: Shop) -> None:
+    created = await shop.create(service="coffee", items=[{"sku": "coffee-latte", "quantity": 1}])
+    moid = merchant_order_id_of(created)
+
+    unpaid = await shop.http.post(f"/api/orders/{moid}/refund")
+    unknown = await shop.http.post("/api/orders/ds-coffee-nothing/refund")
+
+    assert unpaid.status_code == 409
+    assert unpaid.json()["error"]["code"] == "not_refundable"
+    assert unknown.status_code == 404
+    status = (await shop.http.get(f"/api/orders/{moid}")).json()["data"]
+    assert status["refundable"] is False and status["refund"] is None
+
+
+async def test_a_refund_made_elsewhere_is_acknowledged_and_shown(
+    shop: Shop, api: httpx.AsyncClient, db: Database, settings: Settings
+) -> None:
+    moid = await lounge_order(shop)
+    await paid_in_shop(db, settings, shop, moid)
+    record = shop.store.get(moid)
+    assert record is not None and record.platform_order_id
+    items = read(await api.get(f"{ORDERS}/{record.platform_order_id}/refund-basket-item"))["data"]
+    shower = next(i for i in items if i["sku"] == "lounge-shower")
+    shower = {k: v for k, v in shower.items() if not k.startswith("available")}
+    made = await api.post(
+        "/v3/billing/api/order/refund-order",
+        content=body(
+            {
+                "parentId": record.platform_order_id,
+                "merchantOrderId": "mcp-20261207-0badcafe",
+                "description": "Возврат душа",
+                "amount": shower["totalAmount"],
+                "vatAmount": shower["totalVatAmount"],
+                "basketItems": [shower],
+            }
+        ),
+    )
+    assert made.status_code == 200, made.text
+
+    (row,) = await outbox_rows(db, read(made)["data"]["id"])
+    assert await shop.notify(bytes(row.body), row.signature) == {"status": "success"}
+
+    status = (await shop.http.get(f"/api/orders/{moid}")).json()["data"]
+    assert status["refund"] == {"status": "created", "amount": "600.00"}
+    assert status["refundable"] is False

@@ -54,6 +54,13 @@ const STRINGS = {
     closed: 'Заказ отменён или срок оплаты истёк',
     failTitle: 'Оплата не прошла',
     pieces: '{n} × {price}',
+    refund: 'Вернуть деньги',
+    refundConfirm: 'Подтвердить возврат {amount}',
+    refundCreated: 'Возврат {amount} оформлен. Деньги вернутся на карту в течение 2 рабочих дней',
+    refundDone: 'Деньги возвращены: {amount}',
+    refundCanceled: 'Возврат отменён',
+    refundFailed: 'Не удалось оформить возврат. Попробуйте ещё раз',
+    passIssued: 'Пропуск в зал выдан · документ №\u00a0{number}',
   },
   en: {
     loading: 'Loading…',
@@ -85,6 +92,13 @@ const STRINGS = {
     closed: 'The order was canceled or has expired',
     failTitle: 'Payment failed',
     pieces: '{n} × {price}',
+    refund: 'Refund',
+    refundConfirm: 'Confirm the refund of {amount}',
+    refundCreated: 'Refund of {amount} requested. The money will be back on your card within 2 business days',
+    refundDone: 'Refunded: {amount}',
+    refundCanceled: 'The refund was canceled',
+    refundFailed: 'Could not request the refund. Please try again',
+    passIssued: 'Lounge pass issued · document No.\u00a0{number}',
   },
 };
 

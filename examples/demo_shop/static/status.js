@@ -3,7 +3,10 @@
  *
  * success: points loader «Ждём подтверждение оплаты», polling GET /api/orders/{id} until the
  *          platform's notification reached the backend → «Заказ оплачен» with the paid lines;
- *          after ~60 s an info banner, polling goes on more slowly.
+ *          after ~60 s an info banner, polling goes on more slowly. A paid order offers
+ *          «Вернуть деньги» (a second press confirms: POST /api/orders/{id}/refund, a full
+ *          refund through the SDK); the refund's status shows under the lines and is polled
+ *          until the money is back. A lounge pass shows its shipment («Пропуск в зал выдан»).
  * fail:    «Оплата не прошла» (first HTML); «Попробовать снова» appears when the order can
  *          still be paid and hands its payment URL to the host (`done`), «Изменить заказ»
  *          goes back to the selection.
@@ -33,6 +36,8 @@ const FAST_POLL_MS = 2000;
 const SLOW_POLL_MS = 5000;
 const SLOW_AFTER_MS = 60000;
 const GIVE_UP_AFTER_MS = 30 * 60000;
+const REFUND_POLL_MS = 5000;
+const REFUND_POLL_FOR_MS = 10 * 60000;
 
 async function connectOptional() {
   try {
@@ -61,6 +66,57 @@ function statusView({ icon, title, text, children = [] }) {
   );
 }
 
+function money(amount) {
+  return formatMoney(toMinor(amount), { cents: true });
+}
+
+function refundBanner(refund) {
+  const key = { completed: 'refundDone', canceled: 'refundCanceled' }[refund.status] ?? 'refundCreated';
+  const slot = h('div', { class: 'status__banner', 'data-refund-status': refund.status });
+  showBanner(slot, refund.status === 'canceled' ? 'error' : 'info', t(key, { amount: money(refund.amount) }));
+  return slot;
+}
+
+function refundButton(order) {
+  const label = h('span', {}, t('refund'));
+  const button = h('button', { type: 'button', class: 'btn btn--secondary', 'data-refund': '' },
+    label, h('span', { class: 'btn__loader', 'aria-hidden': 'true' }));
+  const problem = h('div', { class: 'status__banner', hidden: '' });
+  button.addEventListener('click', async () => {
+    if (!button.dataset.confirm) {
+      button.dataset.confirm = 'true';  // a second press does it: money never moves on one tap
+      label.textContent = t('refundConfirm', { amount: money(order.amount) });
+      return;
+    }
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      const path = `/api/orders/${encodeURIComponent(config.order)}/refund`;
+      const updated = (await fetchJson(path, { method: 'POST', body: '{}' })).data;
+      paidView(updated);
+      followRefund(updated);
+    } catch {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+      showBanner(problem, 'error', t('refundFailed'));
+    }
+  });
+  return [button, problem];
+}
+
+async function followRefund(order) {
+  const started = Date.now();
+  let status = order.refund?.status;
+  while ((status === 'created' || status === 'draft') && Date.now() - started < REFUND_POLL_FOR_MS) {
+    await new Promise((resolve) => setTimeout(resolve, REFUND_POLL_MS));
+    const { order: fresh } = await fetchOrder();
+    if (fresh?.refund && fresh.refund.status !== status) {
+      paidView(fresh);
+      status = fresh.refund.status;
+    }
+  }
+}
+
 function paidView(order) {
   const lines = order.lines.map((line) =>
     h('li', { class: 'cell' },
@@ -79,8 +135,13 @@ function paidView(order) {
       h('p', { class: 'status__amount num' }, formatMoney(toMinor(order.amount), { cents: true })),
       h('p', { class: 'caption' }, `${tr(order.title)} · ${t('orderNumber', { number: order.number })}`),
       h('ul', { class: 'order-list' }, lines),
+      order.shipment
+        ? h('p', { class: 'caption', 'data-shipment': '' }, t('passIssued', { number: order.shipment.documentNumber }))
+        : null,
+      order.refund ? refundBanner(order.refund) : null,
       h('div', { class: 'status__actions' },
         h('a', { class: 'btn btn--primary', href: shopUrl(order.servicePath) }, t('newOrder')),
+        ...(order.refundable ? refundButton(order) : []),
       ),
     ],
   });
@@ -97,6 +158,7 @@ async function success() {
     }
     if (order?.status === 'paid') {
       paidView(order);
+      await followRefund(order);
       return;
     }
     if (order && (order.status === 'canceled' || order.status === 'expired')) {

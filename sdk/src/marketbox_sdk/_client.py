@@ -9,10 +9,14 @@ status >= 400 raises the mapped `InvoiceboxError`, a success must carry `data`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import platform
-from collections.abc import Callable, Mapping, Sequence
+import random
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -21,12 +25,21 @@ from urllib.parse import quote
 import httpx
 
 from . import _json
-from ._errors import TransportError, UnexpectedResponse, error_from_response
+from ._errors import (
+    InvoiceboxError,
+    TransportError,
+    UnexpectedResponse,
+    ValidationError,
+    error_from_response,
+    parse_retry_after,
+)
 from ._models import (
     AuthInfo,
     BasketItem,
     Counterparty,
     CreateOrder,
+    CreateRefund,
+    CreateShipment,
     Customer,
     Invoice,
     InvoicePayment,
@@ -37,6 +50,8 @@ from ._models import (
     PaymentCodeSent,
     PaymentMethodCheck,
     PaymentOrder,
+    Refund,
+    Shipment,
     Shop,
     ShopFields,
     SpecialOffer,
@@ -48,17 +63,24 @@ from ._webhooks import SIGNATURE_HEADER, compute_signature
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "AsyncClient",
     "AsyncInstrumentClient",
     "Client",
     "InstrumentClient",
+    "full_refund_lines",
 ]
 
 #: The production Invoicebox API; point `base_url` at a marketbox server to use that instead.
 DEFAULT_BASE_URL = "https://api.invoicebox.ru"
 #: Default timeout: 30 s overall, 10 s to connect.
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: How many times a failed call is repeated by default (so at most 3 requests).
+DEFAULT_MAX_RETRIES = 2
+
+#: A per-call `timeout=`: seconds, an `httpx.Timeout`, or None for the client's own.
+Timeout = httpx.Timeout | float | None
 
 _ORDER = "/v3/billing/api/order/order"
 _ORDER_LIST = "/v3/filter/api/order/order"
@@ -66,6 +88,13 @@ _SHOP = "/v3/marketplace/api/shop"
 _SPECIAL_OFFER = "/v3/marketplace/api/special-offer"
 _INVOICE = "/v3/payment/api/invoice"
 _COUNTERPARTY = "/v3/filter/api/counterparty-detail"
+_REFUND = "/v3/billing/api/order/refund-order"
+_REFUND_LIST = "/v3/filter/api/order/refund-order"
+_CORRECTION = "/v3/billing/api/order/correction-order"
+_SHIPMENT = "/v3/billing/api/order/shipment"
+_SHIPMENT_LIST = "/v3/filter/api/order/shipment"
+#: Page size of the `iterate_*` auto-paging iterators (the platform's maximum).
+ITERATE_PAGE_SIZE = 100
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Model)
@@ -108,6 +137,64 @@ def _keyed(call: _Call[R], idempotency_key: str | None) -> _Call[R]:
     return dataclasses.replace(
         call, headers={**(call.headers or {}), "Idempotency-Key": idempotency_key}
     )
+
+
+_MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# No answer, or the connection broke: worth another try (a bad URL scheme is not).
+_RETRIED_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+
+
+def _with_key(call: _Call[R]) -> _Call[R]:
+    """A mutating `call` without an `Idempotency-Key` gets a fresh one (a UUID), so that it is
+    safe to repeat: every retry of it sends the same key and the platform answers a repeat
+    with the stored answer instead of running it twice (stripe-python does the same)."""
+    if call.method not in _MUTATING or "Idempotency-Key" in (call.headers or {}):
+        return call
+    return dataclasses.replace(
+        call, headers={**(call.headers or {}), "Idempotency-Key": str(uuid.uuid4())}
+    )
+
+
+def _retryable(error: InvoiceboxError) -> bool:
+    """Errors a repeat may cure: no answer, 429, a 5xx other than 501, and a 409 saying the
+    same key is still being processed."""
+    if isinstance(error, TransportError):
+        return isinstance(error.__cause__, _RETRIED_EXCEPTIONS)
+    status = error.http_status
+    if status is None:
+        return False
+    if status == 409:
+        return error.code == "idempotency_key_in_use"
+    return status == 429 or (500 <= status < 600 and status != 501)
+
+
+def _check_max_retries(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError("max_retries must be an int >= 0")
+    return value
+
+
+def _many(model: type[M]) -> Callable[[dict[str, Any]], list[M]]:
+    def parse(envelope: dict[str, Any]) -> list[M]:
+        data = envelope.get("data")
+        if not isinstance(data, list):
+            raise UnexpectedResponse("expected a list in `data`")
+        try:
+            return [model.from_dict(item) for item in data]
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise UnexpectedResponse(f"cannot read {model.__name__} list: {exc}") from exc
+
+    return parse
+
+
+def _more_pages(page: Page[Any], number: int, size: int) -> bool:
+    """Does a page after page `number` exist? (The server may cap the page size it was asked.)"""
+    if not page.items:
+        return False
+    size = page.page_size or size
+    if page.total_count is not None:
+        return number * size < page.total_count
+    return len(page.items) >= size
 
 
 def _data_object(envelope: dict[str, Any]) -> Mapping[str, Any]:
@@ -176,6 +263,14 @@ def _read_envelope(response: httpx.Response) -> dict[str, Any]:
 class _Base:
     """Configuration and request building shared by all clients."""
 
+    #: First backoff delay in seconds; each retry doubles it (with jitter: 50-100 % of it).
+    retry_delay: float = 0.5
+    #: The longest backoff delay in seconds.
+    max_retry_delay: float = 8.0
+    #: The longest `Retry-After` the client waits for; a server asking more gets no retry
+    #: (the error's `retry_after` says when to come back).
+    max_retry_after: float = 60.0
+
     def __init__(
         self,
         token: str | None,
@@ -183,9 +278,11 @@ class _Base:
         base_url: str,
         timeout: httpx.Timeout | float | None,
         user_agent: str | None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout if timeout is not None else DEFAULT_TIMEOUT
+        self.max_retries = _check_max_retries(max_retries)
         ua = _default_user_agent()
         self.headers: dict[str, str] = {
             "Accept": "application/json",
@@ -203,11 +300,43 @@ class _Base:
     def _body(payload: Any) -> bytes:
         return _json.dumps(payload).encode("utf-8")
 
-    def _request(self, client: httpx.Client | httpx.AsyncClient, call: _Call[Any]) -> httpx.Request:
+    def _request(
+        self, client: httpx.Client | httpx.AsyncClient, call: _Call[Any], timeout: Timeout
+    ) -> httpx.Request:
         headers = dict(call.headers or {})
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         return client.build_request(
-            call.method, call.path, params=call.params, content=call.body, headers=headers
+            call.method, call.path, params=call.params, content=call.body, headers=headers, **extra
         )
+
+    def _retries(self, max_retries: int | None) -> int:
+        return self.max_retries if max_retries is None else _check_max_retries(max_retries)
+
+    def _retry_delay(
+        self, call: _Call[Any], error: InvoiceboxError, done: int, allowed: int
+    ) -> float | None:
+        """Seconds to wait before repeating `call` after its `done + 1`-th failure `error`, or
+        None to give up (then `error` learns how many attempts were made, and its key)."""
+        retry_after = None
+        if error.response is not None:
+            retry_after = parse_retry_after(error.response.headers.get("retry-after"))
+        safe = call.method == "GET" or "Idempotency-Key" in (call.headers or {})
+        # A server asking for a longer pause than max_retry_after gets it from the caller.
+        too_long = retry_after is not None and retry_after > self.max_retry_after
+        if done < allowed and safe and not too_long and _retryable(error):
+            backoff = min(self.max_retry_delay, self.retry_delay * 2**done)
+            delay = backoff * (0.5 + random.random() / 2)  # jitter: 50-100 %
+            return delay if retry_after is None else max(delay, retry_after)
+        error.attempts = done + 1
+        error.idempotency_key = (call.headers or {}).get("Idempotency-Key")
+        return None
+
+    def _iterate_calls(
+        self, make: Callable[[int, int], _Call[Page[M]]], page_size: int | None
+    ) -> tuple[int, Callable[[int], _Call[Page[M]]]]:
+        size = ITERATE_PAGE_SIZE if page_size is None else page_size
+        make(1, size)  # fail fast on bad filters, before the first request
+        return size, lambda number: make(number, size)
 
     # -- merchant API calls (used by Client / AsyncClient) ------------------------------------
 
@@ -333,6 +462,179 @@ class _Base:
             {"publicCode": str(public_code), "code": str(code)},
         )
 
+    # -- after payment: refunds, corrections, shipments (api.md §9, §10) ---------------------
+
+    def _refundable_items(self, order_id: str) -> _Call[list[BasketItem]]:
+        path = f"{_ORDER}/{_seg(order_id)}/refund-basket-item"
+        return _Call("GET", path, _many(BasketItem))
+
+    def _create_refund(self, refund: CreateRefund) -> _Call[Refund]:
+        if not isinstance(refund, CreateRefund):
+            raise TypeError("refund must be a CreateRefund")
+        if refund.status not in (None, "created", "draft"):
+            raise ValueError("status of a new refund is 'created' (default) or 'draft'")
+        return _Call("POST", _REFUND, _one(Refund), body=self._body(refund.to_dict()))
+
+    def _list_refunds(
+        self,
+        page: int | None,
+        page_size: int | None,
+        order_by: OrderBy,
+        filters: Mapping[str, Any] | None,
+        conditions: Mapping[str, Any],
+    ) -> _Call[Page[Refund]]:
+        params = build_query(
+            conditions=conditions,
+            filters=filters,
+            order_by=order_by,
+            page=page,
+            page_size=page_size,
+        )
+        return _Call("GET", _REFUND_LIST, _page(Refund), params=params)
+
+    def _cancel_refund(self, refund_id: str) -> _Call[Refund]:
+        return _Call("DELETE", f"{_ORDER}/{_seg(refund_id)}", _one(Refund))
+
+    def _create_correction(self, correction: CreateOrder) -> _Call[Order]:
+        if not isinstance(correction, CreateOrder):
+            raise TypeError("correction must be a CreateOrder")
+        if not correction.parent_id:
+            raise ValueError("a correction order needs parent_id: the draft refund's id")
+        body = self._body(correction.to_dict())
+        return _Call("POST", _CORRECTION, _one(Order), body=body)
+
+    def _create_shipment(self, shipment: CreateShipment) -> _Call[Shipment]:
+        if not isinstance(shipment, CreateShipment):
+            raise TypeError("shipment must be a CreateShipment")
+        if not shipment.basket_items:
+            raise ValueError("a shipment lists at least one basket line")
+        return _Call("POST", _SHIPMENT, _one(Shipment), body=self._body(shipment.to_dict()))
+
+    def _list_shipments(
+        self,
+        page: int | None,
+        page_size: int | None,
+        order_by: OrderBy,
+        filters: Mapping[str, Any] | None,
+        conditions: Mapping[str, Any],
+    ) -> _Call[Page[Shipment]]:
+        params = build_query(
+            conditions=conditions,
+            filters=filters,
+            order_by=order_by,
+            page=page,
+            page_size=page_size,
+        )
+        return _Call("GET", _SHIPMENT_LIST, _page(Shipment), params=params)
+
+
+def full_refund_lines(items: Sequence[BasketItem]) -> tuple[list[BasketItem], Decimal, Decimal]:
+    """Refund lines giving back everything still refundable, with their amount and VAT.
+
+    A line nothing was refunded from goes back as it was bought; a partly refunded one as one
+    unit of what is left (the way the official MCP server refunds: lines are matched by `sku`
+    and capped by what is left, not by quantity or unit price).
+    """
+    lines: list[BasketItem] = []
+    for item in items:
+        left = item.available_amount if item.available_amount is not None else item.total_amount
+        left_vat = (
+            item.available_vat_amount
+            if item.available_vat_amount is not None
+            else item.total_vat_amount
+        )
+        if left <= 0:
+            continue
+        plain = dataclasses.replace(item, available_amount=None, available_vat_amount=None)
+        if left == item.total_amount and left_vat == item.total_vat_amount:
+            lines.append(plain)
+        else:
+            lines.append(
+                dataclasses.replace(
+                    plain,
+                    quantity=Decimal(1),
+                    amount=left,
+                    amount_wo_vat=left - left_vat,
+                    total_amount=left,
+                    total_vat_amount=left_vat,
+                )
+            )
+    amount = sum((line.total_amount for line in lines), Decimal("0.00"))
+    vat_amount = sum((line.total_vat_amount for line in lines), Decimal("0.00"))
+    return lines, amount, vat_amount
+
+
+def _full_refund(
+    order_id: str,
+    items: Sequence[BasketItem],
+    merchant_order_id: str,
+    description: str,
+    status: str | None,
+) -> CreateRefund:
+    lines, amount, vat_amount = full_refund_lines(items)
+    if not lines:
+        raise ValidationError(
+            f"Nothing is left to refund on order {order_id}: it is not paid, or refunded in "
+            "full already (list_refunds(parent_id=...) shows its refunds)",
+            code="nothing_to_refund",
+        )
+    return CreateRefund(
+        parent_id=order_id,
+        merchant_order_id=merchant_order_id,
+        description=description,
+        amount=amount,
+        vat_amount=vat_amount,
+        basket_items=lines,
+        status=status,
+    )
+
+
+def _make_correction(
+    refund_id: str,
+    merchant_id: str,
+    merchant_order_id: str,
+    description: str,
+    amount: Decimal | int | str,
+    vat_amount: Decimal | int | str,
+    currency_id: str,
+    basket_items: Sequence[BasketItem],
+    expiration_date: dt.datetime | None,
+    customer: Customer | None,
+    fields: dict[str, Any],
+) -> CreateOrder:
+    return CreateOrder(
+        merchant_id=merchant_id,
+        merchant_order_id=merchant_order_id,
+        description=description,
+        amount=amount,  # type: ignore[arg-type]  # converted in __post_init__
+        vat_amount=vat_amount,  # type: ignore[arg-type]
+        currency_id=currency_id,
+        # The platform requires the field; a correction is paid out of the refund at once.
+        expiration_date=expiration_date or dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+        basket_items=list(basket_items),
+        customer=customer or Customer(),
+        parent_id=refund_id,
+        **fields,
+    )
+
+
+def _make_shipment(
+    order_id: str,
+    basket_items: Sequence[BasketItem],
+    document_number: str | None,
+    document_date: dt.date | None,
+    final: bool | None,
+    meta_data: dict[str, Any] | list[Any] | None,
+) -> CreateShipment:
+    return CreateShipment(
+        order_id=order_id,
+        basket_items=list(basket_items),
+        document_number=document_number,
+        document_date=document_date,
+        final=final,
+        meta_data=meta_data,
+    )
+
 
 def _make_create_order(
     merchant_id: str,
@@ -380,6 +682,15 @@ class Client(_Base):
 
     `transport` accepts any httpx transport (e.g. `httpx.MockTransport` in tests).
     `user_agent` is your application id (`MyShop/1.2`); the SDK appends its own.
+
+    Retries: a call that failed with no answer (connection error, timeout), HTTP 429 or a 5xx
+    other than 501 is repeated up to `max_retries` times (default 2) with exponential backoff
+    and jitter, waiting at least what `Retry-After` asks (up to `max_retry_after`). Reads are
+    always safe to repeat; every mutating call carries an `Idempotency-Key` (yours, or a fresh
+    UUID), so its repeat gets the stored answer instead of running twice.
+
+    Every call also takes `timeout=` (seconds or an `httpx.Timeout`; the client's `timeout`
+    when None) and `max_retries=` (the client's when None) for that one call.
     """
 
     def __init__(
@@ -390,8 +701,15 @@ class Client(_Base):
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
         user_agent: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
-        super().__init__(token, base_url=base_url, timeout=timeout, user_agent=user_agent)
+        super().__init__(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            user_agent=user_agent,
+            max_retries=max_retries,
+        )
         self._http = httpx.Client(**_httpx_client_kwargs(self, transport))
 
     def __enter__(self) -> Self:
@@ -409,17 +727,53 @@ class Client(_Base):
         """Close the underlying connection pool."""
         self._http.close()
 
-    def _send(self, call: _Call[R]) -> R:
-        request = self._request(self._http, call)
+    def _send_once(self, call: _Call[R], timeout: Timeout) -> R:
+        request = self._request(self._http, call, timeout)
         try:
             response = self._http.send(request)
         except httpx.TransportError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         return call.parse(_read_envelope(response))
 
-    def check_auth(self) -> AuthInfo:
+    def _send(
+        self, call: _Call[R], *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> R:
+        call = _with_key(call)
+        allowed = self._retries(max_retries)
+        done = 0
+        while True:
+            try:
+                return self._send_once(call, timeout)
+            except InvoiceboxError as error:
+                delay = self._retry_delay(call, error, done, allowed)
+                if delay is None:
+                    raise
+            time.sleep(delay)
+            done += 1
+
+    def _iterate(
+        self,
+        make: Callable[[int, int], _Call[Page[M]]],
+        page_size: int | None,
+        timeout: Timeout,
+        max_retries: int | None,
+    ) -> Iterator[M]:
+        size, call_for = self._iterate_calls(make, page_size)
+
+        def items() -> Iterator[M]:
+            number = 1
+            while True:
+                page = self._send(call_for(number), timeout=timeout, max_retries=max_retries)
+                yield from page.items
+                if not _more_pages(page, number, size):
+                    return
+                number += 1
+
+        return items()
+
+    def check_auth(self, *, timeout: Timeout = None, max_retries: int | None = None) -> AuthInfo:
         """Check the token (`GET /v3/security/api/auth/auth`); raises Unauthorized if bad."""
-        return self._send(self._check_auth())
+        return self._send(self._check_auth(), timeout=timeout, max_retries=max_retries)
 
     def create_order(
         self,
@@ -435,6 +789,8 @@ class Client(_Base):
         customer: Customer | None = None,
         order_container_id: str | None = None,
         idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
         **fields: Any,
     ) -> Order:
         """Create an order (`POST /v3/billing/api/order/order`).
@@ -445,7 +801,8 @@ class Client(_Base):
 
         Every mutating method takes `idempotency_key` (a marketbox extension, sent as the
         `Idempotency-Key` header): retrying a call with the same key and arguments gets the
-        first answer back instead of running it again. Use a new key (a UUID) per operation.
+        first answer back instead of running it again. Without one the SDK sends a fresh UUID,
+        which protects its own retries; pass your own to make retries of your code safe too.
         """
         order = _make_create_order(
             merchant_id,
@@ -460,17 +817,26 @@ class Client(_Base):
             order_container_id,
             fields,
         )
-        return self._send(_keyed(self._create_order(order), idempotency_key))
+        call = _keyed(self._create_order(order), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def create_order_request(
-        self, order: CreateOrder, *, idempotency_key: str | None = None
+        self,
+        order: CreateOrder,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> Order:
         """Create an order from a prepared `CreateOrder` model."""
-        return self._send(_keyed(self._create_order(order), idempotency_key))
+        call = _keyed(self._create_order(order), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
-    def get_order(self, order_id: str) -> Order:
+    def get_order(
+        self, order_id: str, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> Order:
         """Fetch one order (`GET /v3/billing/api/order/order/{id}`)."""
-        return self._send(self._get_order(order_id))
+        return self._send(self._get_order(order_id), timeout=timeout, max_retries=max_retries)
 
     def list_orders(
         self,
@@ -479,6 +845,8 @@ class Client(_Base):
         page_size: int | None = None,
         order_by: OrderBy = None,
         filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
         **conditions: Any,
     ) -> Page[Order]:
         """List orders (`GET /v3/filter/api/order/order`).
@@ -488,7 +856,33 @@ class Client(_Base):
         `"-created_at"` (desc) or a list; `filters`: raw wire keys such as
         `{"customer[type][eq]": "legal"}`. `page` is 1-based.
         """
-        return self._send(self._list_orders(page, page_size, order_by, filters, conditions))
+        call = self._list_orders(page, page_size, order_by, filters, conditions)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def iterate_orders(
+        self,
+        *,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Iterator[Order]:
+        """Every order matching the conditions of `list_orders`, page after page.
+
+            for order in client.iterate_orders(status="completed", order_by="created_at"):
+                ...
+
+        Pages (`page_size`, default 100) are fetched as the loop reaches them. Sort by a
+        field that does not change (`created_at`) so that orders created meanwhile do not
+        shift the pages under the loop.
+        """
+
+        def make(number: int, size: int) -> _Call[Page[Order]]:
+            return self._list_orders(number, size, order_by, filters, conditions)
+
+        return self._iterate(make, page_size, timeout, max_retries)
 
     def update_order(
         self,
@@ -496,42 +890,318 @@ class Client(_Base):
         update: UpdateOrder | None = None,
         *,
         idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
         **fields: Any,
     ) -> Order:
         """Change an unpaid order (`PUT .../order/{id}`); pass an `UpdateOrder` or its fields."""
-        call = self._update_order(order_id, update or UpdateOrder(**fields))
-        return self._send(_keyed(call, idempotency_key))
+        call = _keyed(
+            self._update_order(order_id, update or UpdateOrder(**fields)), idempotency_key
+        )
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
-    def cancel_order(self, order_id: str, *, idempotency_key: str | None = None) -> Order:
+    def cancel_order(
+        self,
+        order_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Order:
         """Cancel an order (`DELETE .../order/{id}`); returns it with status `canceled`."""
-        return self._send(_keyed(self._cancel_order(order_id), idempotency_key))
+        call = _keyed(self._cancel_order(order_id), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def set_order_status(
-        self, order_id: str, status: str, *, idempotency_key: str | None = None
+        self,
+        order_id: str,
+        status: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> Order:
         """Move a non-processable order to `created`, `completed`, `expired` or `canceled`."""
-        return self._send(_keyed(self._set_order_status(order_id, status), idempotency_key))
+        call = _keyed(self._set_order_status(order_id, status), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
-    def create_shop(self, *, title: str, idempotency_key: str | None = None, **fields: Any) -> Shop:
+    # -- after payment ----------------------------------------------------------------------
+
+    def refundable_items(
+        self, order_id: str, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> list[BasketItem]:
+        """What is left to refund of a paid order, line by line
+        (`GET .../order/{id}/refund-basket-item`): each line's `available_amount` and
+        `available_vat_amount`. An unpaid order's lines have 0.00 available."""
+        call = self._refundable_items(order_id)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def create_refund(
+        self,
+        *,
+        parent_id: str,
+        merchant_order_id: str,
+        description: str,
+        amount: Decimal | int | str,
+        vat_amount: Decimal | int | str,
+        basket_items: Sequence[BasketItem],
+        status: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Refund:
+        """Refund a paid order in full or in part (`POST /v3/billing/api/order/refund-order`).
+
+        `parent_id` is the paid order; `basket_items` are the lines given back (matched to the
+        order's by `sku`, each at most its `available_amount`); `merchant_order_id` is the
+        refund's own number, unique per refund: a reused one raises `DuplicateMerchantOrderId`,
+        which protects against refunding twice. `status="draft"` keeps the refund open for a
+        correction order (`create_correction`). Raises `WrongOrderStatus` for an unpaid order,
+        `ValidationError` above what is left to refund.
+        """
+        refund = CreateRefund(
+            parent_id=parent_id,
+            merchant_order_id=merchant_order_id,
+            description=description,
+            amount=amount,  # type: ignore[arg-type]  # converted in __post_init__
+            vat_amount=vat_amount,  # type: ignore[arg-type]
+            basket_items=list(basket_items),
+            status=status,
+        )
+        call = _keyed(self._create_refund(refund), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def create_refund_request(
+        self,
+        refund: CreateRefund,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Refund:
+        """Create a refund from a prepared `CreateRefund` model."""
+        call = _keyed(self._create_refund(refund), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def refund_in_full(
+        self,
+        order_id: str,
+        *,
+        merchant_order_id: str,
+        description: str,
+        status: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Refund:
+        """Refund everything still refundable of a paid order: reads `refundable_items`, then
+        creates one refund of every line with something left (see `full_refund_lines`).
+
+        Raises `ValidationError` (code `nothing_to_refund`) when nothing is left, without
+        creating anything.
+        """
+        items = self.refundable_items(order_id, timeout=timeout, max_retries=max_retries)
+        refund = _full_refund(order_id, items, merchant_order_id, description, status)
+        call = _keyed(self._create_refund(refund), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def list_refunds(
+        self,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Page[Refund]:
+        """List refunds (`GET /v3/filter/api/order/refund-order`); conditions, sorting and
+        paging as in `list_orders` (fields `id`, `parent_id`, `status`, `merchant_id`,
+        `merchant_order_id`, `created_at`)."""
+        call = self._list_refunds(page, page_size, order_by, filters, conditions)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def iterate_refunds(
+        self,
+        *,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Iterator[Refund]:
+        """Every refund matching `list_refunds` conditions, page after page (see
+        `iterate_orders`)."""
+
+        def make(number: int, size: int) -> _Call[Page[Refund]]:
+            return self._list_refunds(number, size, order_by, filters, conditions)
+
+        return self._iterate(make, page_size, timeout, max_retries)
+
+    def cancel_refund(
+        self,
+        refund_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Refund:
+        """Cancel a `draft` or `created` refund (`DELETE .../order/{id}`, the call that cancels
+        an order); its amount becomes refundable again. Returns it with status `canceled`."""
+        call = _keyed(self._cancel_refund(refund_id), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def create_correction(
+        self,
+        refund_id: str,
+        *,
+        merchant_id: str,
+        merchant_order_id: str,
+        description: str,
+        amount: Decimal | int | str,
+        vat_amount: Decimal | int | str,
+        currency_id: str,
+        basket_items: Sequence[BasketItem],
+        expiration_date: dt.datetime | None = None,
+        customer: Customer | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **fields: Any,
+    ) -> Order:
+        """Withhold a fee, penalty or service charge from a draft refund
+        (`POST /v3/billing/api/order/correction-order`, api.md §9.4).
+
+        `refund_id` is a refund created with `status="draft"`; `basket_items` are the withheld
+        positions. The correction order comes back `completed`; the refund becomes `created`
+        and the buyer gets the refund less the correction (`Refund.payout_amount`).
+        `fields` are further `CreateOrder` attributes (`meta_data`, `notification_url`, ...).
+        """
+        correction = _make_correction(
+            refund_id,
+            merchant_id,
+            merchant_order_id,
+            description,
+            amount,
+            vat_amount,
+            currency_id,
+            basket_items,
+            expiration_date,
+            customer,
+            fields,
+        )
+        call = _keyed(self._create_correction(correction), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def create_shipment(
+        self,
+        *,
+        order_id: str,
+        basket_items: Sequence[BasketItem],
+        document_number: str | None = None,
+        document_date: dt.date | None = None,
+        final: bool | None = None,
+        meta_data: dict[str, Any] | list[Any] | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Shipment:
+        """Register what a paid order delivered (`POST /v3/billing/api/order/shipment`).
+
+        Several shipments per order are allowed, together at most the order's amount; a
+        shipment captures a held payment, and `final=True` closes the order's shipments and
+        releases what is left of the hold. Raises `WrongOrderStatus` for an unpaid order.
+        """
+        shipment = _make_shipment(
+            order_id, basket_items, document_number, document_date, final, meta_data
+        )
+        call = _keyed(self._create_shipment(shipment), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def list_shipments(
+        self,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Page[Shipment]:
+        """List shipments (`GET /v3/filter/api/order/shipment`); conditions, sorting and paging
+        as in `list_orders` (fields `id`, `order_id`, `merchant_id`, `created_at`)."""
+        call = self._list_shipments(page, page_size, order_by, filters, conditions)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def iterate_shipments(
+        self,
+        *,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Iterator[Shipment]:
+        """Every shipment matching `list_shipments` conditions, page after page (see
+        `iterate_orders`)."""
+
+        def make(number: int, size: int) -> _Call[Page[Shipment]]:
+            return self._list_shipments(number, size, order_by, filters, conditions)
+
+        return self._iterate(make, page_size, timeout, max_retries)
+
+    # -- marketplace, company lookup, guarantee ---------------------------------------------
+
+    def create_shop(
+        self,
+        *,
+        title: str,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **fields: Any,
+    ) -> Shop:
         """Create a marketplace point of sale; `fields` are `ShopFields` attributes."""
-        call = self._create_shop(ShopFields(title=title, **fields))
-        return self._send(_keyed(call, idempotency_key))
+        call = _keyed(self._create_shop(ShopFields(title=title, **fields)), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def update_shop(
-        self, shop_id: int, *, idempotency_key: str | None = None, **fields: Any
+        self,
+        shop_id: int,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **fields: Any,
     ) -> Shop:
         """Update a point of sale (`POST /v3/marketplace/api/shop/{id}`)."""
-        call = self._update_shop(shop_id, ShopFields(**fields))
-        return self._send(_keyed(call, idempotency_key))
+        call = _keyed(self._update_shop(shop_id, ShopFields(**fields)), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def upsert_special_offer(
-        self, offer: SpecialOffer, *, idempotency_key: str | None = None
+        self,
+        offer: SpecialOffer,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> SpecialOffer:
         """Create or change a special offer (keyed by merchant_id + external_id)."""
-        return self._send(_keyed(self._upsert_special_offer(offer), idempotency_key))
+        call = _keyed(self._upsert_special_offer(offer), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def lookup_company(
-        self, vat_number: str, *, page: int | None = None, page_size: int | None = None
+        self,
+        vat_number: str,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> Page[Counterparty]:
         """Every registration of a company or sole trader by INN
         (`GET /v3/filter/api/counterparty-detail`); an unknown INN is an empty page.
@@ -539,7 +1209,8 @@ class Client(_Base):
         Raises `ValidationError` for a malformed INN, `OutOfService` when the platform has no
         company source or it is down.
         """
-        return self._send(self._lookup_company(vat_number, page, page_size))
+        call = self._lookup_company(vat_number, page, page_size)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def validate_payment_method(
         self,
@@ -548,12 +1219,13 @@ class Client(_Base):
         payment_method_id: str,
         customer: Customer,
         language_id: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> PaymentMethodCheck:
         """Can this payer pay the order with this guarantee instrument
         (`POST .../order/{id}/payment-method-action/validate`)?"""
-        return self._send(
-            self._validate_payment_method(order_id, payment_method_id, customer, language_id)
-        )
+        call = self._validate_payment_method(order_id, payment_method_id, customer, language_id)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def send_payment_code(
         self,
@@ -562,12 +1234,13 @@ class Client(_Base):
         payment_method_id: str,
         customer: Customer,
         language_id: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> PaymentCodeSent:
         """Have the platform send the payer a confirmation code
         (`POST .../order/{id}/payment-method-action/send-code`)."""
-        return self._send(
-            self._send_payment_code(order_id, payment_method_id, customer, language_id)
-        )
+        call = self._send_payment_code(order_id, payment_method_id, customer, language_id)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def pay_with_code(
         self,
@@ -578,14 +1251,15 @@ class Client(_Base):
         public_code: str,
         code: str,
         language_id: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> PaymentCodeResult:
         """Pay the order's invoice with the code the payer received
         (`POST .../order/{id}/payment-method-action/pay`); check `.result` (or `.paid`)."""
-        return self._send(
-            self._pay_with_code(
-                order_id, payment_method_id, customer, public_code, code, language_id
-            )
+        call = self._pay_with_code(
+            order_id, payment_method_id, customer, public_code, code, language_id
         )
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
 
 class AsyncClient(_Base):
@@ -594,6 +1268,10 @@ class AsyncClient(_Base):
     async with AsyncClient(token="...", transport=httpx.ASGITransport(app=app),
                            base_url="http://testserver") as client:
         order = await client.get_order(order_id)
+        async for refund in client.iterate_refunds(parent_id=order.id):
+            ...
+
+    Retries, `timeout=` and `max_retries=` work as in `Client`.
     """
 
     def __init__(
@@ -604,8 +1282,15 @@ class AsyncClient(_Base):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
         user_agent: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
-        super().__init__(token, base_url=base_url, timeout=timeout, user_agent=user_agent)
+        super().__init__(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            user_agent=user_agent,
+            max_retries=max_retries,
+        )
         self._http = httpx.AsyncClient(**_httpx_client_kwargs(self, transport))
 
     async def __aenter__(self) -> Self:
@@ -623,17 +1308,56 @@ class AsyncClient(_Base):
         """Close the underlying connection pool."""
         await self._http.aclose()
 
-    async def _send(self, call: _Call[R]) -> R:
-        request = self._request(self._http, call)
+    async def _send_once(self, call: _Call[R], timeout: Timeout) -> R:
+        request = self._request(self._http, call, timeout)
         try:
             response = await self._http.send(request)
         except httpx.TransportError as exc:
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         return call.parse(_read_envelope(response))
 
-    async def check_auth(self) -> AuthInfo:
+    async def _send(
+        self, call: _Call[R], *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> R:
+        call = _with_key(call)
+        allowed = self._retries(max_retries)
+        done = 0
+        while True:
+            try:
+                return await self._send_once(call, timeout)
+            except InvoiceboxError as error:
+                delay = self._retry_delay(call, error, done, allowed)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            done += 1
+
+    def _iterate(
+        self,
+        make: Callable[[int, int], _Call[Page[M]]],
+        page_size: int | None,
+        timeout: Timeout,
+        max_retries: int | None,
+    ) -> AsyncIterator[M]:
+        size, call_for = self._iterate_calls(make, page_size)
+
+        async def items() -> AsyncIterator[M]:
+            number = 1
+            while True:
+                page = await self._send(call_for(number), timeout=timeout, max_retries=max_retries)
+                for item in page.items:
+                    yield item
+                if not _more_pages(page, number, size):
+                    return
+                number += 1
+
+        return items()
+
+    async def check_auth(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> AuthInfo:
         """Check the token (`GET /v3/security/api/auth/auth`); raises Unauthorized if bad."""
-        return await self._send(self._check_auth())
+        return await self._send(self._check_auth(), timeout=timeout, max_retries=max_retries)
 
     async def create_order(
         self,
@@ -649,9 +1373,21 @@ class AsyncClient(_Base):
         customer: Customer | None = None,
         order_container_id: str | None = None,
         idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
         **fields: Any,
     ) -> Order:
-        """Create an order (`POST /v3/billing/api/order/order`); see `Client.create_order`."""
+        """Create an order (`POST /v3/billing/api/order/order`).
+
+        `fields` are further `CreateOrder` attributes (`language_id`, `success_url`,
+        `notification_url`, `shop_id`, `meta_data`, `processable`, ...). Set
+        `order_container_id` to add a suborder to an existing unpaid container.
+
+        Every mutating method takes `idempotency_key` (a marketbox extension, sent as the
+        `Idempotency-Key` header): retrying a call with the same key and arguments gets the
+        first answer back instead of running it again. Without one the SDK sends a fresh UUID,
+        which protects its own retries; pass your own to make retries of your code safe too.
+        """
         order = _make_create_order(
             merchant_id,
             merchant_order_id,
@@ -665,17 +1401,26 @@ class AsyncClient(_Base):
             order_container_id,
             fields,
         )
-        return await self._send(_keyed(self._create_order(order), idempotency_key))
+        call = _keyed(self._create_order(order), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def create_order_request(
-        self, order: CreateOrder, *, idempotency_key: str | None = None
+        self,
+        order: CreateOrder,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> Order:
         """Create an order from a prepared `CreateOrder` model."""
-        return await self._send(_keyed(self._create_order(order), idempotency_key))
+        call = _keyed(self._create_order(order), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
-    async def get_order(self, order_id: str) -> Order:
+    async def get_order(
+        self, order_id: str, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> Order:
         """Fetch one order (`GET /v3/billing/api/order/order/{id}`)."""
-        return await self._send(self._get_order(order_id))
+        return await self._send(self._get_order(order_id), timeout=timeout, max_retries=max_retries)
 
     async def list_orders(
         self,
@@ -684,10 +1429,44 @@ class AsyncClient(_Base):
         page_size: int | None = None,
         order_by: OrderBy = None,
         filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
         **conditions: Any,
     ) -> Page[Order]:
-        """List orders (`GET /v3/filter/api/order/order`); see `Client.list_orders`."""
-        return await self._send(self._list_orders(page, page_size, order_by, filters, conditions))
+        """List orders (`GET /v3/filter/api/order/order`).
+
+        Conditions: `status=["created", "completed"]`, `merchant_order_id="A-1"`,
+        `created_at__ge=datetime(...)` (operators eq ne gt ge lt le start). `order_by`:
+        `"-created_at"` (desc) or a list; `filters`: raw wire keys such as
+        `{"customer[type][eq]": "legal"}`. `page` is 1-based.
+        """
+        call = self._list_orders(page, page_size, order_by, filters, conditions)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def iterate_orders(
+        self,
+        *,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> AsyncIterator[Order]:
+        """Every order matching the conditions of `list_orders`, page after page.
+
+            async for order in client.iterate_orders(status="completed", order_by="created_at"):
+                ...
+
+        Pages (`page_size`, default 100) are fetched as the loop reaches them. Sort by a
+        field that does not change (`created_at`) so that orders created meanwhile do not
+        shift the pages under the loop.
+        """
+
+        def make(number: int, size: int) -> _Call[Page[Order]]:
+            return self._list_orders(number, size, order_by, filters, conditions)
+
+        return self._iterate(make, page_size, timeout, max_retries)
 
     async def update_order(
         self,
@@ -695,47 +1474,327 @@ class AsyncClient(_Base):
         update: UpdateOrder | None = None,
         *,
         idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
         **fields: Any,
     ) -> Order:
         """Change an unpaid order (`PUT .../order/{id}`); pass an `UpdateOrder` or its fields."""
-        call = self._update_order(order_id, update or UpdateOrder(**fields))
-        return await self._send(_keyed(call, idempotency_key))
+        call = _keyed(
+            self._update_order(order_id, update or UpdateOrder(**fields)), idempotency_key
+        )
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
-    async def cancel_order(self, order_id: str, *, idempotency_key: str | None = None) -> Order:
+    async def cancel_order(
+        self,
+        order_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Order:
         """Cancel an order (`DELETE .../order/{id}`); returns it with status `canceled`."""
-        return await self._send(_keyed(self._cancel_order(order_id), idempotency_key))
+        call = _keyed(self._cancel_order(order_id), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def set_order_status(
-        self, order_id: str, status: str, *, idempotency_key: str | None = None
+        self,
+        order_id: str,
+        status: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> Order:
         """Move a non-processable order to `created`, `completed`, `expired` or `canceled`."""
-        return await self._send(_keyed(self._set_order_status(order_id, status), idempotency_key))
+        call = _keyed(self._set_order_status(order_id, status), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    # -- after payment ----------------------------------------------------------------------
+
+    async def refundable_items(
+        self, order_id: str, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> list[BasketItem]:
+        """What is left to refund of a paid order, line by line
+        (`GET .../order/{id}/refund-basket-item`): each line's `available_amount` and
+        `available_vat_amount`. An unpaid order's lines have 0.00 available."""
+        call = self._refundable_items(order_id)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def create_refund(
+        self,
+        *,
+        parent_id: str,
+        merchant_order_id: str,
+        description: str,
+        amount: Decimal | int | str,
+        vat_amount: Decimal | int | str,
+        basket_items: Sequence[BasketItem],
+        status: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Refund:
+        """Refund a paid order in full or in part (`POST /v3/billing/api/order/refund-order`).
+
+        `parent_id` is the paid order; `basket_items` are the lines given back (matched to the
+        order's by `sku`, each at most its `available_amount`); `merchant_order_id` is the
+        refund's own number, unique per refund: a reused one raises `DuplicateMerchantOrderId`,
+        which protects against refunding twice. `status="draft"` keeps the refund open for a
+        correction order (`create_correction`). Raises `WrongOrderStatus` for an unpaid order,
+        `ValidationError` above what is left to refund.
+        """
+        refund = CreateRefund(
+            parent_id=parent_id,
+            merchant_order_id=merchant_order_id,
+            description=description,
+            amount=amount,  # type: ignore[arg-type]  # converted in __post_init__
+            vat_amount=vat_amount,  # type: ignore[arg-type]
+            basket_items=list(basket_items),
+            status=status,
+        )
+        call = _keyed(self._create_refund(refund), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def create_refund_request(
+        self,
+        refund: CreateRefund,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Refund:
+        """Create a refund from a prepared `CreateRefund` model."""
+        call = _keyed(self._create_refund(refund), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def refund_in_full(
+        self,
+        order_id: str,
+        *,
+        merchant_order_id: str,
+        description: str,
+        status: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Refund:
+        """Refund everything still refundable of a paid order: reads `refundable_items`, then
+        creates one refund of every line with something left (see `full_refund_lines`).
+
+        Raises `ValidationError` (code `nothing_to_refund`) when nothing is left, without
+        creating anything.
+        """
+        items = await self.refundable_items(order_id, timeout=timeout, max_retries=max_retries)
+        refund = _full_refund(order_id, items, merchant_order_id, description, status)
+        call = _keyed(self._create_refund(refund), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def list_refunds(
+        self,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Page[Refund]:
+        """List refunds (`GET /v3/filter/api/order/refund-order`); conditions, sorting and
+        paging as in `list_orders` (fields `id`, `parent_id`, `status`, `merchant_id`,
+        `merchant_order_id`, `created_at`)."""
+        call = self._list_refunds(page, page_size, order_by, filters, conditions)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def iterate_refunds(
+        self,
+        *,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> AsyncIterator[Refund]:
+        """Every refund matching `list_refunds` conditions, page after page (see
+        `iterate_orders`)."""
+
+        def make(number: int, size: int) -> _Call[Page[Refund]]:
+            return self._list_refunds(number, size, order_by, filters, conditions)
+
+        return self._iterate(make, page_size, timeout, max_retries)
+
+    async def cancel_refund(
+        self,
+        refund_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Refund:
+        """Cancel a `draft` or `created` refund (`DELETE .../order/{id}`, the call that cancels
+        an order); its amount becomes refundable again. Returns it with status `canceled`."""
+        call = _keyed(self._cancel_refund(refund_id), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def create_correction(
+        self,
+        refund_id: str,
+        *,
+        merchant_id: str,
+        merchant_order_id: str,
+        description: str,
+        amount: Decimal | int | str,
+        vat_amount: Decimal | int | str,
+        currency_id: str,
+        basket_items: Sequence[BasketItem],
+        expiration_date: dt.datetime | None = None,
+        customer: Customer | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **fields: Any,
+    ) -> Order:
+        """Withhold a fee, penalty or service charge from a draft refund
+        (`POST /v3/billing/api/order/correction-order`, api.md §9.4).
+
+        `refund_id` is a refund created with `status="draft"`; `basket_items` are the withheld
+        positions. The correction order comes back `completed`; the refund becomes `created`
+        and the buyer gets the refund less the correction (`Refund.payout_amount`).
+        `fields` are further `CreateOrder` attributes (`meta_data`, `notification_url`, ...).
+        """
+        correction = _make_correction(
+            refund_id,
+            merchant_id,
+            merchant_order_id,
+            description,
+            amount,
+            vat_amount,
+            currency_id,
+            basket_items,
+            expiration_date,
+            customer,
+            fields,
+        )
+        call = _keyed(self._create_correction(correction), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def create_shipment(
+        self,
+        *,
+        order_id: str,
+        basket_items: Sequence[BasketItem],
+        document_number: str | None = None,
+        document_date: dt.date | None = None,
+        final: bool | None = None,
+        meta_data: dict[str, Any] | list[Any] | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Shipment:
+        """Register what a paid order delivered (`POST /v3/billing/api/order/shipment`).
+
+        Several shipments per order are allowed, together at most the order's amount; a
+        shipment captures a held payment, and `final=True` closes the order's shipments and
+        releases what is left of the hold. Raises `WrongOrderStatus` for an unpaid order.
+        """
+        shipment = _make_shipment(
+            order_id, basket_items, document_number, document_date, final, meta_data
+        )
+        call = _keyed(self._create_shipment(shipment), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def list_shipments(
+        self,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Page[Shipment]:
+        """List shipments (`GET /v3/filter/api/order/shipment`); conditions, sorting and paging
+        as in `list_orders` (fields `id`, `order_id`, `merchant_id`, `created_at`)."""
+        call = self._list_shipments(page, page_size, order_by, filters, conditions)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def iterate_shipments(
+        self,
+        *,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> AsyncIterator[Shipment]:
+        """Every shipment matching `list_shipments` conditions, page after page (see
+        `iterate_orders`)."""
+
+        def make(number: int, size: int) -> _Call[Page[Shipment]]:
+            return self._list_shipments(number, size, order_by, filters, conditions)
+
+        return self._iterate(make, page_size, timeout, max_retries)
+
+    # -- marketplace, company lookup, guarantee ---------------------------------------------
 
     async def create_shop(
-        self, *, title: str, idempotency_key: str | None = None, **fields: Any
+        self,
+        *,
+        title: str,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **fields: Any,
     ) -> Shop:
         """Create a marketplace point of sale; `fields` are `ShopFields` attributes."""
-        call = self._create_shop(ShopFields(title=title, **fields))
-        return await self._send(_keyed(call, idempotency_key))
+        call = _keyed(self._create_shop(ShopFields(title=title, **fields)), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def update_shop(
-        self, shop_id: int, *, idempotency_key: str | None = None, **fields: Any
+        self,
+        shop_id: int,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **fields: Any,
     ) -> Shop:
         """Update a point of sale (`POST /v3/marketplace/api/shop/{id}`)."""
-        call = self._update_shop(shop_id, ShopFields(**fields))
-        return await self._send(_keyed(call, idempotency_key))
+        call = _keyed(self._update_shop(shop_id, ShopFields(**fields)), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def upsert_special_offer(
-        self, offer: SpecialOffer, *, idempotency_key: str | None = None
+        self,
+        offer: SpecialOffer,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> SpecialOffer:
         """Create or change a special offer (keyed by merchant_id + external_id)."""
-        return await self._send(_keyed(self._upsert_special_offer(offer), idempotency_key))
+        call = _keyed(self._upsert_special_offer(offer), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def lookup_company(
-        self, vat_number: str, *, page: int | None = None, page_size: int | None = None
+        self,
+        vat_number: str,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> Page[Counterparty]:
-        """Every registration of a company or sole trader by INN; see `Client.lookup_company`."""
-        return await self._send(self._lookup_company(vat_number, page, page_size))
+        """Every registration of a company or sole trader by INN
+        (`GET /v3/filter/api/counterparty-detail`); an unknown INN is an empty page.
+
+        Raises `ValidationError` for a malformed INN, `OutOfService` when the platform has no
+        company source or it is down.
+        """
+        call = self._lookup_company(vat_number, page, page_size)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def validate_payment_method(
         self,
@@ -744,11 +1803,13 @@ class AsyncClient(_Base):
         payment_method_id: str,
         customer: Customer,
         language_id: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> PaymentMethodCheck:
-        """Can this payer pay the order with this guarantee instrument? See `Client`."""
-        return await self._send(
-            self._validate_payment_method(order_id, payment_method_id, customer, language_id)
-        )
+        """Can this payer pay the order with this guarantee instrument
+        (`POST .../order/{id}/payment-method-action/validate`)?"""
+        call = self._validate_payment_method(order_id, payment_method_id, customer, language_id)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def send_payment_code(
         self,
@@ -757,11 +1818,13 @@ class AsyncClient(_Base):
         payment_method_id: str,
         customer: Customer,
         language_id: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> PaymentCodeSent:
-        """Have the platform send the payer a confirmation code; see `Client`."""
-        return await self._send(
-            self._send_payment_code(order_id, payment_method_id, customer, language_id)
-        )
+        """Have the platform send the payer a confirmation code
+        (`POST .../order/{id}/payment-method-action/send-code`)."""
+        call = self._send_payment_code(order_id, payment_method_id, customer, language_id)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def pay_with_code(
         self,
@@ -772,13 +1835,15 @@ class AsyncClient(_Base):
         public_code: str,
         code: str,
         language_id: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
     ) -> PaymentCodeResult:
-        """Pay the order's invoice with the payer's code; see `Client.pay_with_code`."""
-        return await self._send(
-            self._pay_with_code(
-                order_id, payment_method_id, customer, public_code, code, language_id
-            )
+        """Pay the order's invoice with the code the payer received
+        (`POST .../order/{id}/payment-method-action/pay`); check `.result` (or `.paid`)."""
+        call = self._pay_with_code(
+            order_id, payment_method_id, customer, public_code, code, language_id
         )
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -795,8 +1860,15 @@ class _InstrumentBase(_Base):
         base_url: str,
         timeout: httpx.Timeout | float | None,
         user_agent: str | None,
+        max_retries: int,
     ) -> None:
-        super().__init__(token, base_url=base_url, timeout=timeout, user_agent=user_agent)
+        super().__init__(
+            token,
+            base_url=base_url,
+            timeout=timeout,
+            user_agent=user_agent,
+            max_retries=max_retries,
+        )
         compute_signature(b"", signing_key, algorithm)  # fail fast on a bad algorithm
         self._signing_key = signing_key
         self.algorithm = algorithm
@@ -866,6 +1938,7 @@ class InstrumentClient(_InstrumentBase):
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
         user_agent: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
         super().__init__(
             signing_key=signing_key,
@@ -874,6 +1947,7 @@ class InstrumentClient(_InstrumentBase):
             base_url=base_url,
             timeout=timeout,
             user_agent=user_agent,
+            max_retries=max_retries,
         )
         self._http = httpx.Client(**_httpx_client_kwargs(self, transport))
 
@@ -892,6 +1966,7 @@ class InstrumentClient(_InstrumentBase):
         """Close the underlying connection pool."""
         self._http.close()
 
+    _send_once = Client._send_once
     _send = Client._send
 
     def list_invoices(
@@ -947,6 +2022,7 @@ class AsyncInstrumentClient(_InstrumentBase):
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: httpx.Timeout | float | None = None,
         user_agent: str | None = None,
+        max_retries: int = DEFAULT_MAX_RETRIES,
     ) -> None:
         super().__init__(
             signing_key=signing_key,
@@ -955,6 +2031,7 @@ class AsyncInstrumentClient(_InstrumentBase):
             base_url=base_url,
             timeout=timeout,
             user_agent=user_agent,
+            max_retries=max_retries,
         )
         self._http = httpx.AsyncClient(**_httpx_client_kwargs(self, transport))
 
@@ -973,6 +2050,7 @@ class AsyncInstrumentClient(_InstrumentBase):
         """Close the underlying connection pool."""
         await self._http.aclose()
 
+    _send_once = AsyncClient._send_once
     _send = AsyncClient._send
 
     async def list_invoices(

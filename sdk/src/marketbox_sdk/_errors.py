@@ -107,7 +107,25 @@ class InvoiceboxError(Exception):
         self.http_status = http_status
         self.request_id = request_id
         self.response = response
+        #: How many requests the client made before raising this (retries included).
+        self.attempts = 1
+        #: The `Idempotency-Key` the failed call carried (None for reads): repeat the call with
+        #: it to get the first answer instead of running the write twice.
+        self.idempotency_key: str | None = None
         super().__init__(self.message)
+
+    @property
+    def next_step(self) -> str | None:
+        """What to do about this error, when the SDK knows (None otherwise)."""
+        return None
+
+    def _repeat_with_key(self) -> str:
+        if not self.idempotency_key:
+            return ""
+        return (
+            "; the write may or may not have happened: repeat it with "
+            f"idempotency_key={self.idempotency_key!r} to get its result without running it twice"
+        )
 
     def __str__(self) -> str:
         text = self.message
@@ -117,6 +135,10 @@ class InvoiceboxError(Exception):
             text += " (" + ", ".join(f"{f.name}: {f.code}" for f in self.fields) + ")"
         if self.request_id:
             text += f" request_id={self.request_id}"
+        if self.attempts > 1:
+            text += f" (gave up after {self.attempts} attempts)"
+        if self.next_step:
+            text += f": {self.next_step}"
         return text
 
     def __repr__(self) -> str:
@@ -128,6 +150,10 @@ class InvoiceboxError(Exception):
 
 class TransportError(InvoiceboxError):
     """The request did not get an HTTP answer (connection failure or timeout)."""
+
+    @property
+    def next_step(self) -> str | None:
+        return "check base_url and the network, then retry" + self._repeat_with_key()
 
 
 class UnexpectedResponse(InvoiceboxError):
@@ -227,9 +253,19 @@ class RateLimited(InvoiceboxError):
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
 
+    @property
+    def next_step(self) -> str | None:
+        if self.retry_after is not None:
+            return f"wait {self.retry_after:g} s before trying again" + self._repeat_with_key()
+        return "slow down and try again later" + self._repeat_with_key()
+
 
 class ServerError(InvoiceboxError):
     """The server failed (HTTP 5xx); for a write the outcome is unknown: re-read first."""
+
+    @property
+    def next_step(self) -> str | None:
+        return "try again later" + self._repeat_with_key()
 
 
 class OutOfService(ServerError):
@@ -323,10 +359,8 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     if not value:
         return None
     value = value.strip()
-    try:
-        return max(0.0, float(int(value)))
-    except ValueError:
-        pass
+    if value.isascii() and value.replace(".", "", 1).isdigit():  # seconds (fractions too)
+        return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

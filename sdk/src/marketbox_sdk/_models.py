@@ -27,6 +27,8 @@ __all__ = [
     "BasketItem",
     "Counterparty",
     "CreateOrder",
+    "CreateRefund",
+    "CreateShipment",
     "Customer",
     "Invoice",
     "InvoicePayment",
@@ -41,6 +43,9 @@ __all__ = [
     "PaymentMethodCheck",
     "PaymentOrder",
     "PaymentOrderTemplate",
+    "Refund",
+    "RefundStatus",
+    "Shipment",
     "Shop",
     "ShopFields",
     "SpecialOffer",
@@ -438,6 +443,109 @@ class Page(Generic[T]):
         if self.total_count is None or self.page is None or not self.page_size:
             return False
         return self.page * self.page_size < self.total_count
+
+
+# ---------------------------------------------------------------------------------------------
+# Refunds and corrections (api.md §9)
+
+
+class RefundStatus(enum.StrEnum):
+    """Refund statuses (api.md §9): a `draft` waits for a correction order, `created` is formed,
+    `completed` is paid out, `canceled` gives its amount back to what is refundable."""
+
+    DRAFT = "draft"
+    CREATED = "created"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+
+@dataclasses.dataclass(kw_only=True)
+class CreateRefund(Model):
+    """Body of `POST /v3/billing/api/order/refund-order` (a full or partial refund).
+
+    `parent_id` is the paid order; `merchant_order_id` is the refund's own number, unique per
+    refund (a reused one raises `DuplicateMerchantOrderId`: that protects against refunding
+    twice). `status` is `created` (default) or `draft` (to attach a correction order).
+    """
+
+    _decimal_fields = ("amount", "vat_amount")
+
+    parent_id: str
+    merchant_order_id: str
+    description: str
+    amount: Decimal
+    vat_amount: Decimal
+    basket_items: list[BasketItem]
+    status: str | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class Refund(Model):
+    """A refund as returned by the API (RefundOrderResponse).
+
+    After a correction order (api.md §9.4) `correction_amount` is what was withheld and
+    `payout_amount` what the buyer gets back (marketbox extensions; None otherwise).
+    """
+
+    _decimal_fields = ("amount", "vat_amount", "correction_amount", "payout_amount")
+
+    id: str
+    parent_id: str
+    status: str
+    amount: Decimal
+    vat_amount: Decimal
+    merchant_order_id: str | None = None
+    merchant_id: str | None = None
+    description: str | None = None
+    currency_id: str | None = None
+    basket_items: list[BasketItem] = dataclasses.field(default_factory=list)
+    created_at: dt.datetime | None = None
+    correction_amount: Decimal | None = None
+    payout_amount: Decimal | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shipments (api.md §10)
+
+
+@dataclasses.dataclass(kw_only=True)
+class CreateShipment(Model):
+    """Body of `POST /v3/billing/api/order/shipment`: what a paid order delivered.
+
+    Several shipments per order are allowed, together at most the order's amount; a `final`
+    one closes the order's shipments (and releases what is left of a held payment).
+    """
+
+    order_id: str
+    basket_items: list[BasketItem]
+    document_number: str | None = None
+    document_date: dt.date | None = None
+    final: bool | None = None
+    meta_data: dict[str, Any] | list[Any] | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class Shipment(Model):
+    """A shipment as returned by the API (ShipmentResponse); `id` is an integer."""
+
+    _decimal_fields = ("amount", "vat_amount")
+
+    id: int
+    order_id: str
+    merchant_id: str | None = None
+    document_number: str | None = None
+    document_date: dt.date | None = None
+    basket_items: list[BasketItem] = dataclasses.field(default_factory=list)
+    final: bool = False
+    status: str | None = None
+    type: str | None = None
+    amount: Decimal | None = None
+    vat_amount: Decimal | None = None
+    currency_id: str | None = None
+    created_at: dt.datetime | None = None
+    meta_data: Any = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
 # ---------------------------------------------------------------------------------------------
