@@ -531,9 +531,11 @@ class _Base:
 def full_refund_lines(items: Sequence[BasketItem]) -> tuple[list[BasketItem], Decimal, Decimal]:
     """Refund lines giving back everything still refundable, with their amount and VAT.
 
-    A line nothing was refunded from goes back as it was bought; a partly refunded one as one
-    unit of what is left (the way the official MCP server refunds: lines are matched by `sku`
-    and capped by what is left, not by quantity or unit price).
+    The platform answers each line as it can still be refunded (its quantity and totals are
+    what is left; a line refunded in full has nothing left and is skipped), so such a line goes
+    back as it is. A line whose totals are not what is left (a server that answers only
+    `availableAmount`) goes back as one unit of what is left, the way the official MCP server
+    refunds: lines are matched by `sku` and capped by what is left.
     """
     lines: list[BasketItem] = []
     for item in items:
