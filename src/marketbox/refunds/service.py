@@ -36,6 +36,7 @@ from marketbox.orders.errors import (
 )
 from marketbox.orders.schemas import CreateOrderRequest
 from marketbox.orders.serializers import format_datetime, order_response
+from marketbox.receipts import service as receipts_service
 from marketbox.refunds import repository
 from marketbox.refunds.errors import RefundExceedsAvailable, RefundLineUnknown
 from marketbox.refunds.schemas import CreateRefundRequest
@@ -358,6 +359,7 @@ async def create_correction(
         from_statuses=("draft",),
     )
     correction = await orders_repository.get_order(conn, correction_id, merchant_id=merchant.id)
+    await receipts_service.issue_for_correction(conn, correction)
     await outbox.enqueue_for_orders(conn, [promoted], payment_base=payment_base, event="refund")
     await outbox.enqueue_for_orders(conn, [correction], payment_base=payment_base, event="paid")
     return order_response(correction, payment_base)
@@ -371,5 +373,6 @@ async def pay_out_formed(conn: AsyncConnection, *, payment_base: str, limit: int
     gateway's refund call joins this step with the gateway seam (docs/api.md "Refunds").
     """
     done = await repository.pay_out_formed(conn, clock.now(), limit=limit)
+    await receipts_service.issue_for_refunds(conn, done)
     await outbox.enqueue_for_orders(conn, done, payment_base=payment_base, event="refund")
     return len(done)
