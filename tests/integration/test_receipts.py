@@ -129,6 +129,31 @@ async def test_a_card_payment_issues_an_income_receipt_signed_per_line(
     assert receipt["status"] == "formed"
 
 
+async def test_a_company_payer_is_named_on_its_receipts(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    order = await create(api, items=[TASTING])
+
+    await pay(
+        api,
+        order,
+        customer_type="legal",
+        name="ООО «Ромашка»",
+        inn="7707083893",
+        kpp="773601001",
+        address="Москва, ул. Вавилова, 19",
+        email="buh@romashka.example",
+    )
+
+    [receipt] = await order_receipts(api, order["id"])
+    assert receipt["customer"] == {
+        "email": "buh@romashka.example",
+        "phone": "79990001122",
+        "name": "ООО «Ромашка»",
+        "vatNumber": "7707083893",
+    }
+
+
 async def test_a_shipment_settles_in_full_what_was_prepaid_and_nothing_twice(
     api: httpx.AsyncClient, db: Database
 ) -> None:
@@ -157,6 +182,36 @@ async def test_a_shipment_settles_in_full_what_was_prepaid_and_nothing_twice(
         Decimal("3086.40"),
         Decimal("0.00"),
     )
+
+
+async def test_each_partial_shipment_settles_what_it_delivers(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    order = await create(api, items=[COFFEE])
+    await pay(api, order)
+    kilo = {"quantity": Decimal(1), "totalAmount": Decimal("1234.56")}
+    half = {"quantity": Decimal("0.5"), "totalAmount": Decimal("617.28")}
+    parts = [
+        {**COFFEE, **part, "totalVatAmount": vat}
+        for part, vat in (
+            (kilo, Decimal("205.76")),
+            (kilo, Decimal("205.76")),
+            (half, Decimal("102.88")),
+        )
+    ]
+
+    for part in parts:
+        shipped = await api.post(
+            SHIPMENTS, content=body({"orderId": order["id"], "basketItems": [part]})
+        )
+        assert shipped.status_code == 200, shipped.text
+
+    payment, *settlements = await order_receipts(api, order["id"])
+    assert [r["purpose"] for r in settlements] == ["shipment"] * 3
+    assert [r["amount"] for r in settlements] == [p["totalAmount"] for p in parts]
+    # Together they settle exactly what was prepaid, VAT included.
+    assert sum((r["prepaidAmount"] for r in settlements), Decimal(0)) == payment["amount"]
+    assert sum((r["vatAmount"] for r in settlements), Decimal(0)) == payment["vatAmount"]
 
 
 async def test_a_held_payment_gets_its_receipt_when_a_shipment_captures_it(

@@ -20,6 +20,7 @@ units in the totals, never float.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -66,22 +67,41 @@ def _line(item: Mapping[str, Any], method_sign: int) -> dict[str, Any]:
     }
 
 
-async def _buyer(
-    conn: AsyncConnection, container_id: str, customer: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The payer as entered on the payment page over the order's customer."""
-    merged = {**(customer or {}), **(await repository.container_payer(conn, container_id))}
-    legal = merged.get("type") == "legal"
-    return {
-        "customer_email": merged.get("email") or None,
-        "customer_phone": merged.get("phone") or None,
-        "customer_name": (merged.get("name") or None) if legal else None,
-        "customer_inn": (merged.get("vatNumber") or None) if legal else None,
-    }
+class _Parties:
+    """Suppliers and payers of one issuing call, each looked up once."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self.suppliers: dict[str, tuple[str, str]] = {}
+        self.payers: dict[str, dict[str, Any]] = {}
+
+    async def load_suppliers(self, merchant_ids: Sequence[str]) -> None:
+        missing = [m for m in merchant_ids if m not in self.suppliers]
+        if missing:
+            self.suppliers.update(await repository.suppliers(self.conn, missing))
+
+    async def fields(self, order: Mapping[str, Any]) -> dict[str, Any]:
+        """Supplier (the merchant) and buyer contact: the payer as entered on the payment page
+        over the order's customer."""
+        await self.load_suppliers([order["merchant_id"]])
+        name, inn = self.suppliers[order["merchant_id"]]
+        container_id = order["container_id"]
+        if container_id not in self.payers:
+            self.payers[container_id] = await repository.container_payer(self.conn, container_id)
+        merged = {**(order["customer"] or {}), **self.payers[container_id]}
+        legal = merged.get("type") == "legal"
+        return {
+            "supplier_name": name,
+            "supplier_inn": inn,
+            "customer_email": merged.get("email") or None,
+            "customer_phone": merged.get("phone") or None,
+            "customer_name": (merged.get("name") or None) if legal else None,
+            "customer_inn": (merged.get("vatNumber") or None) if legal else None,
+        }
 
 
 async def _record(
-    conn: AsyncConnection,
+    parties: _Parties,
     *,
     kind: str,
     purpose: str,
@@ -89,7 +109,7 @@ async def _record(
     order: Mapping[str, Any],
     lines: list[dict[str, Any]],
     prepaid: bool = False,
-    now: Any = None,
+    now: datetime | None = None,
 ) -> dict[str, Any] | None:
     """The row of one receipt of `order` (the merchant's paid order); None without lines."""
     if not lines:
@@ -97,7 +117,6 @@ async def _record(
     currency = order["currency"]
     amount = money.to_minor(sum((line["amount"] for line in lines), Decimal(0)), currency)
     vat = money.to_minor(sum((line["vatAmount"] for line in lines), Decimal(0)), currency)
-    [(name, inn)] = (await repository.suppliers(conn, [order["merchant_id"]])).values()
     return {
         "id": ids.new_id(),
         "kind": kind,
@@ -113,9 +132,7 @@ async def _record(
         "prepaid_minor": amount if prepaid else 0,
         "payment_form": tags.PAYMENT_FORM_ELECTRONIC,
         "lines": lines,
-        "supplier_name": name,
-        "supplier_inn": inn,
-        **(await _buyer(conn, order["container_id"], order["customer"])),
+        **(await parties.fields(order)),
         "status": FORMED,
         "fiscal_attributes": None,
         "handed_over_at": None,
@@ -141,16 +158,18 @@ async def issue_for_payment(
     if held:
         return
     now = clock.now()
+    parties = _Parties(conn)
+    orders = [_mapping(row) for row in paid_orders]
+    await parties.load_suppliers(sorted({order["merchant_id"] for order in orders}))
     records = []
-    for row in paid_orders:
-        order = _mapping(row)
+    for order in orders:
         lines = [
             _line(item, tags.payment_method_sign(item.get("paymentType")))
             for item in order["basket_items"] or []
         ]
         records.append(
             await _record(
-                conn,
+                parties,
                 kind=tags.INCOME,
                 purpose=PAYMENT,
                 source_id=payment_id,
@@ -182,14 +201,21 @@ async def issue_for_shipment(conn: AsyncConnection, order: Any, shipment: Any) -
     """
     order, shipment = _mapping(order), _mapping(shipment)
     paid = await repository.receipts_of_order(conn, order["id"], purpose=PAYMENT)
-    signs = await _income_signs(conn, order["id"])
+    # Lines the payment receipt settled in full are not settled again; every other shipped
+    # line is, by each (partial) shipment that delivers it.
+    settled = {
+        line["sku"]
+        for receipt in paid
+        for line in receipt.lines
+        if int(line["paymentMethodSign"]) == tags.FULL_SETTLEMENT
+    }
     lines = [
         _line(item, tags.FULL_SETTLEMENT)
         for item in shipment["basket_items"] or []
-        if signs.get(item.get("sku")) != tags.FULL_SETTLEMENT
+        if item.get("sku") not in settled
     ]
     record = await _record(
-        conn,
+        _Parties(conn),
         kind=tags.INCOME,
         purpose=SHIPMENT,
         source_id=str(shipment["id"]),
@@ -203,6 +229,7 @@ async def issue_for_shipment(conn: AsyncConnection, order: Any, shipment: Any) -
 async def issue_for_refunds(conn: AsyncConnection, refunds: Sequence[Any]) -> None:
     """The «возврат прихода» receipt of each refund that completed (money went back)."""
     now = clock.now()
+    parties = _Parties(conn)
     records = []
     for row in refunds:
         refund = _mapping(row)
@@ -219,7 +246,7 @@ async def issue_for_refunds(conn: AsyncConnection, refunds: Sequence[Any]) -> No
         ]
         records.append(
             await _record(
-                conn,
+                parties,
                 kind=tags.INCOME_RETURN,
                 purpose=REFUND,
                 source_id=refund["id"],
@@ -240,7 +267,7 @@ async def issue_for_correction(conn: AsyncConnection, correction: Any) -> None:
         return
     lines = [_line(item, tags.FULL_SETTLEMENT) for item in correction["basket_items"] or []]
     record = await _record(
-        conn,
+        _Parties(conn),
         kind=tags.INCOME,
         purpose=CORRECTION,
         source_id=correction["id"],
