@@ -101,6 +101,7 @@ def create_app(
         "marketbox.payment_page.views",
         "marketbox.marketplace.routes",
         "marketbox.refunds.routes",
+        "marketbox.receipts.routes",
         "marketbox.shipments.routes",
         "marketbox.companies.routes",
         "marketbox.guarantee.routes",

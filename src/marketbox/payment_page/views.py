@@ -11,7 +11,8 @@
     POST /order/{id}/remove        the buyer removes an add-on order (`order_id`) before paying
     GET  /order/{id}/success       after a payment, when the shop gave no successUrl
     GET  /order/{id}/fail          after a decline without a failUrl («Попробовать снова»)
-    GET  /order/{id}/receipt       printable receipt of a paid invoice
+    GET  /order/{id}/receipt       printable payment confirmation of a paid invoice, with the
+                                   54-FZ fiscal receipts issued for it
 
 Every page works without JavaScript (plain form POST); static/payment-page.js only prevents a
 double submit and shows the loading state. The add-on services strip (addons.py, static/addons.js)
@@ -45,6 +46,7 @@ from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
 from marketbox.payments import attempts, sandbox, throttle
 from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
+from marketbox.receipts import service as receipts_service
 from marketbox.web import headers as web_headers
 from marketbox.web.context import AppContext, get_context
 from marketbox.web.envelope import JSONResponse
@@ -68,6 +70,8 @@ messages.register(env)
 env.globals["script_json"] = host.script_json
 
 LANGS = ("ru", "en")
+# Tag 1212 codes the receipt page names; others print as their number (messages.py).
+FISCAL_SUBJECTS = frozenset(f"fiscal.subject.{code}" for code in (1, 2, 3, 4, 10))
 FAIL_REASONS = {
     sandbox.INSUFFICIENT_FUNDS: "fail.insufficient_funds",
     sandbox.EXPIRED_CARD: "fail.expired_card",
@@ -342,23 +346,34 @@ async def fail_page(request: Request, container_id: str) -> Response:
 
 @router.get("/order/{container_id}/receipt")
 async def receipt_page(request: Request, container_id: str) -> Response:
-    return await _render_paid(request, container_id, "receipt.html", "page page--receipt")
+    """The payment confirmation («Квитанция об оплате») and, apart from it, the 54-FZ fiscal
+    receipts («Кассовый чек») issued for the invoice (docs/receipts.md)."""
+    return await _render_paid(
+        request, container_id, "receipt.html", "page page--receipt", fiscal=True
+    )
 
 
 async def _render_paid(
-    request: Request, container_id: str, template: str, main_class: str
+    request: Request, container_id: str, template: str, main_class: str, *, fiscal: bool = False
 ) -> Response:
     """A page that exists only for a paid invoice; others go back to the invoice itself."""
     ctx = get_context(request)
+    extra: dict[str, Any] = {}
     try:
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            if fiscal:
+                extra["fiscal_subjects"] = FISCAL_SUBJECTS
+                extra["fiscal_receipts"] = [
+                    {**r, "created": parsing.parse_datetime(r["createdAt"])}
+                    for r in await receipts_service.container_receipts(conn, invoice.id)
+                ]
     except ContainerNotFound:
         return _not_found(request, ctx)
     page = _Page(request, ctx, invoice)
     if invoice.status != "paid":
         return RedirectResponse(page.url(), status_code=303)
-    return page.render(template, main_class=main_class)
+    return page.render(template, main_class=main_class, **extra)
 
 
 # --- rendering -------------------------------------------------------------------------------

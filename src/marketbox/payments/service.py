@@ -28,6 +28,7 @@ from marketbox.payments.errors import (
     NotPayableHere,
     WrongCurrency,
 )
+from marketbox.receipts import service as receipts_service
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ async def pay_container(
             "created_at": now,
         },
     )
+    await receipts_service.issue_for_payment(conn, paid, payment_id=payment_id, held=hold)
     await outbox.enqueue_for_orders(conn, paid, payment_base=payment_base, event="paid")
     return PaymentResult(payment_id, container_id, total, currency, paid)
 

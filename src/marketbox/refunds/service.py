@@ -38,6 +38,7 @@ from marketbox.orders.schemas import CreateOrderRequest
 from marketbox.orders.serializers import format_datetime, order_response
 from marketbox.payments import gateway as gw
 from marketbox.payments import operations
+from marketbox.receipts import service as receipts_service
 from marketbox.refunds import repository
 from marketbox.refunds.errors import RefundExceedsAvailable, RefundLineUnknown
 from marketbox.refunds.schemas import CreateRefundRequest
@@ -408,6 +409,7 @@ async def create_correction(
         from_statuses=("draft",),
     )
     correction = await orders_repository.get_order(conn, correction_id, merchant_id=merchant.id)
+    await receipts_service.issue_for_correction(conn, correction)
     await outbox.enqueue_for_orders(conn, [promoted], payment_base=payment_base, event="refund")
     await outbox.enqueue_for_orders(conn, [correction], payment_base=payment_base, event="paid")
     return order_response(correction, payment_base)
@@ -465,7 +467,8 @@ def payout_effect(payment_base: str) -> operations.Effect:
 
 
 async def _paid_out(conn: AsyncConnection, refunds: list[Any], *, payment_base: str) -> None:
-    """Refunds that completed: their shops are notified."""
+    """Refunds that completed: their receipts are issued and their shops notified."""
+    await receipts_service.issue_for_refunds(conn, refunds)
     await outbox.enqueue_for_orders(conn, refunds, payment_base=payment_base, event="refund")
 
 

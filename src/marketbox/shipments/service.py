@@ -31,6 +31,7 @@ from marketbox.orders.serializers import format_datetime
 from marketbox.payments import gateway as gw
 from marketbox.payments import operations
 from marketbox.payments.sandbox import METHOD_CARD_HOLD
+from marketbox.receipts import service as receipts_service
 from marketbox.shipments import repository
 from marketbox.shipments.schemas import CreateShipmentRequest
 from marketbox.storage.query import ListQuery
@@ -132,6 +133,7 @@ async def create_shipment(
             "created_at": now,
         },
     )
+    await receipts_service.issue_for_shipment(conn, order, row)
     if order["status"] == "hold":
         # The first shipment captures the hold (api.md §8.7): the order is paid for good.
         await orders_repository.update_order(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 00:10:19.469438
+Create Date: 2026-12-07 00:26:29.213062
 """
 
 from __future__ import annotations
@@ -473,6 +473,66 @@ def upgrade() -> None:
         sa.UniqueConstraint("public_code", name=op.f("uq_guarantee_codes_public_code")),
     )
     op.create_table(
+        "receipts",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("purpose", sa.String(length=20), nullable=False),
+        sa.Column("source_id", sa.String(length=36), nullable=False),
+        sa.Column("order_id", sa.String(length=36), nullable=False),
+        sa.Column("merchant_id", sa.String(length=36), nullable=False),
+        sa.Column("container_id", sa.String(length=36), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("vat_amount_minor", sa.BigInteger(), nullable=False),
+        sa.Column("electronic_minor", sa.BigInteger(), nullable=False),
+        sa.Column("prepaid_minor", sa.BigInteger(), nullable=False),
+        sa.Column("payment_form", sa.String(length=20), nullable=False),
+        sa.Column("lines", marketbox.storage.types.ExactJSON(), nullable=False),
+        sa.Column("supplier_name", sa.String(length=500), nullable=False),
+        sa.Column("supplier_inn", sa.String(length=20), nullable=False),
+        sa.Column("customer_email", sa.String(length=100), nullable=True),
+        sa.Column("customer_phone", sa.String(length=100), nullable=True),
+        sa.Column("customer_name", sa.String(length=500), nullable=True),
+        sa.Column("customer_inn", sa.String(length=20), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("fiscal_attributes", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column(
+            "handed_over_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["container_id"],
+            ["order_containers.id"],
+            name=op.f("fk_receipts_container_id_order_containers"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchants.id"], name=op.f("fk_receipts_merchant_id_merchants")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_receipts_order_id_orders")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_receipts")),
+        sa.UniqueConstraint(
+            "purpose", "source_id", "order_id", name=op.f("uq_receipts_purpose_source_id_order_id")
+        ),
+    )
+    with op.batch_alter_table("receipts", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_receipts_container_id"), ["container_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_receipts_merchant_id_created_at"),
+            ["merchant_id", "created_at"],
+            unique=False,
+        )
+        batch_op.create_index(batch_op.f("ix_receipts_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_receipts_status_handed_over_at"),
+            ["status", "handed_over_at"],
+            unique=False,
+        )
+
+    op.create_table(
         "shipments",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("order_id", sa.String(length=36), nullable=False),
@@ -551,6 +611,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_shipments_merchant_id_created_at"))
 
     op.drop_table("shipments")
+    with op.batch_alter_table("receipts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_receipts_status_handed_over_at"))
+        batch_op.drop_index(batch_op.f("ix_receipts_order_id"))
+        batch_op.drop_index(batch_op.f("ix_receipts_merchant_id_created_at"))
+        batch_op.drop_index(batch_op.f("ix_receipts_container_id"))
+
+    op.drop_table("receipts")
     op.drop_table("guarantee_codes")
     with op.batch_alter_table("gateway_operations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gateway_operations_status_next_try_at"))
