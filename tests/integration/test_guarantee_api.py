@@ -738,6 +738,12 @@ async def test_a_guarantee_paid_order_with_nothing_shipped_is_canceled_in_full(
             ).all()
         ]
     assert events == ["paid", "canceled"]  # the shop learns of the reversal
+    # The income receipt of the payment is returned in full (54-FZ, docs/receipts.md).
+    receipts = read(await api.get(f"{ORDERS}/{order['id']}/receipt"))["data"]
+    assert [(r["purpose"], r["kind"], r["amount"]) for r in receipts] == [
+        ("payment", "income", Decimal("1500.00")),
+        ("reversal", "income_return", Decimal("1500.00")),
+    ]
 
 
 async def test_a_guarantee_paid_order_once_shipped_or_refunded_is_not_canceled(

@@ -39,6 +39,7 @@ from marketbox.orders.errors import (
 from marketbox.orders.schemas import CreateOrderRequest, OrderStatusRequest, UpdateOrderRequest
 from marketbox.orders.serializers import order_response
 from marketbox.payments import operations
+from marketbox.receipts import service as receipts_service
 from marketbox.shipments import repository as shipments_repository
 from marketbox.shipments import service as shipments_service
 from marketbox.storage.query import ListQuery
@@ -422,6 +423,8 @@ async def cancel_order(
     if m["status"] == "hold":
         # The shop cannot serve it: its share of the hold is released with the rest.
         await shipments_service.release_if_settled(conn, m["container_id"])
+    elif m["status"] == "completed":
+        await receipts_service.issue_for_reversal(conn, updated)
     await outbox.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
     return order_response(updated, payment_base)
 

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from marketbox.orders.schemas import _Model
 
-PURPOSES = ("payment", "shipment", "refund", "correction")
+PURPOSES = ("payment", "shipment", "refund", "correction", "reversal")
 KINDS = ("income", "income_return")
 STATUSES = ("formed", "registered")
 

@@ -40,6 +40,7 @@ PAYMENT = "payment"
 SHIPMENT = "shipment"
 REFUND = "refund"
 CORRECTION = "correction"
+REVERSAL = "reversal"
 FORMED = "formed"
 
 
@@ -256,6 +257,24 @@ async def issue_for_refunds(conn: AsyncConnection, refunds: Sequence[Any]) -> No
             )
         )
     await _insert(conn, records)
+
+
+async def issue_for_reversal(conn: AsyncConnection, order: Any) -> None:
+    """The «возврат прихода» receipt of a paid order canceled in full (a guarantee payment
+    reversed before any shipment, api.md §8.6): every line of it goes back."""
+    m = _mapping(order)
+    signs = await _income_signs(conn, m["id"])
+    if not signs:
+        return  # no income receipt was issued for it: nothing to return
+    lines = [
+        _line(item, signs.get(item.get("sku"), tags.payment_method_sign(item.get("paymentType"))))
+        for item in m["basket_items"] or []
+    ]
+    parties = _Parties(conn)
+    record = await _record(
+        parties, kind=tags.INCOME_RETURN, purpose=REVERSAL, source_id=m["id"], order=m, lines=lines
+    )
+    await _insert(conn, [record])
 
 
 async def issue_for_correction(conn: AsyncConnection, correction: Any) -> None:
