@@ -46,7 +46,8 @@ TARGETS = {
     "create/sqlite": Target(CREATE_FLOOR, 0.35),
     "confirm/postgres": Target(CREATE_FLOOR, 0.30),
     # After the payment: ~10 round trips a request (lock, re-read, checks, insert, notify)
-    # against the floor's one; measured 0.09-0.25x (CPU ratio 0.15), docs/benchmarks.md.
+    # against the floor's one; 0.07-0.25x on a busy machine, CPU ratio 0.14-0.16
+    # (docs/benchmarks.md).
     "refund/postgres": Target(CREATE_FLOOR, 0.12),
     "shipment/postgres": Target(CREATE_FLOOR, 0.12),
     "notify/postgres": Target(NOTIFY_FLOOR, 0.25),
