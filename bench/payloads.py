@@ -70,3 +70,35 @@ def order(merchant_order_id: str, *, notification_url: str | None = None) -> dic
 def order_body(merchant_order_id: str) -> str:
     """The exact JSON text sent (Decimals as JSON numbers, never through float)."""
     return jsonutil.dumps(order(merchant_order_id)).decode()
+
+
+# After the payment: a refund gives back one line (the delivery) of the two, a partial refund;
+# a shipment ships the whole basket and closes the order's shipments (`final`).
+REFUND_LINE = BASKET[1]
+
+
+def refund_body(parent_id: str, merchant_order_id: str) -> str:
+    """POST /v3/billing/api/order/refund-order: a partial refund of one line of `parent_id`."""
+    return jsonutil.dumps(
+        {
+            "parentId": parent_id,
+            "merchantOrderId": merchant_order_id,
+            "description": "Возврат доставки",
+            "amount": REFUND_LINE["totalAmount"],
+            "vatAmount": REFUND_LINE["totalVatAmount"],
+            "basketItems": [REFUND_LINE],
+        }
+    ).decode()
+
+
+def shipment_body(order_id: str, document_number: str) -> str:
+    """POST /v3/billing/api/order/shipment: the whole basket of `order_id`, the final one."""
+    return jsonutil.dumps(
+        {
+            "orderId": order_id,
+            "documentNumber": document_number,
+            "documentDate": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "basketItems": BASKET,
+            "final": True,
+        }
+    ).decode()

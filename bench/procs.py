@@ -30,6 +30,19 @@ SERVER_CORE = 0
 LOAD_CORE = 1
 
 
+def child_pythonpath() -> str:
+    """This checkout first (bench/ and src/), then whatever the caller had.
+
+    The venv may hold an editable install of another checkout (a git worktree shares its
+    venv with the main one): without src/ first, the server would run that checkout's code.
+    """
+    paths = [str(ROOT), str(ROOT / "src")]
+    inherited = os.environ.get("PYTHONPATH")
+    if inherited:
+        paths += [str(Path(p).resolve()) for p in inherited.split(os.pathsep) if p]
+    return os.pathsep.join(dict.fromkeys(paths))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -87,7 +100,7 @@ class Proc:
         self.companions: list[Proc] = []
         self.log_path = LOG_DIR / f"{name}.log"
         self._log = self.log_path.open("wb")
-        child_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        child_env = {**os.environ, "PYTHONPATH": child_pythonpath(), **(env or {})}
         self.popen = subprocess.Popen(
             [*pinning.prefix(core), *argv],
             cwd=ROOT,

@@ -9,9 +9,12 @@ from marketbox import jsonutil
 from marketbox.merchants import service as merchants_service
 from marketbox.orders import service as orders_service
 from marketbox.orders.schemas import CreateOrderRequest
+from marketbox.payments import sandbox
+from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
 
 PAYMENT_BASE = "http://127.0.0.1:8000"
+PAY_BATCH = 500  # containers paid per transaction
 
 
 async def create_orders(
@@ -36,3 +39,20 @@ async def create_orders(
 async def create_instrument(db: Database, name: str) -> merchants_service.Credentials:
     async with db.transaction() as conn:
         return await merchants_service.create_instrument(conn, name=name)
+
+
+async def pay_orders(db: Database, orders: list[dict[str, Any]], *, hold: bool = False) -> None:
+    """Pay every order's invoice with a sandbox card, as the payment page records it: captured
+    (`completed`), or with `hold` pre-authorised (`hold`, the test card 4000 0000 0000 0309)."""
+    method = sandbox.METHOD_CARD_HOLD if hold else sandbox.METHOD_CARD
+    for start in range(0, len(orders), PAY_BATCH):
+        async with db.transaction() as conn:
+            for order in orders[start : start + PAY_BATCH]:
+                await payments_service.pay_container(
+                    conn,
+                    container_id=order["orderContainerId"],
+                    method=method,
+                    payment_base=PAYMENT_BASE,
+                    hold=hold,
+                    card_last4="0309" if hold else "4242",
+                )
