@@ -18,7 +18,6 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 
 from marketbox.shipments.tables import shipments
@@ -234,17 +233,12 @@ async def test_refund_shipment_and_cancel_of_a_held_order(
             assert state.refunded * 100 <= state.captured_minor  # never more than was captured
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (reported, not fixed here): a refund of a held order may exceed what its "
-    "shipments captured; refunds count the basket, not the captured amount",
-)
-async def test_known_bug_refund_of_a_partly_captured_hold_stays_within_the_capture(
+async def test_a_refund_of_a_partly_captured_hold_stays_within_the_capture(
     api: httpx.AsyncClient, db: Database
 ) -> None:
     # Held 10000.00; one chair shipped (captures 2500.00, the order becomes `completed`, the
-    # rest stays held until a final shipment). A refund of all four chairs is accepted today:
-    # the buyer would get back 10000.00 of a payment of which 2500.00 was taken.
+    # rest stays held until a final shipment). A refund of all four chairs would give back
+    # 10000.00 of a payment of which 2500.00 was taken: it is refused.
     order = await paid_order(api, "PART", card=CARD_HOLD)
     first = await send(api, shipment(order, "S-1", count=1))
     assert first.status_code == 200, first.text

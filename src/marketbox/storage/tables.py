@@ -122,6 +122,8 @@ orders = Table(
     Index(None, "merchant_id", "created_at"),
     Index(None, "container_id"),
     Index(None, "status", "expiration_date"),
+    # A refund's and a suborder's parent: refund limits and the refund list by parentId.
+    Index(None, "parent_id"),
 )
 
 payments = Table(

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 00:26:29.213062
+Create Date: 2026-12-07 00:31:30.754670
 """
 
 from __future__ import annotations
@@ -222,6 +222,7 @@ def upgrade() -> None:
             ["merchant_id", "created_at"],
             unique=False,
         )
+        batch_op.create_index(batch_op.f("ix_orders_parent_id"), ["parent_id"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_orders_status_expiration_date"),
             ["status", "expiration_date"],
@@ -643,6 +644,7 @@ def downgrade() -> None:
     op.drop_table("payment_attempts")
     with op.batch_alter_table("orders", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_orders_status_expiration_date"))
+        batch_op.drop_index(batch_op.f("ix_orders_parent_id"))
         batch_op.drop_index(batch_op.f("ix_orders_merchant_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_orders_container_id"))
 
