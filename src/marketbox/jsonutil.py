@@ -55,12 +55,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    return simplejson.dumps(
+    text: str = simplejson.dumps(
         obj, use_decimal=True, ensure_ascii=False, separators=(",", ":"), for_json=False
-    ).encode()
+    )
+    return text.encode()
 
 
 def dumps_php(obj: Any) -> bytes:
     # "/" occurs in JSON text only inside strings, so escaping it everywhere is exact.
-    text = simplejson.dumps(obj, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
+    text: str = simplejson.dumps(obj, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
     return text.replace("/", "\\/").encode()

@@ -117,7 +117,7 @@ class _Call(Generic[R]):
     method: str
     path: str
     parse: Callable[[dict[str, Any]], R]
-    params: list[tuple[str, str]] | None = None
+    params: tuple[tuple[str, str], ...] | None = None
     body: bytes | None = None
     headers: dict[str, str] | None = None
 
@@ -306,7 +306,12 @@ class _Base:
         headers = dict(call.headers or {})
         extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         return client.build_request(
-            call.method, call.path, params=call.params, content=call.body, headers=headers, **extra
+            call.method,
+            call.path,
+            params=call.params,
+            content=call.body,
+            headers=headers,
+            **extra,
         )
 
     def _retries(self, max_retries: int | None) -> int:
@@ -324,7 +329,7 @@ class _Base:
         # A server asking for a longer pause than max_retry_after gets it from the caller.
         too_long = retry_after is not None and retry_after > self.max_retry_after
         if done < allowed and safe and not too_long and _retryable(error):
-            backoff = min(self.max_retry_delay, self.retry_delay * 2**done)
+            backoff = min(self.max_retry_delay, self.retry_delay * 2.0**done)
             delay = backoff * (0.5 + random.random() / 2)  # jitter: 50-100 %
             return delay if retry_after is None else max(delay, retry_after)
         error.attempts = done + 1
@@ -366,7 +371,7 @@ class _Base:
             page=page,
             page_size=page_size,
         )
-        return _Call("GET", _ORDER_LIST, _page(Order), params=params)
+        return _Call("GET", _ORDER_LIST, _page(Order), params=tuple(params))
 
     def _update_order(self, order_id: str, update: UpdateOrder) -> _Call[Order]:
         body = self._body(update.to_dict())
@@ -399,7 +404,7 @@ class _Base:
     ) -> _Call[Page[Counterparty]]:
         params = [("vatNumber", str(vat_number))]
         params += build_query(page=page, page_size=page_size)
-        return _Call("GET", _COUNTERPARTY, _page(Counterparty), params=params)
+        return _Call("GET", _COUNTERPARTY, _page(Counterparty), params=tuple(params))
 
     def _payment_method_action(
         self,
@@ -490,7 +495,7 @@ class _Base:
             page=page,
             page_size=page_size,
         )
-        return _Call("GET", _REFUND_LIST, _page(Refund), params=params)
+        return _Call("GET", _REFUND_LIST, _page(Refund), params=tuple(params))
 
     def _cancel_refund(self, refund_id: str) -> _Call[Refund]:
         return _Call("DELETE", f"{_ORDER}/{_seg(refund_id)}", _one(Refund))
@@ -525,7 +530,7 @@ class _Base:
             page=page,
             page_size=page_size,
         )
-        return _Call("GET", _SHIPMENT_LIST, _page(Shipment), params=params)
+        return _Call("GET", _SHIPMENT_LIST, _page(Shipment), params=tuple(params))
 
 
 def full_refund_lines(items: Sequence[BasketItem]) -> tuple[list[BasketItem], Decimal, Decimal]:
@@ -676,7 +681,67 @@ def _httpx_client_kwargs(base: _Base, transport: Any) -> dict[str, Any]:
     }
 
 
-class Client(_Base):
+class _SyncSender(_Base):
+    """Sends calls over a synchronous httpx client, retrying what may be retried."""
+
+    _http: httpx.Client
+
+    def _send_once(self, call: _Call[R], timeout: Timeout) -> R:
+        request = self._request(self._http, call, timeout)
+        try:
+            response = self._http.send(request)
+        except httpx.TransportError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        return call.parse(_read_envelope(response))
+
+    def _send(
+        self, call: _Call[R], *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> R:
+        call = _with_key(call)
+        allowed = self._retries(max_retries)
+        done = 0
+        while True:
+            try:
+                return self._send_once(call, timeout)
+            except InvoiceboxError as error:
+                delay = self._retry_delay(call, error, done, allowed)
+                if delay is None:
+                    raise
+            time.sleep(delay)
+            done += 1
+
+
+class _AsyncSender(_Base):
+    """Sends calls over an asynchronous httpx client, retrying what may be retried."""
+
+    _http: httpx.AsyncClient
+
+    async def _send_once(self, call: _Call[R], timeout: Timeout) -> R:
+        request = self._request(self._http, call, timeout)
+        try:
+            response = await self._http.send(request)
+        except httpx.TransportError as exc:
+            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
+        return call.parse(_read_envelope(response))
+
+    async def _send(
+        self, call: _Call[R], *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> R:
+        call = _with_key(call)
+        allowed = self._retries(max_retries)
+        done = 0
+        while True:
+            try:
+                return await self._send_once(call, timeout)
+            except InvoiceboxError as error:
+                delay = self._retry_delay(call, error, done, allowed)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            done += 1
+
+
+class Client(_SyncSender):
     """Synchronous merchant API client (Invoicebox API v3 / marketbox).
 
         with Client(token="...", base_url="https://marketbox.example") as client:
@@ -728,30 +793,6 @@ class Client(_Base):
     def close(self) -> None:
         """Close the underlying connection pool."""
         self._http.close()
-
-    def _send_once(self, call: _Call[R], timeout: Timeout) -> R:
-        request = self._request(self._http, call, timeout)
-        try:
-            response = self._http.send(request)
-        except httpx.TransportError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return call.parse(_read_envelope(response))
-
-    def _send(
-        self, call: _Call[R], *, timeout: Timeout = None, max_retries: int | None = None
-    ) -> R:
-        call = _with_key(call)
-        allowed = self._retries(max_retries)
-        done = 0
-        while True:
-            try:
-                return self._send_once(call, timeout)
-            except InvoiceboxError as error:
-                delay = self._retry_delay(call, error, done, allowed)
-                if delay is None:
-                    raise
-            time.sleep(delay)
-            done += 1
 
     def _iterate(
         self,
@@ -1264,7 +1305,7 @@ class Client(_Base):
         return self._send(call, timeout=timeout, max_retries=max_retries)
 
 
-class AsyncClient(_Base):
+class AsyncClient(_AsyncSender):
     """Asynchronous merchant API client; same methods as `Client`, awaited.
 
     async with AsyncClient(token="...", transport=httpx.ASGITransport(app=app),
@@ -1309,30 +1350,6 @@ class AsyncClient(_Base):
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
         await self._http.aclose()
-
-    async def _send_once(self, call: _Call[R], timeout: Timeout) -> R:
-        request = self._request(self._http, call, timeout)
-        try:
-            response = await self._http.send(request)
-        except httpx.TransportError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return call.parse(_read_envelope(response))
-
-    async def _send(
-        self, call: _Call[R], *, timeout: Timeout = None, max_retries: int | None = None
-    ) -> R:
-        call = _with_key(call)
-        allowed = self._retries(max_retries)
-        done = 0
-        while True:
-            try:
-                return await self._send_once(call, timeout)
-            except InvoiceboxError as error:
-                delay = self._retry_delay(call, error, done, allowed)
-                if delay is None:
-                    raise
-            await asyncio.sleep(delay)
-            done += 1
 
     def _iterate(
         self,
@@ -1890,7 +1907,7 @@ class _InstrumentBase(_Base):
             page=page,
             page_size=page_size,
         )
-        return _Call("GET", _INVOICE, _page(Invoice), params=params)
+        return _Call("GET", _INVOICE, _page(Invoice), params=tuple(params))
 
     def _get_invoice(self, invoice_id: str) -> _Call[Invoice]:
         return _Call("GET", f"{_INVOICE}/{_seg(invoice_id)}", _one(Invoice))
@@ -1923,7 +1940,7 @@ class _InstrumentBase(_Base):
         )
 
 
-class InstrumentClient(_InstrumentBase):
+class InstrumentClient(_InstrumentBase, _SyncSender):
     """Synchronous client for payment instruments (banks) (api.md §13).
 
     Requests to confirm a payment are signed: `X-Signature` is the lowercase hex HMAC
@@ -1968,9 +1985,6 @@ class InstrumentClient(_InstrumentBase):
         """Close the underlying connection pool."""
         self._http.close()
 
-    _send_once = Client._send_once
-    _send = Client._send
-
     def list_invoices(
         self,
         *,
@@ -2011,7 +2025,7 @@ class InstrumentClient(_InstrumentBase):
         return self._send(_keyed(call, idempotency_key))
 
 
-class AsyncInstrumentClient(_InstrumentBase):
+class AsyncInstrumentClient(_InstrumentBase, _AsyncSender):
     """Asynchronous client for payment instruments; same methods as `InstrumentClient`."""
 
     def __init__(
@@ -2051,9 +2065,6 @@ class AsyncInstrumentClient(_InstrumentBase):
     async def aclose(self) -> None:
         """Close the underlying connection pool."""
         await self._http.aclose()
-
-    _send_once = AsyncClient._send_once
-    _send = AsyncClient._send
 
     async def list_invoices(
         self,

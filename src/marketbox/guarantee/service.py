@@ -329,7 +329,9 @@ def _code_answer(
     }
 
 
-def _paid_answer(language: str, result: str, *, text: str | None = None, left: int = 0) -> dict:
+def _paid_answer(
+    language: str, result: str, *, text: str | None = None, left: int = 0
+) -> dict[str, Any]:
     return {
         "type": "message",
         "result": result,

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 from urllib.parse import urlsplit
 
+from annotated_types import Len, MaxLen
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,8 +27,10 @@ from pydantic import ValidationError as PydanticValidationError
 from marketbox import money, parsing
 from marketbox.errors import FieldError, ValidationFailed
 
-POS_TYPES = ("shop", "marketplace", "external", "offline", "brand")
-MINIAPP_MODES = ("order", "suborder")
+PosType = Literal["shop", "marketplace", "external", "offline", "brand"]
+POS_TYPES: tuple[str, ...] = get_args(PosType)
+MiniAppMode = Literal["order", "suborder"]
+MINIAPP_MODES: tuple[str, ...] = get_args(MiniAppMode)
 MAX_IMAGES = 20
 MAX_LINKS = 20
 MAX_ORIGINS = 10
@@ -95,10 +98,6 @@ def _datetime(value: Any) -> datetime:
         ) from exc
 
 
-def Str(max_length: int, min_length: int = 0) -> Any:
-    return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length)]
-
-
 Url = Annotated[str, StringConstraints(min_length=1, max_length=1000), AfterValidator(_http_url)]
 
 
@@ -112,15 +111,21 @@ def _coordinate_places(value: Decimal) -> Decimal:
     return value
 
 
-def Coordinate(limit: int) -> Any:
-    """A latitude (90) or longitude (180) in degrees, as an exact decimal."""
-    return Annotated[
-        Decimal,
-        BeforeValidator(_no_float),
-        Field(allow_inf_nan=False, ge=-limit, le=limit),
-        AfterValidator(_coordinate_places),
-        WithJsonSchema(parsing.decimal_json_schema(Decimal(-limit), Decimal(limit))),
-    ]
+# A latitude and a longitude in degrees, as exact decimals.
+Latitude = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(allow_inf_nan=False, ge=-90, le=90),
+    AfterValidator(_coordinate_places),
+    WithJsonSchema(parsing.decimal_json_schema(Decimal(-90), Decimal(90))),
+]
+Longitude = Annotated[
+    Decimal,
+    BeforeValidator(_no_float),
+    Field(allow_inf_nan=False, ge=-180, le=180),
+    AfterValidator(_coordinate_places),
+    WithJsonSchema(parsing.decimal_json_schema(Decimal(-180), Decimal(180))),
+]
 
 
 Amount = Annotated[
@@ -134,8 +139,10 @@ IntId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=1, le=p
 BigId = Annotated[int, BeforeValidator(_int_or_numeric_string), Field(ge=0, le=parsing.INT64_MAX)]
 DateTime = Annotated[datetime, BeforeValidator(_datetime)]
 Email = Annotated[str, StringConstraints(max_length=500), AfterValidator(_email)]
-Modes = Annotated[list[Literal[MINIAPP_MODES]], Field(min_length=1, max_length=2)]  # type: ignore[valid-type]
-AccountProgramIds = Annotated[list[Str(36, 1)], Field(max_length=MAX_ACCOUNT_PROGRAMS)]  # type: ignore[valid-type]
+Modes = Annotated[list[MiniAppMode], Field(min_length=1, max_length=2)]
+AccountProgramIds = Annotated[
+    list[Annotated[str, Len(1, 36)]], Field(max_length=MAX_ACCOUNT_PROGRAMS)
+]
 
 
 class _Model(BaseModel):
@@ -146,7 +153,7 @@ _M = TypeVar("_M", bound=BaseModel)
 
 
 class Link(_Model):
-    title: Str(100, 1)  # type: ignore[valid-type]
+    title: Annotated[str, Len(1, 100)]
     url: Url
 
 
@@ -154,30 +161,31 @@ class MiniApp(_Model):
     """Our extension: the mini-app of a point of sale (docs/marketplace.md)."""
 
     url: Url
-    origins: Annotated[list[Str(200, 1)], Field(min_length=1, max_length=MAX_ORIGINS)] | None = (  # type: ignore[valid-type]
-        None
-    )
+    origins: (
+        Annotated[list[Annotated[str, Len(1, 200)]], Field(min_length=1, max_length=MAX_ORIGINS)]
+        | None
+    ) = None
     modes: Modes | None = None
     addonRule: dict[str, Any] | None = None
 
 
 class _ShopFields(_Model):
-    description: Str(2000) | None = None  # type: ignore[valid-type]
-    type: Literal[POS_TYPES] | None = None  # type: ignore[valid-type]
+    description: Annotated[str, MaxLen(2000)] | None = None
+    type: PosType | None = None
     shopUrl: Annotated[str, StringConstraints(max_length=64), AfterValidator(_http_url)] | None = (
         None
     )
-    registrationAddress: Str(200) | None = None  # type: ignore[valid-type]
-    lat: Coordinate(90) | None = None  # type: ignore[valid-type]
-    lon: Coordinate(180) | None = None  # type: ignore[valid-type]
+    registrationAddress: Annotated[str, MaxLen(200)] | None = None
+    lat: Latitude | None = None
+    lon: Longitude | None = None
     logoUrl: Url | None = None
     imageUrls: Annotated[list[Url], Field(max_length=MAX_IMAGES)] | None = None
     links: Annotated[list[Link], Field(max_length=MAX_LINKS)] | None = None
-    deliveryInfo: Str(1000) | None = None  # type: ignore[valid-type]
+    deliveryInfo: Annotated[str, MaxLen(1000)] | None = None
     minOrderSum: Amount | None = None
     notificationEmail: Email | None = None
     yandexMetrikaId: BigId | None = None
-    jivositeId: Str(100) | None = None  # type: ignore[valid-type]
+    jivositeId: Annotated[str, MaxLen(100)] | None = None
     brandId: IntId | None = None
     accountProgramIds: AccountProgramIds | None = None
     miniApp: MiniApp | None = None
@@ -185,27 +193,27 @@ class _ShopFields(_Model):
     miniAppUrl: Url | None = None
     miniAppModes: Modes | None = None
     active: bool | None = None
-    merchantId: Str(36) | None = None  # type: ignore[valid-type]
+    merchantId: Annotated[str, MaxLen(36)] | None = None
     externalUpdate: bool | None = None
 
 
 class CreateShopRequest(_ShopFields):
-    title: Str(50, 1)  # type: ignore[valid-type]
+    title: Annotated[str, Len(1, 50)]
 
 
 class UpdateShopRequest(_ShopFields):
-    title: Str(50, 1) | None = None  # type: ignore[valid-type]
+    title: Annotated[str, Len(1, 50)] | None = None
 
 
 class SpecialOfferRequest(_Model):
-    merchantId: Str(36) | None = None  # type: ignore[valid-type]
-    externalId: Str(36, 1)  # type: ignore[valid-type]
+    merchantId: Annotated[str, MaxLen(36)] | None = None
+    externalId: Annotated[str, Len(1, 36)]
     active: bool
     startAt: DateTime
     finishAt: DateTime
-    name: Str(255) | None = None  # type: ignore[valid-type]
-    description: Str(1000)  # type: ignore[valid-type]
-    tags: Annotated[list[Str(100, 1)], Field(max_length=MAX_TAGS)]  # type: ignore[valid-type]
+    name: Annotated[str, MaxLen(255)] | None = None
+    description: Annotated[str, MaxLen(1000)]
+    tags: Annotated[list[Annotated[str, Len(1, 100)]], Field(max_length=MAX_TAGS)]
     shopId: IntId | None = None
 
 
@@ -216,7 +224,7 @@ class ShopResponse(_Model):
     merchantId: str
     title: str
     description: str | None
-    type: Literal[POS_TYPES]  # type: ignore[valid-type]
+    type: PosType
     alias: str
     token: str
     shopUrl: str

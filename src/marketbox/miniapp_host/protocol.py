@@ -20,7 +20,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, cast
 
 PROTOCOL_VERSION = 2
 HEIGHT_MIN = 100
@@ -106,24 +106,23 @@ def build_init_data(
     mode = MiniAppMode(mode)
     if isinstance(shop_id, bool) or not isinstance(shop_id, int):
         raise TypeError("shop_id must be an int")
-    public: InitPublic = {
+    fields: dict[str, object] = {
         "shopId": shop_id,
         "userEmail": user_email or "",
         "userName": user_name or "",
         "userPhone": user_phone or "",
         "locale": locale,
         "minappType": mode.value,
-        "fullHeight": mode is MiniAppMode.ORDER,
     }
+    # The spec's key order: orderContainerId (suborder mode only) comes before fullHeight.
     if mode is MiniAppMode.SUBORDER:
         if not order_container_id:
             raise ValueError("suborder mode needs order_container_id")
-        # Keep the spec's key order: orderContainerId comes before fullHeight.
-        full_height = public.pop("fullHeight")
-        public["orderContainerId"] = str(order_container_id)
-        public["fullHeight"] = full_height
+        fields["orderContainerId"] = str(order_container_id)
     elif order_container_id is not None:
         raise ValueError("order mode must not carry order_container_id")
+    fields["fullHeight"] = mode is MiniAppMode.ORDER
+    public = cast(InitPublic, fields)
     return {"public": public, "private": {"metaData": list(meta_data)}}
 
 

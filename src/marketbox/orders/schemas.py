@@ -8,9 +8,10 @@ with those codes instead of a generic `validation_error`.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from annotated_types import Len, MaxLen
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,7 +24,7 @@ from pydantic import (
 
 from marketbox import parsing
 
-VAT_CODES = (
+VatCode = Literal[
     "VATNONE",
     "RUS_VAT0",
     "RUS_VAT5",
@@ -36,11 +37,16 @@ VAT_CODES = (
     "RUS_VAT20_ADDED",
     "RUS_VAT22",
     "RUS_VAT22_ADDED",
-)
-PAYMENT_TYPES = ("full_prepayment", "prepayment", "advance", "full_payment")
-ROUND_POLICIES = ("strict", "none", "floor", "ceil", "halfUp", "halfDown")
-CUSTOMER_FIELDS = ("type", "name", "phone", "email", "vatNumber", "registrationAddress")
-ORDER_STATUSES = ("created", "completed", "hold", "expired", "canceled", "draft")
+]
+VAT_CODES: tuple[str, ...] = get_args(VatCode)
+PaymentType = Literal["full_prepayment", "prepayment", "advance", "full_payment"]
+PAYMENT_TYPES: tuple[str, ...] = get_args(PaymentType)
+RoundPolicy = Literal["strict", "none", "floor", "ceil", "halfUp", "halfDown"]
+ROUND_POLICIES: tuple[str, ...] = get_args(RoundPolicy)
+CustomerField = Literal["type", "name", "phone", "email", "vatNumber", "registrationAddress"]
+CUSTOMER_FIELDS: tuple[str, ...] = get_args(CustomerField)
+OrderStatus = Literal["created", "completed", "hold", "expired", "canceled", "draft"]
+ORDER_STATUSES: tuple[str, ...] = get_args(OrderStatus)
 
 
 def _http_url(value: Any) -> Any:
@@ -84,10 +90,6 @@ ShopId = PositiveInt32
 DateTimeText = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 
-def Str(max_length: int, min_length: int = 0) -> Any:
-    return Annotated[str, StringConstraints(max_length=max_length, min_length=min_length)]
-
-
 class _Model(BaseModel):
     # Unknown properties are ignored (clients send fields of newer API revisions).
     model_config = ConfigDict(extra="ignore", strict=False, populate_by_name=True)
@@ -95,23 +97,23 @@ class _Model(BaseModel):
 
 class Customer(_Model):
     type: Literal["legal", "private"] | None = None
-    name: Str(500) | None = None  # type: ignore[valid-type]
-    phone: Str(100) | None = None  # type: ignore[valid-type]
-    email: Str(100) | None = None  # type: ignore[valid-type]
-    vatNumber: Str(20) | None = None  # type: ignore[valid-type]
-    taxRegistrationReasonCode: Str(9) | None = None  # type: ignore[valid-type]
-    registrationAddress: Str(1000) | None = None  # type: ignore[valid-type]
-    countryId: Str(3) | None = None  # type: ignore[valid-type]
+    name: Annotated[str, MaxLen(500)] | None = None
+    phone: Annotated[str, MaxLen(100)] | None = None
+    email: Annotated[str, MaxLen(100)] | None = None
+    vatNumber: Annotated[str, MaxLen(20)] | None = None
+    taxRegistrationReasonCode: Annotated[str, MaxLen(9)] | None = None
+    registrationAddress: Annotated[str, MaxLen(1000)] | None = None
+    countryId: Annotated[str, MaxLen(3)] | None = None
 
 
 class BasketItem(_Model):
-    sku: Str(500, 1)  # type: ignore[valid-type]
-    name: Str(500, 1)  # type: ignore[valid-type]
-    groupName: Str(500) | None = None  # type: ignore[valid-type]
-    measure: Str(10, 1)  # type: ignore[valid-type]
-    measureCode: Str(4, 1)  # type: ignore[valid-type]
-    originCountry: Str(20) | None = None  # type: ignore[valid-type]
-    originCountryCode: Str(4) | None = None  # type: ignore[valid-type]
+    sku: Annotated[str, Len(1, 500)]
+    name: Annotated[str, Len(1, 500)]
+    groupName: Annotated[str, MaxLen(500)] | None = None
+    measure: Annotated[str, Len(1, 10)]
+    measureCode: Annotated[str, Len(1, 4)]
+    originCountry: Annotated[str, MaxLen(20)] | None = None
+    originCountryCode: Annotated[str, MaxLen(4)] | None = None
     grossWeight: Amount | None = None
     netWeight: Amount | None = None
     quantity: Quantity
@@ -120,25 +122,25 @@ class BasketItem(_Model):
     totalAmount: Amount
     totalVatAmount: Amount
     excise: Amount | None = None
-    vatCode: Literal[VAT_CODES]  # type: ignore[valid-type]
+    vatCode: VatCode
     type: Literal["commodity", "service"] | Annotated[int, Field(ge=1, le=33)]
-    serviceDate: Str(10) | None = None  # type: ignore[valid-type]
-    paymentType: Literal[PAYMENT_TYPES]  # type: ignore[valid-type]
+    serviceDate: Annotated[str, MaxLen(10)] | None = None
+    paymentType: PaymentType
     categoryType: Literal["merchantHonestSignMap", "honestSign"] | None = None
-    category: Str(20) | None = None  # type: ignore[valid-type]
+    category: Annotated[str, MaxLen(20)] | None = None
     metaData: dict[str, Any] | list[Any] | None = None
 
 
 class InvoiceSetting(_Model):
     customerLocked: bool | None = None
-    customerLockedFields: list[Literal[CUSTOMER_FIELDS]] | None = None  # type: ignore[valid-type]
+    customerLockedFields: list[CustomerField] | None = None
     paymentMethodIdLocked: bool | None = None
     paymentMethodId: PositiveInt32 | None = None
-    customerHiddenFields: list[Literal[CUSTOMER_FIELDS]] | None = None  # type: ignore[valid-type]
+    customerHiddenFields: list[CustomerField] | None = None
 
 
 class OrderSetting(_Model):
-    roundPolicy: Literal[ROUND_POLICIES] | None = None  # type: ignore[valid-type]
+    roundPolicy: RoundPolicy | None = None
     disableValidate: bool | None = None
     # Our extension (docs/api.md): false keeps other merchants' add-ons off this invoice.
     allowAddons: bool | None = None
@@ -147,10 +149,10 @@ class OrderSetting(_Model):
 class CreateOrderRequest(_Model):
     """Body of POST /v3/billing/api/order/order."""
 
-    description: Str(1000, 1)  # type: ignore[valid-type]
-    merchantId: Str(36, 1)  # type: ignore[valid-type]
-    merchantOrderId: Str(256, 1)  # type: ignore[valid-type]
-    merchantOrderIdVisible: Str(256) | None = None  # type: ignore[valid-type]
+    description: Annotated[str, Len(1, 1000)]
+    merchantId: Annotated[str, Len(1, 36)]
+    merchantOrderId: Annotated[str, Len(1, 256)]
+    merchantOrderIdVisible: Annotated[str, MaxLen(256)] | None = None
     amount: Amount
     vatAmount: Amount
     currencyId: str  # checked in validation: wrong_currency
@@ -165,18 +167,18 @@ class CreateOrderRequest(_Model):
     returnUrl: Url | None = None
     invoiceSetting: InvoiceSetting | None = None
     orderSetting: OrderSetting | None = None
-    parentId: Str(36) | None = None  # type: ignore[valid-type]
-    orderContainerId: Str(36) | None = None  # type: ignore[valid-type]
+    parentId: Annotated[str, MaxLen(36)] | None = None
+    orderContainerId: Annotated[str, MaxLen(36)] | None = None
     shopId: ShopId | None = None
     processable: bool | None = None
-    deliveryAddress: Str(1000) | None = None  # type: ignore[valid-type]
-    userAccountId: Str(36) | None = None  # type: ignore[valid-type]
+    deliveryAddress: Annotated[str, MaxLen(1000)] | None = None
+    userAccountId: Annotated[str, MaxLen(36)] | None = None
 
 
 class UpdateOrderRequest(_Model):
     """Body of PUT /v3/billing/api/order/order/{id}: every field optional, absent = unchanged."""
 
-    description: Str(1000, 1) | None = None  # type: ignore[valid-type]
+    description: Annotated[str, Len(1, 1000)] | None = None
     amount: Amount | None = None
     vatAmount: Amount | None = None
     expirationDate: DateTimeText | None = None
@@ -184,7 +186,7 @@ class UpdateOrderRequest(_Model):
     metaData: dict[str, Any] | list[Any] | None = None
     customer: Customer | None = None
     shopId: ShopId | None = None
-    merchantOrderIdVisible: Str(256) | None = None  # type: ignore[valid-type]
+    merchantOrderIdVisible: Annotated[str, MaxLen(256)] | None = None
     notificationUrl: Url | None = None
     successUrl: Url | None = None
     failUrl: Url | None = None
@@ -211,7 +213,7 @@ class OrderResponse(_Model):
     amount: Decimal
     vatAmount: Decimal
     basketItems: list[BasketItem]
-    status: Literal[ORDER_STATUSES]  # type: ignore[valid-type]
+    status: OrderStatus
     subtype: str
     processingStatus: str
     createdAt: str

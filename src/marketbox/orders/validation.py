@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from marketbox import money, parsing
 from marketbox.errors import FieldError, ValidationFailed
@@ -102,7 +103,7 @@ def _line_total_matches(quantity: Decimal, unit: Decimal, total: Decimal, policy
 
 def check_basket(
     items: Sequence[BasketItem], *, round_policy: str, validate_amounts: bool
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Normalise every line and check rules 1-4; returns the lines as stored."""
     lines = []
     for i, item in enumerate(items):
@@ -165,7 +166,7 @@ def check_basket(
 
 
 def check_totals(
-    amount: Decimal, vat_amount: Decimal, lines: Sequence[dict], *, validate_amounts: bool
+    amount: Decimal, vat_amount: Decimal, lines: Sequence[dict[str, Any]], *, validate_amounts: bool
 ) -> None:
     if amount < 0 or vat_amount < 0:
         raise ValidationFailed(

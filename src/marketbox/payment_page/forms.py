@@ -108,13 +108,13 @@ def build(
     """The form to render: the order's customer, then what the payer saved or just sent."""
     locked, hidden = _fixed_keys(invoice_setting)
     entered: Mapping[str, Any] = payer or customer
-    order_type = customer.get("type") if customer.get("type") in PAYER_TYPES else PRIVATE
+    order_type = str(customer["type"]) if customer.get("type") in PAYER_TYPES else PRIVATE
     if "type" in locked or "type" in hidden:
         payer_type = order_type
     elif submitted is not None and submitted.get("customer_type") in PAYER_TYPES:
         payer_type = str(submitted["customer_type"])
     else:
-        payer_type = entered.get("type") if entered.get("type") in PAYER_TYPES else order_type
+        payer_type = str(entered["type"]) if entered.get("type") in PAYER_TYPES else order_type
     fields = []
     for key, (name, _max, types) in FIELDS.items():
         if key in hidden:

@@ -261,7 +261,7 @@ async def record(db: Database, attempt_id: int, authorization: gw.Authorization)
                 gateway=attempt.gateway,
                 gateway_reference=reference,
             )
-            changes = {
+            changes: dict[str, Any] = {
                 "status": DECLINED,
                 "outcome": throttle.DECLINED,
                 "failure_code": code,

@@ -237,7 +237,7 @@ def create_gateway(settings: Settings, db: Database) -> PaymentGateway:
             raise GatewayError(message) from exc
         if not callable(target):
             raise GatewayError(f"MARKETBOX_PAYMENT_GATEWAY={name!r} is not callable")
-        factory = target  # type: ignore[assignment]
+        factory = target
     gateway = factory(settings, db)
     if not isinstance(gateway, PaymentGateway):
         raise GatewayError(f"MARKETBOX_PAYMENT_GATEWAY={name!r} did not build a PaymentGateway")

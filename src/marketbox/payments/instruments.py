@@ -144,7 +144,9 @@ async def get_invoice(
     return invoice_response(container, list(rows), payment_base)
 
 
-def invoice_response(container: Any, order_rows: Sequence[Any], payment_base: str) -> dict:
+def invoice_response(
+    container: Any, order_rows: Sequence[Any], payment_base: str
+) -> dict[str, Any]:
     c = container._mapping
     # Refunds (subtype refund) give money back: they are no part of what the invoice asks for.
     rows = [r._mapping for r in order_rows if r._mapping["subtype"] == "order"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from marketbox import parsing
-from marketbox.payments.gateway import ACQUIRER_UNAVAILABLE
+from marketbox.payments.gateway import ACQUIRER_UNAVAILABLE as ACQUIRER_UNAVAILABLE
 
 METHOD_CARD = "card"
 METHOD_CARD_HOLD = "card_hold"

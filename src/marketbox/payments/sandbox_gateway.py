@@ -27,6 +27,7 @@ answers `replayed=True`; a call that cannot be applied answers `succeeded=False`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -194,7 +195,7 @@ class SandboxGateway:
         return None
 
 
-def _refusal(kind: str, reference: str, amount: Decimal | None) -> Any:
+def _refusal(kind: str, reference: str, amount: Decimal | None) -> Callable[[str], gw.Operation]:
     def refused(code: str) -> gw.Operation:
         return gw.Operation(kind, reference, False, amount, code)
 
@@ -210,7 +211,12 @@ def _minor(amount: Decimal, currency: str) -> int | None:
 
 
 async def _capture_part(
-    conn: AsyncConnection, row: Any, key: str, minor: int, amount: Decimal, refused: Any
+    conn: AsyncConnection,
+    row: Any,
+    key: str,
+    minor: int,
+    amount: Decimal,
+    refused: Callable[[str], gw.Operation],
 ) -> gw.Operation:
     """A keyed (partial) capture: several per authorization, together at most its amount."""
     reference = row["reference"]

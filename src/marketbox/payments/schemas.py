@@ -7,13 +7,15 @@ its currency) live in `instruments.py` so they answer with their own codes.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
+from annotated_types import Len, MaxLen
 from pydantic import BaseModel, ConfigDict
 
-from marketbox.orders.schemas import Amount, Customer, Str
+from marketbox.orders.schemas import Amount, Customer
 
-INVOICE_STATUSES = ("paid", "pending", "canceled", "partial")
+InvoiceStatus = Literal["paid", "pending", "canceled", "partial"]
+INVOICE_STATUSES: tuple[str, ...] = get_args(InvoiceStatus)
 
 
 class _Model(BaseModel):
@@ -25,20 +27,20 @@ class PaymentOrder(_Model):
     """The instrument's payment details (a bank transfer's payer and order)."""
 
     type: Literal["legal", "private"]
-    number: Str(36) | None = None  # type: ignore[valid-type]
-    date: Str(36) | None = None  # type: ignore[valid-type]
+    number: Annotated[str, MaxLen(36)] | None = None
+    date: Annotated[str, MaxLen(36)] | None = None
     amount: Amount
-    currencyId: Str(3, 1)  # type: ignore[valid-type]
-    name: Str(500) | None = None  # type: ignore[valid-type]
-    phone: Str(100) | None = None  # type: ignore[valid-type]
-    vatNumber: Str(20) | None = None  # type: ignore[valid-type]
-    taxRegistrationReasonCode: Str(9) | None = None  # type: ignore[valid-type]
-    settlementAccount: Str(20) | None = None  # type: ignore[valid-type]
-    correspondentAccount: Str(20) | None = None  # type: ignore[valid-type]
-    bankName: Str(100) | None = None  # type: ignore[valid-type]
-    bic: Str(9) | None = None  # type: ignore[valid-type]
-    kbk: Str(20) | None = None  # type: ignore[valid-type]
-    paymentPurpose: Str(210) | None = None  # type: ignore[valid-type]
+    currencyId: Annotated[str, Len(1, 3)]
+    name: Annotated[str, MaxLen(500)] | None = None
+    phone: Annotated[str, MaxLen(100)] | None = None
+    vatNumber: Annotated[str, MaxLen(20)] | None = None
+    taxRegistrationReasonCode: Annotated[str, MaxLen(9)] | None = None
+    settlementAccount: Annotated[str, MaxLen(20)] | None = None
+    correspondentAccount: Annotated[str, MaxLen(20)] | None = None
+    bankName: Annotated[str, MaxLen(100)] | None = None
+    bic: Annotated[str, MaxLen(9)] | None = None
+    kbk: Annotated[str, MaxLen(20)] | None = None
+    paymentPurpose: Annotated[str, MaxLen(210)] | None = None
 
 
 class CreateInvoicePaymentRequest(_Model):
@@ -48,14 +50,14 @@ class CreateInvoicePaymentRequest(_Model):
     (api.md §13.2 [conflict]); they are accepted as aliases of `paymentOrder`'s fields.
     """
 
-    invoiceId: Str(36, 1)  # type: ignore[valid-type]
-    paymentOperationId: Str(36, 1)  # type: ignore[valid-type]
+    invoiceId: Annotated[str, Len(1, 36)]
+    paymentOperationId: Annotated[str, Len(1, 36)]
     amount: Amount
-    currencyId: Str(3, 1)  # type: ignore[valid-type]
+    currencyId: Annotated[str, Len(1, 3)]
     paymentOrder: PaymentOrder | None = None
     status: Literal["paid", "pending"] = "paid"
-    paymentOrderNumber: Str(36) | None = None  # type: ignore[valid-type]
-    paymentOrderDate: Str(36) | None = None  # type: ignore[valid-type]
+    paymentOrderNumber: Annotated[str, MaxLen(36)] | None = None
+    paymentOrderDate: Annotated[str, MaxLen(36)] | None = None
     customer: Customer | None = None
 
     def payment_order(self) -> dict[str, Any] | None:
@@ -106,5 +108,5 @@ class InvoiceResponse(_Model):
     vatAmount: Decimal
     currencyId: str
     customer: InvoiceCustomer
-    status: Literal[INVOICE_STATUSES]  # type: ignore[valid-type]
+    status: InvoiceStatus
     paymentUrl: str

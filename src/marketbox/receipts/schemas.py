@@ -4,15 +4,18 @@ Documentation models for OpenAPI; the answers are built by service.receipt_respo
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field
 
 from marketbox.orders.schemas import _Model
 
-PURPOSES = ("payment", "shipment", "refund", "correction", "reversal")
-KINDS = ("income", "income_return")
-STATUSES = ("formed", "registered")
+Purpose = Literal["payment", "shipment", "refund", "correction", "reversal"]
+PURPOSES: tuple[str, ...] = get_args(Purpose)
+Kind = Literal["income", "income_return"]
+KINDS: tuple[str, ...] = get_args(Kind)
+Status = Literal["formed", "registered"]
+STATUSES: tuple[str, ...] = get_args(Status)
 
 
 class ReceiptItem(_Model):
@@ -56,13 +59,13 @@ class ReceiptResponse(_Model):
     orderId: str = Field(description="The merchant's order (a refund's or correction's parent)")
     orderContainerId: str
     merchantId: str
-    purpose: Literal[PURPOSES]  # type: ignore[valid-type]
+    purpose: Purpose
     sourceId: str = Field(
         description="The payment, shipment, refund or correction order the receipt records"
     )
-    kind: Literal[KINDS]  # type: ignore[valid-type]
+    kind: Kind
     calculationSign: int = Field(description="Tag 1054: 1 income, 2 return of income")
-    status: Literal[STATUSES]  # type: ignore[valid-type]
+    status: Status
     currencyId: str
     amount: Decimal
     vatAmount: Decimal

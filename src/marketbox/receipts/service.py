@@ -45,7 +45,8 @@ FORMED = "formed"
 
 
 def _mapping(row: Any) -> Mapping[str, Any]:
-    return row._mapping if hasattr(row, "_mapping") else row
+    mapping: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
+    return mapping
 
 
 def _line(item: Mapping[str, Any], method_sign: int) -> dict[str, Any]:

@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
+from annotated_types import Len
 from pydantic import WithJsonSchema
 
 from marketbox import parsing
-from marketbox.orders.schemas import Amount, BasketItem, Str, _Model
+from marketbox.orders.schemas import Amount, BasketItem, _Model
 
-REFUND_STATUSES = ("draft", "created", "completed", "canceled")
+RefundStatus = Literal["draft", "created", "completed", "canceled"]
+REFUND_STATUSES: tuple[str, ...] = get_args(RefundStatus)
 
 
 class CreateRefundRequest(_Model):
     """Body of POST /v3/billing/api/order/refund-order."""
 
-    parentId: Str(36, 1)  # type: ignore[valid-type]
-    merchantOrderId: Str(256, 1)  # type: ignore[valid-type]
+    parentId: Annotated[str, Len(1, 36)]
+    merchantOrderId: Annotated[str, Len(1, 256)]
     amount: Amount
     vatAmount: Amount
     basketItems: list[BasketItem]
-    description: Str(1000, 1)  # type: ignore[valid-type]
+    description: Annotated[str, Len(1, 1000)]
     status: Literal["created", "draft"] | None = None
 
 
@@ -30,7 +32,7 @@ class RefundableItem(BasketItem):
     left (0 once refunded in full; the PHP SDK passes the lines straight back), and so are
     `availableAmount` / `availableVatAmount` (the MCP server reads those)."""
 
-    quantity: Annotated[  # type: ignore[assignment]
+    quantity: Annotated[
         Decimal, WithJsonSchema(parsing.decimal_json_schema(Decimal(0), parsing.MAX_AMOUNT))
     ]
     availableAmount: Amount
@@ -50,7 +52,7 @@ class RefundResponse(_Model):
     currencyId: str
     basketItems: list[BasketItem]
     createdAt: str
-    status: Literal[REFUND_STATUSES]  # type: ignore[valid-type]
+    status: RefundStatus
     # Our extension, after a correction order (§9.4): withheld, and what the buyer gets back.
     correctionAmount: Decimal | None = None
     payoutAmount: Decimal | None = None

@@ -139,7 +139,8 @@ async def _captured_left(conn: AsyncConnection, parent: Any) -> int | None:
         return None
     shipped = await shipments_repository.live_shipments_of(conn, parent["id"])
     refunded = await repository.live_refunds_of(conn, parent["id"])
-    return sum(s.captured_minor for s in shipped) - sum(r.amount_minor for r in refunded)
+    captured = sum(int(s.captured_minor) for s in shipped)
+    return captured - sum(int(r.amount_minor) for r in refunded)
 
 
 async def refundable_items(

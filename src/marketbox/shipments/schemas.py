@@ -7,9 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
+from annotated_types import Len, MaxLen
 from pydantic import AfterValidator, Field
 
-from marketbox.orders.schemas import BasketItem, Str, _Model
+from marketbox.orders.schemas import BasketItem, _Model
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
@@ -30,8 +31,8 @@ DocumentDate = Annotated[
 class CreateShipmentRequest(_Model):
     """Body of POST /v3/billing/api/order/shipment."""
 
-    orderId: Str(36, 1)  # type: ignore[valid-type]
-    documentNumber: Str(36) | None = None  # type: ignore[valid-type]
+    orderId: Annotated[str, Len(1, 36)]
+    documentNumber: Annotated[str, MaxLen(36)] | None = None
     documentDate: DocumentDate | None = None
     basketItems: list[BasketItem] = Field(min_length=1)
     final: bool | None = None

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,24 +51,25 @@ async def fetch_page(
     return list((await conn.execute(stmt)).all()), total
 
 
+_COMPARISONS: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]] = {
+    "eq": operator.eq,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+
+
 def compare(column: ColumnElement[Any], op: str, values: Sequence[Any]) -> ColumnElement[bool]:
     """One §6 operator (eq, in, ne, gt, ge, lt, le, start) applied to a column."""
     value = values[0]
     match op:
-        case "eq":
-            return column == value
+        case "eq" | "gt" | "ge" | "lt" | "le":
+            return _COMPARISONS[op](column, value)
         case "in":
             return column.in_(list(values))
         case "ne":
             return column.is_distinct_from(value)
-        case "gt":
-            return column > value
-        case "ge":
-            return column >= value
-        case "lt":
-            return column < value
-        case "le":
-            return column <= value
         case "start":
             escaped = str(value).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             return column.like(f"{escaped}%", escape="\\")
