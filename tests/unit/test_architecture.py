@@ -82,3 +82,24 @@ def test_only_config_reads_the_environment() -> None:
 
 def _reads_environment(source: str) -> bool:
     return "os.environ" in source or "getenv(" in source
+
+
+# The neutral toolkit and storage: they serve every domain and know none. `storage/schema.py`
+# gathers every domain's tables for Alembic (and the migrations read it); nothing else may.
+TOOLKIT = [
+    *(SRC / name for name in ("parsing.py", "money.py", "jsonutil.py", "ids.py", "clock.py")),
+    *(SRC / name for name in ("errors.py", "netguard.py", "requisites.py", "config.py")),
+    *sorted(p for p in (SRC / "storage").glob("*.py") if p.name != "schema.py"),
+]
+NEUTRAL = {"marketbox", "storage", "parsing", "money", "jsonutil", "ids", "clock", "errors"}
+NEUTRAL |= {"netguard", "requisites", "config"}
+
+
+@pytest.mark.parametrize("path", TOOLKIT, ids=lambda p: p.relative_to(SRC).as_posix())
+def test_the_toolkit_and_storage_know_no_domain(path: Path) -> None:
+    offending = {
+        m
+        for m in imports_of(path)
+        if m.startswith("marketbox") and m.split(".")[1:2] and m.split(".")[1] not in NEUTRAL
+    }
+    assert offending == set()
