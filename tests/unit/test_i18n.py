@@ -1,10 +1,17 @@
+import json
 import re
 import string
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import jinja2
 import pytest
 
+from marketbox.guarantee import texts as guarantee_texts
+from marketbox.marketplace import texts
+from marketbox.payment_page import messages
 from marketbox.web.i18n import EN, RU, normalize_locale, register_i18n, t
 
 NBSP = "\u00a0"
@@ -145,3 +152,45 @@ def test_register_i18n_uses_context_lang() -> None:
     assert template.render(lang="en", n=3) == "Pay / 3 points of sale found / Оплатить"
     assert template.render(lang="ru", n=3) == "Оплатить / Найдено 3 точки продаж / Оплатить"
     assert env.from_string("{{ t('pay') }}").render() == "Оплатить"
+
+
+# --- every string of every catalogue, as it was before the move to gettext ------------------
+
+SNAPSHOT = json.loads(
+    (Path(__file__).parent / "data" / "catalogues.json").read_text(encoding="utf-8")
+)
+
+
+def _echo(text: str) -> dict[str, str]:
+    """Fill each `{name}` with itself, so the lookup returns the message as written."""
+    return {name: f"{{{name}}}" for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def _lookups() -> dict[str, Callable[..., Any]]:
+    return {
+        "shared": t,
+        "payment_page": messages.t,
+        "marketplace": lambda key, lang, **p: texts.mt(key, lang, **p),
+    }
+
+
+@pytest.mark.parametrize("catalogue", ["shared", "payment_page", "marketplace"])
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_catalogue_strings_are_unchanged(catalogue: str, lang: str) -> None:
+    lookup = _lookups()[catalogue]
+    for key, expected in SNAPSHOT[catalogue][lang].items():
+        if isinstance(expected, dict):  # a plural: its text for each n
+            got = {n: lookup(key, lang, n=Decimal(n)) for n in expected}
+            got_int = {n: lookup(key, lang, n=int(n)) for n in expected if "." not in n}
+            assert got_int == {n: v for n, v in expected.items() if "." not in n}, key
+        else:
+            got = lookup(key, lang, **_echo(expected))
+        assert got == expected, key
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_guarantee_strings_are_unchanged(lang: str) -> None:
+    for key, expected in SNAPSHOT["guarantee.note"][lang].items():
+        assert guarantee_texts.note(lang, key) == expected
+    for key, expected in SNAPSHOT["guarantee.message"][lang].items():
+        assert guarantee_texts.message(lang, key, left="{left}") == expected
