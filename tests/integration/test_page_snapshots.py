@@ -179,6 +179,8 @@ async def test_marketplace_pages_keep_their_text(
         ("buyer", "/marketplace/buyer", {}),
         ("point_of_sale", f"/marketplace/shop/{shop['id']}", {}),
         ("help", "/help", {}),
+        ("offer", "/legal/offer", {}),
+        ("privacy", "/legal/privacy", {}),
     ]:
         page = await client.get(path, params={**params, "lang": lang})
         assert page.status_code == 200, (name, page.text)
