@@ -82,3 +82,22 @@ def test_only_config_reads_the_environment() -> None:
 
 def _reads_environment(source: str) -> bool:
     return "os.environ" in source or "getenv(" in source
+
+
+TOOLKIT = sorted((SRC / "toolkit").glob("*.py"))
+# What the toolkit may lean on inside marketbox: itself and the neutral money rules.
+TOOLKIT_ALLOWED = ("marketbox.toolkit", "marketbox.money")
+
+
+@pytest.mark.parametrize("path", TOOLKIT, ids=lambda p: p.name)
+def test_the_toolkit_imports_no_domain_package_and_no_web_framework(path: Path) -> None:
+    offending = {
+        m
+        for m in imports_of(path)
+        if m.split(".")[0] in (*WEB_FRAMEWORKS, "sqlalchemy")
+        or (
+            m.startswith("marketbox")
+            and not any(m == a or m.startswith(f"{a}.") for a in TOOLKIT_ALLOWED)
+        )
+    }
+    assert offending == set()

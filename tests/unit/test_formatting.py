@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pytest
 
-from marketbox.web.formatting import (
+from marketbox.toolkit.formatting import (
     format_date,
     format_date_short,
     format_money,
