@@ -81,19 +81,11 @@ def _minus(text: str) -> str:
     return text.replace("-", MINUS, 1) if text.startswith("-") else text
 
 
-def _money_pattern(locale: str, code: str, places: int) -> str:
-    """A CLDR number pattern with the currency symbol as a quoted literal.
-
-    The number part is CLDR's own («#,##0.00»: grouping by thousands, two decimals). The
-    symbol goes after the number with a no-break space (the Russian CLDR pattern «#,##0.00 ¤»)
-    except for the prefix currencies in English, where CLDR's «¤#,##0.00» is kept.
-    """
-    symbol, prefix = _CURRENCIES.get(code, (code, False))
-    number = "#,##0" + ("." + "0" * places if places else "")
-    literal = "'" + symbol.replace("'", "''") + "'"
-    if locale == "en" and prefix:
-        return f"{literal}{number}"
-    return f"{number}{NBSP}{literal}"
+def _money_number(value: Decimal, locale: str, places: int) -> str:
+    """The unsigned number of an amount, laid out by CLDR's currency number pattern
+    «#,##0.00» (grouping by thousands, two decimals) with the locale's symbols."""
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return babel_numbers.format_decimal(abs(value), format=pattern, locale=locale)
 
 
 def format_money(
@@ -115,17 +107,15 @@ def format_money(
     code = currency.upper()
     # Display rounding is marketbox.money's half-up; Babel then only lays the digits out.
     quantized = round2(value)
-    if quantized == 0:
-        quantized = abs(quantized)  # −0,00 after rounding prints as 0,00
     places = 0 if whole and quantized == quantized.to_integral_value() else 2
-    text = babel_numbers.format_currency(
-        quantized,
-        code,
-        format=_money_pattern(loc, code, places),
-        locale=loc,
-        currency_digits=False,
-    )
-    return _minus(text)
+    number = _money_number(quantized, loc, places)
+    sign = MINUS if quantized < 0 else ""  # CLDR's minus is the hyphen-minus; the UI's U+2212
+    symbol, prefix = _CURRENCIES.get(code, (code, False))
+    # CLDR's English pattern «¤#,##0.00» for the prefix currencies; the Russian «#,##0.00 ¤»
+    # (no-break space) for everything else, in English too.
+    if loc == "en" and prefix:
+        return f"{sign}{symbol}{number}"
+    return f"{sign}{number}{NBSP}{symbol}"
 
 
 def format_quantity(value: Decimal | int, locale: str = "ru") -> str:
