@@ -130,7 +130,7 @@ async def test_payment_page_success_and_receipt_keep_their_text(
             "email": "ivan@example.com",
             "phone": "+7 999 000 11 22",
             "card_number": "4242 4242 4242 4242",
-            "card_expiry": "12/30",
+            "card_expiry": "12/40",
             "card_cvc": "123",
         },
     )

@@ -85,8 +85,8 @@ def _reads_environment(source: str) -> bool:
 
 
 TOOLKIT = sorted((SRC / "toolkit").glob("*.py"))
-# What the toolkit may lean on inside marketbox: itself and the neutral money rules.
-TOOLKIT_ALLOWED = ("marketbox.toolkit", "marketbox.money")
+# What the toolkit may lean on inside marketbox: itself, the money rules and the clock.
+TOOLKIT_ALLOWED = ("marketbox.toolkit", "marketbox.money", "marketbox.clock")
 
 
 @pytest.mark.parametrize("path", TOOLKIT, ids=lambda p: p.name)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pytest
 
+from marketbox import clock
 from marketbox.toolkit.formatting import (
     format_date,
     format_date_short,
@@ -394,3 +395,13 @@ def test_grid_plurals() -> None:
         assert plural(Decimal(n), PLURAL_FORMS[which], locale) == expected, (n, which)
         if "." not in n:
             assert plural(int(n), PLURAL_FORMS[which], locale) == expected, (n, which)
+
+
+def test_format_date_takes_the_current_year_from_the_injectable_clock() -> None:
+    moment = datetime(2031, 5, 4, 9, 0, tzinfo=UTC)
+    clock.set_now(lambda: datetime(2031, 1, 1, tzinfo=UTC))
+    try:
+        assert format_date(moment) == f"4{NBSP}мая, 12:00"
+    finally:
+        clock.set_now(None)
+    assert format_date(moment, now=NOW_2025) == f"4{NBSP}мая{NBSP}2031, 12:00"

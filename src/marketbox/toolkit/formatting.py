@@ -25,6 +25,7 @@ from babel import Locale
 from babel import dates as babel_dates
 from babel import numbers as babel_numbers
 
+import marketbox.clock as clock
 from marketbox.money import round2
 
 NBSP = "\u00a0"
@@ -161,14 +162,15 @@ def format_date(
 ) -> str:
     """«14 июля 2024, 18:05» / «14 July 2024, 18:05»; the year is left out when it is now's year.
 
-    `now` pins "the current year" (tests, previews). A plain `date` prints without time.
+    `now` is "the current year" (default: marketbox.clock, so a pinned clock pins it too).
+    A plain `date` prints without time.
     `with_zone` appends «(МСК)» for buyers who may be elsewhere; `relative` prints
     «сегодня в 18:05» for events of today.
     """
     loc = _locale(locale)
     zone = _resolve_tz(tz)
     local = _localize(dt, zone)
-    today = _localize(now if now is not None else datetime.now(UTC), zone)
+    today = _localize(now if now is not None else clock.now(), zone)
     has_time = with_time and isinstance(local, datetime)
     time_text = _cldr_format(local, _TIME, loc) if isinstance(local, datetime) else ""
 
