@@ -84,22 +84,41 @@ def _reads_environment(source: str) -> bool:
     return "os.environ" in source or "getenv(" in source
 
 
-# The neutral toolkit and storage: they serve every domain and know none. `storage/schema.py`
+# The neutral modules and storage: they serve every domain and know none. `storage/schema.py`
 # gathers every domain's tables for Alembic (and the migrations read it); nothing else may.
-TOOLKIT = [
+NEUTRAL_MODULES = [
     *(SRC / name for name in ("parsing.py", "money.py", "jsonutil.py", "ids.py", "clock.py")),
     *(SRC / name for name in ("errors.py", "netguard.py", "requisites.py", "config.py")),
     *sorted(p for p in (SRC / "storage").glob("*.py") if p.name != "schema.py"),
 ]
 NEUTRAL = {"marketbox", "storage", "parsing", "money", "jsonutil", "ids", "clock", "errors"}
-NEUTRAL |= {"netguard", "requisites", "config"}
+NEUTRAL |= {"netguard", "requisites", "config", "toolkit"}
 
 
-@pytest.mark.parametrize("path", TOOLKIT, ids=lambda p: p.relative_to(SRC).as_posix())
+@pytest.mark.parametrize("path", NEUTRAL_MODULES, ids=lambda p: p.relative_to(SRC).as_posix())
 def test_the_toolkit_and_storage_know_no_domain(path: Path) -> None:
     offending = {
         m
         for m in imports_of(path)
         if m.startswith("marketbox") and m.split(".")[1:2] and m.split(".")[1] not in NEUTRAL
+    }
+    assert offending == set()
+
+
+TOOLKIT = sorted((SRC / "toolkit").glob("*.py"))
+# What the toolkit may lean on inside marketbox: itself, the money rules and the clock.
+TOOLKIT_ALLOWED = ("marketbox.toolkit", "marketbox.money", "marketbox.clock")
+
+
+@pytest.mark.parametrize("path", TOOLKIT, ids=lambda p: p.name)
+def test_the_toolkit_imports_no_domain_package_and_no_web_framework(path: Path) -> None:
+    offending = {
+        m
+        for m in imports_of(path)
+        if m.split(".")[0] in (*WEB_FRAMEWORKS, "sqlalchemy")
+        or (
+            m.startswith("marketbox")
+            and not any(m == a or m.startswith(f"{a}.") for a in TOOLKIT_ALLOWED)
+        )
     }
     assert offending == set()

@@ -1,12 +1,15 @@
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import jinja2
 import pytest
 
-from marketbox.web.formatting import (
+from marketbox import clock
+from marketbox.toolkit.formatting import (
     format_date,
     format_date_short,
     format_money,
@@ -339,3 +342,66 @@ def test_filters_explicit_arguments(env: jinja2.Environment) -> None:
     assert out == (
         f"$350.00|350{NBSP}₽|14{NBSP}июля, 18:05|14.07.2024|{RU_PHONE}|a…@mail.ru|товаров"
     )
+
+
+# --- a grid of outputs pinned before the move to Babel (tests/unit/data/formatting.json) ---
+# Every row is the arguments and the text the hand-written formatter gave for them; the
+# Babel-based one must give the same bytes (no-break spaces, U+2212, genitive months, МСК).
+
+GRID = json.loads((Path(__file__).parent / "data" / "formatting.json").read_text("utf-8"))
+
+
+def _moment(text: str) -> date:
+    return date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text)
+
+
+def test_grid_money() -> None:
+    for amount, currency, locale, whole, expected in GRID["money"]:
+        got = format_money(Decimal(amount), currency, locale, whole)
+        assert got == expected, (amount, currency, locale, whole)
+
+
+def test_grid_quantity() -> None:
+    for value, locale, expected in GRID["quantity"]:
+        assert format_quantity(Decimal(value), locale) == expected, (value, locale)
+
+
+def test_grid_dates() -> None:
+    for moment, now, locale, with_time, with_zone, relative, tz, expected in GRID["date"]:
+        got = format_date(
+            _moment(moment),
+            locale,
+            with_time,
+            datetime.fromisoformat(now),
+            tz=tz,
+            with_zone=with_zone,
+            relative=relative,
+        )
+        assert got == expected, (moment, now, locale, with_time, with_zone, relative, tz)
+    for moment, locale, expected in GRID["date_short"]:
+        assert format_date_short(_moment(moment), locale) == expected, (moment, locale)
+
+
+PLURAL_FORMS = {
+    "ru": ("{n} товар", "{n} товара", "{n} товаров"),
+    "en": ("{n} item", "{n} items"),
+    "en3": ("{n} item", "{n} itemz", "{n} items"),
+}
+
+
+def test_grid_plurals() -> None:
+    for n, which, expected in GRID["plural"]:
+        locale = which[:2]
+        assert plural(Decimal(n), PLURAL_FORMS[which], locale) == expected, (n, which)
+        if "." not in n:
+            assert plural(int(n), PLURAL_FORMS[which], locale) == expected, (n, which)
+
+
+def test_format_date_takes_the_current_year_from_the_injectable_clock() -> None:
+    moment = datetime(2031, 5, 4, 9, 0, tzinfo=UTC)
+    clock.set_now(lambda: datetime(2031, 1, 1, tzinfo=UTC))
+    try:
+        assert format_date(moment) == f"4{NBSP}мая, 12:00"
+    finally:
+        clock.set_now(None)
+    assert format_date(moment, now=NOW_2025) == f"4{NBSP}мая{NBSP}2031, 12:00"

@@ -184,5 +184,7 @@ def test_script_json_cannot_close_the_script_element() -> None:
     assert '"n":0.10' in text
 
 
-def test_page_text_catalogues_have_the_same_keys() -> None:
-    assert set(texts.RU) == set(texts.EN)
+def test_page_texts_come_from_the_catalogue_in_the_page_language() -> None:
+    assert texts.mt("offers.title", "ru") == "Специальные предложения"
+    assert texts.mt("offers.title", "en") == "Special offers"
+    assert texts.mt("offers.where", "en", shop="Кофейни") == "At: Кофейни"

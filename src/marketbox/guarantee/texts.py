@@ -1,77 +1,64 @@
 """What the guarantee actions say to the shop (`resultNote`) and to the payer (`pay`'s
-`resultData.message`), in the request's `languageId` (ru by default)."""
+`resultData.message`), in the request's `languageId` (ru by default).
+
+The strings live in the gettext catalogue (marketbox/locale/<lang>/LC_MESSAGES/marketbox.po)
+as "guarantee.note.<key>", "guarantee.title.<key>" and "guarantee.message.<key>".
+"""
 
 from __future__ import annotations
 
-NOTES: dict[str, dict[str, str]] = {
-    "ru": {
-        "notRegistered": "Плательщик не подключён к этому способу оплаты",
-        "notEnoughMoney": "У плательщика недостаточно средств для оплаты счёта",
-        "notDelivered": "Не удалось отправить код плательщику",
-        "noSendsLeft": "Код больше нельзя отправить: оплатите счёт на платёжной странице",
-        "codeAlreadySent": "Код уже отправлен; новый можно запросить позже",
-    },
-    "en": {
-        "notRegistered": "The payer is not registered with this payment method",
-        "notEnoughMoney": "The payer does not have enough money to pay the invoice",
-        "notDelivered": "The code could not be delivered to the payer",
-        "noSendsLeft": "No more codes can be sent: pay the invoice on the payment page",
-        "codeAlreadySent": "A code has been sent; a new one can be requested later",
-    },
-}
+from marketbox.toolkit import i18n
+from marketbox.toolkit.i18n import N_
 
-# pay results -> (title, message); {left} is the number of tries left.
-MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
-    "ru": {
-        "alreadyPaid": ("Счёт уже оплачен", "Повторно оплачивать не нужно."),
-        "wrongCode": (
-            "Неверный код",
-            "Проверьте код и введите его ещё раз. Осталось попыток: {left}.",
-        ),
-        "limitReached": (
-            "Попытки закончились",
-            "Код больше не действует. Запросите новый код или оплатите счёт другим способом.",
-        ),
-        "notEnoughMoney": (
-            "Недостаточно средств",
-            "Средств плательщика не хватает для оплаты счёта.",
-        ),
-        "codeExpired": (
-            "Код недействителен",
-            "Срок действия кода истёк или запрошен новый код. Запросите код ещё раз.",
-        ),
-        "otherPayer": (
-            "Код недействителен",
-            "Код был отправлен другому плательщику. Запросите код ещё раз.",
-        ),
-    },
-    "en": {
-        "alreadyPaid": ("The invoice is already paid", "There is nothing more to pay."),
-        "wrongCode": ("Wrong code", "Check the code and enter it again. Tries left: {left}."),
-        "limitReached": (
-            "No tries left",
-            "This code no longer works. Request a new code or pay another way.",
-        ),
-        "notEnoughMoney": (
-            "Not enough money",
-            "The payer does not have enough money to pay the invoice.",
-        ),
-        "codeExpired": (
-            "The code is not valid",
-            "The code has expired or a newer one was requested. Request a code again.",
-        ),
-        "otherPayer": (
-            "The code is not valid",
-            "The code was sent to another payer. Request a code again.",
-        ),
-    },
-}
+NOTE_KEYS = ("notRegistered", "notEnoughMoney", "notDelivered", "noSendsLeft", "codeAlreadySent")
+# pay results -> (title, message); {left} in a message is the number of tries left.
+MESSAGE_KEYS = (
+    "alreadyPaid",
+    "wrongCode",
+    "limitReached",
+    "notEnoughMoney",
+    "codeExpired",
+    "otherPayer",
+)
+
+# The catalogue keys built from the lists above, named for `pybabel extract`.
+_CATALOGUE_KEYS = (
+    N_("guarantee.note.notRegistered"),
+    N_("guarantee.note.notEnoughMoney"),
+    N_("guarantee.note.notDelivered"),
+    N_("guarantee.note.noSendsLeft"),
+    N_("guarantee.note.codeAlreadySent"),
+    N_("guarantee.title.alreadyPaid"),
+    N_("guarantee.message.alreadyPaid"),
+    N_("guarantee.title.wrongCode"),
+    N_("guarantee.message.wrongCode"),
+    N_("guarantee.title.limitReached"),
+    N_("guarantee.message.limitReached"),
+    N_("guarantee.title.notEnoughMoney"),
+    N_("guarantee.message.notEnoughMoney"),
+    N_("guarantee.title.codeExpired"),
+    N_("guarantee.message.codeExpired"),
+    N_("guarantee.title.otherPayer"),
+    N_("guarantee.message.otherPayer"),
+)
+
+
+def _language(language: str) -> str:
+    # Only an exact "en" answers in English (not "EN" or "en-US"), as the API always did.
+    return "en" if language == "en" else "ru"
 
 
 def note(language: str, key: str) -> str:
-    return NOTES.get(language, NOTES["ru"])[key]
+    if key not in NOTE_KEYS:
+        raise KeyError(key)
+    catalogue_key = f"guarantee.note.{key}"
+    return i18n.t(catalogue_key, _language(language))
 
 
 def message(language: str, key: str, **values: object) -> dict[str, str]:
-    title, text = MESSAGES.get(language, MESSAGES["ru"])[key]
-    return {"title": title, "message": text.format(**values)}
+    if key not in MESSAGE_KEYS:
+        raise KeyError(key)
+    lang = _language(language)
+    title_key, text_key = f"guarantee.title.{key}", f"guarantee.message.{key}"
+    # str.format even without values, as before: the texts hold no literal braces.
+    return {"title": i18n.t(title_key, lang), "message": i18n.t(text_key, lang).format(**values)}

@@ -16,6 +16,8 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
+from marketbox.toolkit.i18n import N_
+
 COOKIE_NAME = "mb_buyer"
 MAX_AGE_SECONDS = 30 * 24 * 3600
 MAX_NAME = 500
@@ -94,8 +96,8 @@ def clean(name: str, email: str, phone: str) -> tuple[Buyer, dict[str, str]]:
     name = " ".join(name.split())[:MAX_NAME]
     email = email.strip()
     if email and (len(email) > MAX_EMAIL or not _EMAIL_RE.match(email)):
-        errors["email"] = "buyer.error_email"
+        errors["email"] = N_("buyer.error_email")
     normalized = normalize_phone(phone) if phone.strip() else ""
     if normalized is None:
-        errors["phone"] = "buyer.error_phone"
+        errors["phone"] = N_("buyer.error_phone")
     return Buyer(name=name, email=email, phone=normalized or ""), errors

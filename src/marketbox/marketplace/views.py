@@ -25,9 +25,9 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from marketbox import parsing
 from marketbox.marketplace import host, miniapp, session, texts
 from marketbox.marketplace import service as marketplace_service
+from marketbox.toolkit.formatting import register_filters
+from marketbox.toolkit.i18n import register_i18n
 from marketbox.web import headers as web_headers
-from marketbox.web.formatting import register_filters
-from marketbox.web.i18n import register_i18n
 
 router = APIRouter(include_in_schema=False)
 

@@ -21,7 +21,7 @@ from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import host
 from marketbox.marketplace.session import Buyer, normalize_phone
 from marketbox.payment_page.invoice import Invoice
-from marketbox.web.formatting import format_money
+from marketbox.toolkit.formatting import format_money
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marketbox import requisites
-from marketbox.web.formatting import NBSP, format_phone
+from marketbox.toolkit.formatting import NBSP, format_phone
 
 PRIVATE = "private"
 LEGAL = "legal"

@@ -41,16 +41,17 @@ from marketbox.config import Settings
 from marketbox.marketplace import host, miniapp, session
 from marketbox.marketplace import service as marketplace_service
 from marketbox.orders import service as orders_service
-from marketbox.payment_page import addons, forms, messages, repository
+from marketbox.payment_page import addons, forms, repository
 from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
 from marketbox.payments import attempts, sandbox, throttle
 from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
 from marketbox.receipts import service as receipts_service
+from marketbox.toolkit.formatting import format_money, register_filters
+from marketbox.toolkit.i18n import N_, register_i18n, t
 from marketbox.web import headers as web_headers
 from marketbox.web.context import AppContext, get_context
 from marketbox.web.envelope import JSONResponse
-from marketbox.web.formatting import format_money, register_filters
 
 router = APIRouter(include_in_schema=False)
 
@@ -66,22 +67,30 @@ env = jinja2.Environment(
     lstrip_blocks=True,
 )
 register_filters(env)
-messages.register(env)
+register_i18n(env)
 env.globals["script_json"] = host.script_json
 
 LANGS = ("ru", "en")
-# Tag 1212 codes the receipt page names; others print as their number (messages.py).
-FISCAL_SUBJECTS = frozenset(f"fiscal.subject.{code}" for code in (1, 2, 3, 4, 10))
+# Tag 1212 codes the receipt page names; others print as their number ("fiscal.subject.other").
+FISCAL_SUBJECTS = frozenset(
+    (
+        N_("fiscal.subject.1"),
+        N_("fiscal.subject.2"),
+        N_("fiscal.subject.3"),
+        N_("fiscal.subject.4"),
+        N_("fiscal.subject.10"),
+    )
+)
 FAIL_REASONS = {
-    sandbox.INSUFFICIENT_FUNDS: "fail.insufficient_funds",
-    sandbox.EXPIRED_CARD: "fail.expired_card",
-    sandbox.ACQUIRER_UNAVAILABLE: "fail.acquirer_unavailable",
+    sandbox.INSUFFICIENT_FUNDS: N_("fail.insufficient_funds"),
+    sandbox.EXPIRED_CARD: N_("fail.expired_card"),
+    sandbox.ACQUIRER_UNAVAILABLE: N_("fail.acquirer_unavailable"),
 }
 CARD_ERRORS = {
-    ("card_number", "invalid"): "error.card_number",
-    ("card_expiry", "invalid"): "error.card_expiry",
-    ("card_expiry", "expired"): "error.card_expired",
-    ("card_cvc", "invalid"): "error.card_cvc",
+    ("card_number", "invalid"): N_("error.card_number"),
+    ("card_expiry", "invalid"): N_("error.card_expiry"),
+    ("card_expiry", "expired"): N_("error.card_expired"),
+    ("card_cvc", "invalid"): N_("error.card_cvc"),
 }
 # While another attempt of the same invoice is with the gateway, look again after this long
 # (growing to the maximum), up to `payment_gateway_timeout_seconds`.
@@ -340,7 +349,7 @@ async def fail_page(request: Request, container_id: str) -> Response:
     if not invoice.is_payable:
         return RedirectResponse(page.url(), status_code=303)
     code = declined._mapping["failure_code"] if declined is not None else None
-    reason = FAIL_REASONS.get(code or "", "fail.declined")
+    reason = FAIL_REASONS.get(code or "", N_("fail.declined"))
     return page.render("fail.html", main_class="page page--narrow", reason=reason)
 
 
@@ -453,7 +462,7 @@ class _Page:
         lang = self.lang
         errors = {name: _payer_error(code, lang) for name, code in form.errors.items()}
         for name, code in (card_errors or {}).items():
-            errors[name] = messages.t(CARD_ERRORS.get((name, code), "error.required"), lang)
+            errors[name] = t(CARD_ERRORS.get((name, code), "error.required"), lang)
         token = self.request.cookies.get(forms.CSRF_COOKIE) or forms.new_token()
         response = self.render(
             "page.html",
@@ -486,7 +495,9 @@ def _lang(request: Request, invoice: Invoice) -> tuple[str, str | None]:
 
 
 def _payer_error(code: str, lang: str) -> str:
-    return messages.t("error.required" if code == "required" else f"error.{code}", lang)
+    # "error." ~ code: the keys are listed in messages.py
+    key = "error.required" if code == "required" else f"error.{code}"
+    return t(key, lang)
 
 
 def _parse_amount(value: str | None) -> Decimal | None:

@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from marketbox.web.formatting import register_filters
-from marketbox.web.i18n import normalize_locale, register_i18n
+from marketbox.toolkit.formatting import register_filters
+from marketbox.toolkit.i18n import N_, normalize_locale, register_i18n, t
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,65 +22,19 @@ _env = jinja2.Environment(
 register_filters(_env)
 register_i18n(_env)
 
-_PAGES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
-    "offer": {
-        "ru": (
-            "Пользовательское соглашение",
-            (
-                "Это установка marketbox — открытой платформы приёма платежей, совместимой с API "
-                "Инвойсбокса. Условия оказания услуг публикует её оператор.",
-                "В режиме песочницы деньги не списываются: оплата выполняется тестовыми картами.",
-            ),
-        ),
-        "en": (
-            "Terms of service",
-            (
-                "This is a marketbox installation: an open payment platform compatible with the "
-                "Invoicebox API. Its operator publishes the terms of service.",
-                "In sandbox mode no money moves: payments use test cards.",
-            ),
-        ),
-    },
-    "privacy": {
-        "ru": (
-            "Политика конфиденциальности",
-            (
-                "Платформа хранит данные плательщика, которые он вводит на платёжной странице, "
-                "только для оплаты счёта и отправки чека. Номер карты не хранится: только "
-                "последние четыре цифры.",
-            ),
-        ),
-        "en": (
-            "Privacy policy",
-            (
-                "The platform keeps the payer data entered on the payment page only to pay the "
-                "invoice and send the receipt. Card numbers are never stored, only their last "
-                "four digits.",
-            ),
-        ),
-    },
-    "help": {
-        "ru": (
-            "Помощь",
-            (
-                "Вопросы о заказе задавайте магазину, в котором его оформили. Вопросы об оплате — "
-                "оператору этой платформы.",
-            ),
-        ),
-        "en": (
-            "Help",
-            (
-                "Ask the shop where you placed the order about the order itself, and the operator "
-                "of this platform about the payment.",
-            ),
-        ),
-    },
+# The pages' title and text ("info.<page>.title", "info.<page>.text", paragraphs separated by
+# a blank line) are in the gettext catalogue; named here for `pybabel extract`.
+_PAGES: dict[str, tuple[str, str]] = {
+    "offer": (N_("info.offer.title"), N_("info.offer.text")),
+    "privacy": (N_("info.privacy.title"), N_("info.privacy.text")),
+    "help": (N_("info.help.title"), N_("info.help.text")),
 }
 
 
 def _render(request: Request, page: str) -> HTMLResponse:
     lang = normalize_locale(request.query_params.get("lang"))
-    title, paragraphs = _PAGES[page][lang]
+    title_key, text_key = _PAGES[page]
+    title, paragraphs = t(title_key, lang), tuple(t(text_key, lang).split("\n\n"))
     html = _env.get_template("info.html").render(
         lang=lang, title=title, paragraphs=paragraphs, main_class="page page--narrow"
     )

@@ -1,9 +1,13 @@
 """Display formatting: the one place that turns values into text for people.
 
-Templates never format by hand; they call these functions as Jinja filters (see
-`register_filters`). Rules follow spec/design.md §4 "Russian typography": no-break
-spaces (U+00A0) inside numbers, before ₽ and inside phone numbers, U+2212 for minus,
-decimal comma and genitive months in Russian.
+Numbers, money and dates go through Babel with CLDR locale data (group and decimal
+separators, currency patterns, month names in the genitive, plural categories). Where the
+Russian typography of the pages (docs/architecture.md, "Text for people") asks for something
+CLDR does not give, the difference is applied here and commented: U+2212 for minus, our own
+currency symbols (₽ after the number in English too), the year left out when it is the
+current one, «МСК».
+Templates never format by hand; they call these functions as Jinja filters
+(`register_filters`). Money is Decimal end to end: a float raises TypeError.
 """
 
 from __future__ import annotations
@@ -11,13 +15,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, tzinfo
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from babel import Locale
+from babel import dates as babel_dates
+from babel import numbers as babel_numbers
 
-from marketbox import money
+import marketbox.clock as clock
+from marketbox.money import round2
 
 NBSP = "\u00a0"
 MINUS = "\u2212"
@@ -25,7 +34,9 @@ ELLIPSIS = "\u2026"
 
 DEFAULT_TZ = ZoneInfo("Europe/Moscow")
 
-# symbol, placed before the number in English (prefix) or after it everywhere (suffix)
+# Currency symbol and whether English puts it before the number. CLDR would write «CN¥»,
+# «UZS» and, in English, «RUB 1,234.56»; the UI writes ₽ after the number in both languages,
+# «сум» for the sum and the bare code for a currency not listed here.
 _CURRENCIES: dict[str, tuple[str, bool]] = {
     "RUB": ("₽", False),
     "USD": ("$", True),
@@ -35,23 +46,27 @@ _CURRENCIES: dict[str, tuple[str, bool]] = {
     "UZS": ("сум", False),
 }
 
-_MONTHS_RU_GENITIVE = (
-    "января", "февраля", "марта", "апреля", "мая", "июня",
-    "июля", "августа", "сентября", "октября", "ноября", "декабря",
-)  # fmt: skip
-_MONTHS_EN = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-_ZONE_LABELS_RU = {"Europe/Moscow": "МСК"}
-_ZONE_LABELS_EN = {"Europe/Moscow": "MSK"}
+# CLDR has no short name for Moscow time in Russian («Москва, стандартное время» at best).
+_ZONE_LABELS = {"ru": {"Europe/Moscow": "МСК"}, "en": {"Europe/Moscow": "MSK"}}
+# «сегодня в 18:05»: CLDR's relative day names are not in Babel's public API.
+_TODAY_AT = {"ru": f"сегодня в{NBSP}{{time}}", "en": "today at {time}"}
 
-_CENTS = Decimal("0.01")
+# Babel date patterns (CLDR syntax). MMMM is the format-context month name: genitive in
+# Russian («14 июля»). No-break spaces keep a date on one line.
+_DAY_MONTH = f"d{NBSP}MMMM"
+_YEAR = f"{NBSP}y"
+_TIME = "HH:mm"
+_SHORT_DATE = "dd.MM.yyyy"  # the same numeric form in both languages, as in forms and tables
 
 
 def _locale(locale: str | None) -> str:
     # Kept local (not imported from i18n) so formatting has no dependency on the catalogue.
     return "en" if (locale or "").lower().startswith("en") else "ru"
+
+
+@cache
+def _cldr(locale: str) -> Locale:
+    return Locale.parse(locale)
 
 
 def _to_decimal(value: object, what: str) -> Decimal:
@@ -62,25 +77,16 @@ def _to_decimal(value: object, what: str) -> Decimal:
     return Decimal(value)
 
 
-def _group(digits: str, sep: str) -> str:
-    """Group a string of integer digits by thousands: '1234567' -> '1 234 567'."""
-    head = len(digits) % 3 or 3
-    parts = [digits[:head]] + [digits[i : i + 3] for i in range(head, len(digits), 3)]
-    return sep.join(parts)
+def _minus(text: str) -> str:
+    # CLDR's minus sign for ru and en is the hyphen-minus; the UI uses U+2212.
+    return text.replace("-", MINUS, 1) if text.startswith("-") else text
 
 
-def _number(value: Decimal, locale: str, places: int | None) -> str:
-    """Unsigned number text; `places=None` keeps the value's own digits without trailing zeros."""
-    value = abs(value)
-    if places is None:
-        text = format(value.normalize(), "f")
-    else:
-        # Display rounding only: amounts should arrive already quantized by marketbox.money.
-        text = format(value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP), "f")
-    int_part, _, frac = text.partition(".")
-    group_sep, dec_sep = (",", ".") if locale == "en" else (NBSP, ",")
-    out = _group(int_part, group_sep)
-    return f"{out}{dec_sep}{frac}" if frac else out
+def _money_number(value: Decimal, locale: str, places: int) -> str:
+    """The unsigned number of an amount, laid out by CLDR's currency number pattern
+    «#,##0.00» (grouping by thousands, two decimals) with the locale's symbols."""
+    pattern = "#,##0" + ("." + "0" * places if places else "")
+    return babel_numbers.format_decimal(abs(value), format=pattern, locale=locale)
 
 
 def format_money(
@@ -100,11 +106,14 @@ def format_money(
     value = _to_decimal(amount, "amount")
     loc = _locale(locale)
     code = currency.upper()
-    symbol, prefix = _CURRENCIES.get(code, (code, False))
-    quantized = money.round2(value)
+    # Display rounding is marketbox.money's half-up; Babel then only lays the digits out.
+    quantized = round2(value)
     places = 0 if whole and quantized == quantized.to_integral_value() else 2
-    number = _number(quantized, loc, places)
-    sign = MINUS if quantized < 0 else ""
+    number = _money_number(quantized, loc, places)
+    sign = MINUS if quantized < 0 else ""  # CLDR's minus is the hyphen-minus; the UI's U+2212
+    symbol, prefix = _CURRENCIES.get(code, (code, False))
+    # CLDR's English pattern «¤#,##0.00» for the prefix currencies; the Russian «#,##0.00 ¤»
+    # (no-break space) for everything else, in English too.
     if loc == "en" and prefix:
         return f"{sign}{symbol}{number}"
     return f"{sign}{number}{NBSP}{symbol}"
@@ -113,8 +122,9 @@ def format_money(
 def format_quantity(value: Decimal | int, locale: str = "ru") -> str:
     """«1,5», «2», «1 000» (ru) / «1.5», «1,000» (en): no trailing zeros, no exponent."""
     number = _to_decimal(value, "quantity")
-    text = _number(number, _locale(locale), None)
-    return f"{MINUS}{text}" if number < 0 else text
+    # decimal_quantization=False keeps every significant digit instead of CLDR's three.
+    text = babel_numbers.format_decimal(number, locale=_locale(locale), decimal_quantization=False)
+    return _minus(text)
 
 
 def _resolve_tz(tz: str | tzinfo | None) -> tzinfo:
@@ -133,6 +143,13 @@ def _localize(dt: date, tz: tzinfo) -> date:
     raise TypeError(f"expected date or datetime, not {type(dt).__name__}")
 
 
+def _cldr_format(value: date, pattern: str, locale: str) -> str:
+    if isinstance(value, datetime):
+        # `value` is already in the display zone; Babel keeps it there.
+        return babel_dates.format_datetime(value, pattern, tzinfo=value.tzinfo, locale=locale)
+    return babel_dates.format_date(value, pattern, locale=locale)
+
+
 def format_date(
     dt: date,
     locale: str = "ru",
@@ -145,30 +162,31 @@ def format_date(
 ) -> str:
     """«14 июля 2024, 18:05» / «14 July 2024, 18:05»; the year is left out when it is now's year.
 
-    `now` pins "the current year" (tests, previews). A plain `date` prints without time.
+    `now` is "the current year" (default: marketbox.clock, so a pinned clock pins it too).
+    A plain `date` prints without time.
     `with_zone` appends «(МСК)» for buyers who may be elsewhere; `relative` prints
     «сегодня в 18:05» for events of today.
     """
     loc = _locale(locale)
     zone = _resolve_tz(tz)
     local = _localize(dt, zone)
-    today = _localize(now if now is not None else datetime.now(UTC), zone)
+    today = _localize(now if now is not None else clock.now(), zone)
     has_time = with_time and isinstance(local, datetime)
-    time_text = f"{local:%H:%M}" if isinstance(local, datetime) else ""
+    time_text = _cldr_format(local, _TIME, loc) if isinstance(local, datetime) else ""
 
     if relative and has_time and local.timetuple()[:3] == today.timetuple()[:3]:
-        text = f"today at {time_text}" if loc == "en" else f"сегодня в{NBSP}{time_text}"
+        text = _TODAY_AT[loc].format(time=time_text)
     else:
-        months = _MONTHS_EN if loc == "en" else _MONTHS_RU_GENITIVE
-        text = f"{local.day}{NBSP}{months[local.month - 1]}"
-        if local.year != today.year:
-            text += f"{NBSP}{local.year}"
+        # CLDR's own medium pattern always shows the year; we drop it for the current one.
+        pattern = _DAY_MONTH + (_YEAR if local.year != today.year else "")
+        text = _cldr_format(local, pattern, loc)
         if has_time:
             text += f", {time_text}"
     if with_zone and has_time:
         key = getattr(zone, "key", "")
-        labels = _ZONE_LABELS_EN if loc == "en" else _ZONE_LABELS_RU
-        label = labels.get(key) or (local.tzname() if isinstance(local, datetime) else "")
+        label = _ZONE_LABELS[loc].get(key) or (
+            local.tzname() if isinstance(local, datetime) else ""
+        )
         text += f" ({label})"
     return text
 
@@ -176,7 +194,7 @@ def format_date(
 def format_date_short(dt: date, locale: str = "ru", *, tz: str | tzinfo | None = None) -> str:
     """«14.07.2024», for forms and tables (same numeric form in both languages)."""
     local = _localize(dt, _resolve_tz(tz))
-    return f"{local.day:02d}.{local.month:02d}.{local.year:04d}"
+    return _cldr_format(local, _SHORT_DATE, "ru")
 
 
 def format_phone(value: str | int | None) -> str:
@@ -195,17 +213,40 @@ def format_phone(value: str | int | None) -> str:
     return NBSP.join(parts)
 
 
+def plural_category(n: int | Decimal, locale: str = "ru") -> str:
+    """The CLDR plural category of `n`: "one", "few", "many" or "other".
+
+    Whole Decimals count as integers («2.0» is «2»), and the sign is ignored («−1 товар»).
+    """
+    number = abs(_to_decimal(n, "n"))
+    if number == number.to_integral_value():
+        number = Decimal(int(number))
+    return _cldr(_locale(locale)).plural_form(number)
+
+
+# Which of the forms a template passes belongs to each CLDR category. Russian fractions are
+# CLDR's "other"; they take the genitive singular («1,5 товара»), the `few` form.
+_FORM_INDEX = {
+    "ru": {"one": 0, "few": 1, "many": 2, "other": 1},
+    "en": {"one": 0, "other": -1},
+}
+
+
+def gettext_count(n: int | Decimal, locale: str = "ru") -> int:
+    """The whole number to give gettext's `ngettext` for `n` (its Plural-Forms take integers).
+
+    Whole numbers go as they are, without the sign in Russian; fractions, and negatives in
+    English, go as 2, whose form is the one `plural` picks for them («1,5 товара», «−1 items»).
+    """
+    number = _to_decimal(n, "n")
+    if number != number.to_integral_value() or (number < 0 and _locale(locale) == "en"):
+        return 2
+    return abs(int(number))
+
+
 def plural_ru(n: int | Decimal, one: str, few: str, many: str) -> str:
     """Russian plural form: 1 товар, 2 товара, 5 товаров (fractions take the `few` form)."""
-    number = _to_decimal(n, "n")
-    if number != number.to_integral_value():
-        return few
-    k = abs(int(number))
-    if k % 10 == 1 and k % 100 != 11:
-        return one
-    if 2 <= k % 10 <= 4 and not 12 <= k % 100 <= 14:
-        return few
-    return many
+    return (one, few, many)[_FORM_INDEX["ru"][plural_category(n, "ru")]]
 
 
 def plural(n: int | Decimal, forms: Sequence[str], locale: str = "ru") -> str:
@@ -215,13 +256,12 @@ def plural(n: int | Decimal, forms: Sequence[str], locale: str = "ru") -> str:
     in English uses its first and last form. «Найдено {n} точек продаж» -> «Найдено 5 точек продаж».
     """
     loc = _locale(locale)
-    if loc == "en":
-        number = _to_decimal(n, "n")
-        form = forms[0] if number == 1 else forms[-1]
-    else:
-        if len(forms) != 3:
-            raise ValueError("Russian plural needs three forms: one, few, many")
-        form = plural_ru(n, forms[0], forms[1], forms[2])
+    if loc == "ru" and len(forms) != 3:
+        raise ValueError("Russian plural needs three forms: one, few, many")
+    category = plural_category(n, loc)
+    if loc == "en" and n < 0:
+        category = "other"  # CLDR ignores the sign; the pages have always said «−1 items»
+    form = forms[_FORM_INDEX[loc][category]]
     return form.replace("{n}", format_quantity(n, loc)) if "{n}" in form else form
 
 
