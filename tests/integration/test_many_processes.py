@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -23,8 +23,9 @@ import httpx
 import pytest
 
 from marketbox.merchants.service import DEMO_TOKEN
+from tests.support import redis as redis_support
 from tests.support.databases import REQUIRE_PG, PostgresTemplate
-from tests.support.redis import RedisSpace, redis_space  # noqa: F401 (a fixture)
+from tests.support.redis import RedisSpace
 
 LIST = "/v3/filter/api/order/order"
 AUTH_CHECK = "/v3/security/api/auth/auth"
@@ -32,9 +33,11 @@ INVOICES = "/v3/payment/api/invoice"
 START_TIMEOUT_SECONDS = 60.0
 SERVING = re.compile(r"^marketbox: serving on ")
 
+redis_space = redis_support.redis_space  # the fixture, for this module's tests
+
 
 @pytest.fixture
-async def pg_database(pg_template: PostgresTemplate | None) -> Iterator[str]:
+async def pg_database(pg_template: PostgresTemplate | None) -> AsyncIterator[str]:
     """A fresh migrated PostgreSQL database (several processes share it: no SQLite here)."""
     if pg_template is None:
         if REQUIRE_PG:
@@ -69,8 +72,15 @@ def api_process(env: dict[str, str], log: Path) -> Iterator[str]:
     port = free_port()
     with log.open("w", encoding="utf-8") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "marketbox.cli.main", "serve", "--no-worker"]
-            + ["--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "marketbox.cli.main",
+                "serve",
+                "--no-worker",
+                "--port",
+                str(port),
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env={**env, "MARKETBOX_PUBLIC_URL": f"http://127.0.0.1:{port}"},

@@ -16,11 +16,13 @@ from marketbox.merchants import service as merchants_service
 from marketbox.storage.db import Database
 from marketbox.storage.shared import SharedState
 from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, make_settings, read
-from tests.support.redis import redis_space  # noqa: F401 (a fixture)
+from tests.support import redis as redis_support
 
 LIST = "/v3/filter/api/order/order"
 AUTH = "/v3/security/api/auth/auth"
 WINDOW = 60.0
+
+redis_space = redis_support.redis_space  # the fixture, for this module's tests
 
 
 def test_defaults_are_the_documented_limits() -> None:
