@@ -48,7 +48,7 @@ class Settings(BaseSettings):
 
     # MARKETBOX_REDIS_URL (redis://host:6379/0): state shared by every process of one
     # deployment (rate limit counters, the version of cached credentials). Unset: each process
-    # keeps its own, which is right for one process (docs/operations.md "Several processes").
+    # keeps its own, which is right for one process (docs/architecture.md "Several processes").
     redis_url: str | None = None
     # Every key marketbox writes to that Redis starts with this, so deployments can share one.
     redis_key_prefix: str = "marketbox"
