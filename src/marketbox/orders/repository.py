@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Table,
+    FromClause,
     and_,
     bindparam,
     case,
@@ -54,7 +54,7 @@ MONEY_FILTERS = {"amount", "vatAmount"}
 # expressions give the status `expire_due` would give at `now`.
 
 
-def _due(table: Table | Any, now: datetime) -> ColumnElement[bool]:
+def _due(table: FromClause, now: datetime) -> ColumnElement[bool]:
     """An unpaid order of `table` whose own deadline has passed (what `expire_due` picks)."""
     return and_(
         table.c.subtype == "order",

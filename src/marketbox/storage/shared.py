@@ -56,6 +56,10 @@ class SharedState:
             )
         else:
             self.limits_storage = MemoryStorage()
+        log.debug(
+            "shared state: %s",
+            f"Redis {self.redis_url_safe}" if redis_url else "this process only (no Redis)",
+        )
 
     @property
     def shared(self) -> bool:
