@@ -68,6 +68,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
             await ctx.gateway.close()
+            await ctx.shared.aclose()
             await db.dispose()
 
     app = FastAPI(

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     rate_limit_per_ip: int = 500
     rate_limit_enabled: bool = True
 
+    # MARKETBOX_REDIS_URL (redis://host:6379/0): state shared by every process of one
+    # deployment (rate limit counters, the version of cached credentials). Unset: each process
+    # keeps its own, which is right for one process (docs/architecture.md "Several processes").
+    redis_url: str | None = None
+    # Every key marketbox writes to that Redis starts with this, so deployments can share one.
+    redis_key_prefix: str = "marketbox"
+
     # Notification delivery (spec/notifications.md §6).
     notification_timeout_seconds: float = 20.0
     notification_retry_schedule: tuple[int, ...] = DEFAULT_RETRY_SCHEDULE

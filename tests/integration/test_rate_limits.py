@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -12,11 +14,15 @@ from marketbox.app import create_app
 from marketbox.config import Settings
 from marketbox.merchants import service as merchants_service
 from marketbox.storage.db import Database
+from marketbox.storage.shared import SharedState
 from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, make_settings, read
+from tests.support import redis as redis_support
 
 LIST = "/v3/filter/api/order/order"
 AUTH = "/v3/security/api/auth/auth"
 WINDOW = 60.0
+
+redis_space = redis_support.redis_space  # the fixture, for this module's tests
 
 
 def test_defaults_are_the_documented_limits() -> None:
@@ -149,18 +155,48 @@ async def test_disabled_limits_never_refuse(database_url: str, db: Database) -> 
     assert {r.status_code for r in answers} == {200}
 
 
-def test_sliding_window_frees_slots_as_they_age() -> None:
+@pytest.fixture(params=["memory", "redis"])
+async def shared_state(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
+    """Where counters live: this process's memory, or Redis under a prefix of this test's own."""
+    if request.param == "memory":
+        yield SharedState()
+        return
+    space = request.getfixturevalue("redis_space")
+    shared = SharedState(space.url, space.prefix)
+    yield shared
+    await shared.aclose()
+
+
+async def test_moving_window_frees_slots_as_they_age(shared_state: SharedState) -> None:
     from marketbox.errors import RateLimited
-    from marketbox.web.ratelimit import SlidingWindowLimiter
+    from marketbox.web.ratelimit import RateLimiter
 
-    limiter = SlidingWindowLimiter(limit=2, window=10.0)
-    limiter.hit("k", now=100.0)
-    limiter.hit("k", now=104.0)
+    limiter = RateLimiter(shared_state, "test", limit=2, window=2.0)
+    started = time.time()
+    await limiter.hit("k")
+    await limiter.hit("k")
     with pytest.raises(RateLimited) as caught:
-        limiter.hit("k", now=105.0)
-    assert caught.value.headers["Retry-After"] == "5"
+        await limiter.hit("k")
+    assert caught.value.headers["Retry-After"] in ("1", "2")
+    assert caught.value.headers["RateLimit-Limit"] == "2"
 
-    limiter.hit("k", now=110.0)  # the first hit has left the window
-    limiter.hit("other", now=110.0)
+    await limiter.hit("other")  # another key has a window of its own
+    await asyncio.sleep(max(0.0, started + 2.1 - time.time()))
+    await limiter.hit("k")  # the first hits have left the window
+    await limiter.hit("k")
     with pytest.raises(RateLimited):
-        limiter.hit("k", now=113.0)
+        await limiter.hit("k")
+
+
+async def test_an_unreachable_redis_lets_requests_through(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from marketbox.web.ratelimit import RateLimiter
+
+    shared = SharedState("redis://127.0.0.1:1/0", "unreachable")  # nothing listens on port 1
+    limiter = RateLimiter(shared, "test", limit=1, window=30.0)
+    for _ in range(3):
+        await limiter.hit("k")  # fail open: served, not refused
+    await shared.aclose()
+    assert "Redis unreachable" in caplog.text
+    assert "rate limits are not enforced" in caplog.text

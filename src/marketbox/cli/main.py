@@ -197,6 +197,7 @@ def _add_merchant(commands: Commands) -> None:
     )
     _add_json_option(create)
     create.set_defaults(handler=cmd_merchant_create)
+    _add_rotate(actions, "merchant", cmd_merchant_rotate)
 
 
 def _add_instrument(commands: Commands) -> None:
@@ -212,6 +213,20 @@ def _add_instrument(commands: Commands) -> None:
     )
     _add_json_option(create)
     create.set_defaults(handler=cmd_instrument_create)
+    _add_rotate(actions, "instrument", cmd_instrument_rotate)
+
+
+def _add_rotate(actions: Any, kind: str, handler: Handler) -> None:
+    rotate = actions.add_parser(
+        "rotate",
+        help=f"issue a new token and/or signing key for a {kind}; the old ones stop working "
+        "in every process at once (with MARKETBOX_REDIS_URL; docs/architecture.md)",
+    )
+    rotate.add_argument("id", type=object_id, metavar="ID", help=f"the {kind}'s id")
+    rotate.add_argument("--token", action="store_true", help="rotate the API token only")
+    rotate.add_argument("--signing-key", action="store_true", help="rotate the signing key only")
+    _add_json_option(rotate)
+    rotate.set_defaults(handler=handler)
 
 
 def _add_addon(commands: Commands) -> None:
@@ -475,6 +490,53 @@ def cmd_instrument_create(args: argparse.Namespace, settings: Settings) -> int:
 
     creds = _run(_with_transaction(settings, work))
     _print({"id": creds.id, "token": creds.token, "signingKey": creds.signing_key}, args.json)
+    return 0
+
+
+def cmd_merchant_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.merchants import service
+
+    return _rotate(args, settings, "merchant", service.rotate_merchant_credentials)
+
+
+def cmd_instrument_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.merchants import service
+
+    return _rotate(args, settings, "instrument", service.rotate_instrument_credentials)
+
+
+def _rotate(args: argparse.Namespace, settings: Settings, kind: str, rotate: Any) -> int:
+    """Both secrets unless one is named; the change is announced to every process after the
+    commit (storage/shared.py), so cached tokens are dropped everywhere."""
+    from marketbox.merchants.service import NoSuchAccount
+    from marketbox.storage.shared import SharedState
+
+    both = not args.token and not args.signing_key
+
+    async def work(conn: Any) -> Any:
+        try:
+            return await rotate(
+                conn, args.id, token=both or args.token, signing_key=both or args.signing_key
+            )
+        except NoSuchAccount as exc:
+            raise CommandError(f"no {kind} with id {args.id}") from exc
+
+    async def rotate_and_announce() -> Any:
+        creds = await _with_transaction(settings, work)
+        shared = SharedState(settings.redis_url, settings.redis_key_prefix)
+        try:
+            await shared.credentials_changed()
+        finally:
+            await shared.aclose()
+        return creds
+
+    creds = _run(rotate_and_announce())
+    printed = {"merchantId" if kind == "merchant" else "id": creds.id}
+    if creds.token:
+        printed["token"] = creds.token
+    if creds.signing_key:
+        printed["signingKey"] = creds.signing_key
+    _print(printed, args.json)
     return 0
 
 

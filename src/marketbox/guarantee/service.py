@@ -261,9 +261,12 @@ async def _order(
         raise WrongOrderStatus("The order is settled outside the platform (processable: false)")
     if m["joined_as"] == "addon":
         raise WrongOrderStatus("An add-on order is paid with its invoice on the payment page")
-    status = await payments_service.current_status(
-        conn, m["container_id"], payment_base=payment_base
-    )
+    if lock:  # a change: a passed deadline is recorded first
+        status = await payments_service.current_status(
+            conn, m["container_id"], payment_base=payment_base
+        )
+    else:  # a check: writes nothing
+        status = await payments_service.effective_status(conn, m["container_id"])
     if status != "pending":
         raise WrongOrderStatus(f"The invoice is {status}")
     return _Order(row, False, language)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, netguard
@@ -166,38 +167,52 @@ async def seed_demo_merchant(conn: AsyncConnection, *, notification_url: str | N
 class TokenCache:
     """Token hash -> principal, kept briefly so the hot path skips a query per request.
 
-    Entries live `ttl` seconds; a rotated or removed token stops working within that time.
-    An unknown token is remembered only `negative_ttl` seconds, so a token used right after
-    it was issued (by another process) is recognised almost at once.
+    Each entry remembers the credentials version (storage/shared.py) it was read under and is
+    trusted only while that version is current: a token or a signing key changed by any
+    process (`rotate_*` below, then `SharedState.credentials_changed`) is seen by every
+    process on its next request when the version lives in Redis. When the version cannot be
+    read (Redis down) nothing is trusted from the cache. Without Redis the version is this
+    process's own, so a change made by another process is seen once the entry's `ttl` runs
+    out. An unknown token is remembered only `negative_ttl` seconds, so a token used right
+    after it was issued (by another process) is recognised almost at once.
     """
 
-    def __init__(self, ttl: float = 30.0, negative_ttl: float = 1.0) -> None:
+    def __init__(
+        self,
+        version: Callable[[], Awaitable[int | None]] | None = None,
+        ttl: float = 30.0,
+        negative_ttl: float = 1.0,
+    ) -> None:
+        self.version = version or _no_version
         self.ttl = ttl
         self.negative_ttl = negative_ttl
-        self._merchants: dict[str, tuple[float, Merchant | None]] = {}
-        self._instruments: dict[str, tuple[float, Instrument | None]] = {}
+        self._merchants: dict[str, tuple[float, int, Merchant | None]] = {}
+        self._instruments: dict[str, tuple[float, int, Instrument | None]] = {}
 
     def clear(self) -> None:
         self._merchants.clear()
         self._instruments.clear()
 
-    def cached_merchant(self, token: str) -> tuple[bool, Merchant | None]:
+    async def cached_merchant(self, token: str) -> tuple[bool, Merchant | None]:
         """(found in the cache, principal) without touching the database."""
-        return _cached(self._merchants, signing.hash_token(token))
+        return _cached(self._merchants, signing.hash_token(token), await self.version())
 
     async def merchant_for_token(self, conn: AsyncConnection, token: str) -> Merchant | None:
         key = signing.hash_token(token)
-        found, merchant = _cached(self._merchants, key)
+        version = await self.version()
+        found, merchant = _cached(self._merchants, key, version)
         if found:
             return merchant
         row = (await conn.execute(select(merchants).where(merchants.c.token_hash == key))).first()
         merchant = _merchant(row) if row else None
-        self._merchants[key] = (self._expiry(merchant), merchant)
+        if version is not None:
+            self._merchants[key] = (self._expiry(merchant), version, merchant)
         return merchant
 
     async def instrument_for_token(self, conn: AsyncConnection, token: str) -> Instrument | None:
         key = signing.hash_token(token)
-        found, instrument = _cached(self._instruments, key)
+        version = await self.version()
+        found, instrument = _cached(self._instruments, key, version)
         if found:
             return instrument
         row = (
@@ -206,15 +221,69 @@ class TokenCache:
         if row:
             m = row._mapping
             instrument = Instrument(m["id"], m["name"], m["signing_key"], m["sign_algorithm"])
-        self._instruments[key] = (self._expiry(instrument), instrument)
+        if version is not None:
+            self._instruments[key] = (self._expiry(instrument), version, instrument)
         return instrument
 
     def _expiry(self, principal: object) -> float:
+        if len(self._merchants) + len(self._instruments) > 100_000:  # a flood of bad tokens
+            self.clear()
         return time.monotonic() + (self.ttl if principal is not None else self.negative_ttl)
 
 
-def _cached(cache: dict[str, tuple[float, T | None]], key: str) -> tuple[bool, T | None]:
+async def _no_version() -> int:
+    return 0
+
+
+def _cached(
+    cache: dict[str, tuple[float, int, T | None]], key: str, version: int | None
+) -> tuple[bool, T | None]:
     hit = cache.get(key)
-    if hit and hit[0] > time.monotonic():
-        return True, hit[1]
+    if hit and version is not None and hit[1] == version and hit[0] > time.monotonic():
+        return True, hit[2]
     return False, None
+
+
+# --- Changing credentials ---------------------------------------------------------------------
+# After the commit the caller announces the change (SharedState.credentials_changed), so every
+# process drops what it cached (TokenCache above).
+
+
+class NoSuchAccount(LookupError):
+    pass
+
+
+async def rotate_merchant_credentials(
+    conn: AsyncConnection, merchant_id: str, *, token: bool = True, signing_key: bool = True
+) -> Credentials:
+    """A new token and/or signing key for the merchant; the old ones stop working. Returns the
+    new values (a part not rotated is returned as "")."""
+    return await _rotate(conn, merchants, merchant_id, token=token, signing_key=signing_key)
+
+
+async def rotate_instrument_credentials(
+    conn: AsyncConnection, instrument_id: str, *, token: bool = True, signing_key: bool = True
+) -> Credentials:
+    """Like `rotate_merchant_credentials`, for a payment instrument."""
+    return await _rotate(conn, instruments, instrument_id, token=token, signing_key=signing_key)
+
+
+async def _rotate(
+    conn: AsyncConnection, table: Table, account_id: str, *, token: bool, signing_key: bool
+) -> Credentials:
+    if not ids.is_uuid(account_id):
+        raise NoSuchAccount(account_id)
+    account_id = ids.normalize_uuid(account_id)
+    new_token = signing.new_token() if token else ""
+    new_key = signing.new_signing_key() if signing_key else ""
+    values: dict[str, str] = {}
+    if token:
+        values["token_hash"] = signing.hash_token(new_token)
+    if signing_key:
+        values["signing_key"] = new_key
+    if not values:
+        raise ValueError("nothing to rotate")
+    changed = await conn.execute(update(table).where(table.c.id == account_id).values(**values))
+    if changed.rowcount != 1:
+        raise NoSuchAccount(account_id)
+    return Credentials(id=account_id, token=new_token, signing_key=new_key)

@@ -7,7 +7,6 @@ signed once: every retry sends the identical body and signature (notifications.m
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -37,22 +36,12 @@ _MERCHANT_KEYS = select(
 _INSERT_NOTIFICATION = insert(notifications)
 
 
-# Merchant id -> (expiry, signing data): a payment notifies the same few merchants over and
-# over, and their keys change only through a restart-free rotation we don't offer yet.
-_KEY_TTL_SECONDS = 10.0
-_key_cache: dict[str, tuple[float, Any]] = {}
-
-
 async def _merchant_keys(conn: AsyncConnection, merchant_ids: set[str]) -> dict[str, Any]:
-    now = time.monotonic()
-    keys = {m: hit[1] for m in merchant_ids if (hit := _key_cache.get(m)) and hit[0] > now}
-    missing = merchant_ids - keys.keys()
-    if missing:
-        found = await conn.execute(_MERCHANT_KEYS, {"ids": list(missing)})
-        for row in found.all():
-            keys[row.id] = row
-            _key_cache[row.id] = (now + _KEY_TTL_SECONDS, row)
-    return keys
+    """Signing data of the merchants, read in the caller's transaction: a notification is
+    signed with the key committed at that moment, whichever process rotated it (no cache that
+    another process would have to invalidate)."""
+    found = await conn.execute(_MERCHANT_KEYS, {"ids": list(merchant_ids)})
+    return {row.id: row for row in found.all()}
 
 
 def notification_body(order_row: Any, payment_base: str) -> dict[str, Any]:

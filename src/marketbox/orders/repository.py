@@ -7,7 +7,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    and_,
+    bindparam,
+    case,
+    exists,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import ids, money
@@ -34,6 +45,80 @@ FILTER_COLUMNS = {
     "languageId": orders.c.language_id,
 }
 MONEY_FILTERS = {"amount", "vatAmount"}
+
+
+# --- Expiry as a reader sees it ---------------------------------------------------------------
+# Reads never write: an order past its deadline is recorded `expired` (and its shop notified)
+# by the worker's sweep (`expire_due`, notifications/worker.py) or by the next write that
+# depends on the deadline. Until then every read shows it as it will be recorded: these
+# expressions give the status `expire_due` would give at `now`.
+
+
+def _due(table: FromClause, now: datetime) -> ColumnElement[bool]:
+    """An unpaid order of `table` whose own deadline has passed (what `expire_due` picks)."""
+    return and_(
+        table.c.subtype == "order",
+        table.c.status == "created",
+        table.c.processable.is_(True),
+        table.c.expiration_date <= now,
+    )
+
+
+def main_order_due(container_id: ColumnElement[Any], now: datetime) -> ColumnElement[bool]:
+    """The container's main order has passed its deadline unpaid: the invoice is expired."""
+    main = orders.alias("deadline_main")
+    return exists().where(
+        main.c.container_id == container_id, main.c.joined_as == "main", _due(main, now)
+    )
+
+
+def effective_status(now: datetime) -> ColumnElement[Any]:
+    """`orders.status` as of `now`: `expired` for an unpaid order past its own deadline or in
+    a container whose main order is past its deadline."""
+    unpaid = and_(
+        orders.c.subtype == "order",
+        orders.c.status == "created",
+        orders.c.processable.is_(True),
+    )
+    passed = or_(orders.c.expiration_date <= now, main_order_due(orders.c.container_id, now))
+    return case((and_(unpaid, passed), "expired"), else_=orders.c.status)
+
+
+def effective_container_status(now: datetime) -> ColumnElement[Any]:
+    """`order_containers.status` as of `now` (a pending invoice whose main order is past its
+    deadline is expired)."""
+    return case(
+        (
+            and_(
+                order_containers.c.status == "pending",
+                main_order_due(order_containers.c.id, now),
+            ),
+            "expired",
+        ),
+        else_=order_containers.c.status,
+    )
+
+
+def effective_columns(now: datetime) -> list[Any]:
+    """Every column of `orders`, `status` as a reader sees it at `now`."""
+    return [effective_status(now).label("status") if c.name == "status" else c for c in orders.c]
+
+
+def effective_container_columns(now: datetime) -> list[Any]:
+    return [
+        effective_container_status(now).label("status") if c.name == "status" else c
+        for c in order_containers.c
+    ]
+
+
+async def read_order(
+    conn: AsyncConnection, order_id: str, *, merchant_id: str | None, now: datetime
+) -> Any:
+    """One order as a reader sees it at `now` (status effective; nothing written)."""
+    query = select(*effective_columns(now)).where(orders.c.id == order_id)
+    if merchant_id is not None:
+        query = query.where(orders.c.merchant_id == merchant_id)
+    return (await conn.execute(query)).first()
 
 
 # Built once and given the row as parameters: `.values(**row)` per call would rebuild ~30 bind
@@ -143,8 +228,8 @@ async def insiders(conn: AsyncConnection, container_id: str) -> set[str]:
     return set((await conn.execute(query.distinct())).scalars())
 
 
-def _condition(cond: Condition) -> ColumnElement[bool]:
-    column = FILTER_COLUMNS[cond.field]
+def _condition(cond: Condition, now: datetime) -> ColumnElement[bool]:
+    column = effective_status(now) if cond.field == "status" else FILTER_COLUMNS[cond.field]
     values = cond.values
     if cond.field in MONEY_FILTERS:
         values = [money.to_minor(money.round2(Decimal(v))) for v in values]
@@ -163,10 +248,15 @@ SORT_COLUMNS = {
 
 
 async def list_orders(
-    conn: AsyncConnection, *, merchant_id: str, query: ListQuery
+    conn: AsyncConnection, *, merchant_id: str, query: ListQuery, now: datetime
 ) -> tuple[list[Any], int]:
-    where = and_(orders.c.merchant_id == merchant_id, *(_condition(c) for c in query.conditions))
-    return await fetch_page(conn, orders, where, query, SORT_COLUMNS)
+    """A page of the merchant's orders as a reader sees them at `now` (status effective, in
+    the rows, the filters and the order alike)."""
+    where = and_(
+        orders.c.merchant_id == merchant_id, *(_condition(c, now) for c in query.conditions)
+    )
+    sort = {**SORT_COLUMNS, "status": effective_status(now)}
+    return await fetch_page(conn, orders, where, query, sort, columns=effective_columns(now))
 
 
 async def update_order(

@@ -271,38 +271,40 @@ async def _owned_order(
     *,
     lock: bool = False,
 ) -> Any:
-    """The merchant's order, with a passed deadline applied first; else 404 (never 403).
+    """The merchant's order; else 404 (never 403).
 
-    `lock`: for a change, the order's container is locked first and the order re-read under
-    that lock (docs/security.md "Lock order").
+    Without `lock` (a read): the order as it reads now, a passed deadline shown as `expired`
+    but not recorded (repository "Expiry as a reader sees it"). With `lock` (a change): a
+    passed deadline is recorded and notified first, then the order's container is locked and
+    the order re-read under that lock (docs/security.md "Lock order").
     """
     if not ids.is_uuid(order_id):
         raise OrderNotFound()
     order_id = ids.normalize_uuid(order_id)
+    if not lock:
+        row = await repository.read_order(conn, order_id, merchant_id=merchant.id, now=clock.now())
+        if row is None:
+            raise OrderNotFound()
+        return row
     row = await repository.get_order(conn, order_id, merchant_id=merchant.id)
     if row is None:
         raise OrderNotFound()
     m = row._mapping
-    if (
-        m["status"] == "created"
-        and m["subtype"] == "order"
-        and m["processable"]
-        and m["expiration_date"] <= clock.now()
-    ):
+    if m["status"] == "created" and m["subtype"] == "order" and m["processable"]:
+        # Its own deadline, or its container's main order's (expire_due finds either).
         await expire_due(conn, payment_base=payment_base, container_id=m["container_id"])
-    elif not lock:
-        return row
-    if lock:
-        found = await repository.lock_order(conn, order_id, merchant_id=merchant.id)
-        return found[0] if found is not None else None
-    return await repository.get_order(conn, order_id, merchant_id=merchant.id)
+    found = await repository.lock_order(conn, order_id, merchant_id=merchant.id)
+    return found[0] if found is not None else None
 
 
 async def list_orders(
     conn: AsyncConnection, *, merchant: Merchant, query: ListQuery, payment_base: str
 ) -> tuple[list[dict[str, Any]], int]:
-    await expire_due(conn, payment_base=payment_base, merchant_id=merchant.id)
-    rows, total = await repository.list_orders(conn, merchant_id=merchant.id, query=query)
+    """A page of the merchant's orders; reading writes nothing (passed deadlines read as
+    `expired`; the worker records them)."""
+    rows, total = await repository.list_orders(
+        conn, merchant_id=merchant.id, query=query, now=clock.now()
+    )
     return [order_response(r, payment_base) for r in rows], total
 
 

@@ -107,17 +107,27 @@ class Invoice:
         return "outside" if self.status == "pending" and not self.payable_here else self.status
 
 
-async def load(conn: AsyncConnection, container_id: str, *, payment_base: str) -> Invoice:
-    """The invoice with its current status (a passed deadline is applied and recorded first).
+async def load(
+    conn: AsyncConnection, container_id: str, *, payment_base: str, record: bool = False
+) -> Invoice:
+    """The invoice with its current status. A page that only shows it writes nothing (a
+    passed deadline reads as expired; the worker records it); `record`, for a change to the
+    invoice, records a passed deadline first (payments.service.current_status).
 
     Raises ContainerNotFound for an unknown or malformed id.
     """
     if not ids.is_uuid(container_id):
         raise ContainerNotFound()
     container_id = ids.normalize_uuid(container_id)
-    status = await payments_service.current_status(conn, container_id, payment_base=payment_base)
-    container = (await payments_repository.get_container(conn, container_id))._mapping
-    rows = [r._mapping for r in await repository.orders_with_merchants(conn, container_id)]
+    now = clock.now()
+    if record:
+        status = await payments_service.current_status(
+            conn, container_id, payment_base=payment_base
+        )
+    else:
+        status = await payments_service.effective_status(conn, container_id)
+    container = (await payments_repository.get_container(conn, container_id, now=now))._mapping
+    rows = [r._mapping for r in await repository.orders_with_merchants(conn, container_id, now)]
     main = next((r for r in rows if r["id"] == container["main_order_id"]), rows[0])
     currency = container["currency"]
 
@@ -140,7 +150,6 @@ async def load(conn: AsyncConnection, container_id: str, *, payment_base: str) -
     else:
         amount = money.from_minor(sum(r["amount_minor"] for r in shown), currency)
 
-    now = clock.now()
     deadlines = [r["expiration_date"] for r in shown if r["status"] == "created"]
     expires_at = min(deadlines) if deadlines else None
     return Invoice(

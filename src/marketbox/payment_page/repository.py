@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from marketbox.orders import repository as orders_repository
 from marketbox.storage.tables import merchants, order_containers, orders, payments
 
 
-async def orders_with_merchants(conn: AsyncConnection, container_id: str) -> Sequence[Any]:
-    """Every order of the container with its merchant's names and INN, oldest first."""
+async def orders_with_merchants(
+    conn: AsyncConnection, container_id: str, now: datetime
+) -> Sequence[Any]:
+    """Every order of the container with its merchant's names and INN, oldest first, each
+    status as it reads at `now` (orders/repository.py "Expiry as a reader sees it")."""
     query = (
         select(
-            orders,
+            *orders_repository.effective_columns(now),
             merchants.c.name.label("merchant_name"),
             merchants.c.legal_name.label("merchant_legal_name"),
             merchants.c.vat_number.label("merchant_vat_number"),

@@ -183,7 +183,9 @@ async def _begin_attempt(
     delay = BUSY_POLL_SECONDS
     while True:
         async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            invoice = await invoice_model.load(
+                conn, container_id, payment_base=ctx.payment_base, record=True
+            )
             page = _Page(request, ctx, invoice)
             if not invoice.is_payable:
                 return page.status_page(status_code=409)
@@ -250,7 +252,9 @@ async def remove_addon(request: Request, container_id: str) -> Response:
     if forms.token_matches(request.cookies.get(forms.CSRF_COOKIE), submitted.get(forms.CSRF_FIELD)):
         try:
             async with ctx.db.transaction() as conn:
-                await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+                await invoice_model.load(
+                    conn, container_id, payment_base=ctx.payment_base, record=True
+                )
                 await orders_service.remove_addon(
                     conn,
                     container_id=container_id,

@@ -19,6 +19,7 @@ payment page and with other confirmations. It is idempotent per (instrument,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -38,10 +39,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from marketbox import ids, money
+from marketbox import clock, ids, money
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.merchants.service import Instrument
-from marketbox.orders import service as orders_service
+from marketbox.orders import repository as orders_repository
 from marketbox.orders.errors import WrongOrderStatus
 from marketbox.orders.serializers import format_datetime
 from marketbox.orders.validation import OrderRuleError, clean_amount
@@ -106,12 +107,14 @@ _main = orders.alias("main_order")
 async def list_invoices(
     conn: AsyncConnection, *, query: ListQuery, payment_base: str
 ) -> tuple[list[dict[str, Any]], int]:
-    await orders_service.expire_due(conn, payment_base=payment_base)
+    # Reading writes nothing: passed deadlines read as expired (the worker records them).
+    now = clock.now()
     dialect = conn.dialect.name
-    where = and_(_visible(), *(_condition(c, dialect) for c in query.conditions))
+    where = and_(_visible(), *(_condition(c, dialect, now) for c in query.conditions))
     joined = order_containers.join(_main, _main.c.id == order_containers.c.main_order_id)
     total = (await conn.execute(select(func.count()).select_from(joined).where(where))).scalar_one()
-    stmt = select(order_containers).select_from(joined).where(where)
+    columns = orders_repository.effective_container_columns(now)
+    stmt = select(*columns).select_from(joined).where(where)
     for field, descending in query.order:
         column = SORT_COLUMNS[field]
         stmt = stmt.order_by(column.desc() if descending else column.asc())
@@ -120,7 +123,7 @@ async def list_invoices(
     by_container: dict[str, list[Any]] = {c._mapping["id"]: [] for c in containers}
     if by_container:
         rows = await conn.execute(
-            select(orders)
+            select(*orders_repository.effective_columns(now))
             .where(orders.c.container_id.in_(by_container))
             .order_by(orders.c.created_at, orders.c.id)
         )
@@ -134,10 +137,10 @@ async def get_invoice(
     conn: AsyncConnection, *, invoice_id: str, payment_base: str
 ) -> dict[str, Any]:
     container_id = (await _visible_container(conn, invoice_id))._mapping["id"]
-    await orders_service.expire_due(conn, payment_base=payment_base, container_id=container_id)
-    container = await repository.get_container(conn, container_id)
+    now = clock.now()
+    container = await repository.get_container(conn, container_id, now=now)
     rows = await conn.execute(
-        select(orders)
+        select(*orders_repository.effective_columns(now))
         .where(orders.c.container_id == container_id)
         .order_by(orders.c.created_at, orders.c.id)
     )
@@ -218,9 +221,9 @@ def _customer_field(name: str, dialect: str) -> ColumnElement[Any]:
     return value
 
 
-def _condition(cond: Condition, dialect: str) -> ColumnElement[bool]:
+def _condition(cond: Condition, dialect: str, now: datetime) -> ColumnElement[bool]:
     if cond.field == "status":
-        return _status_condition(cond)
+        return _status_condition(cond, now)
     if cond.field.startswith("customer."):
         column: ColumnElement[Any] = _customer_field(cond.field.split(".", 1)[1], dialect)
     else:
@@ -228,14 +231,14 @@ def _condition(cond: Condition, dialect: str) -> ColumnElement[bool]:
     return compare(column, cond.op, cond.values)
 
 
-def _status_condition(cond: Condition) -> ColumnElement[bool]:
+def _status_condition(cond: Condition, now: datetime) -> ColumnElement[bool]:
     if cond.op not in {"eq", "in", "ne"}:
         raise ValidationFailed(
             "Invalid list query",
             fields=[FieldError("status", "wrong_value", "status takes eq, ne or a list")],
         )
     statuses = [s for v in cond.values for s in _CONTAINER_STATUSES[v]]
-    column = order_containers.c.status
+    column = orders_repository.effective_container_status(now)
     return column.not_in(statuses) if cond.op == "ne" else column.in_(statuses)
 
 

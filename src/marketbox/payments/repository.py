@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from marketbox.orders import repository as orders_repository
 from marketbox.storage.tables import order_containers, orders, payment_attempts, payments
 
 _GET_CONTAINER = select(order_containers).where(order_containers.c.id == bindparam("cid"))
@@ -46,8 +47,17 @@ _FIND_INSTRUMENT_PAYMENT = select(payments).where(
 )
 
 
-async def get_container(conn: AsyncConnection, container_id: str) -> Any:
-    return (await conn.execute(_GET_CONTAINER, {"cid": container_id})).first()
+async def get_container(
+    conn: AsyncConnection, container_id: str, *, now: datetime | None = None
+) -> Any:
+    """The container row; with `now`, its status as a reader sees it then (a main order past
+    its deadline reads `expired`: orders/repository.py "Expiry as a reader sees it")."""
+    if now is None:
+        return (await conn.execute(_GET_CONTAINER, {"cid": container_id})).first()
+    query = select(*orders_repository.effective_container_columns(now)).where(
+        order_containers.c.id == container_id
+    )
+    return (await conn.execute(query)).first()
 
 
 async def claim_container(
@@ -69,8 +79,23 @@ class Payable:
     non_processable: int
 
 
-async def payable(conn: AsyncConnection, container_id: str) -> Payable:
-    row = (await conn.execute(_PAYABLE, {"cid": container_id})).one()
+async def payable(
+    conn: AsyncConnection, container_id: str, *, now: datetime | None = None
+) -> Payable:
+    """What a payment of the container would pay; with `now`, leaving out the orders past
+    their deadline then (recorded or not)."""
+    params: dict[str, Any] = {"cid": container_id}
+    if now is None:
+        row = (await conn.execute(_PAYABLE, params)).one()
+    else:
+        query = _PAYABLE.where(
+            or_(
+                orders.c.subtype != "order",
+                orders.c.processable.is_(False),
+                orders.c.expiration_date > bindparam("b_now"),
+            )
+        )
+        row = (await conn.execute(query, {**params, "b_now": now})).one()
     return Payable(int(row[0]), row[1], int(row[2]))
 
 

@@ -41,7 +41,8 @@ class PaymentResult:
 
 
 async def current_status(conn: AsyncConnection, container_id: str, *, payment_base: str) -> str:
-    """The container's status with passed deadlines applied (and recorded) first.
+    """The container's status with passed deadlines applied (and recorded) first: for a
+    change under the container's lock. A read uses `effective_status`.
 
     An expired add-on leaves the invoice pending; the main order's deadline expires it all.
     """
@@ -60,6 +61,26 @@ async def current_status(conn: AsyncConnection, container_id: str, *, payment_ba
             status = str(again._mapping["status"])
             return "canceled" if status == "pending" else status
     return str(container._mapping["status"])
+
+
+async def effective_status(conn: AsyncConnection, container_id: str) -> str:
+    """The container's status as it reads now, writing nothing: a main order past its
+    deadline reads `expired` (the worker's sweep records it), and a pending invoice with
+    nothing left to pay (every order canceled or past its own deadline) reads `canceled`."""
+    now = clock.now()
+    container = await repository.get_container(conn, container_id, now=now)
+    if container is None:
+        raise ContainerNotFound()
+    status = str(container._mapping["status"])
+    if (
+        status == "pending"
+        and (await repository.payable(conn, container_id, now=now)).total_minor == 0
+    ):
+        # As in current_status: a payment may have committed between the two reads.
+        again = await repository.get_container(conn, container_id, now=now)
+        status = str(again._mapping["status"])
+        return "canceled" if status == "pending" else status
+    return status
 
 
 async def pay_container(

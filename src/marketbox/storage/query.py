@@ -39,11 +39,14 @@ async def fetch_page(
     where: ColumnElement[bool],
     query: ListQuery,
     sort_columns: Mapping[str, ColumnElement[Any]],
+    *,
+    columns: Sequence[Any] | None = None,
 ) -> tuple[list[Any], int]:
     """(the page of `table`'s rows matching `where`, how many match in all), sorted as asked
-    and then newest id first: ids are time-ordered, a stable tie-breaker."""
+    and then newest id first: ids are time-ordered, a stable tie-breaker. `columns`: what to
+    select instead of the table's own columns."""
     total = (await conn.execute(select(func.count()).select_from(table).where(where))).scalar_one()
-    stmt: Select[Any] = select(table).where(where)
+    stmt: Select[Any] = (select(*columns) if columns else select(table)).where(where)
     for name, descending in query.order:
         column = sort_columns[name]
         stmt = stmt.order_by(column.desc() if descending else column.asc())

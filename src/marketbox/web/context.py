@@ -18,7 +18,8 @@ from marketbox.errors import FieldError, Unauthorized, ValidationFailed
 from marketbox.merchants.service import Instrument, Merchant, TokenCache
 from marketbox.payments.gateway import PaymentGateway, create_gateway
 from marketbox.storage.db import Database
-from marketbox.web.ratelimit import SlidingWindowLimiter
+from marketbox.storage.shared import SharedState
+from marketbox.web.ratelimit import RateLimiter
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 PrincipalT = TypeVar("PrincipalT", Merchant, Instrument)
@@ -28,9 +29,11 @@ PrincipalT = TypeVar("PrincipalT", Merchant, Instrument)
 class AppContext:
     settings: Settings
     db: Database
-    tokens: TokenCache = field(default_factory=TokenCache)
-    account_limiter: SlidingWindowLimiter | None = None
-    ip_limiter: SlidingWindowLimiter | None = None
+    # Rate limit counters and the credentials version: Redis or this process (storage/shared.py).
+    shared: SharedState = None  # type: ignore[assignment]
+    tokens: TokenCache = None  # type: ignore[assignment]
+    account_limiter: RateLimiter | None = None
+    ip_limiter: RateLimiter | None = None
     # MARKETBOX_COMPANY_LOOKUP, loaded once: a source that cannot be loaded stops start-up.
     company_source: CompanySource = field(init=False)
 
@@ -39,14 +42,20 @@ class AppContext:
 
     def __post_init__(self) -> None:
         s = self.settings
+        if self.shared is None:
+            self.shared = SharedState(s.redis_url, s.redis_key_prefix)
+        if self.tokens is None:
+            self.tokens = TokenCache(self.shared.credentials_version)
         self.company_source = load_source(s.company_lookup_source)
         if self.gateway is None:
             self.gateway = create_gateway(s, self.db)
         if s.rate_limit_enabled:
-            self.account_limiter = SlidingWindowLimiter(
-                s.rate_limit_per_account, s.rate_limit_window_seconds
+            self.account_limiter = RateLimiter(
+                self.shared, "account", s.rate_limit_per_account, s.rate_limit_window_seconds
             )
-            self.ip_limiter = SlidingWindowLimiter(s.rate_limit_per_ip, s.rate_limit_window_seconds)
+            self.ip_limiter = RateLimiter(
+                self.shared, "ip", s.rate_limit_per_ip, s.rate_limit_window_seconds
+            )
 
     @property
     def payment_base(self) -> str:
@@ -55,7 +64,7 @@ class AppContext:
     async def merchant(self, conn: AsyncConnection, request: Request) -> Merchant:
         token = bearer_token(request)
         merchant = await self.tokens.merchant_for_token(conn, token) if token else None
-        return self._admit(merchant, lambda m: m.user_id)
+        return await self._admit(merchant, lambda m: m.user_id)
 
     async def merchant_outside_transaction(self, request: Request) -> Merchant:
         """Like `merchant`, for handlers that pick their transaction after authenticating:
@@ -63,16 +72,16 @@ class AppContext:
         token = bearer_token(request)
         merchant = None
         if token:
-            found, merchant = self.tokens.cached_merchant(token)
+            found, merchant = await self.tokens.cached_merchant(token)
             if not found:
                 async with self.db.engine.connect() as conn:
                     merchant = await self.tokens.merchant_for_token(conn, token)
-        return self._admit(merchant, lambda m: m.user_id)
+        return await self._admit(merchant, lambda m: m.user_id)
 
     async def instrument(self, conn: AsyncConnection, request: Request) -> Instrument:
         token = bearer_token(request)
         instrument = await self.tokens.instrument_for_token(conn, token) if token else None
-        return self._admit(instrument, lambda i: i.id)
+        return await self._admit(instrument, lambda i: i.id)
 
     async def any_principal(self, conn: AsyncConnection, request: Request) -> Merchant | Instrument:
         """A merchant's or an instrument's token (the auth check accepts both), admitted like
@@ -80,25 +89,25 @@ class AppContext:
         token = bearer_token(request)
         merchant = await self.tokens.merchant_for_token(conn, token) if token else None
         if merchant is not None:
-            return self._admit(merchant, lambda m: m.user_id)
+            return await self._admit(merchant, lambda m: m.user_id)
         instrument = await self.tokens.instrument_for_token(conn, token) if token else None
-        return self._admit(instrument, lambda i: i.id)
+        return await self._admit(instrument, lambda i: i.id)
 
-    def admit(self, principal: Merchant | Instrument) -> None:
+    async def admit(self, principal: Merchant | Instrument) -> None:
         """Count a call answered without a route (an idempotent replay) against the limit."""
         if isinstance(principal, Merchant):
-            self._admit(principal, lambda m: m.user_id)
+            await self._admit(principal, lambda m: m.user_id)
         else:
-            self._admit(principal, lambda i: i.id)
+            await self._admit(principal, lambda i: i.id)
 
-    def _admit(
+    async def _admit(
         self, principal: PrincipalT | None, account: Callable[[PrincipalT], str]
     ) -> PrincipalT:
         """No principal is 401; a known one counts against its account's rate limit."""
         if principal is None:
             raise Unauthorized()
         if self.account_limiter is not None:
-            self.account_limiter.hit(account(principal))
+            await self.account_limiter.hit(account(principal))
         return principal
 
 

@@ -168,7 +168,7 @@ class _KeyedCall:
     async def _answer_for(self, stored: store.StoredKey, receive: Receive, send: Send) -> None:
         """Replay, 422 or 409, answered here: counted against the account's limit here."""
         try:
-            self.ctx.admit(self.principal)
+            await self.ctx.admit(self.principal)
         except RateLimited as exc:
             await _respond(exc, self.scope, receive, send)
             return
@@ -258,7 +258,7 @@ async def _principal(ctx: AppContext, scope: Scope) -> Merchant | Instrument | N
     token = bearer_token_of(header.decode("latin-1") if header is not None else None)
     if not token:
         return None
-    found, merchant = ctx.tokens.cached_merchant(token)
+    found, merchant = await ctx.tokens.cached_merchant(token)
     if found and merchant is not None:
         return merchant
     async with ctx.db.engine.connect() as conn:

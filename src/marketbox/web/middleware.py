@@ -51,7 +51,7 @@ class IPRateLimitMiddleware:
             if limiter is not None:
                 client = scope.get("client")
                 try:
-                    limiter.hit(client[0] if client else "unknown")
+                    await limiter.hit(client[0] if client else "unknown")
                 except RateLimited as exc:
                     response = JSONResponse(
                         exc.envelope(), status_code=exc.status, headers=exc.headers
