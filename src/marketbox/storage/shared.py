@@ -42,11 +42,11 @@ class SharedState:
         if redis_url:
             import redis.asyncio as aioredis
 
-            options = {
-                "socket_timeout": REDIS_TIMEOUT_SECONDS,
-                "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
-            }
-            self.redis = aioredis.Redis.from_url(redis_url, **options)
+            self.redis = aioredis.Redis.from_url(
+                redis_url,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
             self.limits_storage = RedisStorage(
                 f"async+{redis_url}",
                 implementation="redispy",

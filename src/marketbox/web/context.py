@@ -30,25 +30,22 @@ class AppContext:
     settings: Settings
     db: Database
     # Rate limit counters and the credentials version: Redis or this process (storage/shared.py).
-    shared: SharedState = None  # type: ignore[assignment]
-    tokens: TokenCache = None  # type: ignore[assignment]
+    shared: SharedState = field(init=False)
+    tokens: TokenCache = field(init=False)
     account_limiter: RateLimiter | None = None
     ip_limiter: RateLimiter | None = None
     # MARKETBOX_COMPANY_LOOKUP, loaded once: a source that cannot be loaded stops start-up.
     company_source: CompanySource = field(init=False)
 
     # The card gateway MARKETBOX_PAYMENT_GATEWAY names (payments/gateway.py).
-    gateway: PaymentGateway = None  # type: ignore[assignment]
+    gateway: PaymentGateway = field(init=False)
 
     def __post_init__(self) -> None:
         s = self.settings
-        if self.shared is None:
-            self.shared = SharedState(s.redis_url, s.redis_key_prefix)
-        if self.tokens is None:
-            self.tokens = TokenCache(self.shared.credentials_version)
+        self.shared = SharedState(s.redis_url, s.redis_key_prefix)
+        self.tokens = TokenCache(self.shared.credentials_version)
         self.company_source = load_source(s.company_lookup_source)
-        if self.gateway is None:
-            self.gateway = create_gateway(s, self.db)
+        self.gateway = create_gateway(s, self.db)
         if s.rate_limit_enabled:
             self.account_limiter = RateLimiter(
                 self.shared, "account", s.rate_limit_per_account, s.rate_limit_window_seconds
