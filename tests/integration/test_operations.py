@@ -1,0 +1,316 @@
+"""What an operator relies on (docs/deploy.md): the probes, the JSON logs, the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import text
+
+from marketbox import logs
+from marketbox.app import create_app
+from marketbox.config import Settings
+from marketbox.notifications.dispatcher import Dispatcher
+from marketbox.payments import service as payments_service
+from marketbox.storage.db import Database
+from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, body, make_settings, read
+from tests.support.builders import order_payload
+from tests.support.receiver import Receiver, Reply
+
+TOKEN = "scrape-token-0123456789"
+SCRAPE = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(
+        database_url,
+        metrics_enabled=True,
+        metrics_token=TOKEN,
+        access_log=True,
+        notification_retry_schedule=(0,) * 10,
+        notification_timeout_seconds=1.0,
+    )
+
+
+async def client_for(app: Any) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url=TEST_PUBLIC_URL)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- /healthz and /readyz -----------------------------------------------------------------
+
+
+async def test_a_migrated_database_is_ready(client: httpx.AsyncClient) -> None:
+    for method in ("GET", "HEAD"):
+        live = await client.request(method, "/healthz")
+        ready = await client.request(method, "/readyz")
+        assert live.status_code == 200 and ready.status_code == 200, (live.text, ready.text)
+        assert ready.headers["cache-control"] == "no-store"
+    ready = await client.get("/readyz")
+    assert read(ready) == {
+        "status": "ready",
+        "checks": {"database": "ok", "migrations": "ok", "redis": "not configured"},
+    }
+    assert read(await client.get("/healthz")) == {"status": "ok"}
+
+
+async def test_an_unreachable_database_is_alive_but_not_ready() -> None:
+    port = free_port()  # nothing listens there
+    settings = make_settings(
+        f"postgresql+asyncpg://postgres@127.0.0.1:{port}/none", readiness_timeout_seconds=5.0
+    )
+    app = create_app(settings, migrate=False)
+    async with await client_for(app) as client:
+        assert (await client.get("/healthz")).status_code == 200
+        ready = await client.get("/readyz")
+    await app.state.ctx.db.dispose()
+    assert ready.status_code == 503
+    checks = read(ready)["checks"]
+    assert checks["database"].startswith("unreachable (")
+    assert str(port) not in ready.text  # what failed, by kind; no addresses
+    assert read(ready)["status"] == "unavailable"
+
+
+async def test_a_database_never_migrated_is_not_ready(tmp_path: Path) -> None:
+    settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")
+    app = create_app(settings, migrate=False)
+    async with await client_for(app) as client:
+        ready = await client.get("/readyz")
+    await app.state.ctx.db.dispose()
+    assert ready.status_code == 503
+    checks = read(ready)["checks"]
+    assert checks["database"] == "ok"
+    assert checks["migrations"].startswith("not applied")
+
+
+async def test_a_database_behind_the_code_is_not_ready(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    async with db.transaction() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert read(ready)["checks"]["migrations"] == "database at 0000, this code expects 0001"
+
+
+async def test_redis_configured_but_unreachable_is_not_ready(database_url: str, db: Any) -> None:
+    settings = make_settings(database_url, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    async with await client_for(create_app(settings, db=db, migrate=False)) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    checks = read(ready)["checks"]
+    assert checks["database"] == "ok" and checks["migrations"] == "ok"
+    assert checks["redis"] == "unreachable (ConnectionRefusedError)"
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_redis_that_never_answers_is_bounded_by_the_timeout(
+    database_url: str, db: Any
+) -> None:
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts connections (the kernel does), never answers
+    try:
+        port = silent.getsockname()[1]
+        settings = make_settings(
+            database_url,
+            redis_url=f"redis://:pw@127.0.0.1:{port}/0",
+            readiness_timeout_seconds=0.5,
+        )
+        async with await client_for(create_app(settings, db=db, migrate=False)) as client:
+            started = time.monotonic()
+            ready = await client.get("/readyz")
+            elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert ready.status_code == 503
+    assert read(ready)["checks"]["redis"] == "no answer within 0.5 s"
+    assert elapsed < 3
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_reachable_redis_is_ready(database_url: str, db: Any) -> None:
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", 6379), 2)
+    except (OSError, TimeoutError):
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    writer.close()
+    settings = make_settings(database_url, redis_url="redis://127.0.0.1:6379/0")
+    async with await client_for(create_app(settings, db=db, migrate=False)) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert read(ready)["checks"]["redis"] == "ok"
+
+
+# --- JSON logs ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    """The root logger's records as the JSON lines MARKETBOX_LOG_FORMAT=json writes."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(logs.RequestIdFilter())
+    handler.setFormatter(logs.JsonFormatter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(previous)
+
+
+def lines_of(stream: io.StringIO, logger: str | None = None) -> list[dict[str, Any]]:
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [e for e in entries if logger is None or e["logger"] == logger]
+
+
+async def test_log_lines_are_json_with_the_request_id(
+    settings: Settings, db: Database, json_log: io.StringIO
+) -> None:
+    app = create_app(settings, db=db, migrate=False)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        logging.getLogger("marketbox.test").info("about to fail")
+        raise RuntimeError("boom")
+
+    async with await client_for(app) as client:
+        response = await client.get("/help")
+        failed = await client.get("/boom")
+        await client.get("/healthz")
+        await client.get("/readyz")
+    request_id = response.headers["x-request-id"]
+    failed_id = failed.headers["x-request-id"]
+
+    (access,) = [e for e in lines_of(json_log, "marketbox.access") if e["path"] == "/help"]
+    assert access["request_id"] == request_id
+    assert access["level"] == "INFO"
+    assert access["status"] == 200 and access["route"] == "/help"
+    assert access["time"].endswith("Z") and "message" in access
+    (inside,) = lines_of(json_log, "marketbox.test")
+    assert inside["request_id"] == failed_id and inside["message"] == "about to fail"
+    (error,) = lines_of(json_log, "marketbox.web")
+    assert error["level"] == "ERROR" and error["request_id"] == failed_id
+    assert "RuntimeError: boom" in error["exception"]
+    # The probes are logged, but never at INFO.
+    probes = [
+        e for e in lines_of(json_log, "marketbox.access") if e["path"] in ("/healthz", "/readyz")
+    ]
+    assert [e["level"] for e in probes] == ["DEBUG", "DEBUG"]
+    # Outside a request there is no request id.
+    logging.getLogger("marketbox.test").warning("after")
+    assert "request_id" not in lines_of(json_log, "marketbox.test")[-1]
+
+
+# --- metrics --------------------------------------------------------------------------------
+
+
+def samples(scrape: httpx.Response) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    assert scrape.status_code == 200, scrape.text
+    found = {}
+    for family in text_string_to_metric_families(scrape.text):
+        for sample in family.samples:
+            found[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return found
+
+
+def value(found: dict[Any, float], name: str, **labels: str) -> float:
+    return found.get((name, frozenset(labels.items())), 0.0)
+
+
+async def test_metrics_need_the_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/metrics")).status_code == 401
+    assert (
+        await client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    ).status_code == 401
+    scrape = await client.get("/metrics", headers=SCRAPE)
+    assert scrape.status_code == 200
+    assert scrape.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_metrics_are_off_unless_enabled(database_url: str, db: Any) -> None:
+    app = create_app(make_settings(database_url), db=db, migrate=False)
+    async with await client_for(app) as client:
+        assert (await client.get("/metrics")).status_code == 404
+
+
+async def test_a_request_counts_under_its_route_template(client: httpx.AsyncClient) -> None:
+    route = dict(method="GET", route="/order/{container_id}", status="404")
+    before = samples(await client.get("/metrics", headers=SCRAPE))
+    for container in (
+        "00000000-0000-7000-8000-000000000001",
+        "00000000-0000-7000-8000-000000000002",
+    ):
+        assert (await client.get(f"/order/{container}")).status_code == 404
+    assert (await client.get("/no/such/page")).status_code == 404
+    after = samples(await client.get("/metrics", headers=SCRAPE))
+
+    counted = "marketbox_http_requests_total"
+    assert value(after, counted, **route) - value(before, counted, **route) == 2
+    unmatched = dict(method="GET", route="(unmatched)", status="404")
+    assert value(after, counted, **unmatched) - value(before, counted, **unmatched) == 1
+    timed = "marketbox_http_request_duration_seconds_count"
+    assert value(after, timed, **route) - value(before, timed, **route) == 2
+    # No series names a raw path.
+    assert not any("00000000" in str(labels) for _, labels in after)
+
+
+async def test_deliveries_count_by_result_and_the_outbox_shows_what_is_left(
+    settings: Settings, db: Database, client: httpx.AsyncClient
+) -> None:
+    async with Receiver() as shop:
+        shop.script(Reply.success(), Reply.error("order_not_found"), Reply.http(500), Reply.hang())
+        for number in range(4):
+            created = await client.post(
+                "/v3/billing/api/order/order",
+                content=body(
+                    order_payload(merchant_order_id=f"M-{number}", notificationUrl=shop.url)
+                ),
+                headers=DEMO_AUTH,
+            )
+            order = read(created)["data"]
+            async with db.transaction() as conn:
+                await payments_service.pay_container(
+                    conn,
+                    container_id=order["orderContainerId"],
+                    method="card",
+                    payment_base=settings.public_base,
+                    card_last4="4242",
+                )
+        before = samples(await client.get("/metrics", headers=SCRAPE))
+        assert value(before, "marketbox_outbox_pending") == 4
+        assert value(before, "marketbox_outbox_due") == 4
+        async with Dispatcher(settings, db, name="metrics-test") as dispatcher:
+            assert await dispatcher.run_once() == 4
+        shop.release()
+    after = samples(await client.get("/metrics", headers=SCRAPE))
+
+    attempts = "marketbox_notification_deliveries_total"
+    for result in ("delivered", "rejected", "http_error", "timeout"):
+        assert value(after, attempts, result=result) - value(before, attempts, result=result) == 1
+    timed = "marketbox_notification_delivery_duration_seconds_count"
+    assert value(after, timed) - value(before, timed) == 4
+    # The failed two wait for their retry (due at once: the schedule is all zeros).
+    assert value(after, "marketbox_outbox_up") == 1
+    assert value(after, "marketbox_outbox_pending") == 2
+    assert value(after, "marketbox_outbox_due") == 2
