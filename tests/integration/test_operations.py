@@ -6,12 +6,15 @@ import asyncio
 import io
 import json
 import logging
+import secrets
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,8 +26,10 @@ from marketbox.config import Settings
 from marketbox.notifications.dispatcher import Dispatcher
 from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
+from marketbox.storage.migrate import current_revision, head_revision
 from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, body, make_settings, read
 from tests.support.builders import order_payload
+from tests.support.databases import PG_DSN, PostgresTemplate, sqlalchemy_pg_url
 from tests.support.receiver import Receiver, Reply
 
 TOKEN = "scrape-token-0123456789"
@@ -314,3 +319,41 @@ async def test_deliveries_count_by_result_and_the_outbox_shows_what_is_left(
     assert value(after, "marketbox_outbox_up") == 1
     assert value(after, "marketbox_outbox_pending") == 2
     assert value(after, "marketbox_outbox_due") == 2
+
+
+# --- migrations: processes starting at once -------------------------------------------------
+
+
+async def test_processes_starting_at_once_migrate_one_after_the_other(
+    pg_template: PostgresTemplate | None,
+) -> None:
+    """Every process migrates as it starts (N API processes and M workers may start at once):
+    on PostgreSQL they take turns, and the later ones find the schema current."""
+    if pg_template is None:
+        pytest.skip("PostgreSQL is not reachable")
+    name = f"marketbox_race_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(PG_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = sqlalchemy_pg_url(name)
+        # Processes, as in a deployment (Alembic's context is global: one migration a process).
+        migrators = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                "import sys; from marketbox.storage.migrate import upgrade; upgrade(sys.argv[1])",
+                url,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            for _ in range(3)
+        ]
+        async with asyncio.timeout(120):
+            failures = [(await m.communicate())[1].decode()[-400:] for m in migrators]
+        assert [m.returncode for m in migrators] == [0, 0, 0], failures
+        db = Database(url)
+        async with db.engine.connect() as conn:
+            assert await current_revision(conn) == head_revision()
+        await db.dispose()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
