@@ -102,17 +102,33 @@ async def test_a_database_never_migrated_is_not_ready(tmp_path: Path) -> None:
     assert ready.status_code == 503
     checks = read(ready)["checks"]
     assert checks["database"] == "ok"
-    assert checks["migrations"].startswith("not applied")
+    assert checks["migrations"] == (
+        "behind: database at no revision, this code expects 0001 (run `marketbox migrate`)"
+    )
 
 
 async def test_a_database_behind_the_code_is_not_ready(
     client: httpx.AsyncClient, db: Database
 ) -> None:
-    async with db.transaction() as conn:
-        await conn.execute(text("UPDATE alembic_version SET version_num = '0000'"))
+    async with db.transaction() as conn:  # as if 0001 were not yet applied
+        await conn.execute(text("DELETE FROM alembic_version"))
     ready = await client.get("/readyz")
     assert ready.status_code == 503
-    assert read(ready)["checks"]["migrations"] == "database at 0000, this code expects 0001"
+    assert read(ready)["checks"]["migrations"].startswith("behind: database at no revision")
+
+
+async def test_a_database_migrated_by_newer_code_keeps_the_old_processes_ready(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    """During a rollout the new release migrates first; the old processes serve on until
+    they are replaced (migrations only add what the previous release can live with)."""
+    async with db.transaction() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '0002'"))
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert read(ready)["checks"]["migrations"] == (
+        "ahead: database at 0002, newer than this code's 0001"
+    )
 
 
 async def test_redis_configured_but_unreachable_is_not_ready(database_url: str, db: Any) -> None:

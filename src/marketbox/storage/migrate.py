@@ -32,12 +32,22 @@ async def upgrade_async(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(upgrade, url, revision)
 
 
+def _scripts() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config)
+
+
 @lru_cache(maxsize=1)
 def head_revision() -> str | None:
     """The revision this code's migrations end at (what `upgrade` brings a database to)."""
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(config).get_current_head()
+    return _scripts().get_current_head()
+
+
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    """Every revision this code ships; a database at another one was migrated by newer code."""
+    return frozenset(script.revision for script in _scripts().walk_revisions())
 
 
 async def current_revision(conn: AsyncConnection) -> str | None:

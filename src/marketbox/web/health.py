@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -21,7 +23,7 @@ from starlette.responses import Response
 
 from marketbox.config import Settings
 from marketbox.storage.db import Database
-from marketbox.storage.migrate import current_revision, head_revision
+from marketbox.storage.migrate import current_revision, head_revision, known_revisions
 from marketbox.web.context import get_context
 from marketbox.web.envelope import JSONResponse
 
@@ -39,8 +41,7 @@ async def healthz() -> Response:
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
     ctx = get_context(request)
-    checks = await readiness(ctx.settings, ctx.db)
-    ready = all(value == OK or value == "not configured" for value in checks.values())
+    ready, checks = await readiness(ctx.settings, ctx.db)
     return JSONResponse(
         {"status": "ready" if ready else "unavailable", "checks": checks},
         status_code=200 if ready else 503,
@@ -48,8 +49,9 @@ async def readyz(request: Request) -> Response:
     )
 
 
-async def readiness(settings: Settings, db: Database) -> dict[str, str]:
-    """{"database": …, "migrations": …, "redis": …}: "ok", "not configured", or what failed."""
+async def readiness(settings: Settings, db: Database) -> tuple[bool, dict[str, str]]:
+    """Whether this process can serve, and each check's state: {"database": …,
+    "migrations": …, "redis": …}, each "ok", "not configured" or what is wrong."""
     timeout = settings.readiness_timeout_seconds
     database, redis = await asyncio.gather(
         _bounded(_check_database(db), timeout),
@@ -57,64 +59,87 @@ async def readiness(settings: Settings, db: Database) -> dict[str, str]:
         if settings.redis_url
         else _not_configured(),
     )
-    database_state, migrations_state = database if isinstance(database, tuple) else (database, "")
-    return {
-        "database": database_state,
-        "migrations": migrations_state or "unknown (no database)",
-        "redis": redis if isinstance(redis, str) else OK,
-    }
+    if isinstance(database, Check):  # the database did not answer
+        migrations = Check(False, "unknown (no database)")
+    else:
+        database, migrations = database
+    checks = {"database": database, "migrations": migrations, "redis": redis}
+    return all(c.ready for c in checks.values()), {k: c.state for k, c in checks.items()}
 
 
-async def _not_configured() -> str:
-    return "not configured"
+@dataclass(frozen=True, slots=True)
+class Check:
+    ready: bool
+    state: str
 
 
-async def _bounded(check: Any, timeout: float) -> Any:
+async def _not_configured() -> Check:
+    return Check(True, "not configured")
+
+
+async def _bounded(check: Awaitable[Any], timeout: float) -> Any:
+    """What `check` returns, or a failed Check when it raised or took longer than `timeout`."""
     try:
         async with asyncio.timeout(timeout):
             return await check
     except TimeoutError:
-        return f"no answer within {timeout:g} s"
+        return Check(False, f"no answer within {timeout:g} s")
     except Exception as exc:  # what failed, by kind; never the message (it may name hosts)
-        return f"unreachable ({type(exc).__name__})"
+        return Check(False, f"unreachable ({type(exc).__name__})")
 
 
-async def _check_database(db: Database) -> tuple[str, str]:
+async def _check_database(db: Database) -> tuple[Check, Check]:
+    """The database answers; and its migration state.
+
+    Behind (never migrated, or at an older revision of ours): not ready, run the migrations.
+    At a revision this code does not know: migrated by a newer release during its rollout;
+    migrations only add what the release before them can live with (docs/deploy.md), so
+    this older process stays ready until it is replaced.
+    """
+    expected = head_revision()
     async with db.engine.connect() as conn:
         await conn.exec_driver_sql("SELECT 1")
-        expected = head_revision()
         try:
             found = await current_revision(conn)
         except Exception:
-            return OK, f"not applied (expected {expected}): run `marketbox migrate`"
+            found = None
+    answered = Check(True, OK)
     if found == expected:
-        return OK, OK
-    return OK, f"database at {found or 'no revision'}, this code expects {expected}"
+        return answered, Check(True, OK)
+    if found is None or found in known_revisions():
+        return answered, Check(
+            False,
+            f"behind: database at {found or 'no revision'}, this code expects {expected} "
+            "(run `marketbox migrate`)",
+        )
+    return answered, Check(True, f"ahead: database at {found}, newer than this code's {expected}")
 
 
-async def _check_redis(url: str | None) -> str:
+async def _check_redis(url: str | None) -> Check:
     """PING over the Redis protocol (RESP): AUTH first when the URL carries a password."""
     assert url
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
-        return f"unsupported URL scheme {parts.scheme!r} (redis:// or rediss://)"
+        return Check(False, f"unsupported URL scheme {parts.scheme!r} (redis:// or rediss://)")
     reader, writer = await asyncio.open_connection(
         parts.hostname or "localhost",
         parts.port or 6379,
         ssl=ssl.create_default_context() if parts.scheme == "rediss" else None,
     )
     try:
-        if parts.password is not None:
+        if parts.password:
             auth = [unquote(parts.password)]
             if parts.username:
                 auth.insert(0, unquote(parts.username))
             writer.write(_command("AUTH", *auth))
             reply = await reader.readline()
             if not reply.startswith(b"+OK"):
-                return "authentication refused"
+                return Check(False, "authentication refused")
         writer.write(_command("PING"))
         reply = await reader.readline()
-        return OK if reply.startswith(b"+PONG") else f"unexpected reply {reply[:40]!r}"
+        if reply.startswith(b"+PONG"):
+            return Check(True, OK)
+        return Check(False, f"unexpected reply {reply[:40]!r}")
     finally:
         writer.close()
         try:
