@@ -57,14 +57,23 @@ def create_app(
         gc.freeze()
         gc.set_threshold(7000, 20, 20)
         worker_task = None
+        stop_worker = asyncio.Event()
         if run_worker:
             from marketbox.notifications.worker import run_worker as worker_loop
 
-            worker_task = asyncio.create_task(worker_loop(settings, db))
+            worker_task = asyncio.create_task(worker_loop(settings, db, stop_worker))
         try:
             yield
         finally:
             if worker_task is not None:
+                # A graceful stop (SIGTERM): deliveries in flight finish and are recorded,
+                # for as long as one delivery may take; then whatever is left is cancelled
+                # (its claims lapse and are sent again).
+                stop_worker.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(worker_task), settings.notification_timeout_seconds + 1
+                    )
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task

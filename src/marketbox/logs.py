@@ -27,6 +27,7 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_HANDLER_NAME = "marketbox"
 # The attributes every LogRecord has: anything else on a record came from `extra=`.
 _STANDARD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
@@ -76,7 +77,8 @@ def _plain(value: Any) -> bool:
 
 
 def configure(level: str = "INFO", log_format: str = "text") -> None:
-    """Send every logger's records to stderr in `log_format`, replacing earlier handlers.
+    """Send every logger's records to stderr in `log_format` (replacing what an earlier call
+    installed).
 
     With `json`, uvicorn's own loggers are routed here too (their handlers are dropped), so
     every line of the process is JSON.
@@ -87,9 +89,11 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
     for old in list(root.handlers):
-        root.removeHandler(old)
+        if old.get_name() == _HANDLER_NAME:  # ours from an earlier call; others stay
+            root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -373,3 +373,43 @@ async def test_processes_starting_at_once_migrate_one_after_the_other(
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+# --- stopping -------------------------------------------------------------------------------
+
+
+async def test_stopping_the_server_lets_a_delivery_in_flight_finish(
+    settings: Settings, db: Database
+) -> None:
+    """`serve` (one process, its dispatcher inside) stopped by SIGTERM while a shop is still
+    answering: the delivery completes and is recorded, not cut off to be sent again."""
+    settings = settings.model_copy(
+        update={"dispatcher_poll_seconds": 0.05, "notification_timeout_seconds": 5.0}
+    )
+    app = create_app(settings, db=db, run_worker=True, migrate=False)
+    async with Receiver(default=Reply.slow(1.0)) as shop:
+        async with app.router.lifespan_context(app):
+            async with await client_for(app) as client:
+                created = await client.post(
+                    "/v3/billing/api/order/order",
+                    content=body(order_payload(merchant_order_id="S-1", notificationUrl=shop.url)),
+                    headers=DEMO_AUTH,
+                )
+            order = read(created)["data"]
+            async with db.transaction() as conn:
+                await payments_service.pay_container(
+                    conn,
+                    container_id=order["orderContainerId"],
+                    method="card",
+                    payment_base=settings.public_base,
+                    card_last4="4242",
+                )
+            await shop.wait_for_requests(1)
+        # The lifespan has ended (the server stopped) with the shop's answer still on its way.
+    async with db.transaction() as conn:
+        status = (
+            await conn.execute(
+                text("SELECT status FROM notifications WHERE order_id = :id"), {"id": order["id"]}
+            )
+        ).scalar_one()
+    assert status == "delivered"
