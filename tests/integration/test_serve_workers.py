@@ -20,6 +20,7 @@ from tests.integration.test_cli import (
     SERVING,
     STOP_TIMEOUT_SECONDS,
     free_port,
+    run_cli,
     running_cli,
 )
 
@@ -143,3 +144,27 @@ def test_the_worker_serves_its_metrics_and_stops_on_sigterm(db_file: Path) -> No
         assert worker.process.wait(timeout=STOP_TIMEOUT_SECONDS) == 0
     messages = [e["message"] for e in json_lines(worker.stderr)]
     assert any(m.endswith(" stopped") and m.startswith("dispatcher=") for m in messages)
+
+
+def test_worker_metrics_in_production_need_a_token(db_file: Path) -> None:
+    result = run_cli(
+        "worker",
+        "--metrics-port",
+        str(free_port()),
+        db=db_file,
+        MARKETBOX_MODE="production",
+        MARKETBOX_SESSION_SECRET="s" * 32,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "marketbox: error: --metrics-port in production mode needs MARKETBOX_METRICS_TOKEN "
+        "(scrapes send it as a Bearer token)"
+    )
+    assert not db_file.exists()  # refused before anything ran
+
+
+def test_serve_workers_is_a_number_of_processes(db_file: Path) -> None:
+    for bad in ("0", "65", "two"):
+        result = run_cli("serve", "--workers", bad, db=db_file)
+        assert result.returncode == 2
+        assert "is not a number of processes: use a whole number in 1-64" in result.stderr
