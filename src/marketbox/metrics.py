@@ -9,6 +9,8 @@ its multiprocess mode, see `config.prometheus_multiproc_dir`):
     marketbox_notification_delivery_duration_seconds              the dispatcher, per attempt
     marketbox_notifications_abandoned_total                       retry budget spent
     marketbox_notification_claims_lost_total                      a result not recorded
+    marketbox_gateway_operations_total{status}                    the worker's gateway pass
+    marketbox_card_attempts_recovered_total{status}               the worker's recovery pass
 
 Read from the database at each scrape (`outbox_metrics`), bounded in time and in rows:
 
@@ -94,6 +96,18 @@ CLAIMS_LOST = Counter(
     "marketbox_notification_claims_lost",
     "Delivery results not recorded because the dispatcher had lost its claim",
 )
+GATEWAY_OPERATIONS = Counter(
+    "marketbox_gateway_operations",
+    "Captures, releases and refunds the worker asked of the gateway, by the status they "
+    "ended in (pending: asked again later)",
+    ["status"],
+)
+CARD_ATTEMPTS_RECOVERED = Counter(
+    "marketbox_card_attempts_recovered",
+    "Card attempts left unfinished (a crash, a lost answer) that the worker finished, by the "
+    "status they ended in",
+    ["status"],
+)
 
 
 def count_request(method: str, route: str, status: int, seconds: float) -> None:
@@ -107,6 +121,12 @@ def count_delivery(result: str, seconds: float | None) -> None:
     DELIVERIES.labels(result).inc()
     if seconds is not None:
         DELIVERY_DURATION.observe(seconds)
+
+
+def count_by_status(counter: Counter, by_status: dict[str, int]) -> None:
+    for status, count in by_status.items():
+        if count:
+            counter.labels(status).inc(count)
 
 
 def authorized(token: str, authorization: str | None) -> bool:

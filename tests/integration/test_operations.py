@@ -413,3 +413,55 @@ async def test_stopping_the_server_lets_a_delivery_in_flight_finish(
             )
         ).scalar_one()
     assert status == "delivered"
+
+
+# --- the worker's passes --------------------------------------------------------------------
+
+
+async def test_the_worker_counts_the_card_attempts_it_recovers(
+    database_url: str, db: Database
+) -> None:
+    """A card approved by the bank whose answer was never recorded (a crash): the worker's
+    recovery pass pays the invoice, and the scrape shows it did."""
+    from prometheus_client import REGISTRY
+
+    from marketbox.notifications import worker
+    from tests.integration.test_payment_gateway import CHECKING, step_2
+    from tests.integration.test_payment_page import CARD_OK, container_row, create
+
+    def recovered() -> float:
+        return sum(
+            sample.value
+            for family in REGISTRY.collect()
+            if family.name == "marketbox_card_attempts_recovered"
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+
+    settings = make_settings(
+        database_url,
+        payment_gateway=CHECKING,
+        payment_gateway_timeout_seconds=0.05,
+        payment_recovery_after_seconds=0.1,
+        dispatcher_poll_seconds=0.05,
+        expiry_sweep_seconds=0.05,
+    )
+    app = create_app(settings, db=db, migrate=False)
+    async with await client_for(app) as client:
+        client.headers.update(DEMO_AUTH)
+        order = await create(client)
+    await step_2(db, settings, app.state.ctx.gateway, order, CARD_OK)
+    before = recovered()
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run_worker(settings, db, stop))
+    try:
+        for _ in range(200):
+            if (await container_row(db, order["orderContainerId"]))["status"] == "paid":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 10)
+    assert (await container_row(db, order["orderContainerId"]))["status"] == "paid"
+    assert recovered() - before >= 1
