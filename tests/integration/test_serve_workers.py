@@ -69,6 +69,8 @@ def counter(scrape: str, name: str, **labels: str) -> float:
 def test_serve_with_two_workers_answers_from_two_processes_on_one_port(db_file: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    scratch = db_file.parent / "tmp"
+    scratch.mkdir()
     with running_cli(
         "serve",
         "--port",
@@ -80,10 +82,12 @@ def test_serve_with_two_workers_answers_from_two_processes_on_one_port(db_file: 
         MARKETBOX_METRICS_TOKEN=TOKEN,
         MARKETBOX_LOG_FORMAT="json",
         MARKETBOX_ACCESS_LOG="1",
-        PROMETHEUS_MULTIPROC_DIR=None,  # serve makes (and removes) its own
+        PROMETHEUS_MULTIPROC_DIR=None,  # serve makes (and removes) its own, in TMPDIR
+        TMPDIR=str(scratch),
     ) as server:
         (line,) = server.read_until(SERVING, timeout=START_TIMEOUT_SECONDS)
         assert "with 2 API processes" in line
+        (metrics_dir,) = scratch.glob("marketbox-metrics-*")
         children = children_of(server.process.pid)
 
         # Bursts of requests, each on a connection of its own, until both processes answered.
@@ -117,6 +121,7 @@ def test_serve_with_two_workers_answers_from_two_processes_on_one_port(db_file: 
     while any(alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(alive(pid) for pid in children)
+    assert not metrics_dir.exists()
     messages = [e["message"] for e in json_lines(server.stderr)]
     assert any(m.endswith(" stopped") and m.startswith("dispatcher=") for m in messages)
 
