@@ -465,3 +465,17 @@ async def test_the_worker_counts_the_card_attempts_it_recovers(
         await asyncio.wait_for(running, 10)
     assert (await container_row(db, order["orderContainerId"]))["status"] == "paid"
     assert recovered() - before >= 1
+
+
+def test_production_serves_metrics_only_with_a_token() -> None:
+    unused = "sqlite+aiosqlite:///unused.db"  # never opened
+    with pytest.raises(ValueError, match="MARKETBOX_METRICS_TOKEN is required"):
+        make_settings(unused, mode="production", session_secret="s" * 32, metrics_enabled=True)
+    settings = make_settings(
+        unused,
+        mode="production",
+        session_secret="s" * 32,
+        metrics_enabled=True,
+        metrics_token=TOKEN,
+    )
+    assert settings.metrics_enabled
