@@ -18,7 +18,8 @@ from marketbox.config import Settings, get_settings
 from marketbox.orders.routes import router as orders_router
 from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database
-from marketbox.web import errors, openapi
+from marketbox.web import errors, health, openapi
+from marketbox.web import metrics as web_metrics
 from marketbox.web.context import AppContext
 from marketbox.web.idempotency import IdempotencyMiddleware
 from marketbox.web.middleware import (
@@ -56,14 +57,23 @@ def create_app(
         gc.freeze()
         gc.set_threshold(7000, 20, 20)
         worker_task = None
+        stop_worker = asyncio.Event()
         if run_worker:
             from marketbox.notifications.worker import run_worker as worker_loop
 
-            worker_task = asyncio.create_task(worker_loop(settings, db))
+            worker_task = asyncio.create_task(worker_loop(settings, db, stop_worker))
         try:
             yield
         finally:
             if worker_task is not None:
+                # A graceful stop (SIGTERM): deliveries in flight finish and are recorded,
+                # for as long as one delivery may take; then whatever is left is cancelled
+                # (its claims lapse and are sent again).
+                stop_worker.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        asyncio.shield(worker_task), settings.notification_timeout_seconds + 1
+                    )
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
@@ -84,16 +94,26 @@ def create_app(
         redirect_slashes=False,
     )
     app.state.ctx = ctx
-    # Added innermost first: a request meets RequestId, SecurityHeaders, HeadAsGet, BodySizeLimit,
-    # IPRateLimit, Idempotency, then the routes; every answer, refusals included, gets the id
-    # and headers, and a replayed answer is the stored one, bounded like any other request.
+    # Added innermost first: a request meets RequestId, (RequestObserver,) SecurityHeaders,
+    # HeadAsGet, BodySizeLimit, IPRateLimit, Idempotency, (RouteMarker,) then the routes; every
+    # answer, refusals included, gets the id and headers (and is counted and logged), and a
+    # replayed answer is the stored one, bounded like any other request.
+    observe = settings.metrics_enabled or settings.access_log
+    if observe:
+        app.add_middleware(web_metrics.RouteMarker)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(IPRateLimitMiddleware)
     app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    if observe:
+        app.add_middleware(
+            web_metrics.RequestObserver, count=settings.metrics_enabled, log=settings.access_log
+        )
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     errors.install(app)
+    app.include_router(health.router)
+    app.include_router(web_metrics.router)
     app.include_router(security_router)
     app.include_router(orders_router)
     app.include_router(pages_router)

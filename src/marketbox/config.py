@@ -6,6 +6,7 @@ an SQLite file in the working directory, sandbox mode, the public URL of a local
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from functools import lru_cache
@@ -39,7 +40,6 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./marketbox.db"
     public_url: str = "http://127.0.0.1:8000"
     mode: Mode = "sandbox"
-
     # Rate limits (spec/api.md §5): requests per window per account and per client IP.
     rate_limit_window_seconds: float = 30.0
     rate_limit_per_account: int = 100
@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     # MARKETBOX_REDIS_URL (redis://host:6379/0): state shared by every process of one
     # deployment (rate limit counters, the version of cached credentials). Unset: each process
     # keeps its own, which is right for one process (docs/architecture.md "Several processes").
+    # /readyz checks it answers when it is set.
     redis_url: str | None = None
     # Every key marketbox writes to that Redis starts with this, so deployments can share one.
     redis_key_prefix: str = "marketbox"
@@ -68,6 +69,18 @@ class Settings(BaseSettings):
     # Default lifetime of an order container page session etc.
     time_zone: str = "Europe/Moscow"
     log_level: str = "INFO"
+    # Operations (docs/deploy.md). MARKETBOX_LOG_FORMAT: `text` (one readable line) or `json`
+    # (one JSON object per line, with the request id). MARKETBOX_ACCESS_LOG: one line per
+    # request at INFO (health probes and scrapes at DEBUG).
+    log_format: Literal["text", "json"] = "text"
+    access_log: bool = False
+    # MARKETBOX_METRICS_ENABLED: count requests and serve Prometheus metrics at /metrics;
+    # MARKETBOX_METRICS_TOKEN: when set, a scrape must send `Authorization: Bearer <token>`
+    # (required in production mode).
+    metrics_enabled: bool = False
+    metrics_token: str = ""
+    # /readyz gives each dependency (database, Redis) this long to answer.
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
     # MARKETBOX_EXTRA_FRAME_ANCESTORS: origins (JSON list, e.g. '["https://shop.example"]') that
     # may embed the PAYMENT PAGE in a frame, besides our own origin. Every other page may be
     # framed by our own origin only. Each entry is a CSP source: an origin such as
@@ -119,6 +132,15 @@ class Settings(BaseSettings):
             if self.mode == "production":
                 raise ValueError("MARKETBOX_SESSION_SECRET is required in production mode")
             self.session_secret = _PROCESS_SESSION_SECRET
+        return self
+
+    @model_validator(mode="after")
+    def _metrics_token_for_mode(self) -> Settings:
+        if self.mode == "production" and self.metrics_enabled and not self.metrics_token:
+            raise ValueError(
+                "MARKETBOX_METRICS_TOKEN is required in production mode when "
+                "MARKETBOX_METRICS_ENABLED is on (scrapes send it as a Bearer token)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -192,3 +214,19 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+# prometheus_client's multiprocess mode (docs/deploy.md "Metrics"): every process of one
+# `serve --workers N` writes its counters to files in this directory, and a scrape of any of
+# them sums all. Read before prometheus_client is first imported; set for the processes a
+# supervisor starts.
+PROMETHEUS_MULTIPROC_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prometheus_multiproc_dir() -> str | None:
+    return os.environ.get(PROMETHEUS_MULTIPROC_VARIABLE) or None
+
+
+def set_prometheus_multiproc_dir(path: str) -> None:
+    """Name the directory for this process and every process it starts from now on."""
+    os.environ[PROMETHEUS_MULTIPROC_VARIABLE] = path

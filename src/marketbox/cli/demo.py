@@ -156,7 +156,11 @@ async def _serve(
             app = create_app(settings, run_worker=True, migrate=False)
         except ValueError as exc:
             raise CommandError(f"invalid configuration: {exc}") from exc
-        server = make_server(app, lambda: print(banner(settings, shop_url, flight_url), flush=True))
+        server = make_server(
+            app,
+            lambda: print(banner(settings, shop_url, flight_url), flush=True),
+            settings.log_format,
+        )
         await server.serve(sockets=platform_sockets)
         if not server.started:
             raise CommandError("the platform did not start (the reason is logged above)")

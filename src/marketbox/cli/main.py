@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +27,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from marketbox import logs
 from marketbox.cli.errors import CommandError
 from marketbox.config import Settings, get_settings
 
@@ -100,6 +100,18 @@ def positive_int(text: str) -> int:
     return int(value)
 
 
+MAX_WORKERS = 64
+
+
+def process_count(text: str) -> int:
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of processes: use a whole number in 1-{MAX_WORKERS}"
+        )
+    return int(value)
+
+
 def object_id(text: str) -> str:
     try:
         return str(uuid.UUID(text.strip()))
@@ -160,12 +172,36 @@ def _add_serve(commands: Commands) -> None:
         action="store_true",
         help="leave the notification dispatcher out (run `marketbox worker` separately)",
     )
+    serve.add_argument(
+        "--workers",
+        type=process_count,
+        default=1,
+        metavar="N",
+        help="API processes sharing the port (default: %(default)s, this process); with N > 1 "
+        "the dispatcher runs in one more process of its own (docs/deploy.md)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
 
 def _add_worker(commands: Commands) -> None:
     worker = commands.add_parser(
-        "worker", help="run the notification dispatcher and expiry sweep only"
+        "worker",
+        help="run the notification dispatcher and expiry sweep only",
+        description="Deliver notifications, expire overdue orders and run the gateway "
+        "operations until SIGTERM or Ctrl-C (deliveries in flight finish first). Any number "
+        "of workers may run at once: they share the work through leases (docs/deploy.md).",
+    )
+    worker.add_argument(
+        "--metrics-port",
+        type=port_number,
+        metavar="PORT",
+        help="serve /metrics and /healthz for Prometheus on this TCP port (default: none); "
+        "scrapes need MARKETBOX_METRICS_TOKEN when it is set",
+    )
+    worker.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        help="address the metrics port listens on (default: %(default)s; 0.0.0.0: every interface)",
     )
     worker.set_defaults(handler=cmd_worker)
 
@@ -299,10 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if first["loc"]:
             message = "MARKETBOX_" + "_".join(str(p) for p in first["loc"]).upper() + f": {message}"
         return _fail(f"invalid configuration: {message}")
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logs.configure(settings.log_level, settings.log_format)
     handler: Handler = args.handler
     try:
         return handler(args, settings)
@@ -366,6 +399,7 @@ def serve_settings(settings: Settings, host: str, port: int) -> Settings:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from marketbox.cli.database import open_database
+    from marketbox.cli.serving import prepare_metrics_directory, remove_metrics_directory
 
     settings = serve_settings(settings, args.host, args.port)
 
@@ -375,13 +409,28 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     _run(prepare())  # first: a database problem is one line, not a server failing to start
 
-    from marketbox.app import create_app
+    # Before prometheus_client is imported (by the app): its mode depends on the directory.
+    created = prepare_metrics_directory(settings, create=args.workers > 1)
+    try:
+        from marketbox.app import create_app
+
+        try:  # MARKETBOX_COMPANY_LOOKUP names a module to import: say in one line what is wrong
+            app = create_app(
+                settings, run_worker=not args.no_worker and args.workers == 1, migrate=False
+            )
+        except ValueError as exc:
+            raise CommandError(f"invalid configuration: {exc}") from exc
+        if args.workers > 1:  # the app above only checked the configuration
+            return _serve_processes(args, settings)
+        return _serve_here(args, settings, app)
+    finally:
+        remove_metrics_directory(created)
+
+
+def _serve_here(args: argparse.Namespace, settings: Settings, app: Any) -> int:
+    """`serve`: the API (and the dispatcher, unless --no-worker) in this process."""
     from marketbox.cli.serving import listen, make_server
 
-    try:  # MARKETBOX_COMPANY_LOOKUP names a module to import: say in one line what is wrong
-        app = create_app(settings, run_worker=not args.no_worker, migrate=False)
-    except ValueError as exc:
-        raise CommandError(f"invalid configuration: {exc}") from exc
     sockets = listen(args.host, args.port)
 
     def announce() -> None:
@@ -391,7 +440,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             flush=True,
         )
 
-    server = make_server(app, announce)
+    server = make_server(app, announce, settings.log_format)
     try:
         server.run(sockets=sockets)
     except SystemExit:
@@ -404,16 +453,79 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _serve_processes(args: argparse.Namespace, settings: Settings) -> int:
+    """`serve --workers N`: N API processes on one port and one dispatcher process."""
+    import functools
+
+    from marketbox.cli.serving import Supervisor, api_process_app, listen, make_config
+
+    sockets = listen(args.host, args.port)
+    config = make_config(
+        functools.partial(api_process_app, settings),
+        settings.log_format,
+        factory=True,
+        workers=args.workers,
+    )
+
+    def announce() -> None:
+        print(
+            f"marketbox: serving on http://{args.host}:{args.port} with {args.workers} "
+            f"API processes (public URL {settings.public_base}; Ctrl-C to stop)",
+            flush=True,
+        )
+
+    supervisor = Supervisor(
+        config, sockets, settings=settings, with_dispatcher=not args.no_worker, announce=announce
+    )
+    try:
+        supervisor.run()
+    finally:
+        for sock in sockets:
+            sock.close()
+    if not supervisor.started:
+        raise CommandError("the server did not start (the reason is logged above)")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+
+    from marketbox import metrics
     from marketbox.cli.database import open_database
     from marketbox.notifications.worker import run_worker
 
-    async def work() -> None:
-        async with open_database(settings) as db:
-            print("marketbox: worker running (Ctrl-C to stop)", flush=True)
-            await run_worker(settings, db)
+    if args.metrics_port is not None and settings.mode == "production":
+        if not settings.metrics_token:
+            raise CommandError(
+                "--metrics-port in production mode needs MARKETBOX_METRICS_TOKEN "
+                "(scrapes send it as a Bearer token)"
+            )
+    sockets = []
+    if args.metrics_port is not None:
+        from marketbox.cli.serving import listen
 
-    _run(work())
+        sockets = listen(args.metrics_host, args.metrics_port, option="--metrics-port")
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)  # a graceful stop: deliveries finish
+        async with open_database(settings) as db:
+            listener = await metrics.start_listener(settings, db, sockets) if sockets else None
+            where = f"; metrics on port {args.metrics_port}" if sockets else ""
+            print(f"marketbox: worker running{where} (Ctrl-C to stop)", flush=True)
+            try:
+                await run_worker(settings, db, stop)
+            finally:
+                if listener is not None:
+                    await listener.cleanup()
+
+    try:
+        _run(work())
+    finally:
+        for sock in sockets:
+            sock.close()
     return 0
 
 

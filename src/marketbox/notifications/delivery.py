@@ -57,6 +57,9 @@ class Verdict:
     outcome: Outcome
     reply_code: str | None = None
     error: str | None = None
+    # What happened, as one word (metrics.DELIVERY_RESULTS): delivered, rejected, blocked,
+    # shop_error, http_error, bad_reply, timeout, connection_error.
+    reason: str = "delivered"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,18 +71,19 @@ class DeliveryResult:
     response_body: str | None
     reply_code: str | None
     error: str | None
+    reason: str = "delivered"
 
 
 def classify(http_status: int, body: bytes) -> Verdict:
     """Judge a shop's reply (notifications.md §5). Pure: no I/O."""
     if http_status != 200:
-        return Verdict("retry", error=f"HTTP {http_status}")
+        return Verdict("retry", error=f"HTTP {http_status}", reason="http_error")
     try:
         reply = json.loads(body)
     except ValueError:
-        return Verdict("retry", error="reply is not valid JSON")
+        return Verdict("retry", error="reply is not valid JSON", reason="bad_reply")
     if not isinstance(reply, dict):
-        return Verdict("retry", error="reply is not a JSON object")
+        return Verdict("retry", error="reply is not a JSON object", reason="bad_reply")
     status = reply.get("status")
     if status == "success":
         return Verdict("success")
@@ -88,9 +92,9 @@ def classify(http_status: int, body: bytes) -> Verdict:
         if not isinstance(code, str) or not code:
             code = DEFAULT_ERROR_CODE
         if code in FINAL_CODES:
-            return Verdict("rejected", reply_code=code)
-        return Verdict("retry", reply_code=code, error=f"shop replied {code}")
-    return Verdict("retry", error=f"unexpected reply status {status!r}")
+            return Verdict("rejected", reply_code=code, reason="rejected")
+        return Verdict("retry", reply_code=code, error=f"shop replied {code}", reason="shop_error")
+    return Verdict("retry", error=f"unexpected reply status {status!r}", reason="bad_reply")
 
 
 class Deliverer:
@@ -174,15 +178,15 @@ class Deliverer:
         except netguard.BlockedAddress as exc:
             verdict = _blocked(exc)
         except TimeoutError:
-            verdict = Verdict("retry", error=f"no reply within {timeout:g} s")
+            verdict = Verdict("retry", error=f"no reply within {timeout:g} s", reason="timeout")
         except aiohttp.ClientError as exc:
             blocked = netguard.blocked_cause(exc)
             if blocked is not None:
                 verdict = _blocked(blocked)
             else:
-                verdict = Verdict("retry", error=f"{type(exc).__name__}: {exc}"[:500])
+                verdict = _unreachable(exc)
         except (ValueError, OSError) as exc:  # an unusable URL, a socket error outside aiohttp
-            verdict = Verdict("retry", error=f"{type(exc).__name__}: {exc}"[:500])
+            verdict = _unreachable(exc)
         else:
             verdict = classify(http_status, reply)
         return DeliveryResult(
@@ -193,12 +197,17 @@ class Deliverer:
             response_body=_stored_reply(reply),
             reply_code=verdict.reply_code,
             error=verdict.error,
+            reason=verdict.reason,
         )
 
 
 def _blocked(exc: netguard.BlockedAddress) -> Verdict:
     # Final: retrying cannot help until the merchant fixes the URL (or its DNS).
-    return Verdict("rejected", error=f"blocked in production mode: {exc}"[:500])
+    return Verdict("rejected", error=f"blocked in production mode: {exc}"[:500], reason="blocked")
+
+
+def _unreachable(exc: Exception) -> Verdict:
+    return Verdict("retry", error=f"{type(exc).__name__}: {exc}"[:500], reason="connection_error")
 
 
 async def _read_limited(response: aiohttp.ClientResponse) -> bytes:

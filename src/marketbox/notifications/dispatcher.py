@@ -40,7 +40,7 @@ from sqlalchemy import Integer, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock
+from marketbox import clock, metrics
 from marketbox.config import Settings
 from marketbox.notifications.delivery import Deliverer, DeliveryResult
 from marketbox.storage.db import Database
@@ -245,7 +245,9 @@ class Dispatcher:
             )
         except Exception:  # a bug, not the shop: hand the claim back, keep the loop alive
             log.exception("notification=%s order=%s delivery crashed", job.id, job.order_id)
+            metrics.count_delivery("crashed", None)
             return Attempt(job, None)
+        metrics.count_delivery(result.reason, result.duration_ms / 1000)
         return Attempt(job, result)
 
     async def _record(self, attempts: Sequence[Attempt]) -> None:
@@ -331,6 +333,8 @@ class Dispatcher:
                 )
                 logged.append(self._attempt_row(attempt, number))
                 recorded.add(row.id)
+                if status == "abandoned":
+                    metrics.ABANDONED.inc()
                 if result.outcome == "rejected" and result.reply_code == "shipping_unavailable":
                     shipping_unavailable.append(attempt.job.order_id)
                 _log_attempt(attempt.job, number, status, result)
@@ -367,6 +371,7 @@ class Dispatcher:
             )
         for attempt in attempts:
             if attempt.result is not None and attempt.job.id not in recorded:
+                metrics.CLAIMS_LOST.inc()
                 log.warning(
                     "notification=%s order=%s dispatcher=%s lost its claim; %s not recorded",
                     attempt.job.id,

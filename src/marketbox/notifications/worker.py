@@ -16,7 +16,7 @@ import signal
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock, ids
+from marketbox import clock, ids, metrics
 from marketbox.config import Settings, get_settings
 from marketbox.notifications import outbox
 from marketbox.notifications.dispatcher import Dispatcher
@@ -88,6 +88,7 @@ async def _expiry_sweeps(
             )
             if moved.total:
                 log.info("gateway operations: %s", moved.by_status)
+                metrics.count_by_status(metrics.GATEWAY_OPERATIONS, moved.by_status)
         except Exception:
             log.exception("gateway operations pass failed")
         try:
@@ -100,6 +101,7 @@ async def _expiry_sweeps(
             )
             if recovered.total:
                 log.info("recovered card attempts: %s", recovered.by_status)
+                metrics.count_by_status(metrics.CARD_ATTEMPTS_RECOVERED, recovered.by_status)
         except Exception:
             log.exception("card-attempt recovery failed")
         with contextlib.suppress(TimeoutError):

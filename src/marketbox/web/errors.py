@@ -55,7 +55,12 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def unhandled(request: Request, exc: Exception) -> Response:
     request_id = request.scope.get("state", {}).get("request_id")
-    log.exception("unhandled error request_id=%s path=%s", request_id, request.url.path)
+    log.exception(
+        "unhandled error request_id=%s path=%s",
+        request_id,
+        request.url.path,
+        extra={"request_id": request_id},  # the middleware's context has ended here
+    )
     body = {"error": {"message": "Internal Server Error", "code": "internal_error", "fields": []}}
     # This handler runs outside RequestIdMiddleware (Starlette's ServerErrorMiddleware is the
     # outermost layer), so the id the middleware made is added here.

@@ -1,6 +1,7 @@
 """Pure ASGI middleware, ahead of routing so that refused requests cost almost nothing:
 
-RequestIdMiddleware        a request id on every response (spec/api.md §1.2)
+RequestIdMiddleware        a request id on every response (spec/api.md §1.2) and on every log
+                           record written while serving it (logs.request_id)
 SecurityHeadersMiddleware  nosniff everywhere; CSP + Referrer-Policy on HTML (web/headers.py)
 HeadAsGetMiddleware        HEAD answered wherever GET is: same status and headers, no body
 BodySizeLimitMiddleware    413 for a body above MARKETBOX_MAX_BODY_BYTES, chunked ones too
@@ -14,6 +15,7 @@ import secrets
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from marketbox import logs
 from marketbox.errors import AppError, PayloadTooLarge, RateLimited
 from marketbox.web import headers as security
 from marketbox.web.envelope import JSONResponse
@@ -36,7 +38,11 @@ class RequestIdMiddleware:
                 message["headers"] = [*message.get("headers", []), header]
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        token = logs.request_id.set(request_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            logs.request_id.reset(token)
 
 
 class IPRateLimitMiddleware:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from marketbox.storage.db import create_engine
@@ -12,8 +13,16 @@ from marketbox.storage.schema import metadata
 
 config = context.config
 
+# Several processes may start at once and each migrates first (every `marketbox` command
+# does): on PostgreSQL they take turns under this advisory lock, held until the migration's
+# transaction commits, so the second finds the schema current instead of creating it again.
+# (SQLite: BEGIN IMMEDIATE serializes them already.)
+MIGRATION_LOCK_KEY = 0x6D61726B6574  # "market"
+
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     context.configure(
         connection=connection,
         target_metadata=metadata,
