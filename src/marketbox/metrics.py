@@ -209,7 +209,7 @@ class _Scrape:
 def exposition(accept: str | None, extra: Iterable[Metric] = ()) -> tuple[bytes, str]:
     """The scrape body and its content type, in the format the scraper asked for."""
     encoder, content_type = choose_encoder(accept or "")
-    return encoder(_Scrape(extra)), content_type  # type: ignore[arg-type]
+    return encoder(_Scrape(extra)), content_type
 
 
 async def start_listener(settings: Settings, db: Database, sockets: list[socket.socket]) -> Any:

@@ -306,6 +306,7 @@ class Dispatcher:
                 attempt = delivered[row.id]
                 logged.append(self._attempt_row(attempt, row.attempts))
                 recorded.add(row.id)
+                assert attempt.result is not None  # a delivered attempt has the shop's answer
                 _log_attempt(attempt.job, row.attempts, "delivered", attempt.result)
         if failed:
             owned = await conn.execute(

@@ -120,7 +120,7 @@ async def enqueue_test(conn: AsyncConnection, *, merchant_id: str, payment_base:
         now=now,
     )
     await conn.execute(insert(notifications).values(**record))
-    return record["id"]
+    return str(record["id"])
 
 
 def _record(
