@@ -11,7 +11,10 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from marketbox.config import Settings
 from marketbox.merchants import service as merchants_service
+from marketbox.payments import operations
+from marketbox.payments.sandbox_gateway import SandboxGateway
 from marketbox.receipts import service as receipts_service
 from marketbox.receipts.fiscal import LoggingFiscalProvider
 from marketbox.receipts.tables import receipts
@@ -75,10 +78,14 @@ def signs(receipt: dict[str, Any]) -> list[tuple[str, int, int, int]]:
     ]
 
 
-async def pay_out(db: Database) -> int:
-    """Complete formed refunds the way the worker's sweep does."""
+async def pay_out(db: Database, settings: Settings) -> int:
+    """Pay formed refunds out the way the worker does: the sweep begins each payout, the
+    gateway operations pass pays back through the sandbox gateway. How many completed."""
     async with db.transaction() as conn:
-        return await refunds_service.pay_out_formed(conn, payment_base=TEST_PUBLIC_URL)
+        at_once = await refunds_service.pay_out_formed(conn, payment_base=TEST_PUBLIC_URL)
+    effects = {operations.REFUND: refunds_service.payout_effect(TEST_PUBLIC_URL)}
+    moved = await operations.run_due(db, SandboxGateway(db), settings, effects=effects)
+    return at_once + moved.by_status.get(operations.SUCCEEDED, 0)
 
 
 async def test_a_card_payment_issues_an_income_receipt_signed_per_line(
@@ -263,7 +270,7 @@ def refund_body(order: dict[str, Any], number: str, *lines: dict[str, Any], **ex
 
 
 async def test_a_completed_refund_issues_a_return_of_income(
-    api: httpx.AsyncClient, db: Database
+    api: httpx.AsyncClient, db: Database, settings: Settings
 ) -> None:
     order = await create(api, items=[COFFEE, TASTING])
     await pay(api, order)
@@ -281,7 +288,7 @@ async def test_a_completed_refund_issues_a_return_of_income(
     refund = read(created)["data"]
 
     assert [r["purpose"] for r in await order_receipts(api, order["id"])] == ["payment"]
-    assert await pay_out(db) == 1
+    assert await pay_out(db, settings) == 1
 
     _, returned = await order_receipts(api, order["id"])
     assert (returned["purpose"], returned["kind"], returned["calculationSign"]) == (
@@ -300,7 +307,7 @@ async def test_a_completed_refund_issues_a_return_of_income(
 
 
 async def test_a_correction_issues_a_payment_and_its_refund_a_return(
-    api: httpx.AsyncClient, db: Database
+    api: httpx.AsyncClient, db: Database, settings: Settings
 ) -> None:
     order = await create(api, items=[COFFEE, TASTING])
     await pay(api, order)
@@ -328,7 +335,7 @@ async def test_a_correction_issues_a_payment_and_its_refund_a_return(
     assert signs(withheld) == [("fee", 4, 4, 0)]  # «PAYMENT 100 %»
     assert withheld["amount"] == Decimal("150.00")
 
-    await pay_out(db)
+    await pay_out(db, settings)
 
     _, _, returned = await order_receipts(api, order["id"])
     assert (returned["purpose"], returned["kind"], returned["amount"]) == (
