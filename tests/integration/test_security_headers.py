@@ -83,6 +83,8 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
             f"{ORDERS}/{order_id}/refund-basket-item"
         ],
         "/v3/filter/api/order/refund-order": ["/v3/filter/api/order/refund-order"],
+        "/v3/billing/api/order/order/{order_id}/receipt": [f"{ORDERS}/{order_id}/receipt"],
+        "/v3/filter/api/order/receipt": ["/v3/filter/api/order/receipt"],
         "/v3/filter/api/order/shipment": ["/v3/filter/api/order/shipment"],
         "/v3/billing/api/order/shipment": ["/v3/billing/api/order/shipment"],
         "/v3/payment/api/invoice": ["/v3/payment/api/invoice"],
