@@ -2,7 +2,7 @@
 
 Both send the same outbox bodies to the same fast receiver (its own process on the load core);
 the dispatcher or the floor loop runs in a process on the server core. The outbox is filled
-before timing: real orders, queued through `outbox.enqueue_for_orders` as "paid" events.
+before timing: real orders, queued through `orders.notices.enqueue_for_orders` as "paid" events.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def warmup_count(cfg: RunConfig) -> int:
 
 async def _prefill(db_url: str, count: int, warmup: int, receiver_url: str, run_id: str) -> None:
     """`count` pending notifications; all but the first `warmup` parked (due in PARKED_UNTIL)."""
-    from marketbox.notifications import outbox
+    from marketbox.orders import notices
     from marketbox.storage.db import Database
     from marketbox.storage.tables import notifications, orders
 
@@ -57,7 +57,7 @@ async def _prefill(db_url: str, count: int, warmup: int, receiver_url: str, run_
             rows = (await conn.execute(select(orders).order_by(orders.c.created_at))).all()
             ids: list[str] = []
             for start in range(0, len(rows), 500):
-                ids += await outbox.enqueue_for_orders(
+                ids += await notices.enqueue_for_orders(
                     conn, rows[start : start + 500], payment_base=seed.PAYMENT_BASE, event="paid"
                 )
             # The warm-up must not deliver the timed rows, whatever a claim's batch size does.

@@ -122,3 +122,17 @@ def test_the_toolkit_imports_no_domain_package_and_no_web_framework(path: Path) 
         )
     }
     assert offending == set()
+
+
+# The outbox and delivery carry bodies they are handed: what a notification says about an order
+# is the orders domain's (orders/notices.py), so they import no domain package. (The
+# dispatcher records a shop's `shipping_unavailable` reply through the orders service.)
+DELIVERY = [SRC / "notifications" / "outbox.py", SRC / "notifications" / "delivery.py"]
+DOMAINS = {p.name for p in SRC.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+DOMAINS -= NEUTRAL | {"notifications", "security", "web"}
+
+
+@pytest.mark.parametrize("path", DELIVERY, ids=lambda p: p.name)
+def test_the_outbox_and_delivery_know_no_domain(path: Path) -> None:
+    offending = {m for m in imports_of(path) if m.split(".")[1:2] and m.split(".")[1] in DOMAINS}
+    assert offending == set()

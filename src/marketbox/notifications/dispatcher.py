@@ -43,8 +43,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from marketbox import clock, metrics
 from marketbox.config import Settings
 from marketbox.notifications.delivery import Deliverer, DeliveryResult
+from marketbox.orders import service as orders_service
 from marketbox.storage.db import Database
-from marketbox.storage.tables import notification_attempts, notifications, orders
+from marketbox.storage.tables import notification_attempts, notifications
 
 log = logging.getLogger("marketbox.notifications")
 
@@ -355,13 +356,7 @@ class Dispatcher:
                     changes,
                 )
             if shipping_unavailable:
-                # notifications.md §5, §7: the shop cannot render the service; the API and
-                # the payment page show it, and the order may then be canceled (hold released).
-                await conn.execute(
-                    update(orders)
-                    .where(orders.c.id.in_(shipping_unavailable))
-                    .values(processing_status="shipping_unavailable", updated_at=now)
-                )
+                await orders_service.mark_shipping_unavailable(conn, shipping_unavailable, now)
         if logged:
             await conn.execute(_INSERT_ATTEMPTS, logged)
         if released:

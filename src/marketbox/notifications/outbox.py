@@ -8,6 +8,7 @@ signed once: every retry sends the identical body and signature (notifications.m
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,17 +16,11 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, jsonutil
-from marketbox.orders.serializers import order_response
 from marketbox.security import signing
 from marketbox.storage.tables import merchants, notifications
 
 # Spec: the notification id is the order id; the monitoring test uses this fixed one.
 TEST_NOTIFICATION_ORDER_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
-
-# Statuses a notification carries for an order event. A hold is reported as paid
-# (api.md §8.7: the shop is told "paid" when the funds are held).
-_NOTIFIED_STATUS = {"hold": "completed"}
-
 
 _MERCHANT_KEYS = select(
     merchants.c.id,
@@ -44,33 +39,35 @@ async def _merchant_keys(conn: AsyncConnection, merchant_ids: set[str]) -> dict[
     return {row.id: row for row in found.all()}
 
 
-def notification_body(order_row: Any, payment_base: str) -> dict[str, Any]:
-    body = order_response(order_row, payment_base)
-    body["status"] = _NOTIFIED_STATUS.get(body["status"], body["status"])
-    return body
+@dataclass(frozen=True)
+class Notice:
+    """One notification to write: about which order, to whom, and what it says."""
+
+    order_id: str
+    merchant_id: str
+    event: str
+    body: Any  # the JSON object the shop receives
+    url: str | None = None  # None: the merchant's default URL
 
 
-async def enqueue_for_orders(
-    conn: AsyncConnection, order_rows: Iterable[Any], *, payment_base: str, event: str
-) -> list[str]:
-    """One outbox record per order, to the order's URL or its merchant's default."""
-    rows = list(order_rows)
-    if not rows:
+async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]:
+    """One outbox record per notice, to its URL or its merchant's default, its body frozen
+    and signed with the merchant's key as committed now. Returns the notification ids."""
+    pending = list(notices)
+    if not pending:
         return []
-    merchant_ids = {r._mapping["merchant_id"] for r in rows}
-    keys = await _merchant_keys(conn, merchant_ids)
+    keys = await _merchant_keys(conn, {n.merchant_id for n in pending})
     now = clock.now()
     values = []
-    for row in rows:
-        m = row._mapping
-        merchant = keys[m["merchant_id"]]
-        body = jsonutil.dumps_php(notification_body(row, payment_base))
+    for notice in pending:
+        merchant = keys[notice.merchant_id]
+        body = jsonutil.dumps_php(notice.body)
         values.append(
             _record(
-                order_id=m["id"],
-                merchant_id=m["merchant_id"],
-                event=event,
-                url=m["notification_url"] or merchant.notification_url,
+                order_id=notice.order_id,
+                merchant_id=notice.merchant_id,
+                event=notice.event,
+                url=notice.url or merchant.notification_url,
                 body=body,
                 signature=signing.sign(body, merchant.signing_key, merchant.sign_algorithm),
                 now=now,

@@ -195,6 +195,16 @@ async def lock_order(
     return await get_order(conn, order_id, merchant_id=merchant_id), container
 
 
+async def mark_processing_status(
+    conn: AsyncConnection, order_ids: Sequence[str], status: str, now: datetime
+) -> None:
+    await conn.execute(
+        update(orders)
+        .where(orders.c.id.in_(list(order_ids)))
+        .values(processing_status=status, updated_at=now)
+    )
+
+
 async def live_children(conn: AsyncConnection, order_id: str) -> list[Any]:
     """The order's refunds that are not canceled (suborders name a parent too: not these)."""
     query = select(orders.c.id).where(

@@ -15,6 +15,8 @@ cannot both apply.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -26,8 +28,7 @@ from marketbox.guarantee.sandbox import PAYMENT_METHODS
 from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import repository as marketplace_repository
 from marketbox.merchants.service import Merchant
-from marketbox.notifications import outbox
-from marketbox.orders import repository, validation
+from marketbox.orders import notices, repository, validation
 from marketbox.orders.errors import (
     ContainerClosed,
     ContainerNotFound,
@@ -239,7 +240,7 @@ async def expire_due(
     expired = await repository.expire_due(
         conn, clock.now(), merchant_id=merchant_id, container_id=container_id
     )
-    await outbox.enqueue_for_orders(conn, expired, payment_base=payment_base, event="expired")
+    await notices.enqueue_for_orders(conn, expired, payment_base=payment_base, event="expired")
     return len(expired)
 
 
@@ -400,7 +401,9 @@ async def cancel_order(
     now = clock.now()
     if m["status"] == "created" and m["joined_as"] == "main":
         canceled = await repository.cancel_created_orders(conn, m["container_id"], now)
-        await outbox.enqueue_for_orders(conn, canceled, payment_base=payment_base, event="canceled")
+        await notices.enqueue_for_orders(
+            conn, canceled, payment_base=payment_base, event="canceled"
+        )
         updated = next(r for r in canceled if r._mapping["id"] == m["id"])
         return order_response(updated, payment_base)
     if m["subtype"] != "order" and m["status"] in ("draft", "created"):
@@ -427,7 +430,7 @@ async def cancel_order(
         await shipments_service.release_if_settled(conn, m["container_id"])
     elif m["status"] == "completed":
         await receipts_service.issue_for_reversal(conn, updated)
-    await outbox.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
+    await notices.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
     return order_response(updated, payment_base)
 
 
@@ -442,6 +445,15 @@ async def _guaranteed_and_unshipped(conn: AsyncConnection, order: Any) -> bool:
     if await shipments_repository.live_shipments_of(conn, order["id"]):
         return False
     return not await repository.live_children(conn, order["id"])
+
+
+async def mark_shipping_unavailable(
+    conn: AsyncConnection, order_ids: Sequence[str], now: datetime
+) -> None:
+    """The shop answered an order's notification with `shipping_unavailable` (notifications.md
+    §5, §7): it cannot render the service. The API and the payment page show it, and the order
+    may then be canceled (a hold released)."""
+    await repository.mark_processing_status(conn, order_ids, "shipping_unavailable", now)
 
 
 async def remove_addon(
@@ -468,7 +480,7 @@ async def remove_addon(
     )
     if updated is None:
         return False
-    await outbox.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
+    await notices.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
     return True
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money
-from marketbox.notifications import outbox
+from marketbox.orders import notices
 from marketbox.orders import service as orders_service
 from marketbox.payments import repository
 from marketbox.payments.errors import (
@@ -154,7 +154,7 @@ async def pay_container(
         },
     )
     await receipts_service.issue_for_payment(conn, paid, payment_id=payment_id, held=hold)
-    await outbox.enqueue_for_orders(conn, paid, payment_base=payment_base, event="paid")
+    await notices.enqueue_for_orders(conn, paid, payment_base=payment_base, event="paid")
     return PaymentResult(payment_id, container_id, total, currency, paid)
 
 

@@ -25,9 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from marketbox import clock, ids, money
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.merchants.service import Merchant
-from marketbox.notifications import outbox
+from marketbox.orders import notices, validation
 from marketbox.orders import repository as orders_repository
-from marketbox.orders import validation
 from marketbox.orders.errors import (
     ForeignMerchant,
     MerchantOrderIdDuplicate,
@@ -302,7 +301,7 @@ async def create_refund(
             raise MerchantOrderIdDuplicate() from exc
         raise
     row = await orders_repository.get_order(conn, values["id"], merchant_id=merchant.id)
-    await outbox.enqueue_for_orders(conn, [row], payment_base=payment_base, event="refund")
+    await notices.enqueue_for_orders(conn, [row], payment_base=payment_base, event="refund")
     return refund_response(row)
 
 
@@ -411,8 +410,8 @@ async def create_correction(
     )
     correction = await orders_repository.get_order(conn, correction_id, merchant_id=merchant.id)
     await receipts_service.issue_for_correction(conn, correction)
-    await outbox.enqueue_for_orders(conn, [promoted], payment_base=payment_base, event="refund")
-    await outbox.enqueue_for_orders(conn, [correction], payment_base=payment_base, event="paid")
+    await notices.enqueue_for_orders(conn, [promoted], payment_base=payment_base, event="refund")
+    await notices.enqueue_for_orders(conn, [correction], payment_base=payment_base, event="paid")
     return order_response(correction, payment_base)
 
 
@@ -470,7 +469,7 @@ def payout_effect(payment_base: str) -> operations.Effect:
 async def _paid_out(conn: AsyncConnection, refunds: list[Any], *, payment_base: str) -> None:
     """Refunds that completed: their receipts are issued and their shops notified."""
     await receipts_service.issue_for_refunds(conn, refunds)
-    await outbox.enqueue_for_orders(conn, refunds, payment_base=payment_base, event="refund")
+    await notices.enqueue_for_orders(conn, refunds, payment_base=payment_base, event="refund")
 
 
 def _payout_minor(refund: Any) -> int:

@@ -1,0 +1,45 @@
+"""What an order's shop is told when the order changes (notifications.md §4): the order as the
+API shows it, written to the outbox (notifications/outbox.py) in the caller's transaction.
+
+The orders domain says what a notification contains; the notifications package stores,
+signs and delivers it and knows nothing of orders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox.notifications import outbox
+from marketbox.orders.serializers import order_response
+
+# Statuses a notification carries for an order event. A hold is reported as paid
+# (api.md §8.7: the shop is told "paid" when the funds are held).
+_NOTIFIED_STATUS = {"hold": "completed"}
+
+
+def notification_body(order_row: Any, payment_base: str) -> dict[str, Any]:
+    body = order_response(order_row, payment_base)
+    body["status"] = _NOTIFIED_STATUS.get(body["status"], body["status"])
+    return body
+
+
+async def enqueue_for_orders(
+    conn: AsyncConnection, order_rows: Iterable[Any], *, payment_base: str, event: str
+) -> list[str]:
+    """One notification per order, to the order's URL or its merchant's default."""
+    notices = []
+    for row in order_rows:
+        m = row._mapping
+        notices.append(
+            outbox.Notice(
+                order_id=m["id"],
+                merchant_id=m["merchant_id"],
+                event=event,
+                body=notification_body(row, payment_base),
+                url=m["notification_url"],
+            )
+        )
+    return await outbox.enqueue(conn, notices)
