@@ -6,11 +6,32 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Select,
+    and_,
+    cast,
+    column,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    update,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.marketplace import search
-from marketbox.marketplace.tables import points_of_sale, special_offers
+from marketbox.marketplace.tables import (
+    SEARCH_FTS_TABLE,
+    SEARCH_VECTOR_SQL,
+    points_of_sale,
+    special_offers,
+)
 from marketbox.storage.query import Condition, ListQuery, compare
 from marketbox.storage.tables import orders
 
@@ -89,15 +110,46 @@ async def list_points_of_sale(
     return await _page(conn, where, query.order, limit=query.page_size, offset=query.offset)
 
 
+# The SQLite FTS5 table (marketplace/tables.py): its rowid is the point of sale's id.
+_fts = table(SEARCH_FTS_TABLE, column("rowid"))
+
+
 async def search_public(
-    conn: AsyncConnection, *, terms: Sequence[str], limit: int, offset: int = 0
+    conn: AsyncConnection,
+    *,
+    terms: Sequence[str],
+    limit: int,
+    offset: int = 0,
+    count_limit: int,
 ) -> tuple[list[Any], int]:
-    """Active points of sale matching every term, newest first."""
-    where = and_(
-        points_of_sale.c.active.is_(True),
-        search.match_clause(points_of_sale.c.search_text, terms),
+    """Active points of sale matching every term, newest first, and how many match — counted
+    only up to ``count_limit + 1`` (a page showing the first results never counts them all).
+
+    With terms, the search index (marketplace/search.py) finds the rows; without, the primary
+    key walked backwards. Either way the work is bounded by the page and the count limit, not
+    by the number of points of sale.
+    """
+    pos = points_of_sale
+    source: FromClause = pos
+    where: list[ColumnElement[bool]] = [pos.c.active.is_(True)]
+    newest_first: Any = pos.c.id.desc()
+    if terms and conn.dialect.name == "sqlite":
+        # Driven by the FTS5 table, which walks its doclists by rowid, newest first.
+        source = _fts.join(pos, pos.c.id == _fts.c.rowid)
+        where.append(literal_column(SEARCH_FTS_TABLE).op("MATCH")(search.fts5_query(terms)))
+        newest_first = _fts.c.rowid.desc()
+    elif terms:
+        vector = literal_column(SEARCH_VECTOR_SQL)  # exactly the GIN index's expression
+        where.append(vector.op("@@")(cast(search.tsquery(terms), TSQUERY)))
+    rows_stmt = (
+        (select(pos).select_from(source).where(*where).order_by(newest_first))
+        .limit(limit)
+        .offset(offset)
     )
-    return await _page(conn, where, [("id", True)], limit=limit, offset=offset)
+    rows = list((await conn.execute(rows_stmt)).all())
+    bounded = select(literal(1)).select_from(source).where(*where).limit(count_limit + 1)
+    total = (await conn.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
+    return rows, int(total)
 
 
 async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = None) -> list[Any]:

@@ -3,6 +3,11 @@
 Registered on the shared ``metadata``; ``storage.schema`` imports this module for Alembic.
 Coordinates are kept as exact decimal text (SQLite has no exact numeric type), the minimal
 order sum as integer minor units (STYLE.md §6). ``mini_app`` is our extension (docs/marketplace.md).
+
+The search index over ``search_text`` (marketplace/search.py) cannot be written as a table
+column or index, so it is registered as dialect DDL (storage/dialect_ddl.py) and lands in the
+generated migration: on SQLite an FTS5 table kept in step by triggers, on PostgreSQL a GIN
+index over the stems as a tsvector.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from marketbox.storage.dialect_ddl import DialectDDL, register
 from marketbox.storage.tables import metadata
 from marketbox.storage.types import ExactJSON, UTCDateTime
 
@@ -83,4 +89,63 @@ special_offers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("merchant_id", "external_id"),
     Index(None, "active", "finish_at"),
+)
+
+
+# --- search index (marketplace/search.py, docs/marketplace.md "Search") -------------------------
+
+# SQLite: an external-content FTS5 table over search_text (the rows stay in points_of_sale).
+# The `ascii` tokenizer splits on ASCII non-alphanumerics only, so the space-separated stems
+# are its tokens exactly as stored; `detail=none` keeps no positions (the search needs none);
+# prefix indexes make one- to three-letter prefixes cheap. The triggers keep it in step in the
+# same transaction as the row, and `rebuild` fills it from rows that already exist.
+SEARCH_FTS_TABLE = "points_of_sale_search"
+register(
+    metadata,
+    DialectDDL(
+        dialect="sqlite",
+        create=(
+            f"CREATE VIRTUAL TABLE {SEARCH_FTS_TABLE} USING fts5(search_text,"
+            " content='points_of_sale', content_rowid='id', tokenize='ascii',"
+            " prefix='1 2 3', detail='none', columnsize=0)",
+            f"CREATE TRIGGER {SEARCH_FTS_TABLE}_insert AFTER INSERT ON points_of_sale BEGIN"
+            f" INSERT INTO {SEARCH_FTS_TABLE}(rowid, search_text)"
+            " VALUES (new.id, new.search_text); END",
+            f"CREATE TRIGGER {SEARCH_FTS_TABLE}_delete AFTER DELETE ON points_of_sale BEGIN"
+            f" INSERT INTO {SEARCH_FTS_TABLE}({SEARCH_FTS_TABLE}, rowid, search_text)"
+            " VALUES ('delete', old.id, old.search_text); END",
+            f"CREATE TRIGGER {SEARCH_FTS_TABLE}_update AFTER UPDATE OF id, search_text"
+            " ON points_of_sale BEGIN"
+            f" INSERT INTO {SEARCH_FTS_TABLE}({SEARCH_FTS_TABLE}, rowid, search_text)"
+            " VALUES ('delete', old.id, old.search_text);"
+            f" INSERT INTO {SEARCH_FTS_TABLE}(rowid, search_text)"
+            " VALUES (new.id, new.search_text); END",
+            f"INSERT INTO {SEARCH_FTS_TABLE}({SEARCH_FTS_TABLE}) VALUES ('rebuild')",
+        ),
+        drop=(
+            f"DROP TRIGGER IF EXISTS {SEARCH_FTS_TABLE}_update",
+            f"DROP TRIGGER IF EXISTS {SEARCH_FTS_TABLE}_delete",
+            f"DROP TRIGGER IF EXISTS {SEARCH_FTS_TABLE}_insert",
+            f"DROP TABLE IF EXISTS {SEARCH_FTS_TABLE}",
+        ),
+        tables=(SEARCH_FTS_TABLE,),
+    ),
+)
+
+# PostgreSQL: a GIN index over the stored stems as a tsvector. array_to_tsvector takes the
+# stems verbatim (no parser, no dictionary, no case folding), and a `'stem':*` tsquery matches
+# a lexeme by byte prefix: the same rule as on SQLite. Queries must spell the expression
+# exactly like this to use the index (repository.py does, from this constant).
+SEARCH_VECTOR_SQL = "array_to_tsvector(string_to_array(btrim(search_text), ' '))"
+SEARCH_GIN_INDEX = "ix_points_of_sale_search_vector"
+register(
+    metadata,
+    DialectDDL(
+        dialect="postgresql",
+        create=(
+            f"CREATE INDEX {SEARCH_GIN_INDEX} ON points_of_sale USING gin ({SEARCH_VECTOR_SQL})",
+        ),
+        drop=(f"DROP INDEX IF EXISTS {SEARCH_GIN_INDEX}",),
+        indexes=(SEARCH_GIN_INDEX,),
+    ),
 )

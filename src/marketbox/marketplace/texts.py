@@ -40,6 +40,7 @@ RU: dict[str, str] = {
     "pos.delivery": "Доставка",
     "pos.website": "Сайт",
     "pos.min_order": "Минимальная сумма заказа",
+    "search.found_more": "Найдено точек продаж: более {n}",
 }
 
 EN: dict[str, str] = {
@@ -72,6 +73,7 @@ EN: dict[str, str] = {
     "pos.delivery": "Delivery",
     "pos.website": "Website",
     "pos.min_order": "Minimum order",
+    "search.found_more": "Points of sale found: more than {n}",
 }
 
 CATALOGUES = {"ru": RU, "en": EN}
