@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    FromClause,
     Select,
     and_,
     cast,
@@ -20,6 +19,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from marketbox.marketplace import search
 from marketbox.marketplace.tables import (
     SEARCH_FTS_TABLE,
-    SEARCH_VECTOR_SQL,
+    SEARCH_FTS_VOCAB,
+    SEARCH_PREFIX_SQL,
     points_of_sale,
     special_offers,
 )
@@ -110,8 +111,64 @@ async def list_points_of_sale(
     return await _page(conn, where, query.order, limit=query.page_size, offset=query.offset)
 
 
-# The SQLite FTS5 table (marketplace/tables.py): its rowid is the point of sale's id.
+# The SQLite FTS5 table and its vocabulary (marketplace/tables.py): rowid = point of sale id.
 _fts = table(SEARCH_FTS_TABLE, column("rowid"))
+_vocab = table(SEARCH_FTS_VOCAB, column("term"))
+# A query term standing for more stored stems than this is matched as an FTS5 prefix instead.
+MAX_EXPANSION = 64
+
+
+async def _fts_expression(conn: AsyncConnection, terms: Sequence[str]) -> str | None:
+    """The FTS5 MATCH expression for `terms`, or None when some term matches no stored stem.
+
+    Each term becomes the OR of the stored stems it is a prefix of (read from the vocabulary,
+    one statement for all terms): FTS5 walks exact tokens' doclists lazily, newest first, where
+    a ``"term"*`` query would first merge every matching token's whole doclist. A term with
+    very many stems (one or two letters) stays a prefix query, answered by the prefix index.
+    """
+    per_term = [
+        select(literal(i).label("i"), _vocab.c.term)
+        .where(_vocab.c.term >= term, _vocab.c.term < term + _MAX_CHAR)
+        .limit(MAX_EXPANSION + 1)
+        .subquery()
+        for i, term in enumerate(terms)
+    ]
+    found = await conn.execute(union_all(*(select(q.c.i, q.c.term) for q in per_term)))
+    stems: list[list[str]] = [[] for _ in terms]
+    for i, stem in found:
+        stems[i].append(stem)
+    parts = []
+    for term, expansion in zip(terms, stems, strict=True):
+        if not expansion:
+            return None
+        if len(expansion) > MAX_EXPANSION:
+            parts.append(search.fts5_query([term]))
+        else:
+            parts.append("(" + " OR ".join(search.fts5_token(s) for s in expansion) + ")")
+    return " AND ".join(parts)
+
+
+_MAX_CHAR = chr(0x10FFFF)  # sorts after every character a stem can hold (marketplace/search.py)
+
+# What the marketplace pages show of a point of sale (service.PublicPointOfSale).
+_PUBLIC_COLUMNS = [
+    points_of_sale.c[name]
+    for name in (
+        "id",
+        "title",
+        "description",
+        "type",
+        "logo_url",
+        "image_urls",
+        "links",
+        "registration_address",
+        "lat",
+        "lon",
+        "delivery_info",
+        "shop_url",
+        "mini_app",
+    )
+]
 
 
 async def search_public(
@@ -122,34 +179,127 @@ async def search_public(
     offset: int = 0,
     count_limit: int,
 ) -> tuple[list[Any], int]:
-    """Active points of sale matching every term, newest first, and how many match — counted
-    only up to ``count_limit + 1`` (a page showing the first results never counts them all).
+    """Active points of sale matching every term (their public columns), newest first, and
+    how many match — counted only up to ``count_limit + 1`` (a page showing the first results
+    never counts them all).
 
-    With terms, the search index (marketplace/search.py) finds the rows; without, the primary
-    key walked backwards. Either way the work is bounded by the page and the count limit, not
-    by the number of points of sale.
+    Without terms: the index on (active, id) walked backwards. With terms: the search index
+    (marketplace/search.py, marketplace/tables.py). Either way the work is bounded by the page
+    and the count limit, not by the number of points of sale.
     """
+    if not terms:
+        return await _page_and_count(conn, [], limit, offset, count_limit)
+    if conn.dialect.name == "sqlite":
+        return await _search_sqlite(conn, terms, limit, offset, count_limit)
+    return await _search_postgresql(conn, terms, limit, offset, count_limit)
+
+
+def _total(bounded: Select[Any]) -> Any:
+    return select(func.count()).select_from(bounded.subquery()).scalar_subquery()
+
+
+async def _rows_with_total(
+    conn: AsyncConnection, stmt: Select[Any], total: Any, *, offset: int
+) -> tuple[list[Any], int]:
+    """`stmt`'s rows with the bounded count in the same statement (one round trip)."""
+    rows = list((await conn.execute(stmt.add_columns(total.label("total")))).all())
+    if rows:
+        return rows, int(rows[0].total)
+    if offset == 0:  # nothing at all
+        return rows, 0
+    # Past the last page: the count alone.
+    return rows, int((await conn.execute(select(total))).scalar_one())
+
+
+async def _page_and_count(
+    conn: AsyncConnection,
+    where: list[ColumnElement[bool]],
+    limit: int,
+    offset: int,
+    count_limit: int,
+    *,
+    newest_first: Any = None,
+) -> tuple[list[Any], int]:
     pos = points_of_sale
-    source: FromClause = pos
-    where: list[ColumnElement[bool]] = [pos.c.active.is_(True)]
-    newest_first: Any = pos.c.id.desc()
-    if terms and conn.dialect.name == "sqlite":
-        # Driven by the FTS5 table, which walks its doclists by rowid, newest first.
-        source = _fts.join(pos, pos.c.id == _fts.c.rowid)
-        where.append(literal_column(SEARCH_FTS_TABLE).op("MATCH")(search.fts5_query(terms)))
-        newest_first = _fts.c.rowid.desc()
-    elif terms:
-        vector = literal_column(SEARCH_VECTOR_SQL)  # exactly the GIN index's expression
-        where.append(vector.op("@@")(cast(search.tsquery(terms), TSQUERY)))
-    rows_stmt = (
-        (select(pos).select_from(source).where(*where).order_by(newest_first))
+    where = [pos.c.active.is_(True), *where]
+    stmt = (
+        select(*_PUBLIC_COLUMNS)
+        .where(*where)
+        .order_by(pos.c.id.desc() if newest_first is None else newest_first)
         .limit(limit)
         .offset(offset)
     )
-    rows = list((await conn.execute(rows_stmt)).all())
-    bounded = select(literal(1)).select_from(source).where(*where).limit(count_limit + 1)
-    total = (await conn.execute(select(func.count()).select_from(bounded.subquery()))).scalar_one()
-    return rows, int(total)
+    return await _rows_with_total(
+        conn, stmt, _total(select(pos.c.id).where(*where).limit(count_limit + 1)), offset=offset
+    )
+
+
+async def _search_sqlite(
+    conn: AsyncConnection, terms: Sequence[str], limit: int, offset: int, count_limit: int
+) -> tuple[list[Any], int]:
+    # The FTS5 table holds the active points of sale only and walks its doclists by rowid:
+    # both parts stop after the rows they need.
+    expression = await _fts_expression(conn, terms)
+    if expression is None:
+        return [], 0
+    match = literal_column(SEARCH_FTS_TABLE).op("MATCH")(expression)
+    page = (
+        select(_fts.c.rowid.label("id"))
+        .where(match)
+        .order_by(_fts.c.rowid.desc())
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
+    pos = points_of_sale
+    stmt = select(*_PUBLIC_COLUMNS).join(page, pos.c.id == page.c.id).order_by(pos.c.id.desc())
+    return await _rows_with_total(
+        conn, stmt, _total(select(_fts.c.rowid).where(match).limit(count_limit + 1)), offset=offset
+    )
+
+
+# PostgreSQL looks for a common word's matches among this many newest active rows first.
+RECENT_WINDOW = 3000
+
+
+async def _search_postgresql(
+    conn: AsyncConnection, terms: Sequence[str], limit: int, offset: int, count_limit: int
+) -> tuple[list[Any], int]:
+    pos = points_of_sale
+    # 1. The rule itself (a cheap strpos per row) over the newest RECENT_WINDOW active rows,
+    #    walking (active, id) backwards: a common word fills the page and the count here,
+    #    and those are the newest matches of all.
+    recent = (
+        select(*_PUBLIC_COLUMNS, pos.c.search_text)
+        .where(pos.c.active.is_(True))
+        .order_by(pos.c.id.desc())
+        .limit(RECENT_WINDOW)
+        .subquery()
+    )
+    rule = [func.strpos(recent.c.search_text, f" {t}") > 0 for t in terms]
+    columns = [recent.c[c.name] for c in _PUBLIC_COLUMNS]
+    stmt = select(*columns).where(*rule).order_by(recent.c.id.desc()).limit(limit).offset(offset)
+    recent_total = _total(select(recent.c.id).where(*rule).limit(count_limit + 1))
+    rows = list((await conn.execute(stmt.add_columns(recent_total.label("total")))).all())
+    if len(rows) == limit and rows[0].total > count_limit:
+        return rows, int(rows[0].total)
+    # 2. A rarer word: the GIN index of stem prefixes (the tsquery goes into the SQL text,
+    #    escaped by the dialect, so the plan fits this word's frequency).
+    query = cast(literal(search.tsquery(terms), literal_execute=True), TSQUERY)
+    where = [pos.c.active.is_(True), literal_column(SEARCH_PREFIX_SQL).op("@@")(query)]
+    found = _total(select(pos.c.id).where(*where).limit(count_limit + 1))
+    if len(rows) == limit:  # the page came from the recent rows: only the count is missing
+        return rows, int((await conn.execute(select(found))).scalar_one())
+    # Fewer matches than a page among the recent rows: few in all, fetched by the index (the
+    # ordering expression keeps the planner from walking the primary key instead).
+    stmt = (
+        select(*_PUBLIC_COLUMNS)
+        .where(*where)
+        .order_by((pos.c.id + 0).desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return await _rows_with_total(conn, stmt, found, offset=offset)
 
 
 async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = None) -> list[Any]:

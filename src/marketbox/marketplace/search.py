@@ -13,8 +13,9 @@ The rule is answered by an index on both databases, never by reading every row
 
 * SQLite: an FTS5 table over ``search_text`` whose tokens are exactly the stored stems; a
   query is ``"stem"* "stem"*`` (every term, each a prefix of some token) — ``fts5_query``.
-* PostgreSQL: a GIN index over the stems as a tsvector; a query is ``'stem':* & 'stem':*``
-  (a byte prefix of some lexeme) — ``tsquery``.
+* PostgreSQL: a GIN index over every prefix of every stored stem as tsvector lexemes; a query
+  is ``'term' & 'term'`` (each one of those prefixes) — ``tsquery``. A common word is answered
+  faster by walking the newest rows with the rule itself (``strpos``), see repository.py.
 
 ``match_clause`` is the same rule as plain LIKEs on the column (the merchant's own list, a
 handful of rows per merchant, uses it), and ``matches`` the same rule in Python.
@@ -93,13 +94,18 @@ def matches(indexed: str, terms: Iterable[str]) -> bool:
     return all(f" {t}" in indexed for t in terms)
 
 
+def fts5_token(stem: str) -> str:
+    """One stem as an FTS5 string (matches that token exactly)."""
+    return '"' + stem.replace('"', '""') + '"'
+
+
 def fts5_query(terms: Iterable[str]) -> str:
     """An FTS5 MATCH expression: every term as a quoted prefix (``"коф"* "город"*``)."""
-    quoted = ['"' + t.replace('"', '""') + '"*' for t in terms]
-    return " ".join(quoted)
+    return " ".join(fts5_token(t) + "*" for t in terms)
 
 
 def tsquery(terms: Iterable[str]) -> str:
-    """A PostgreSQL tsquery literal: every term as a quoted prefix (``'коф':* & 'город':*``)."""
-    quoted = ["'" + t.replace("\\", "\\\\").replace("'", "''") + "':*" for t in terms]
+    """A PostgreSQL tsquery literal: every term as one quoted lexeme (``'коф' & 'город'``),
+    matched against the index of stem prefixes (marketplace/tables.py)."""
+    quoted = ["'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms]
     return " & ".join(quoted)

@@ -491,8 +491,9 @@ def _public(row: Any) -> PublicPointOfSale:
     )
 
 
-# Search results are counted up to this many (a bigger count reads "more than 1000").
-SEARCH_COUNT_LIMIT = 1000
+# Search results are counted up to this many (a bigger count reads "more than 100"): a page
+# that shows the first 24 needs no more, and counting stays bounded however common the word.
+SEARCH_COUNT_LIMIT = 100
 
 
 async def search_points_of_sale(

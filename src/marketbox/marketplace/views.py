@@ -127,7 +127,8 @@ async def home(request: Request) -> Response:
     page = _page_number(request)
     # The count line is exact up to count_limit, then "more than count_limit" (a bounded count).
     count_limit = max(marketplace_service.SEARCH_COUNT_LIMIT, page * PAGE_SIZE)
-    async with _db(request).transaction() as conn:
+    # Read-only: on PostgreSQL each statement runs on its own (no BEGIN/COMMIT round trips).
+    async with _db(request).statement() as conn:
         # «Показать ещё» without JS: page N shows the first N pages, so nothing is lost.
         items, total = await marketplace_service.search_points_of_sale(
             conn, text=q, limit=page * PAGE_SIZE, count_limit=count_limit

@@ -1,6 +1,6 @@
 """Schema objects the table metadata cannot express, for one database dialect.
 
-An SQLite FTS5 virtual table with its triggers or a PostgreSQL expression GIN index is still
+An SQLite FTS5 virtual table with its triggers or a PostgreSQL function and GIN index is still
 part of the schema: ``marketbox migrate`` must build it, and ``scripts/makemigration`` must
 write it into the one generated migration. A domain's ``tables.py`` registers such objects on
 ``metadata`` (``register``); the migration environment (migrations/env.py) then
