@@ -37,3 +37,31 @@ async def test_quick_create_on_sqlite_reports_a_ratio(tmp_path: Path) -> None:
     assert row["name"] == "create/sqlite"
     assert row["result"]["failed"] == 0, row["result"]["errors"]
     assert isinstance(row["ratio"], float) and row["ratio"] > 0
+
+
+@pytest.mark.slow
+async def test_quick_search_phase_reports_search_and_home_rows(tmp_path: Path) -> None:
+    # The runner needs PostgreSQL reachable before any phase, even the SQLite one.
+    if not await postgres_available():
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required (MARKETBOX_REQUIRE_POSTGRES=1) but unreachable")
+        pytest.skip("PostgreSQL is not reachable")
+    out = tmp_path / "bench.json"
+    argv = ["--quick", "--phase", "search-sqlite", "--requests", "20", "--json", str(out)]
+
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = json.loads(out.read_text())["measurements"]
+    assert [r["name"] for r in rows] == ["search/sqlite", "home/sqlite"]
+    for row in rows:
+        assert row["result"]["failed"] == 0, row["result"]["one_client"]["errors"]
+        assert row["value"] > 0 and row["result"]["one_client"]["p95_ms"] > 0
+        assert isinstance(row["passed"], bool)
+    assert "PASS" in run.stdout or "FAIL" in run.stdout
