@@ -87,7 +87,9 @@ class Proc:
         self.companions: list[Proc] = []
         self.log_path = LOG_DIR / f"{name}.log"
         self._log = self.log_path.open("wb")
-        child_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+        # This checkout's code first: the venv may hold an editable install of another one.
+        paths = [str(ROOT), str(ROOT / "src"), str(ROOT / "sdk" / "src")]
+        child_env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **(env or {})}
         self.popen = subprocess.Popen(
             [*pinning.prefix(core), *argv],
             cwd=ROOT,
