@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     and_,
+    bindparam,
     cast,
     column,
     func,
@@ -118,6 +121,20 @@ _vocab = table(SEARCH_FTS_VOCAB, column("term"))
 MAX_EXPANSION = 64
 
 
+@functools.cache
+def _vocabulary_stmt(term_count: int, max_expansion: int) -> Any:
+    """For each term i (``lo_i`` = the term, ``hi_i`` = the term + a last character): the stored
+    stems it is a prefix of, at most `max_expansion` + 1, labelled i."""
+    per_term = [
+        select(literal(i).label("i"), _vocab.c.term)
+        .where(_vocab.c.term >= bindparam(f"lo_{i}"), _vocab.c.term < bindparam(f"hi_{i}"))
+        .limit(max_expansion + 1)
+        .subquery()
+        for i in range(term_count)
+    ]
+    return union_all(*(select(q.c.i, q.c.term) for q in per_term))
+
+
 async def _fts_expression(conn: AsyncConnection, terms: Sequence[str]) -> str | None:
     """The FTS5 MATCH expression for `terms`, or None when some term matches no stored stem.
 
@@ -126,14 +143,11 @@ async def _fts_expression(conn: AsyncConnection, terms: Sequence[str]) -> str | 
     a ``"term"*`` query would first merge every matching token's whole doclist. A term with
     very many stems (one or two letters) stays a prefix query, answered by the prefix index.
     """
-    per_term = [
-        select(literal(i).label("i"), _vocab.c.term)
-        .where(_vocab.c.term >= term, _vocab.c.term < term + _MAX_CHAR)
-        .limit(MAX_EXPANSION + 1)
-        .subquery()
-        for i, term in enumerate(terms)
-    ]
-    found = await conn.execute(union_all(*(select(q.c.i, q.c.term) for q in per_term)))
+    bounds = {}
+    for i, term in enumerate(terms):
+        bounds[f"lo_{i}"] = term
+        bounds[f"hi_{i}"] = term + _MAX_CHAR
+    found = await conn.execute(_vocabulary_stmt(len(terms), MAX_EXPANSION), bounds)
     stems: list[list[str]] = [[] for _ in terms]
     for i, stem in found:
         stems[i].append(stem)
@@ -170,6 +184,21 @@ _PUBLIC_COLUMNS = [
     )
 ]
 
+# The statements below are built once (per term count) and bound per call: building and
+# keying a statement of this size costs about as much as running it. Every one takes
+# :limit, :offset and :count_limit (the count stops at count_limit rows: pass the limit + 1).
+_PAGE = {"limit": bindparam("limit"), "offset": bindparam("offset")}
+
+
+def _total(bounded: Select[Any]) -> Any:
+    bounded = bounded.limit(bindparam("count_limit"))
+    return select(func.count()).select_from(bounded.subquery()).scalar_subquery()
+
+
+def _with_total(stmt: Select[Any], total: Any) -> tuple[Any, Any]:
+    """(`stmt` with the bounded count as a last column ``total``, the count alone)."""
+    return stmt.add_columns(total.label("total")), select(total)
+
 
 async def search_public(
     conn: AsyncConnection,
@@ -187,119 +216,125 @@ async def search_public(
     (marketplace/search.py, marketplace/tables.py). Either way the work is bounded by the page
     and the count limit, not by the number of points of sale.
     """
+    params: dict[str, Any] = {"limit": limit, "offset": offset, "count_limit": count_limit + 1}
     if not terms:
-        return await _page_and_count(conn, [], limit, offset, count_limit)
+        return await _rows_with_total(conn, _newest_stmts(), params)
     if conn.dialect.name == "sqlite":
-        return await _search_sqlite(conn, terms, limit, offset, count_limit)
-    return await _search_postgresql(conn, terms, limit, offset, count_limit)
-
-
-def _total(bounded: Select[Any]) -> Any:
-    return select(func.count()).select_from(bounded.subquery()).scalar_subquery()
+        return await _search_sqlite(conn, terms, params)
+    return await _search_postgresql(conn, terms, params)
 
 
 async def _rows_with_total(
-    conn: AsyncConnection, stmt: Select[Any], total: Any, *, offset: int
+    conn: AsyncConnection, stmts: tuple[Any, Any], params: dict[str, Any]
 ) -> tuple[list[Any], int]:
-    """`stmt`'s rows with the bounded count in the same statement (one round trip)."""
-    rows = list((await conn.execute(stmt.add_columns(total.label("total")))).all())
+    """The page with the bounded count in the same statement (one round trip)."""
+    page, count = stmts
+    rows = list((await conn.execute(page, params)).all())
     if rows:
         return rows, int(rows[0].total)
-    if offset == 0:  # nothing at all
+    if params["offset"] == 0:  # nothing at all
         return rows, 0
     # Past the last page: the count alone.
-    return rows, int((await conn.execute(select(total))).scalar_one())
+    return rows, int((await conn.execute(count, params)).scalar_one())
 
 
-async def _page_and_count(
-    conn: AsyncConnection,
-    where: list[ColumnElement[bool]],
-    limit: int,
-    offset: int,
-    count_limit: int,
-    *,
-    newest_first: Any = None,
-) -> tuple[list[Any], int]:
+_ACTIVE = points_of_sale.c.active.is_(True)
+
+
+@functools.cache
+def _newest_stmts() -> tuple[Any, Any]:
     pos = points_of_sale
-    where = [pos.c.active.is_(True), *where]
-    stmt = (
-        select(*_PUBLIC_COLUMNS)
-        .where(*where)
-        .order_by(pos.c.id.desc() if newest_first is None else newest_first)
-        .limit(limit)
-        .offset(offset)
-    )
-    return await _rows_with_total(
-        conn, stmt, _total(select(pos.c.id).where(*where).limit(count_limit + 1)), offset=offset
+    page = select(*_PUBLIC_COLUMNS).where(_ACTIVE).order_by(pos.c.id.desc())
+    return _with_total(
+        page.limit(_PAGE["limit"]).offset(_PAGE["offset"]),
+        _total(select(pos.c.id).where(_ACTIVE)),
     )
 
 
-async def _search_sqlite(
-    conn: AsyncConnection, terms: Sequence[str], limit: int, offset: int, count_limit: int
-) -> tuple[list[Any], int]:
+@functools.cache
+def _fts_stmts() -> tuple[Any, Any]:
     # The FTS5 table holds the active points of sale only and walks its doclists by rowid:
     # both parts stop after the rows they need.
-    expression = await _fts_expression(conn, terms)
-    if expression is None:
-        return [], 0
-    match = literal_column(SEARCH_FTS_TABLE).op("MATCH")(expression)
-    page = (
+    match = literal_column(SEARCH_FTS_TABLE).op("MATCH")(bindparam("match"))
+    ids = (
         select(_fts.c.rowid.label("id"))
         .where(match)
         .order_by(_fts.c.rowid.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(_PAGE["limit"])
+        .offset(_PAGE["offset"])
         .subquery()
     )
     pos = points_of_sale
-    stmt = select(*_PUBLIC_COLUMNS).join(page, pos.c.id == page.c.id).order_by(pos.c.id.desc())
-    return await _rows_with_total(
-        conn, stmt, _total(select(_fts.c.rowid).where(match).limit(count_limit + 1)), offset=offset
-    )
+    page = select(*_PUBLIC_COLUMNS).join(ids, pos.c.id == ids.c.id).order_by(pos.c.id.desc())
+    return _with_total(page, _total(select(_fts.c.rowid).where(match)))
+
+
+async def _search_sqlite(
+    conn: AsyncConnection, terms: Sequence[str], params: dict[str, Any]
+) -> tuple[list[Any], int]:
+    expression = await _fts_expression(conn, terms)
+    if expression is None:
+        return [], 0
+    return await _rows_with_total(conn, _fts_stmts(), {**params, "match": expression})
 
 
 # PostgreSQL looks for a common word's matches among this many newest active rows first.
 RECENT_WINDOW = 3000
 
 
-async def _search_postgresql(
-    conn: AsyncConnection, terms: Sequence[str], limit: int, offset: int, count_limit: int
-) -> tuple[list[Any], int]:
+@functools.cache
+def _recent_stmt(term_count: int, window: int) -> Any:
+    """The rule itself (``strpos(search_text, :needle_i) > 0``, needle = " " + term) over the
+    newest `window` active rows, walking (active, id) backwards."""
     pos = points_of_sale
-    # 1. The rule itself (a cheap strpos per row) over the newest RECENT_WINDOW active rows,
-    #    walking (active, id) backwards: a common word fills the page and the count here,
-    #    and those are the newest matches of all.
     recent = (
         select(*_PUBLIC_COLUMNS, pos.c.search_text)
-        .where(pos.c.active.is_(True))
+        .where(_ACTIVE)
         .order_by(pos.c.id.desc())
-        .limit(RECENT_WINDOW)
+        .limit(window)
         .subquery()
     )
-    rule = [func.strpos(recent.c.search_text, f" {t}") > 0 for t in terms]
+    rule = [
+        func.strpos(recent.c.search_text, bindparam(f"needle_{i}")) > 0 for i in range(term_count)
+    ]
     columns = [recent.c[c.name] for c in _PUBLIC_COLUMNS]
-    stmt = select(*columns).where(*rule).order_by(recent.c.id.desc()).limit(limit).offset(offset)
-    recent_total = _total(select(recent.c.id).where(*rule).limit(count_limit + 1))
-    rows = list((await conn.execute(stmt.add_columns(recent_total.label("total")))).all())
-    if len(rows) == limit and rows[0].total > count_limit:
-        return rows, int(rows[0].total)
-    # 2. A rarer word: the GIN index of stem prefixes (the tsquery goes into the SQL text,
-    #    escaped by the dialect, so the plan fits this word's frequency).
-    query = cast(literal(search.tsquery(terms), literal_execute=True), TSQUERY)
-    where = [pos.c.active.is_(True), literal_column(SEARCH_PREFIX_SQL).op("@@")(query)]
-    found = _total(select(pos.c.id).where(*where).limit(count_limit + 1))
-    if len(rows) == limit:  # the page came from the recent rows: only the count is missing
-        return rows, int((await conn.execute(select(found))).scalar_one())
-    # Fewer matches than a page among the recent rows: few in all, fetched by the index (the
-    # ordering expression keeps the planner from walking the primary key instead).
-    stmt = (
-        select(*_PUBLIC_COLUMNS)
-        .where(*where)
-        .order_by((pos.c.id + 0).desc())
-        .limit(limit)
-        .offset(offset)
+    page = select(*columns).where(*rule).order_by(recent.c.id.desc())
+    page = page.limit(_PAGE["limit"]).offset(_PAGE["offset"])
+    return _with_total(page, _total(select(recent.c.id).where(*rule)))[0]
+
+
+@functools.cache
+def _gin_stmts() -> tuple[Any, Any]:
+    # The tsquery goes into the SQL text (escaped by the dialect), not as a parameter: a reused
+    # generic plan would not know a common word from a rare one. The ordering expression keeps
+    # the planner from walking the primary key instead of asking the index.
+    pos = points_of_sale
+    query = cast(bindparam("tsquery", type_=String(), literal_execute=True), TSQUERY)
+    found = literal_column(SEARCH_PREFIX_SQL).op("@@")(query)
+    page = select(*_PUBLIC_COLUMNS).where(_ACTIVE, found).order_by((pos.c.id + 0).desc())
+    return _with_total(
+        page.limit(_PAGE["limit"]).offset(_PAGE["offset"]),
+        _total(select(pos.c.id).where(_ACTIVE, found)),
     )
-    return await _rows_with_total(conn, stmt, found, offset=offset)
+
+
+async def _search_postgresql(
+    conn: AsyncConnection, terms: Sequence[str], params: dict[str, Any]
+) -> tuple[list[Any], int]:
+    # 1. The newest RECENT_WINDOW active rows checked with the rule (a cheap strpos per row):
+    #    a common word fills the page and the count here, and those are the newest of all.
+    needles = {f"needle_{i}": f" {t}" for i, t in enumerate(terms)}
+    recent = _recent_stmt(len(terms), RECENT_WINDOW)
+    rows = list((await conn.execute(recent, {**params, **needles})).all())
+    if len(rows) == params["limit"] and rows[0].total >= params["count_limit"]:
+        return rows, int(rows[0].total)
+    # 2. A rarer word: the GIN index of stem prefixes.
+    page, count = _gin_stmts()
+    params = {**params, "tsquery": search.tsquery(terms)}
+    if len(rows) == params["limit"]:  # the page came from the recent rows: only the count
+        return rows, int((await conn.execute(count, params)).scalar_one())
+    # Fewer matches than a page among the recent rows: few in all, fetched by the index.
+    return await _rows_with_total(conn, (page, count), params)
 
 
 async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = None) -> list[Any]:
