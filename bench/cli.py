@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import databases
+from bench import marketplace as marketplace_bench
 from bench.harness import RunConfig, progress
 from bench.procs import LOG_DIR, ROOT, Pinning
 
@@ -60,6 +61,8 @@ PHASES = {
     "refund": "refund/postgres",
     "shipment": "shipment/postgres",
     "notify": "notify/postgres",
+    # Absolute targets (p95 and per-second), rows from bench/marketplace.py.
+    **{phase: names[0] for phase, names in marketplace_bench.PHASES.items()},
 }
 
 
@@ -92,6 +95,8 @@ def _runners(
         }
     if notify.available():
         runners["notify/postgres"] = lambda: notify.measure(cfg)
+    runners["search/sqlite"] = lambda: marketplace_bench.measure(cfg, "sqlite")
+    runners["search/postgres"] = lambda: marketplace_bench.measure(cfg, "postgres")
     return runners
 
 
@@ -176,6 +181,7 @@ def print_table(rows: list[dict[str, Any]], floors: dict[str, Any]) -> None:
             )
         if result.get("failed"):
             notes.append(f"{result['failed']} failed requests")
+        notes.extend(row.get("notes", ()))
         if row.get("error"):
             notes.append(row["error"].splitlines()[0][:120])
         note = f" ({'; '.join(notes)})" if notes else ""
@@ -206,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     runners = _runners(cfg, results)
     # The create floor is a phase of its own; the notify floor runs inside the notify phase.
     floors_needed = [
-        f for f in (CREATE_FLOOR, NOTIFY_FLOOR) if any(TARGETS[w].floor == f for w in wanted)
+        f
+        for f in (CREATE_FLOOR, NOTIFY_FLOOR)
+        if any(w in TARGETS and TARGETS[w].floor == f for w in wanted)
     ]
     phases = [CREATE_FLOOR] if CREATE_FLOOR in floors_needed else []
 
@@ -239,7 +247,12 @@ def main(argv: list[str] | None = None) -> int:
             progress(name, f"ERROR {results[name]['error'].splitlines()[0]}")
 
     floors = {f: results.get(f) for f in floors_needed}
-    rows = [evaluate(name, results.get(name), floors) for name in wanted]
+    rows = []
+    for name in wanted:
+        if name in TARGETS:
+            rows.append(evaluate(name, results.get(name), floors))
+        else:
+            rows.extend(marketplace_bench.evaluate(name, results))
     print_table(rows, floors)
     report = {
         "mode": "quick" if args.quick else "full",

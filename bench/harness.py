@@ -105,18 +105,22 @@ def drive(
     headers: dict[str, str],
     rate: float | None = None,
     warmup: int | None = None,
+    concurrency: int = CONCURRENCY,
+    method: str = "POST",
 ) -> dict[str, Any]:
     """Replay `requests` (warm-up first) against `url` from a load process on the load core.
 
-    Closed loop (CONCURRENCY requests always in flight) by default; with `rate`, open loop at
+    Closed loop (`concurrency` requests always in flight) by default; with `rate`, open loop at
     that many requests per second (latency under a given load rather than at saturation).
+    A request may carry a ``path`` appended to `url` (GET phases put the query string there).
 
     Returns the load generator's numbers plus `server_cpu`: the server's CPU use over the
     timed window, as a fraction of one core (near 1.0 means the server is CPU-bound).
     """
     plan = {
         "url": url,
-        "concurrency": CONCURRENCY,
+        "method": method,
+        "concurrency": concurrency,
         "warmup": cfg.warmup if warmup is None else warmup,
         "time_limit": cfg.time_limit,
         "headers": headers,
@@ -137,7 +141,7 @@ def drive(
         watchdog = threading.Timer(cfg.time_limit + 90, load.stop)
         watchdog.start()
         try:
-            progress(tag, f"warming up ({plan['warmup']} requests, {CONCURRENCY} connections)…")
+            progress(tag, f"warming up ({plan['warmup']} requests, {concurrency} connections)…")
             result: dict[str, Any] | None = None
             cpu_start = cpu_end = 0.0
             assert load.popen.stdout is not None

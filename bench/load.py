@@ -1,8 +1,10 @@
-"""The load generator: replays a prepared list of HTTP POSTs over keep-alive connections.
+"""The load generator: replays a prepared list of HTTP requests over keep-alive connections.
 
 Runs as its own process (pinned to the load core): ``python -m bench.load PLAN.json``.
-The plan holds the URL, the concurrency, the warm-up count, a time limit and the requests
-(body plus per-request headers); the first ``warmup`` requests are sent untimed. Progress
+The plan holds the URL, the method (POST unless ``method`` says otherwise), the concurrency, the
+warm-up count, a time limit and the requests (body, per-request headers, and an optional
+``path`` appended to the URL, e.g. a query string); the first ``warmup`` requests are sent
+untimed. Progress
 markers ("warmup-done", "timed-done") and finally one JSON line of results go to stdout, so
 the caller can sample the server's CPU exactly over the timed window.
 """
@@ -36,8 +38,8 @@ class Tally:
 
 async def _send_all(
     session: aiohttp.ClientSession,
-    url: str,
-    requests: list[tuple[bytes, dict[str, str]]],
+    method: str,
+    requests: list[tuple[str, bytes, dict[str, str]]],
     concurrency: int,
     time_limit: float,
     tally: Tally,
@@ -50,11 +52,11 @@ async def _send_all(
     async def worker() -> None:
         nonlocal position
         while position < len(requests) and time.perf_counter() < deadline:
-            body, headers = requests[position]
+            url, body, headers = requests[position]
             position += 1
             sent = time.perf_counter()
             try:
-                async with session.post(url, data=body, headers=headers) as response:
+                async with session.request(method, url, data=body, headers=headers) as response:
                     text = await response.read()
                     status = response.status
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -71,8 +73,8 @@ async def _send_all(
 
 async def _send_at_rate(
     session: aiohttp.ClientSession,
-    url: str,
-    requests: list[tuple[bytes, dict[str, str]]],
+    method: str,
+    requests: list[tuple[str, bytes, dict[str, str]]],
     rate: float,
     concurrency: int,
     time_limit: float,
@@ -87,10 +89,10 @@ async def _send_at_rate(
     start = time.perf_counter()
     deadline = start + time_limit
 
-    async def one(body: bytes, headers: dict[str, str], due: float) -> None:
+    async def one(url: str, body: bytes, headers: dict[str, str], due: float) -> None:
         async with slots:
             try:
-                async with session.post(url, data=body, headers=headers) as response:
+                async with session.request(method, url, data=body, headers=headers) as response:
                     text = await response.read()
                     status = response.status
             except (aiohttp.ClientError, TimeoutError) as exc:
@@ -102,14 +104,14 @@ async def _send_at_rate(
             tally.note_error(f"HTTP {status}: {text.decode(errors='replace')}")
 
     tasks = []
-    for i, (body, headers) in enumerate(requests):
+    for i, (url, body, headers) in enumerate(requests):
         due = start + i / rate
         if due > deadline:
             break
         delay = due - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(body, headers, due)))
+        tasks.append(asyncio.create_task(one(url, body, headers, due)))
     await asyncio.gather(*tasks)
     return time.perf_counter() - start
 
@@ -131,6 +133,7 @@ def summarize(tally: Tally, elapsed: float, cpu: float) -> dict[str, Any]:
         "elapsed_s": elapsed,
         "rps": ok / elapsed if elapsed > 0 else 0.0,
         "p50_ms": (percentile(lat, 0.50) or 0.0) * 1000,
+        "p95_ms": (percentile(lat, 0.95) or 0.0) * 1000,
         "p99_ms": (percentile(lat, 0.99) or 0.0) * 1000,
         "max_ms": (lat[-1] if lat else 0.0) * 1000,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
@@ -141,23 +144,27 @@ def summarize(tally: Tally, elapsed: float, cpu: float) -> dict[str, Any]:
 
 async def run_plan(plan: dict[str, Any]) -> dict[str, Any]:
     common = plan.get("headers", {})
-    requests = [(r["body"].encode(), {**common, **r.get("headers", {})}) for r in plan["requests"]]
+    method = plan.get("method", "POST")
+    requests = [
+        (plan["url"] + r.get("path", ""), r["body"].encode(), {**common, **r.get("headers", {})})
+        for r in plan["requests"]
+    ]
     warmup, timed = requests[: plan["warmup"]], requests[plan["warmup"] :]
     concurrency = plan["concurrency"]
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
     timeout = aiohttp.ClientTimeout(total=plan.get("request_timeout", 30.0))
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await _send_all(session, plan["url"], warmup, concurrency, WARMUP_TIME_LIMIT, Tally())
+        await _send_all(session, method, warmup, concurrency, WARMUP_TIME_LIMIT, Tally())
         print("warmup-done", flush=True)
         tally = Tally()
         cpu = time.process_time()
         if plan.get("rate"):
             elapsed = await _send_at_rate(
-                session, plan["url"], timed, plan["rate"], concurrency, plan["time_limit"], tally
+                session, method, timed, plan["rate"], concurrency, plan["time_limit"], tally
             )
         else:
             elapsed = await _send_all(
-                session, plan["url"], timed, concurrency, plan["time_limit"], tally
+                session, method, timed, concurrency, plan["time_limit"], tally
             )
         cpu = time.process_time() - cpu
         print("timed-done", flush=True)

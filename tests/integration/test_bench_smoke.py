@@ -66,3 +66,30 @@ async def test_quick_refund_and_shipment_report_ratios(tmp_path: Path) -> None:
     assert_measured(shipment)
     assert refund["result"]["statuses"] == {"200": refund["result"]["ok"]}
     assert shipment["result"]["statuses"] == {"200": shipment["result"]["ok"]}
+
+
+async def test_quick_search_phase_reports_search_and_home_rows(tmp_path: Path) -> None:
+    # The runner needs PostgreSQL reachable before any phase, even the SQLite one.
+    if not await postgres_available():
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required (MARKETBOX_REQUIRE_POSTGRES=1) but unreachable")
+        pytest.skip("PostgreSQL is not reachable")
+    out = tmp_path / "bench.json"
+    argv = ["--quick", "--phase", "search-sqlite", "--requests", "20", "--json", str(out)]
+
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = json.loads(out.read_text())["measurements"]
+    assert [r["name"] for r in rows] == ["search/sqlite", "home/sqlite"]
+    for row in rows:
+        assert row["result"]["failed"] == 0, row["result"]["one_client"]["errors"]
+        assert row["value"] > 0 and row["result"]["one_client"]["p95_ms"] > 0
+        assert isinstance(row["passed"], bool)
+    assert "PASS" in run.stdout or "FAIL" in run.stdout

@@ -116,6 +116,32 @@ async def test_show_more_is_a_plain_page_link(client: httpx.AsyncClient, db: Dat
     assert "data-show-more" not in second.text
 
 
+async def test_count_line_counts_up_to_100_then_says_more(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    # The home page counts a bounded number of matches (marketplace/repository.py).
+    async with db.transaction() as conn:
+        for i in range(101):
+            await marketplace_service.create_point_of_sale(
+                conn, merchant_id=DEMO_MERCHANT_ID, title=f"Кофейня {i}"
+            )
+    await add_shop(db, title="Такси «Быстро»")
+
+    many = await client.get("/", params={"q": "кофейни"})
+    assert "Найдено точек продаж: более 100" in text_of(many)
+    assert 'data-result-count="100+"' in many.text
+    assert len(card_ids(many)) == 24 and "data-show-more" in many.text
+    english = await client.get("/", params={"q": "кофейни", "lang": "en"})
+    assert "Points of sale found: more than 100" in text_of(english)
+
+    one = await client.get("/", params={"q": "такси", "lang": "ru"})
+    assert "Найдена 1 точка продаж" in text_of(one)
+    # Five pages shown (120 cards at most): the count goes as far as the cards do.
+    deep = await client.get("/", params={"page": 5})
+    assert "Найдено 102 точки продаж" in text_of(deep)
+    assert len(card_ids(deep)) == 102 and "data-show-more" not in deep.text
+
+
 async def test_language_from_query_is_remembered(client: httpx.AsyncClient, db: Database) -> None:
     await add_shop(db, title="Coffee")
     english = await client.get("/", params={"lang": "en"})

@@ -71,3 +71,16 @@ def test_like_wildcards_in_terms_are_escaped() -> None:
     clause = search.match_clause(column("search_text"), ["50%"])
     compiled = clause.compile(compile_kwargs={"literal_binds": True})
     assert "50\\%" in str(compiled)
+
+
+def test_stems_are_cut_at_the_lexeme_limit() -> None:
+    # PostgreSQL's lexemes are at most 2047 bytes; a 2000-letter "word" must still save.
+    (stem,) = search.stems("я" * 2000)
+    assert stem == "я" * search.MAX_STEM_CHARS
+    assert search.query_terms("я" * 150) == ["я" * search.MAX_STEM_CHARS]
+
+
+def test_index_queries_quote_every_term_as_one_token() -> None:
+    assert search.fts5_query(["коф", 'a"b']) == '"коф"* "a""b"*'
+    assert search.fts5_token("кофейн") == '"кофейн"'
+    assert search.tsquery(["коф", "o'k", "a\\b"]) == "'коф' & 'o''k' & 'a\\\\b'"

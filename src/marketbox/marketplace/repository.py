@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.marketplace import search
-from marketbox.marketplace.tables import points_of_sale, special_offers
+from marketbox.marketplace.tables import (
+    SEARCH_FTS_TABLE,
+    SEARCH_FTS_VOCAB,
+    SEARCH_PREFIX_SQL,
+    points_of_sale,
+    special_offers,
+)
 from marketbox.storage.query import Condition, ListQuery, compare
 from marketbox.storage.tables import orders
 
@@ -89,15 +114,227 @@ async def list_points_of_sale(
     return await _page(conn, where, query.order, limit=query.page_size, offset=query.offset)
 
 
-async def search_public(
-    conn: AsyncConnection, *, terms: Sequence[str], limit: int, offset: int = 0
-) -> tuple[list[Any], int]:
-    """Active points of sale matching every term, newest first."""
-    where = and_(
-        points_of_sale.c.active.is_(True),
-        search.match_clause(points_of_sale.c.search_text, terms),
+# The SQLite FTS5 table and its vocabulary (marketplace/tables.py): rowid = point of sale id.
+_fts = table(SEARCH_FTS_TABLE, column("rowid"))
+_vocab = table(SEARCH_FTS_VOCAB, column("term"))
+# A query term standing for more stored stems than this is matched as an FTS5 prefix instead.
+MAX_EXPANSION = 64
+
+
+@functools.cache
+def _vocabulary_stmt(term_count: int, max_expansion: int) -> Any:
+    """For each term i (``lo_i`` = the term, ``hi_i`` = the term + a last character): the stored
+    stems it is a prefix of, at most `max_expansion` + 1, labelled i."""
+    per_term = [
+        select(literal(i).label("i"), _vocab.c.term)
+        .where(_vocab.c.term >= bindparam(f"lo_{i}"), _vocab.c.term < bindparam(f"hi_{i}"))
+        .limit(max_expansion + 1)
+        .subquery()
+        for i in range(term_count)
+    ]
+    return union_all(*(select(q.c.i, q.c.term) for q in per_term))
+
+
+async def _fts_expression(conn: AsyncConnection, terms: Sequence[str]) -> str | None:
+    """The FTS5 MATCH expression for `terms`, or None when some term matches no stored stem.
+
+    Each term becomes the OR of the stored stems it is a prefix of (read from the vocabulary,
+    one statement for all terms): FTS5 walks exact tokens' doclists lazily, newest first, where
+    a ``"term"*`` query would first merge every matching token's whole doclist. A term with
+    very many stems (one or two letters) stays a prefix query, answered by the prefix index.
+    """
+    bounds = {}
+    for i, term in enumerate(terms):
+        bounds[f"lo_{i}"] = term
+        bounds[f"hi_{i}"] = term + _MAX_CHAR
+    found = await conn.execute(_vocabulary_stmt(len(terms), MAX_EXPANSION), bounds)
+    stems: list[list[str]] = [[] for _ in terms]
+    for i, stem in found:
+        stems[i].append(stem)
+    parts = []
+    for term, expansion in zip(terms, stems, strict=True):
+        if not expansion:
+            return None
+        if len(expansion) > MAX_EXPANSION:
+            parts.append(search.fts5_query([term]))
+        else:
+            parts.append("(" + " OR ".join(search.fts5_token(s) for s in expansion) + ")")
+    return " AND ".join(parts)
+
+
+_MAX_CHAR = chr(0x10FFFF)  # sorts after every character a stem can hold (marketplace/search.py)
+
+# What the marketplace pages show of a point of sale (service.PublicPointOfSale).
+_PUBLIC_COLUMNS = [
+    points_of_sale.c[name]
+    for name in (
+        "id",
+        "title",
+        "description",
+        "type",
+        "logo_url",
+        "image_urls",
+        "links",
+        "registration_address",
+        "lat",
+        "lon",
+        "delivery_info",
+        "shop_url",
+        "mini_app",
     )
-    return await _page(conn, where, [("id", True)], limit=limit, offset=offset)
+]
+
+# The statements below are built once (per term count) and bound per call: building and
+# keying a statement of this size costs about as much as running it. Every one takes
+# :limit, :offset and :count_limit (the count stops at count_limit rows: pass the limit + 1).
+_PAGE = {"limit": bindparam("limit"), "offset": bindparam("offset")}
+
+
+def _total(bounded: Select[Any]) -> Any:
+    bounded = bounded.limit(bindparam("count_limit"))
+    return select(func.count()).select_from(bounded.subquery()).scalar_subquery()
+
+
+def _with_total(stmt: Select[Any], total: Any) -> tuple[Any, Any]:
+    """(`stmt` with the bounded count as a last column ``total``, the count alone)."""
+    return stmt.add_columns(total.label("total")), select(total)
+
+
+async def search_public(
+    conn: AsyncConnection,
+    *,
+    terms: Sequence[str],
+    limit: int,
+    offset: int = 0,
+    count_limit: int,
+) -> tuple[list[Any], int]:
+    """Active points of sale matching every term (their public columns), newest first, and
+    how many match — counted only up to ``count_limit + 1`` (a page showing the first results
+    never counts them all).
+
+    Without terms: the index on (active, id) walked backwards. With terms: the search index
+    (marketplace/search.py, marketplace/tables.py). Either way the work is bounded by the page
+    and the count limit, not by the number of points of sale.
+    """
+    params: dict[str, Any] = {"limit": limit, "offset": offset, "count_limit": count_limit + 1}
+    if not terms:
+        return await _rows_with_total(conn, _newest_stmts(), params)
+    if conn.dialect.name == "sqlite":
+        return await _search_sqlite(conn, terms, params)
+    return await _search_postgresql(conn, terms, params)
+
+
+async def _rows_with_total(
+    conn: AsyncConnection, stmts: tuple[Any, Any], params: dict[str, Any]
+) -> tuple[list[Any], int]:
+    """The page with the bounded count in the same statement (one round trip)."""
+    page, count = stmts
+    rows = list((await conn.execute(page, params)).all())
+    if rows:
+        return rows, int(rows[0].total)
+    if params["offset"] == 0:  # nothing at all
+        return rows, 0
+    # Past the last page: the count alone.
+    return rows, int((await conn.execute(count, params)).scalar_one())
+
+
+_ACTIVE = points_of_sale.c.active.is_(True)
+
+
+@functools.cache
+def _newest_stmts() -> tuple[Any, Any]:
+    pos = points_of_sale
+    page = select(*_PUBLIC_COLUMNS).where(_ACTIVE).order_by(pos.c.id.desc())
+    return _with_total(
+        page.limit(_PAGE["limit"]).offset(_PAGE["offset"]),
+        _total(select(pos.c.id).where(_ACTIVE)),
+    )
+
+
+@functools.cache
+def _fts_stmts() -> tuple[Any, Any]:
+    # The FTS5 table holds the active points of sale only and walks its doclists by rowid:
+    # both parts stop after the rows they need.
+    match = literal_column(SEARCH_FTS_TABLE).op("MATCH")(bindparam("match"))
+    ids = (
+        select(_fts.c.rowid.label("id"))
+        .where(match)
+        .order_by(_fts.c.rowid.desc())
+        .limit(_PAGE["limit"])
+        .offset(_PAGE["offset"])
+        .subquery()
+    )
+    pos = points_of_sale
+    page = select(*_PUBLIC_COLUMNS).join(ids, pos.c.id == ids.c.id).order_by(pos.c.id.desc())
+    return _with_total(page, _total(select(_fts.c.rowid).where(match)))
+
+
+async def _search_sqlite(
+    conn: AsyncConnection, terms: Sequence[str], params: dict[str, Any]
+) -> tuple[list[Any], int]:
+    expression = await _fts_expression(conn, terms)
+    if expression is None:
+        return [], 0
+    return await _rows_with_total(conn, _fts_stmts(), {**params, "match": expression})
+
+
+# PostgreSQL looks for a common word's matches among this many newest active rows first.
+RECENT_WINDOW = 3000
+
+
+@functools.cache
+def _recent_stmt(term_count: int, window: int) -> Any:
+    """The rule itself (``strpos(search_text, :needle_i) > 0``, needle = " " + term) over the
+    newest `window` active rows, walking (active, id) backwards."""
+    pos = points_of_sale
+    recent = (
+        select(*_PUBLIC_COLUMNS, pos.c.search_text)
+        .where(_ACTIVE)
+        .order_by(pos.c.id.desc())
+        .limit(window)
+        .subquery()
+    )
+    rule = [
+        func.strpos(recent.c.search_text, bindparam(f"needle_{i}")) > 0 for i in range(term_count)
+    ]
+    columns = [recent.c[c.name] for c in _PUBLIC_COLUMNS]
+    page = select(*columns).where(*rule).order_by(recent.c.id.desc())
+    page = page.limit(_PAGE["limit"]).offset(_PAGE["offset"])
+    return _with_total(page, _total(select(recent.c.id).where(*rule)))[0]
+
+
+@functools.cache
+def _gin_stmts() -> tuple[Any, Any]:
+    # The tsquery goes into the SQL text (escaped by the dialect), not as a parameter: a reused
+    # generic plan would not know a common word from a rare one. The ordering expression keeps
+    # the planner from walking the primary key instead of asking the index.
+    pos = points_of_sale
+    query = cast(bindparam("tsquery", type_=String(), literal_execute=True), TSQUERY)
+    found = literal_column(SEARCH_PREFIX_SQL).op("@@")(query)
+    page = select(*_PUBLIC_COLUMNS).where(_ACTIVE, found).order_by((pos.c.id + 0).desc())
+    return _with_total(
+        page.limit(_PAGE["limit"]).offset(_PAGE["offset"]),
+        _total(select(pos.c.id).where(_ACTIVE, found)),
+    )
+
+
+async def _search_postgresql(
+    conn: AsyncConnection, terms: Sequence[str], params: dict[str, Any]
+) -> tuple[list[Any], int]:
+    # 1. The newest RECENT_WINDOW active rows checked with the rule (a cheap strpos per row):
+    #    a common word fills the page and the count here, and those are the newest of all.
+    needles = {f"needle_{i}": f" {t}" for i, t in enumerate(terms)}
+    recent = _recent_stmt(len(terms), RECENT_WINDOW)
+    rows = list((await conn.execute(recent, {**params, **needles})).all())
+    if len(rows) == params["limit"] and rows[0].total >= params["count_limit"]:
+        return rows, int(rows[0].total)
+    # 2. A rarer word: the GIN index of stem prefixes.
+    page, count = _gin_stmts()
+    params = {**params, "tsquery": search.tsquery(terms)}
+    if len(rows) == params["limit"]:  # the page came from the recent rows: only the count
+        return rows, int((await conn.execute(count, params)).scalar_one())
+    # Fewer matches than a page among the recent rows: few in all, fetched by the index.
+    return await _rows_with_total(conn, (page, count), params)
 
 
 async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = None) -> list[Any]:

@@ -491,12 +491,27 @@ def _public(row: Any) -> PublicPointOfSale:
     )
 
 
+# Search results are counted up to this many (a bigger count reads "more than 100"): a page
+# that shows the first 24 needs no more, and counting stays bounded however common the word.
+SEARCH_COUNT_LIMIT = 100
+
+
 async def search_points_of_sale(
-    conn: AsyncConnection, *, text: str | None, limit: int, offset: int = 0
+    conn: AsyncConnection,
+    *,
+    text: str | None,
+    limit: int,
+    offset: int = 0,
+    count_limit: int = SEARCH_COUNT_LIMIT,
 ) -> tuple[list[PublicPointOfSale], int]:
-    """Active points of sale matching `text` (marketplace/search.py), newest first."""
+    """Active points of sale matching `text` (marketplace/search.py), newest first, and their
+    number: exact up to `count_limit`, else ``count_limit + 1`` ("more than count_limit")."""
     rows, total = await repository.search_public(
-        conn, terms=search.query_terms(text), limit=limit, offset=offset
+        conn,
+        terms=search.query_terms(text),
+        limit=limit,
+        offset=offset,
+        count_limit=count_limit,
     )
     return [_public(r) for r in rows], total
 

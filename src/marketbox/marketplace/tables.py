@@ -3,6 +3,11 @@
 Registered on the shared ``metadata``; ``storage.schema`` imports this module for Alembic.
 Coordinates are kept as exact decimal text (SQLite has no exact numeric type), the minimal
 order sum as integer minor units (STYLE.md §6). ``mini_app`` is our extension (docs/marketplace.md).
+
+The search index over ``search_text`` (marketplace/search.py) cannot be written as a table
+column or index, so it is registered as dialect DDL (storage/dialect_ddl.py) and lands in the
+generated migration: on SQLite an FTS5 table kept in step by triggers, on PostgreSQL a GIN
+index over the prefixes of the stems as tsvector lexemes.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from marketbox.storage.dialect_ddl import DialectDDL, register
 from marketbox.storage.tables import metadata
 from marketbox.storage.types import ExactJSON, UTCDateTime
 
@@ -64,6 +70,8 @@ points_of_sale = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Index(None, "merchant_id", "created_at"),
     Index(None, "active", "offers_addon"),
+    # The marketplace home page: the newest active points of sale, walked from the end.
+    Index(None, "active", "id"),
 )
 
 special_offers = Table(
@@ -83,4 +91,86 @@ special_offers = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     UniqueConstraint("merchant_id", "external_id"),
     Index(None, "active", "finish_at"),
+)
+
+
+# --- search index (marketplace/search.py, docs/marketplace.md "Search") -------------------------
+
+# SQLite: an external-content FTS5 table over search_text of the *active* points of sale (what
+# the public search may show; the rows stay in points_of_sale, a view names the active ones).
+# The `ascii` tokenizer splits on ASCII non-alphanumerics only, so the space-separated stems
+# are its tokens exactly as stored; `detail=none` keeps no positions (the search needs none);
+# prefix indexes make one- to three-letter prefixes cheap. The triggers keep it in step in the
+# same transaction as the row, and `rebuild` fills it from rows that already exist. The
+# fts5vocab table lists its tokens: a query term is expanded into the stored stems it is a
+# prefix of (repository.py).
+SEARCH_FTS_TABLE = "points_of_sale_search"
+SEARCH_FTS_VOCAB = f"{SEARCH_FTS_TABLE}_vocab"
+_FTS_CONTENT = f"{SEARCH_FTS_TABLE}_rows"  # a view: what `rebuild` reads
+_FTS_ADD = f"INSERT INTO {SEARCH_FTS_TABLE}(rowid, search_text)"
+_FTS_REMOVE = f"INSERT INTO {SEARCH_FTS_TABLE}({SEARCH_FTS_TABLE}, rowid, search_text)"
+register(
+    metadata,
+    DialectDDL(
+        dialect="sqlite",
+        create=(
+            f"CREATE VIEW {_FTS_CONTENT} AS"
+            " SELECT id, search_text FROM points_of_sale WHERE active",
+            f"CREATE VIRTUAL TABLE {SEARCH_FTS_TABLE} USING fts5(search_text,"
+            f" content='{_FTS_CONTENT}', content_rowid='id', tokenize='ascii',"
+            " prefix='1 2 3', detail='none', columnsize=0)",
+            f"CREATE VIRTUAL TABLE {SEARCH_FTS_VOCAB} USING fts5vocab({SEARCH_FTS_TABLE}, 'row')",
+            f"CREATE TRIGGER {SEARCH_FTS_TABLE}_insert AFTER INSERT ON points_of_sale"
+            f" WHEN new.active BEGIN {_FTS_ADD} VALUES (new.id, new.search_text); END",
+            f"CREATE TRIGGER {SEARCH_FTS_TABLE}_delete AFTER DELETE ON points_of_sale"
+            f" WHEN old.active BEGIN {_FTS_REMOVE}"
+            " VALUES ('delete', old.id, old.search_text); END",
+            f"CREATE TRIGGER {SEARCH_FTS_TABLE}_update AFTER UPDATE OF id, active, search_text"
+            f" ON points_of_sale BEGIN {_FTS_REMOVE}"
+            " SELECT 'delete', old.id, old.search_text WHERE old.active;"
+            f" {_FTS_ADD} SELECT new.id, new.search_text WHERE new.active; END",
+            f"INSERT INTO {SEARCH_FTS_TABLE}({SEARCH_FTS_TABLE}) VALUES ('rebuild')",
+        ),
+        drop=(
+            f"DROP TRIGGER IF EXISTS {SEARCH_FTS_TABLE}_update",
+            f"DROP TRIGGER IF EXISTS {SEARCH_FTS_TABLE}_delete",
+            f"DROP TRIGGER IF EXISTS {SEARCH_FTS_TABLE}_insert",
+            f"DROP TABLE IF EXISTS {SEARCH_FTS_VOCAB}",
+            f"DROP TABLE IF EXISTS {SEARCH_FTS_TABLE}",
+            f"DROP VIEW IF EXISTS {_FTS_CONTENT}",
+        ),
+        tables=(SEARCH_FTS_TABLE,),
+    ),
+)
+
+# PostgreSQL: a GIN index over every prefix of every stored stem, as tsvector lexemes
+# (" кофейн ул " -> 'к' 'ко' 'коф' 'кофе' 'кофей' 'кофейн' 'у' 'ул'). A query term is then one
+# exact lexeme — "a prefix of some stem" is "equal to one of these" — so the index answers it
+# with plain posting lists (no partial-match scan) and ANALYZE gives the planner real word
+# frequencies. array_to_tsvector takes the strings verbatim (no parser, no dictionary, no case
+# folding): the same rule as on SQLite. The function's high COST keeps the planner from
+# evaluating it row by row when the index can answer; PARALLEL RESTRICTED keeps a few hundred
+# rows from being sorted by parallel workers (their start costs more than the sort).
+SEARCH_PREFIX_FUNCTION = "marketbox_stem_prefixes"
+SEARCH_PREFIX_SQL = f"{SEARCH_PREFIX_FUNCTION}(search_text)"
+SEARCH_GIN_INDEX = "ix_points_of_sale_search_prefixes"
+register(
+    metadata,
+    DialectDDL(
+        dialect="postgresql",
+        create=(
+            f"CREATE FUNCTION {SEARCH_PREFIX_FUNCTION}(stems text) RETURNS tsvector"
+            " LANGUAGE sql IMMUTABLE STRICT PARALLEL RESTRICTED COST 1000 AS $$"
+            " SELECT coalesce(array_to_tsvector(array_agg(DISTINCT left(s, n))),"
+            " CAST('' AS tsvector))"
+            " FROM unnest(string_to_array(btrim(stems), ' ')) AS s,"
+            " generate_series(1, length(s)) AS n $$",
+            f"CREATE INDEX {SEARCH_GIN_INDEX} ON points_of_sale USING gin ({SEARCH_PREFIX_SQL})",
+        ),
+        drop=(
+            f"DROP INDEX IF EXISTS {SEARCH_GIN_INDEX}",
+            f"DROP FUNCTION IF EXISTS {SEARCH_PREFIX_FUNCTION}(text)",
+        ),
+        indexes=(SEARCH_GIN_INDEX,),
+    ),
 )

@@ -125,10 +125,13 @@ def _page_number(request: Request) -> int:
 async def home(request: Request) -> Response:
     q = request.query_params.get("q", "").strip()[:MAX_QUERY]
     page = _page_number(request)
-    async with _db(request).transaction() as conn:
+    # The count line is exact up to count_limit, then "more than count_limit" (a bounded count).
+    count_limit = max(marketplace_service.SEARCH_COUNT_LIMIT, page * PAGE_SIZE)
+    # Read-only: on PostgreSQL each statement runs on its own (no BEGIN/COMMIT round trips).
+    async with _db(request).statement() as conn:
         # «Показать ещё» without JS: page N shows the first N pages, so nothing is lost.
         items, total = await marketplace_service.search_points_of_sale(
-            conn, text=q, limit=page * PAGE_SIZE
+            conn, text=q, limit=page * PAGE_SIZE, count_limit=count_limit
         )
         offers = (
             await marketplace_service.live_special_offers(conn, limit=OFFERS_ON_HOME)
@@ -143,6 +146,7 @@ async def home(request: Request) -> Response:
             "q": q,
             "items": items,
             "total": total,
+            "count_limit": count_limit,
             "more_url": more_url,
             "first_new": (page - 1) * PAGE_SIZE,
             "offers": offers,

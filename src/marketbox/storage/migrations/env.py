@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from marketbox.storage import dialect_ddl
 from marketbox.storage.db import create_engine
 from marketbox.storage.schema import metadata
 
@@ -28,6 +29,11 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # FTS5 tables, expression indexes: written by hand-registered DDL (storage/dialect_ddl.py).
+        include_name=dialect_ddl.include_name(metadata),
+        process_revision_directives=dialect_ddl.add_to_migration(
+            metadata, initial=not context.script.get_heads()
+        ),
     )
     with context.begin_transaction():
         context.run_migrations()
