@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import BindParameter
 
 from marketbox.marketplace import search
 from marketbox.marketplace.tables import (
@@ -187,7 +188,7 @@ _PUBLIC_COLUMNS = [
 # The statements below are built once (per term count) and bound per call: building and
 # keying a statement of this size costs about as much as running it. Every one takes
 # :limit, :offset and :count_limit (the count stops at count_limit rows: pass the limit + 1).
-_PAGE = {"limit": bindparam("limit"), "offset": bindparam("offset")}
+_PAGE: dict[str, BindParameter[Any]] = {"limit": bindparam("limit"), "offset": bindparam("offset")}
 
 
 def _total(bounded: Select[Any]) -> Any:

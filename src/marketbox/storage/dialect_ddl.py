@@ -23,6 +23,7 @@ from typing import Any
 
 from alembic.autogenerate import renderers
 from alembic.operations.ops import MigrateOperation, MigrationScript
+from alembic.runtime.environment import IncludeNameFn, NameFilterParentNames, NameFilterType
 from sqlalchemy import MetaData
 
 _INFO_KEY = "dialect_ddl"
@@ -50,13 +51,15 @@ def registered(metadata: MetaData) -> list[DialectDDL]:
     return list(metadata.info.get(_INFO_KEY, []))
 
 
-def include_name(metadata: MetaData) -> Callable[[str | None, str, dict[str, Any]], bool]:
+def include_name(metadata: MetaData) -> IncludeNameFn:
     """An Alembic ``include_name`` hook skipping what the registered statements create."""
     ddls = registered(metadata)
     tables = {t for d in ddls for t in d.tables}
     indexes = {i for d in ddls for i in d.indexes}
 
-    def include(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
+    def include(
+        name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames
+    ) -> bool:
         if name is None:
             return True
         if type_ == "table":
