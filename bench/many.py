@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import tempfile
 import threading
@@ -41,13 +42,16 @@ from bench.procs import HOST, LOAD_CORE, PYTHON, SERVER_CORE, Proc, free_port
 
 PHASE = "many"
 TAG = "many/postgres"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_URL = os.environ.get("MARKETBOX_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 API_PROCESSES = 2
 DISPATCHERS = 2
 CONFIRMATIONS = 3  # racing confirmations per invoice (different paymentOperationIds)
 CPU_TARGET = 1.10  # two processes' CPU per request ≤ 1.10 × one process's
 CONCURRENCY = 48  # a multiple of CONFIRMATIONS: 16 invoices paid at once
 LIST = "/v3/filter/api/order/order"
+# The load steps, in ABBA order: the database grows as the run goes on, and whatever that
+# costs falls on both configurations alike.
+ROUNDS = (("one-a", 1), ("two-a", API_PROCESSES), ("two-b", API_PROCESSES), ("one-b", 1))
 DRAIN_SECONDS = 60.0
 # The main load runs with rate limits on (counted in Redis, as a deployment of several
 # processes has them) but far above what the run sends.
@@ -136,7 +140,7 @@ def api_processes(
 
 def _sizes(cfg: RunConfig) -> tuple[int, int]:
     """Timed orders per load step and warm-up orders."""
-    orders = cfg.requests_override or (200 if cfg.quick else 1500)
+    orders = cfg.requests_override or (200 if cfg.quick else 1000)
     return orders, 20 if cfg.quick else 100
 
 
@@ -227,6 +231,7 @@ def rate_limit_step(cfg: RunConfig, db_url: str, prefix: str, limit: int) -> dic
             return counts
 
         counts = asyncio.run(send())
+    counts = dict(sorted(counts.items()))
     progress(TAG, f"rate limit {limit}/60 s over {len(urls)} processes: answers {counts}")
     return counts
 
@@ -324,6 +329,13 @@ def check(name: str, passed: bool, detail: str, checks: list[dict[str, Any]]) ->
     checks.append({"name": name, "passed": passed, "detail": detail})
 
 
+def cpu_per_request(steps: dict[str, dict[str, Any]], processes: int) -> float:
+    """API CPU ms per answered request over every step run with `processes` API processes."""
+    ran = [s for s in steps.values() if len(s["api_cpu_s"]) == processes]
+    answered = sum(s["answered"] for s in ran)
+    return 1000 * sum(sum(s["api_cpu_s"]) for s in ran) / answered if answered else 0.0
+
+
 def evaluate(
     steps: dict[str, dict[str, Any]],
     facts: dict[str, Any],
@@ -412,13 +424,13 @@ def evaluate(
         checks,
     )
     # 4. CPU per request.
-    one, two = steps["one"]["cpu_ms_per_request"], steps["two"]["cpu_ms_per_request"]
+    one, two = cpu_per_request(steps, 1), cpu_per_request(steps, API_PROCESSES)
     ratio = two / one if one else float("inf")
     check(
         "CPU per request",
         ratio <= CPU_TARGET,
-        f"1 process {one:.3f} ms, {API_PROCESSES} processes {two:.3f} ms per request:"
-        f" ratio {ratio:.3f} (target ≤ {CPU_TARGET:.2f})",
+        f"1 process {one:.3f} ms, {API_PROCESSES} processes {two:.3f} ms per request"
+        f" (steps {', '.join(steps)}): ratio {ratio:.3f} (target ≤ {CPU_TARGET:.2f})",
         checks,
     )
     return checks
@@ -466,14 +478,14 @@ def measure(cfg: RunConfig) -> dict[str, Any]:
                 "warmup": warmup,
                 "orders": orders,
                 "confirmations": CONFIRMATIONS,
-                "time_limit": cfg.time_limit * 2,
+                "time_limit": cfg.time_limit * 3,
                 "instrument_token": token,
                 "signing_key": key,
                 "notification_url": f"http://{HOST}:{receiver_port}/notify",
                 "prefix": f"bench-{cfg.run_id}-many",
             }
             steps: dict[str, dict[str, Any]] = {}
-            for step, count in (("one", 1), ("two", API_PROCESSES)):
+            for step, count in ROUNDS:
                 progress(TAG, f"{step}: {count} API process(es), {DISPATCHERS} dispatchers…")
                 with api_processes(cfg, f"api-{step}", count, env) as apis:
                     steps[step] = drive(cfg, step, apis, plan)
@@ -492,7 +504,12 @@ def measure(cfg: RunConfig) -> dict[str, Any]:
         progress(TAG, f"{'PASS' if row['passed'] else 'FAIL'} {row['name']}: {row['detail']}")
     for step in steps.values():
         step.pop("invoices")  # thousands of ids: the checks above summarise them
-    return {"steps": steps, "checks": checks, "passed": all(c["passed"] for c in checks)}
+    cpu = {
+        "one_process_ms": cpu_per_request(steps, 1),
+        "two_processes_ms": cpu_per_request(steps, API_PROCESSES),
+    }
+    passed = all(c["passed"] for c in checks)
+    return {"steps": steps, "cpu_per_request": cpu, "checks": checks, "passed": passed}
 
 
 def print_summary(report: dict[str, Any]) -> None:
