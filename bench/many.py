@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from typing import Any
 
 from bench import databases
@@ -130,7 +131,7 @@ def api_processes(
             argv = [PYTHON, "-m", "marketbox.cli.main", "serve", "--no-worker"]
             argv += ["--host", HOST, "--port", str(port)]
             proc = stack.enter_context(
-                Proc(f"{name}-{i + 1}", argv, pinning=cfg.pinning, core=SERVER_CORE, env=env)
+                Proc(f"{name}-{i + 1}", argv, pinning=cfg.pinning, core=api_core(cfg, i), env=env)
             )
             started.append((proc, f"http://{HOST}:{port}", port))
         for proc, _, port in started:
@@ -142,6 +143,35 @@ def _sizes(cfg: RunConfig) -> tuple[int, int]:
     """Timed orders per load step and warm-up orders."""
     orders = cfg.requests_override or (200 if cfg.quick else 1000)
     return orders, 20 if cfg.quick else 100
+
+
+def api_core(cfg: RunConfig, index: int) -> int:
+    """The core of API process `index`: a core of its own (2, 3, …) where the machine has
+    enough (the dispatchers keep the server core, the load its core), else the server core,
+    which the API processes then share (on 2 cores: with the dispatchers too)."""
+    usable = os.sched_getaffinity(0)
+    if cfg.pinning.active and set(range(2, 2 + API_PROCESSES)) <= usable:
+        return 2 + index
+    return SERVER_CORE
+
+
+def _usage(proc: Proc) -> dict[str, float]:
+    """A process's user and system CPU seconds and context switches so far (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    usage = {"user_s": 0.0, "system_s": 0.0, "voluntary": 0.0, "involuntary": 0.0}
+    try:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        status = Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+    except OSError:
+        return usage
+    usage["user_s"], usage["system_s"] = int(fields[11]) / tick, int(fields[12]) / tick
+    for line in status:
+        name, _, value = line.partition(":")
+        if name == "voluntary_ctxt_switches":
+            usage["voluntary"] = float(value)
+        elif name == "nonvoluntary_ctxt_switches":
+            usage["involuntary"] = float(value)
+    return usage
 
 
 def drive(
@@ -163,16 +193,16 @@ def drive(
         watchdog.start()
         try:
             result: dict[str, Any] | None = None
-            cpu_start: list[float] = []
-            cpu_end: list[float] = []
+            cpu_start: list[dict[str, float]] = []
+            cpu_end: list[dict[str, float]] = []
             assert load.popen.stdout is not None
             for raw in load.popen.stdout:
                 line = raw.decode().strip()
                 if line == "warmup-done":
-                    cpu_start = [proc.cpu_seconds() for proc, _ in apis]
+                    cpu_start = [_usage(proc) for proc, _ in apis]
                     progress(TAG, f"{step}: warm-up done, {plan['orders']} orders timed…")
                 elif line == "timed-done":
-                    cpu_end = [proc.cpu_seconds() for proc, _ in apis]
+                    cpu_end = [_usage(proc) for proc, _ in apis]
                 elif line.startswith("{"):
                     result = json.loads(line)
             load.popen.wait()
@@ -185,12 +215,27 @@ def drive(
             load.stop()
     for proc, _ in apis:
         proc.check_alive()
-    per_process = [end - start for start, end in zip(cpu_start, cpu_end, strict=True)]
+    used = [
+        {k: end[k] - start[k] for k in start} for start, end in zip(cpu_start, cpu_end, strict=True)
+    ]
+    per_process = [u["user_s"] + u["system_s"] for u in used]
     answered = result["answered"]
     result["api_cpu_s"] = per_process
+    if answered:  # where the CPU went: user code, the kernel, and how often a process yielded
+        result["per_request"] = {
+            "user_ms": 1000 * sum(u["user_s"] for u in used) / answered,
+            "system_ms": 1000 * sum(u["system_s"] for u in used) / answered,
+            "context_switches": sum(u["voluntary"] + u["involuntary"] for u in used) / answered,
+        }
     result["cpu_ms_per_request"] = 1000 * sum(per_process) / answered if answered else 0.0
     result["rps"] = answered / result["elapsed_s"] if result["elapsed_s"] else 0.0
     shares = ", ".join(f"{cpu:.2f} s" for cpu in per_process)
+    split = result.get("per_request", {})
+    if split:
+        shares += (
+            f" (per request: user {split['user_ms']:.3f} ms, system {split['system_ms']:.3f} ms,"
+            f" {split['context_switches']:.2f} context switches)"
+        )
     progress(
         TAG,
         f"{step}: {answered} requests in {result['elapsed_s']:.1f} s ({result['rps']:.0f} req/s),"
