@@ -6,10 +6,10 @@ process (a key prefix of this run's own, deleted at the end):
 1. two `marketbox worker` dispatchers run throughout, delivering to a receiver that records
    every notification id and attempt it gets (bench/recorder.py);
 2. the same load (bench/many_load.py: orders created, each invoice paid by several racing
-   instrument confirmations) runs against ONE `marketbox serve --no-worker` process, then
-   against TWO of them, requests spread over both; the API processes' CPU time (/proc) over
-   the timed part, per answered request, is compared: two processes must cost within 10 % of
-   one;
+   instrument confirmations) runs four times (ROUNDS): against ONE `marketbox serve
+   --no-worker` process, TWO (requests spread over both), TWO, ONE; the API processes' CPU
+   time (/proc) over the timed parts, per answered request, is compared: two processes must
+   cost within 10 % of one;
 3. a separate short step starts two fresh API processes with a low per-account rate limit and
    sends 3 × the limit requests over both at once: exactly `limit` succeed, the rest get 429;
 4. the database and the receiver are checked: every invoice paid exactly once (one succeeded
