@@ -11,20 +11,22 @@ from typing import Any
 
 import pytest
 
+from tests.support import redis as redis_support
 from tests.support.databases import REQUIRE_PG, postgres_available
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def run_quick(tmp_path: Path, *phases: str) -> list[dict[str, Any]]:
-    """`python -m bench --quick` with 100 timed requests per phase; its measurement rows."""
+async def run_quick(tmp_path: Path, *phases: str, requests: int = 100) -> list[dict[str, Any]]:
+    """`python -m bench --quick` with `requests` timed requests per phase (its JSON in
+    tmp_path/bench.json); its measurement rows."""
     # The floor (bare FastAPI + asyncpg) needs PostgreSQL even for the SQLite phase.
     if not await postgres_available():
         if REQUIRE_PG:
             pytest.fail("PostgreSQL is required (MARKETBOX_REQUIRE_POSTGRES=1) but unreachable")
         pytest.skip("PostgreSQL is not reachable")
     out = tmp_path / "bench.json"
-    argv = ["--quick", "--requests", "100", "--json", str(out)]
+    argv = ["--quick", "--requests", str(requests), "--json", str(out)]
     for phase in phases:
         argv += ["--phase", phase]
 
@@ -93,3 +95,30 @@ async def test_quick_search_phase_reports_search_and_home_rows(tmp_path: Path) -
         assert row["value"] > 0 and row["result"]["one_client"]["p95_ms"] > 0
         assert isinstance(row["passed"], bool)
     assert "PASS" in run.stdout or "FAIL" in run.stdout
+
+
+@pytest.mark.slow
+async def test_quick_many_processes_pay_once_deliver_once_and_share_the_limit(
+    tmp_path: Path,
+) -> None:
+    # 2 API processes and 2 dispatchers, 30 orders each paid by 3 racing confirmations. The
+    # correctness checks are behaviour and asserted; the CPU comparison is speed and is not.
+    if not redis_support.redis_available():
+        if redis_support.REQUIRE_REDIS:
+            pytest.fail("Redis is required (MARKETBOX_REQUIRE_REDIS=1) but unreachable")
+        pytest.skip(f"Redis is unreachable at {redis_support.REDIS_URL}")
+    await run_quick(tmp_path, "many", requests=30)
+
+    report = json.loads((tmp_path / "bench.json").read_text())["many/postgres"]
+    checks = {row["name"]: row for row in report["checks"]}
+    assert set(checks) == {
+        "paid exactly once",
+        "notifications delivered",
+        "no notification delivered twice",
+        "shared rate limit",
+        "CPU per request",
+    }
+    for name in checks.keys() - {"CPU per request"}:
+        assert checks[name]["passed"], checks[name]["detail"]
+    assert list(report["steps"]) == ["one-a", "two-a", "two-b", "one-b"]
+    assert all(step["cpu_ms_per_request"] > 0 for step in report["steps"].values())
