@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, jsonutil
+from marketbox.config import payment_url
 from marketbox.security import signing
 from marketbox.storage.tables import merchants, notifications
 
@@ -99,7 +100,7 @@ async def enqueue_test(conn: AsyncConnection, *, merchant_id: str, payment_base:
         "merchantOrderId": "",
         "expirationDate": stamp,
         "fileIds": [],
-        "paymentUrl": f"{payment_base}/order/{TEST_NOTIFICATION_ORDER_ID}",
+        "paymentUrl": payment_url(payment_base, TEST_NOTIFICATION_ORDER_ID),
         "customer": {"type": "private"},
         "languageId": "ru",
         "processable": True,

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from marketbox import money
+from marketbox.config import payment_url
 
 OPTIONAL_TEXT = (
     ("merchantOrderIdVisible", "merchant_order_id_visible"),
@@ -48,7 +49,7 @@ def order_response(row: Any, payment_base: str) -> dict[str, Any]:
         "createdAt": format_datetime(m["created_at"]),
         "expirationDate": format_datetime(m["expiration_date"]),
         "fileIds": [],
-        "paymentUrl": f"{payment_base}/order/{m['container_id']}",
+        "paymentUrl": payment_url(payment_base, m["container_id"]),
         "customer": customer,
         "languageId": m["language_id"] or "ru",
         "processable": bool(m["processable"]),
