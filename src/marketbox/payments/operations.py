@@ -183,11 +183,6 @@ async def captured_minor(conn: AsyncConnection, payment_id: str) -> int:
     return int((await conn.execute(query)).scalar_one())
 
 
-async def of_payment(conn: AsyncConnection, payment_id: str) -> list[Operation]:
-    query = select(ops).where(ops.c.payment_id == payment_id).order_by(ops.c.id)
-    return [Operation.from_row(r) for r in (await conn.execute(query)).all()]
-
-
 # --- steps 2-3: the worker's pass ------------------------------------------------------------
 
 
