@@ -31,28 +31,31 @@ DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 class Target:
     floor: str
     ratio: float
-    p99_ms: float | None = None
+    # p99 at saturation (the same closed loop as the floor's) at most this many times the floor's.
+    p99_vs_floor: float | None = None
 
     def describe(self) -> str:
         text = f"≥ {self.ratio:.2f}×"
-        if self.p99_ms is not None:
-            text += f", p99 ≤ {self.p99_ms:.0f} ms at {self.ratio:.2f}× floor rate"
+        if self.p99_vs_floor is not None:
+            text += f", p99 ≤ {self.p99_vs_floor:g}× floor's"
         return text
 
 
 CREATE_FLOOR = "floor/create"
 NOTIFY_FLOOR = "floor/notify"
+# Issue 8's targets (docs/benchmarks.md "What is measured").
 TARGETS = {
-    "create/postgres": Target(CREATE_FLOOR, 0.50, p99_ms=50.0),
-    "create/sqlite": Target(CREATE_FLOOR, 0.35),
-    "confirm/postgres": Target(CREATE_FLOOR, 0.30),
+    "create/postgres": Target(CREATE_FLOOR, 0.75, p99_vs_floor=2.0),
+    "create/sqlite": Target(CREATE_FLOOR, 0.50, p99_vs_floor=2.0),
+    "confirm/postgres": Target(CREATE_FLOOR, 0.50),
     # After the payment: ~10 round trips a request (lock, re-read, checks, insert, notify)
     # against the floor's one; 0.07-0.25x on a busy machine, CPU ratio 0.14-0.16
     # (docs/benchmarks.md).
     "refund/postgres": Target(CREATE_FLOOR, 0.12),
     "shipment/postgres": Target(CREATE_FLOOR, 0.12),
-    "notify/postgres": Target(NOTIFY_FLOOR, 0.25),
+    "notify/postgres": Target(NOTIFY_FLOOR, 0.50),
 }
+LATENCY_STEP_RATIO = 0.5
 # Phase name on the command line -> measurement it produces.
 PHASES = {
     "create-postgres": "create/postgres",
@@ -73,9 +76,10 @@ def _runners(
     from bench import after_payment, confirm, create, notify
 
     def latency_rate() -> float | None:
-        # Latency is judged at the throughput we promise: the target ratio of the floor's rate.
+        # Shown beside the saturated tail: latency under a moderate load (half the floor's
+        # rate, open loop), what a service running below saturation sees.
         floor_rps = results.get(CREATE_FLOOR, {}).get("rps")
-        return TARGETS["create/postgres"].ratio * floor_rps if floor_rps else None
+        return LATENCY_STEP_RATIO * floor_rps if floor_rps else None
 
     runners: dict[str, Callable[[], dict[str, dict[str, Any]]]] = {
         CREATE_FLOOR: lambda: {CREATE_FLOOR: create.measure_floor(cfg)},
@@ -148,11 +152,14 @@ def evaluate(name: str, result: dict[str, Any] | None, floors: dict[str, Any]) -
         # The same comparison by CPU cost per request (floor's / ours): steadier on a busy box.
         row["cpu_ratio"] = floor["server_cpu_ms"] / result["server_cpu_ms"]
     passed = row["ratio"] >= target.ratio and not result.get("failed")
-    if target.p99_ms is not None:
-        # p99 at the promised rate (open loop); at saturation every queue shows up in the tail.
-        latency = result.get("latency")
-        row["p99_at_rate_ms"] = latency["p99_ms"] if latency else None
-        passed = passed and latency is not None and latency["p99_ms"] <= target.p99_ms
+    latency = result.get("latency")
+    row["p99_at_rate_ms"] = latency["p99_ms"] if latency else None  # shown, not judged
+    if target.p99_vs_floor is not None:
+        # Both closed loop with the same 64 requests in flight: every queue shows in the tail,
+        # the floor's as ours, so the tail is judged against the floor's.
+        row["p99_vs_floor"] = result["p99_ms"] / floor["p99_ms"] if floor.get("p99_ms") else None
+        passed = passed and row["p99_vs_floor"] is not None
+        passed = passed and row["p99_vs_floor"] <= target.p99_vs_floor
     row["passed"] = passed
     return row
 
@@ -172,6 +179,8 @@ def print_table(rows: list[dict[str, Any]], floors: dict[str, Any]) -> None:
         result = row.get("result") or {}
         if "p99_ms" in result:
             notes.append(f"p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms")
+        if row.get("p99_vs_floor") is not None:
+            notes.append(f"p99 {row['p99_vs_floor']:.2f}× floor's")
         if result.get("latency"):
             latency = result["latency"]
             notes.append(f"at {latency['rate']:.0f} req/s p99 {latency['p99_ms']:.1f} ms")

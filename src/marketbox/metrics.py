@@ -181,7 +181,7 @@ async def _read_outbox(db: Database) -> tuple[int, int, float]:
         rows = select(n.c.id).where(*conditions).limit(OUTBOX_COUNT_CAP).subquery()
         return select(func.count()).select_from(rows)
 
-    async with db.engine.connect() as conn:
+    async with db.read() as conn:
         pending_count = (await conn.execute(capped(pending))).scalar_one()
         due_count = (await conn.execute(capped(pending, n.c.next_attempt_at <= now))).scalar_one()
         oldest = (

@@ -21,7 +21,9 @@ _CLAIM_CONTAINER = (
     update(order_containers)
     .where(order_containers.c.id == bindparam("cid"), order_containers.c.status == "pending")
     .values(status="paid", paid_at=bindparam("b_now"), payment_id=bindparam("b_payment"))
-    .returning(order_containers.c.currency, order_containers.c.main_order_id)
+    .returning(
+        order_containers.c.currency, order_containers.c.main_order_id, order_containers.c.payer
+    )
 )
 _PAYABLE = select(
     func.coalesce(func.sum(orders.c.amount_minor), 0),
@@ -60,14 +62,23 @@ async def get_container(
     return (await conn.execute(query)).first()
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What the winner of a container's payment needs of the container's row."""
+
+    currency: str
+    main_order_id: str
+    payer: dict[str, Any]  # what the payer entered on the payment page ({} when nothing)
+
+
 async def claim_container(
     conn: AsyncConnection, container_id: str, *, payment_id: str, now: datetime
-) -> tuple[str, str] | None:
-    """pending -> paid, for exactly one caller; the winner gets the container's currency and
-    main order id. This UPDATE takes the container's row lock first (docs/security.md)."""
+) -> Claim | None:
+    """pending -> paid, for exactly one caller. This UPDATE takes the container's row lock
+    first (docs/security.md)."""
     params = {"cid": container_id, "b_now": now, "b_payment": payment_id}
     row = (await conn.execute(_CLAIM_CONTAINER, params)).first()
-    return (row[0], row[1]) if row is not None else None
+    return Claim(row[0], row[1], row[2] or {}) if row is not None else None
 
 
 @dataclass(frozen=True)

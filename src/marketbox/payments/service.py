@@ -115,7 +115,7 @@ async def pay_container(
         if container._mapping["status"] == "paid":
             raise AlreadyPaid()
         raise ContainerNotPayable(container._mapping["status"])
-    currency, main_order_id = claimed
+    currency, main_order_id = claimed.currency, claimed.main_order_id
     if expected_currency is not None and expected_currency != currency:
         raise WrongCurrency(f"The invoice is in {currency}")
     # From here on, raising rolls the claim back with the rest of the transaction. The orders
@@ -153,7 +153,9 @@ async def pay_container(
             "created_at": now,
         },
     )
-    await receipts_service.issue_for_payment(conn, paid, payment_id=payment_id, held=hold)
+    await receipts_service.issue_for_payment(
+        conn, paid, payment_id=payment_id, held=hold, payer=claimed.payer
+    )
     await notices.enqueue_for_orders(conn, paid, payment_base=payment_base, event="paid")
     return PaymentResult(payment_id, container_id, total, currency, paid)
 

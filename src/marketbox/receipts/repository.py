@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.receipts.tables import receipts
@@ -36,23 +36,25 @@ async def insert_receipts(conn: AsyncConnection, rows: list[dict[str, Any]]) -> 
         await conn.execute(insert(receipts), rows)
 
 
+# Built once: the payment path issues receipts on every confirm (bench/ "confirm").
+_SUPPLIERS = select(
+    merchants.c.id, merchants.c.name, merchants.c.legal_name, merchants.c.vat_number
+).where(merchants.c.id.in_(bindparam("ids", expanding=True)))
+_CONTAINER_PAYER = select(order_containers.c.payer).where(order_containers.c.id == bindparam("cid"))
+
+
 async def suppliers(
     conn: AsyncConnection, merchant_ids: Iterable[str]
 ) -> dict[str, tuple[str, str]]:
     """merchant id -> (name as printed: the legal name, else the shop's name; INN)."""
-    query = select(
-        merchants.c.id, merchants.c.name, merchants.c.legal_name, merchants.c.vat_number
-    ).where(merchants.c.id.in_(sorted(set(merchant_ids))))
-    return {
-        row.id: (row.legal_name or row.name, row.vat_number or "")
-        for row in (await conn.execute(query)).all()
-    }
+    found = await conn.execute(_SUPPLIERS, {"ids": sorted(set(merchant_ids))})
+    return {row.id: (row.legal_name or row.name, row.vat_number or "") for row in found.all()}
 
 
 async def container_payer(conn: AsyncConnection, container_id: str) -> dict[str, Any]:
     """What the payer entered on the payment page (empty when nothing was entered)."""
-    query = select(order_containers.c.payer).where(order_containers.c.id == container_id)
-    return (await conn.execute(query)).scalar_one_or_none() or {}
+    found = await conn.execute(_CONTAINER_PAYER, {"cid": container_id})
+    return found.scalar_one_or_none() or {}
 
 
 async def get_order(conn: AsyncConnection, order_id: str) -> Any:

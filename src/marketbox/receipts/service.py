@@ -72,10 +72,12 @@ def _line(item: Mapping[str, Any], method_sign: int) -> dict[str, Any]:
 class _Parties:
     """Suppliers and payers of one issuing call, each looked up once."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(
+        self, conn: AsyncConnection, payers: dict[str, dict[str, Any]] | None = None
+    ) -> None:
         self.conn = conn
         self.suppliers: dict[str, tuple[str, str]] = {}
-        self.payers: dict[str, dict[str, Any]] = {}
+        self.payers: dict[str, dict[str, Any]] = payers or {}
 
     async def load_suppliers(self, merchant_ids: Sequence[str]) -> None:
         missing = [m for m in merchant_ids if m not in self.suppliers]
@@ -150,18 +152,25 @@ async def _insert(conn: AsyncConnection, records: Sequence[dict[str, Any] | None
 
 
 async def issue_for_payment(
-    conn: AsyncConnection, paid_orders: Sequence[Any], *, payment_id: str, held: bool
+    conn: AsyncConnection,
+    paid_orders: Sequence[Any],
+    *,
+    payment_id: str,
+    held: bool,
+    payer: dict[str, Any] | None = None,
 ) -> None:
     """The income receipt of every order a payment paid, each line with its own 1214 sign.
 
     A held payment (pre-authorisation) settles nothing yet: no receipt until a shipment
     captures it, and a cancel releases it without any (docs/receipts.md "When").
+    `payer` is the container's payer when the caller has read it already.
     """
     if held:
         return
     now = clock.now()
-    parties = _Parties(conn)
     orders = [_mapping(row) for row in paid_orders]
+    known = {orders[0]["container_id"]: payer} if orders and payer is not None else None
+    parties = _Parties(conn, known)
     await parties.load_suppliers(sorted({order["merchant_id"] for order in orders}))
     records = []
     for order in orders:

@@ -71,7 +71,7 @@ class AppContext:
         if token:
             found, merchant = await self.tokens.cached_merchant(token)
             if not found:
-                async with self.db.engine.connect() as conn:
+                async with self.db.read() as conn:
                     merchant = await self.tokens.merchant_for_token(conn, token)
         return await self._admit(merchant, lambda m: m.user_id)
 

@@ -97,7 +97,7 @@ async def _check_database(db: Database) -> tuple[Check, Check]:
     this older process stays ready until it is replaced.
     """
     expected = head_revision()
-    async with db.engine.connect() as conn:
+    async with db.read() as conn:
         await conn.exec_driver_sql("SELECT 1")
         try:
             found = await current_revision(conn)

@@ -261,7 +261,7 @@ async def _principal(ctx: AppContext, scope: Scope) -> Merchant | Instrument | N
     found, merchant = await ctx.tokens.cached_merchant(token)
     if found and merchant is not None:
         return merchant
-    async with ctx.db.engine.connect() as conn:
+    async with ctx.db.read() as conn:
         merchant = await ctx.tokens.merchant_for_token(conn, token)
         if merchant is not None:
             return merchant
