@@ -58,7 +58,7 @@ async def _prefill(db_url: str, count: int, warmup: int, receiver_url: str, run_
             ids: list[str] = []
             for start in range(0, len(rows), 500):
                 ids += await notices.enqueue_for_orders(
-                    conn, rows[start : start + 500], payment_base=seed.PAYMENT_BASE, event="paid"
+                    conn, rows[start : start + 500], event="paid"
                 )
             # The warm-up must not deliver the timed rows, whatever a claim's batch size does.
             await conn.execute(

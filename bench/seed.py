@@ -6,6 +6,7 @@ from typing import Any
 
 from bench import payloads
 from marketbox import jsonutil
+from marketbox.config import Settings
 from marketbox.merchants import service as merchants_service
 from marketbox.orders import service as orders_service
 from marketbox.orders.schemas import CreateOrderRequest
@@ -13,7 +14,8 @@ from marketbox.payments import sandbox
 from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
 
-PAYMENT_BASE = "http://127.0.0.1:8000"
+# Issues the seeded orders' paymentUrl (nothing here serves it).
+SETTINGS = Settings(public_url="http://127.0.0.1:8000", mode="sandbox")
 PAY_BATCH = 500  # containers paid per transaction
 
 
@@ -30,7 +32,7 @@ async def create_orders(
             request = CreateOrderRequest.model_validate(jsonutil.loads(jsonutil.dumps(body)))
             created.append(
                 await orders_service.create_order(
-                    conn, merchant=merchant, request=request, payment_base=PAYMENT_BASE
+                    conn, merchant=merchant, request=request, settings=SETTINGS
                 )
             )
     return created
@@ -52,7 +54,6 @@ async def pay_orders(db: Database, orders: list[dict[str, Any]], *, hold: bool =
                     conn,
                     container_id=order["orderContainerId"],
                     method=method,
-                    payment_base=PAYMENT_BASE,
                     hold=hold,
                     card_last4="0309" if hold else "4242",
                 )

@@ -208,12 +208,10 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def payment_url(self, container_id: str) -> str:
-        return payment_url(self.public_base, container_id)
-
-
-def payment_url(public_base: str, container_id: str) -> str:
-    """The invoice's payment page: the one place its address is built (`paymentUrl`)."""
-    return f"{public_base}/order/{container_id}"
+        """The invoice's payment page: the one place its address is built (`paymentUrl`).
+        An order stores the URL it was issued with (orders.payment_url), so moving the
+        platform changes the links of new invoices only."""
+        return f"{self.public_base}/order/{container_id}"
 
 
 @lru_cache(maxsize=1)

@@ -709,9 +709,7 @@ def test_the_order_page_refunds_a_paid_lounge_pass(
     container_id = created.json()["data"]["url"].rsplit("/", 1)[1]
 
     async def pay(conn: Any) -> None:
-        await payments_service.pay_container(
-            conn, container_id=container_id, method="card", payment_base=world.platform
-        )
+        await payments_service.pay_container(conn, container_id=container_id, method="card")
 
     world.db_run(pay)  # the platform's worker then notifies the shop, which ships the pass
     wait_until(

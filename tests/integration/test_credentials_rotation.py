@@ -28,7 +28,7 @@ from marketbox.security import signing
 from marketbox.storage.db import Database
 from marketbox.storage.shared import SharedState
 from marketbox.storage.tables import notifications
-from tests.conftest import TEST_PUBLIC_URL, body, read
+from tests.conftest import body, read
 from tests.support import redis as redis_support
 from tests.support.builders import order_payload
 from tests.support.redis import RedisSpace
@@ -119,15 +119,13 @@ async def test_the_next_notification_is_signed_with_the_rotated_key(
     clock.set_now(lambda: later)
     try:
         async with db.transaction() as conn:
-            await orders_service.expire_due(
-                conn, payment_base=TEST_PUBLIC_URL, container_id=made[0]["orderContainerId"]
-            )
+            await orders_service.expire_due(conn, container_id=made[0]["orderContainerId"])
         async with db.transaction() as conn:
             rotated = await merchants_service.rotate_merchant_credentials(
                 conn, DEMO_MERCHANT_ID, token=False
             )
         async with db.transaction() as conn:
-            await orders_service.expire_due(conn, payment_base=TEST_PUBLIC_URL)
+            await orders_service.expire_due(conn)
             rows = {
                 r.order_id: r
                 for r in await conn.execute(

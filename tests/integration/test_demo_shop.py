@@ -155,9 +155,7 @@ async def create_point(db: Database, title: str) -> int:
 
 async def pay(db: Database, settings: Settings, container_id: str) -> None:
     async with db.transaction() as conn:
-        await payments_service.pay_container(
-            conn, container_id=container_id, method="card", payment_base=settings.public_base
-        )
+        await payments_service.pay_container(conn, container_id=container_id, method="card")
 
 
 async def outbox_rows(db: Database, order_id: str) -> list[Any]:
@@ -409,7 +407,9 @@ async def test_the_monitoring_test_notification_succeeds_without_side_effects(
     before = shop.store.get(moid)
     async with db.transaction() as conn:
         await outbox.enqueue_test(
-            conn, merchant_id=DEMO_MERCHANT_ID, payment_base=settings.public_base
+            conn,
+            merchant_id=DEMO_MERCHANT_ID,
+            payment_url=settings.payment_url(outbox.TEST_NOTIFICATION_ORDER_ID),
         )
     (row,) = await outbox_rows(db, outbox.TEST_NOTIFICATION_ORDER_ID)
 
@@ -605,7 +605,7 @@ async def test_the_refund_button_refunds_the_paid_order_in_full(
 
     # The platform pays the refund out and tells the shop; the order page shows it.
     async with db.transaction() as conn:
-        assert await refunds_service.pay_out_formed(conn, payment_base=settings.public_base) == 1
+        assert await refunds_service.pay_out_formed(conn) == 1
     rows = await outbox_rows(db, refund["id"])
     assert [r.event for r in rows] == ["refund", "refund"]  # formed, then paid out
     for row in sorted(rows, key=lambda r: r.created_at):

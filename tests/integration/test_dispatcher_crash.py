@@ -102,7 +102,6 @@ async def paid_order(
             conn,
             container_id=order["orderContainerId"],
             method="card",
-            payment_base=settings.public_base,
         )
     return order
 

@@ -17,7 +17,7 @@ from marketbox.orders import service as orders_service
 from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications, order_containers, orders
-from tests.conftest import TEST_PUBLIC_URL, body, read
+from tests.conftest import body, read
 from tests.support.builders import order_payload
 
 ORDERS = "/v3/billing/api/order/order"
@@ -93,7 +93,7 @@ async def test_every_read_shows_the_expiry_and_none_records_it(
 
     # The worker's sweep records it and notifies each shop once.
     async with db.transaction() as conn:
-        swept = await orders_service.expire_due(conn, payment_base=TEST_PUBLIC_URL)
+        swept = await orders_service.expire_due(conn)
     assert swept == 2
     assert await recorded(db, main["id"], sub["id"]) == (["expired", "expired"], "expired", 2)
 

@@ -600,7 +600,6 @@ async def test_a_paid_order_is_wrong_order_status(
             conn,
             container_id=order["orderContainerId"],
             method="card",
-            payment_base=TEST_PUBLIC_URL,
             hold=hold,
         )
 
@@ -616,7 +615,7 @@ async def test_pay_of_an_order_paid_on_the_payment_page_is_already_paid(
     public_code = (await send(api, order["id"]))["resultData"]["publicCode"]
     async with db.transaction() as conn:
         await payments_service.pay_container(
-            conn, container_id=order["orderContainerId"], method="card", payment_base="x"
+            conn, container_id=order["orderContainerId"], method="card"
         )
 
     data = await answer(api, order["id"], "pay", pay_request(public_code))
@@ -783,7 +782,6 @@ async def test_an_order_paid_by_card_is_refunded_not_canceled(
             conn,
             container_id=order["orderContainerId"],
             method="card",
-            payment_base=TEST_PUBLIC_URL,
         )
 
     response = await api.delete(f"{ORDERS}/{order['id']}")

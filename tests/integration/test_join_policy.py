@@ -311,7 +311,7 @@ async def test_the_main_orders_deadline_closes_the_invoice(
         async with db.transaction() as conn:
             from marketbox.orders import service as orders_service
 
-            await orders_service.expire_due(conn, payment_base=TEST_PUBLIC_URL)
+            await orders_service.expire_due(conn)
     finally:
         clock.set_now(None)
 

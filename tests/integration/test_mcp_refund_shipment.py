@@ -13,7 +13,7 @@ import httpx
 
 from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
-from tests.conftest import TEST_PUBLIC_URL, body, read
+from tests.conftest import body, read
 from tests.support.builders import basket_item, order_payload
 
 ORDERS = "/v3/billing/api/order/order"
@@ -42,7 +42,6 @@ async def paid(api: httpx.AsyncClient, db: Database) -> dict[str, Any]:
             conn,
             container_id=order["orderContainerId"],
             method="card",
-            payment_base=TEST_PUBLIC_URL,
         )
     return order
 

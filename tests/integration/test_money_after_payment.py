@@ -110,11 +110,11 @@ async def post(api: httpx.AsyncClient, path: str, content: bytes) -> dict[str, A
 
 async def begin_payouts(db: Database) -> int:
     async with db.transaction() as conn:
-        return await refunds_service.pay_out_formed(conn, payment_base=TEST_PUBLIC_URL)
+        return await refunds_service.pay_out_formed(conn)
 
 
 async def run_pass(db: Database, bank: CheckingGateway, settings: Settings) -> dict[str, int]:
-    effects = {operations.REFUND: refunds_service.payout_effect(TEST_PUBLIC_URL)}
+    effects = {operations.REFUND: refunds_service.payout_effect}
     done = await operations.run_due(db, bank, settings, effects=effects)
     return done.by_status
 

@@ -92,7 +92,6 @@ async def pay(db: Database, settings: Settings, order: dict[str, Any]) -> None:
             conn,
             container_id=order["orderContainerId"],
             method="card",
-            payment_base=settings.public_base,
             card_last4="4242",
         )
 
@@ -384,9 +383,7 @@ async def test_monitoring_test_notification(
         merchant = await merchants_service.create_merchant(
             conn, name="Monitored shop", notification_url=shop.url
         )
-        notification_id = await worker.send_test(
-            conn, merchant_id=merchant.id, payment_base=settings.public_base
-        )
+        notification_id = await worker.send_test(conn, merchant_id=merchant.id, settings=settings)
 
     assert await dispatcher.run_once() == 1
 
@@ -396,6 +393,7 @@ async def test_monitoring_test_notification(
     assert sent["merchantOrderId"] == ""
     assert sent["merchantId"] == merchant.id
     assert sent["status"] == "completed"
+    assert sent["paymentUrl"] == f"{settings.public_base}/order/{TEST_NOTIFICATION_ORDER_ID}"
     assert request.headers["x-signature"] == hmac_sha1(merchant.signing_key, request.body)
     assert (await notification(db, notification_id)).status == "delivered"
 
@@ -405,14 +403,14 @@ async def test_test_notification_to_a_merchant_without_url_is_not_sent(
 ) -> None:
     async with db.transaction() as conn:
         notification_id = await worker.send_test(
-            conn, merchant_id=DEMO_MERCHANT_ID, payment_base=settings.public_base
+            conn, merchant_id=DEMO_MERCHANT_ID, settings=settings
         )
 
     assert await dispatcher.run_once() == 0
     assert (await notification(db, notification_id)).status == "no_url"
     async with db.transaction() as conn:
         with pytest.raises(LookupError):
-            await worker.send_test(conn, merchant_id="nobody", payment_base=settings.public_base)
+            await worker.send_test(conn, merchant_id="nobody", settings=settings)
 
 
 async def test_deliver_now_sends_one_notification_immediately(
@@ -422,9 +420,7 @@ async def test_deliver_now_sends_one_notification_immediately(
         merchant = await merchants_service.create_merchant(
             conn, name="CLI shop", notification_url=shop.url
         )
-        notification_id = await worker.send_test(
-            conn, merchant_id=merchant.id, payment_base=settings.public_base
-        )
+        notification_id = await worker.send_test(conn, merchant_id=merchant.id, settings=settings)
     shop.script(Reply.error("signature_error"))
 
     result = await dispatcher.deliver_now(notification_id)

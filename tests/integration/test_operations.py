@@ -315,7 +315,6 @@ async def test_deliveries_count_by_result_and_the_outbox_shows_what_is_left(
                     conn,
                     container_id=order["orderContainerId"],
                     method="card",
-                    payment_base=settings.public_base,
                     card_last4="4242",
                 )
         before = samples(await client.get("/metrics", headers=SCRAPE))
@@ -401,7 +400,6 @@ async def test_stopping_the_server_lets_a_delivery_in_flight_finish(
                     conn,
                     container_id=order["orderContainerId"],
                     method="card",
-                    payment_base=settings.public_base,
                     card_last4="4242",
                 )
             await shop.wait_for_requests(1)

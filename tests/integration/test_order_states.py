@@ -14,7 +14,7 @@ from marketbox.payments import service as payments_service
 from marketbox.payments.errors import AlreadyPaid, ContainerNotPayable
 from marketbox.storage.db import Database
 from marketbox.storage.tables import orders
-from tests.conftest import TEST_PUBLIC_URL, body, read
+from tests.conftest import body, read
 from tests.support.builders import order_payload
 
 ORDERS = "/v3/billing/api/order/order"
@@ -32,7 +32,6 @@ async def pay(db: Database, order: dict[str, Any], *, hold: bool = False) -> Non
             conn,
             container_id=order["orderContainerId"],
             method="card",
-            payment_base=TEST_PUBLIC_URL,
             hold=hold,
             card_last4="4242",
         )

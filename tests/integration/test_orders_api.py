@@ -8,9 +8,10 @@ import httpx
 import pytest
 
 from marketbox.app import create_app
+from marketbox.config import Settings
 from marketbox.merchants.service import DEMO_MERCHANT_ID, create_merchant
 from marketbox.storage.db import Database
-from tests.conftest import body, read
+from tests.conftest import TEST_PUBLIC_URL, body, read
 from tests.support.builders import basket_item, order_payload
 
 ORDERS = "/v3/billing/api/order/order"
@@ -123,6 +124,27 @@ async def test_suborder_joins_an_unpaid_container(api: httpx.AsyncClient) -> Non
 
     assert sub["orderContainerId"] == main["orderContainerId"]
     assert sub["paymentUrl"] == main["paymentUrl"]
+
+
+async def test_payment_url_is_issued_once_and_a_suborder_carries_its_containers(
+    api: httpx.AsyncClient, settings: Settings, db: Database
+) -> None:
+    main = await create(api, merchant_order_id="MAIN")
+    # The operator moves the platform: orders issued before keep the URL they were given.
+    moved = settings.model_copy(update={"public_url": "https://pay.example/"})
+    transport = httpx.ASGITransport(app=create_app(moved, db=db, migrate=False))
+    async with httpx.AsyncClient(
+        transport=transport, base_url=TEST_PUBLIC_URL, headers=api.headers
+    ) as after_move:
+        sub = await create(
+            after_move, merchant_order_id="SUB", orderContainerId=main["orderContainerId"]
+        )
+        main_again = read(await after_move.get(f"{ORDERS}/{main['id']}"))["data"]
+        fresh = await create(after_move, merchant_order_id="NEW")
+
+    assert main["paymentUrl"] == f"{TEST_PUBLIC_URL}/order/{main['orderContainerId']}"
+    assert sub["paymentUrl"] == main_again["paymentUrl"] == main["paymentUrl"]
+    assert fresh["paymentUrl"] == f"https://pay.example/order/{fresh['orderContainerId']}"
 
 
 async def test_suborder_into_unknown_container_is_refused(api: httpx.AsyncClient) -> None:

@@ -131,7 +131,6 @@ async def test_the_gateway_is_called_with_no_transaction_open(
                     conn,
                     container_id=raced["orderContainerId"],
                     method="card",
-                    payment_base=TEST_PUBLIC_URL,
                 )
 
     bank_double.during_authorize = pay_elsewhere
@@ -301,7 +300,7 @@ async def test_a_lost_answer_is_recovered_and_a_second_attempt_waits_for_it(
 
     bank_double.lose_answers = set()
     pinned_clock[0] += timedelta(seconds=RECOVERY_AFTER + 1)
-    recovered = await attempts.recover(db, bank_double, settings, payment_base=TEST_PUBLIC_URL)
+    recovered = await attempts.recover(db, bank_double, settings)
 
     assert recovered.by_status == {"paid": 1}
     assert (await container_row(db, order["orderContainerId"]))["status"] == "paid"
@@ -344,7 +343,7 @@ async def recover(
     db: Database, gateway: CheckingGateway, settings: Settings, now: list[datetime]
 ) -> dict[str, int]:
     now[0] += timedelta(seconds=RECOVERY_AFTER + 1)
-    return (await attempts.recover(db, gateway, settings, payment_base=TEST_PUBLIC_URL)).by_status
+    return (await attempts.recover(db, gateway, settings)).by_status
 
 
 async def assert_paid_once(db: Database, order: dict[str, Any], reference: str | None) -> None:
@@ -395,9 +394,7 @@ async def test_crash_after_the_gateway_approved(
 
     # Two workers recover at once: the invoice is paid once.
     pinned_clock[0] += timedelta(seconds=RECOVERY_AFTER + 1)
-    passes = await asyncio.gather(
-        *(attempts.recover(db, bank_double, settings, payment_base=TEST_PUBLIC_URL) for _ in "ab")
-    )
+    passes = await asyncio.gather(*(attempts.recover(db, bank_double, settings) for _ in "ab"))
 
     assert {status for p in passes for status in p.by_status} == {"paid"}
     await assert_paid_once(db, order, authorization.reference)
@@ -466,7 +463,6 @@ async def test_crash_after_recording_the_answer(
                 conn,
                 container_id=order["orderContainerId"],
                 method="card",
-                payment_base=TEST_PUBLIC_URL,
             )
 
     ended = await recover(db, bank_double, settings, pinned_clock)
@@ -496,9 +492,7 @@ async def test_crash_after_deciding_to_void(
     assert (await api.delete(f"{ORDERS}/{order['id']}")).status_code == 200
     bank_double.unreachable = {"void"}  # the page decided to void; the bank did not answer
 
-    stuck = await attempts.settle(
-        db, bank_double, attempt.id, payment_base=TEST_PUBLIC_URL, timeout=5
-    )
+    stuck = await attempts.settle(db, bank_double, attempt.id, timeout=5)
     assert stuck.status == "voiding"
 
     bank_double.unreachable = set()

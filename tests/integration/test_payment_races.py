@@ -21,7 +21,6 @@ from marketbox.payments import service as payments_service
 from marketbox.payments.errors import AlreadyPaid
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications, orders, payments
-from tests.conftest import TEST_PUBLIC_URL
 from tests.integration.test_payment_page import create, open_page, page_path, pay_form
 from tests.support.builders import basket_item
 
@@ -93,7 +92,6 @@ async def test_concurrent_service_payments_pay_once(api: httpx.AsyncClient, db: 
                     conn,
                     container_id=container_id,
                     method="card",
-                    payment_base=TEST_PUBLIC_URL,
                     expected_amount=Decimal("149.90"),
                     card_last4="4242",
                 )

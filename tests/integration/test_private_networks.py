@@ -155,7 +155,7 @@ async def queue_test_notification(db: Database, url: str) -> str:
     that resolved elsewhere then): what the dispatcher must still refuse."""
     async with db.transaction() as conn:
         merchant = await merchants_service.create_merchant(conn, name="Shop", notification_url=url)
-        return await outbox.enqueue_test(conn, merchant_id=merchant.id, payment_base="https://x")
+        return await outbox.enqueue_test(conn, merchant_id=merchant.id, payment_url="https://x")
 
 
 async def notification_state(db: Database, notification_id: str) -> tuple[str, str, list[Any]]:

@@ -21,7 +21,7 @@ from marketbox.receipts.tables import receipts
 from marketbox.refunds import service as refunds_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import order_containers
-from tests.conftest import TEST_PUBLIC_URL, body, read
+from tests.conftest import body, read
 from tests.integration.test_payment_page import CARD_DECLINED, CARD_HOLD, create, page_path, pay
 from tests.support.builders import basket_item, order_payload
 
@@ -82,8 +82,8 @@ async def pay_out(db: Database, settings: Settings) -> int:
     """Pay formed refunds out the way the worker does: the sweep begins each payout, the
     gateway operations pass pays back through the sandbox gateway. How many completed."""
     async with db.transaction() as conn:
-        at_once = await refunds_service.pay_out_formed(conn, payment_base=TEST_PUBLIC_URL)
-    effects = {operations.REFUND: refunds_service.payout_effect(TEST_PUBLIC_URL)}
+        at_once = await refunds_service.pay_out_formed(conn)
+    effects = {operations.REFUND: refunds_service.payout_effect}
     moved = await operations.run_due(db, SandboxGateway(db), settings, effects=effects)
     return at_once + moved.by_status.get(operations.SUCCEEDED, 0)
 

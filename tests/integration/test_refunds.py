@@ -17,7 +17,7 @@ from marketbox.payments import service as payments_service
 from marketbox.refunds import service as refunds_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
-from tests.conftest import TEST_PUBLIC_URL, body, read
+from tests.conftest import body, read
 from tests.support.builders import basket_item, order_payload
 
 ORDERS = "/v3/billing/api/order/order"
@@ -37,7 +37,6 @@ async def paid_order(api: httpx.AsyncClient, db: Database, **overrides: Any) -> 
             conn,
             container_id=created["orderContainerId"],
             method="card",
-            payment_base=TEST_PUBLIC_URL,
         )
     return created
 
@@ -360,9 +359,9 @@ async def test_formed_refunds_are_paid_out_once_and_notified(
     )["data"]
 
     async with db.transaction() as conn:
-        first = await refunds_service.pay_out_formed(conn, payment_base=TEST_PUBLIC_URL)
+        first = await refunds_service.pay_out_formed(conn)
     async with db.transaction() as conn:
-        second = await refunds_service.pay_out_formed(conn, payment_base=TEST_PUBLIC_URL)
+        second = await refunds_service.pay_out_formed(conn)
 
     assert (first, second) == (1, 0)
     statuses = {r["id"]: r["status"] for r in read(await api.get(REFUND_LIST))["data"]}

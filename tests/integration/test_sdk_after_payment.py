@@ -64,7 +64,6 @@ async def paid_order(
             conn,
             container_id=order.order_container_id,
             method="card",
-            payment_base=TEST_PUBLIC_URL,
         )
     return order
 
@@ -333,7 +332,6 @@ async def test_the_sync_client_over_http(database_url: str) -> None:
                     conn,
                     container_id=order.order_container_id,
                     method="card",
-                    payment_base=base_url,
                 )
         finally:
             await db.dispose()

@@ -91,7 +91,7 @@ async def test_a_lost_answer_is_recovered_without_doing_it_twice(database_url: s
         try:
             async with db.transaction() as conn:
                 await payments_service.pay_container(
-                    conn, container_id=order.order_container_id, method="card", payment_base=url
+                    conn, container_id=order.order_container_id, method="card"
                 )
         finally:
             await db.dispose()

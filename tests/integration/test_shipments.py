@@ -16,7 +16,7 @@ from marketbox.payments import sandbox
 from marketbox.payments import service as payments_service
 from marketbox.shipments.tables import shipments
 from marketbox.storage.db import Database
-from tests.conftest import TEST_PUBLIC_URL, body, read
+from tests.conftest import body, read
 from tests.support.builders import basket_item, order_payload
 
 ORDERS = "/v3/billing/api/order/order"
@@ -32,7 +32,6 @@ async def paid_order(api: httpx.AsyncClient, db: Database, *, hold: bool = False
             conn,
             container_id=created["orderContainerId"],
             method=sandbox.METHOD_CARD_HOLD if hold else sandbox.METHOD_CARD,
-            payment_base=TEST_PUBLIC_URL,
             hold=hold,
         )
     return created

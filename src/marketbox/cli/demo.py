@@ -124,7 +124,7 @@ async def _seed(settings: Settings, shop_url: str, demo_shop: Any) -> str:
                 }
             )
             order = await orders_service.create_order(
-                conn, merchant=merchant, request=flight, payment_base=settings.public_base
+                conn, merchant=merchant, request=flight, settings=settings
             )
         return str(order["paymentUrl"])
 

@@ -667,7 +667,7 @@ def cmd_notify_test(args: argparse.Namespace, settings: Settings) -> int:
             async with db.transaction() as conn:
                 try:
                     notification_id = await worker.send_test(
-                        conn, merchant_id=args.merchant, payment_base=settings.public_base
+                        conn, merchant_id=args.merchant, settings=settings
                     )
                 except LookupError as exc:
                     raise CommandError(f"no merchant with id {args.merchant}") from exc

@@ -50,7 +50,6 @@ async def validate(request: Request, order_id: str) -> Response:
             merchant=merchant,
             order_id=order_id,
             request=body,
-            payment_base=ctx.payment_base,
             mode=ctx.settings.mode,
         )
     return envelope.data(answer)
@@ -72,7 +71,6 @@ async def send_code(request: Request, order_id: str) -> Response:
             merchant=merchant,
             order_id=order_id,
             request=body,
-            payment_base=ctx.payment_base,
             mode=ctx.settings.mode,
             rules=_rules(ctx),
         )
@@ -95,7 +93,6 @@ async def pay(request: Request, order_id: str) -> Response:
             merchant=merchant,
             order_id=order_id,
             request=body,
-            payment_base=ctx.payment_base,
             mode=ctx.settings.mode,
         )
     return envelope.data(answer)

@@ -90,10 +90,9 @@ async def validate(
     merchant: Merchant,
     order_id: str,
     request: ActionRequest,
-    payment_base: str,
     mode: str,
 ) -> dict[str, Any]:
-    order = await _order(conn, merchant, order_id, request, payment_base, lock=False)
+    order = await _order(conn, merchant, order_id, request, lock=False)
     if order.paid:
         raise WrongOrderStatus("The order is already paid")
     _method(request)
@@ -111,11 +110,10 @@ async def send_code(
     merchant: Merchant,
     order_id: str,
     request: ActionRequest,
-    payment_base: str,
     mode: str,
     rules: CodeRules,
 ) -> dict[str, Any]:
-    order = await _order(conn, merchant, order_id, request, payment_base, lock=True)
+    order = await _order(conn, merchant, order_id, request, lock=True)
     if order.paid:
         raise WrongOrderStatus("The order is already paid")
     method_id = _method(request)
@@ -178,10 +176,9 @@ async def pay(
     merchant: Merchant,
     order_id: str,
     request: PayRequest,
-    payment_base: str,
     mode: str,
 ) -> dict[str, Any]:
-    order = await _order(conn, merchant, order_id, request, payment_base, lock=True)
+    order = await _order(conn, merchant, order_id, request, lock=True)
     language = order.language
     if order.paid:
         return _paid_answer(language, "alreadyPaid")
@@ -219,7 +216,6 @@ async def pay(
             conn,
             container_id=order.container_id,
             method=sandbox.PAYMENT_METHODS[method_id],
-            payment_base=payment_base,
             details={
                 "paymentMethodId": method_id,
                 "publicCode": current["public_code"],
@@ -242,14 +238,13 @@ async def _order(
     merchant: Merchant,
     order_id: str,
     request: ActionRequest,
-    payment_base: str,
     *,
     lock: bool,
 ) -> _Order:
     """The merchant's order, payable through this flow or already paid; 404 / 422 otherwise."""
     validation.check_language(request.languageId)
     row = await orders_service.get_owned_order(
-        conn, merchant=merchant, order_id=order_id, payment_base=payment_base, lock=lock
+        conn, merchant=merchant, order_id=order_id, lock=lock
     )
     m = row._mapping
     language = request.languageId or m["language_id"] or "ru"
@@ -262,9 +257,7 @@ async def _order(
     if m["joined_as"] == "addon":
         raise WrongOrderStatus("An add-on order is paid with its invoice on the payment page")
     if lock:  # a change: a passed deadline is recorded first
-        status = await payments_service.current_status(
-            conn, m["container_id"], payment_base=payment_base
-        )
+        status = await payments_service.current_status(conn, m["container_id"])
     else:  # a check: writes nothing
         status = await payments_service.effective_status(conn, m["container_id"])
     if status != "pending":

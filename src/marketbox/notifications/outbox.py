@@ -16,7 +16,6 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, jsonutil
-from marketbox.config import payment_url
 from marketbox.security import signing
 from marketbox.storage.tables import merchants, notifications
 
@@ -78,7 +77,7 @@ async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]
     return [v["id"] for v in values]
 
 
-async def enqueue_test(conn: AsyncConnection, *, merchant_id: str, payment_base: str) -> str:
+async def enqueue_test(conn: AsyncConnection, *, merchant_id: str, payment_url: str) -> str:
     """The monitoring test notification (notifications.md §6.1): changes no order."""
     merchant = (await conn.execute(select(merchants).where(merchants.c.id == merchant_id))).first()
     if merchant is None:
@@ -100,7 +99,7 @@ async def enqueue_test(conn: AsyncConnection, *, merchant_id: str, payment_base:
         "merchantOrderId": "",
         "expirationDate": stamp,
         "fileIds": [],
-        "paymentUrl": payment_url(payment_base, TEST_NOTIFICATION_ORDER_ID),
+        "paymentUrl": payment_url,
         "customer": {"type": "private"},
         "languageId": "ru",
         "processable": True,

@@ -68,13 +68,11 @@ async def _expiry_sweeps(
     while not stop.is_set():
         try:
             async with db.transaction() as conn:
-                expired = await orders_service.expire_due(conn, payment_base=settings.public_base)
+                expired = await orders_service.expire_due(conn)
             if expired:
                 log.info("expired %d overdue orders", expired)
             async with db.transaction() as conn:
-                paid_out = await refunds_service.pay_out_formed(
-                    conn, payment_base=settings.public_base
-                )
+                paid_out = await refunds_service.pay_out_formed(conn)
             if paid_out:
                 log.info("paid out %d refunds", paid_out)
         except Exception:  # a failed sweep is retried at the next one; the worker goes on
@@ -84,7 +82,7 @@ async def _expiry_sweeps(
                 db,
                 gateway,
                 settings,
-                effects={operations.REFUND: refunds_service.payout_effect(settings.public_base)},
+                effects={operations.REFUND: refunds_service.payout_effect},
             )
             if moved.total:
                 log.info("gateway operations: %s", moved.by_status)
@@ -96,9 +94,7 @@ async def _expiry_sweeps(
         except Exception:
             log.exception("idempotency key purge failed")
         try:
-            recovered = await attempts.recover(
-                db, gateway, settings, payment_base=settings.public_base
-            )
+            recovered = await attempts.recover(db, gateway, settings)
             if recovered.total:
                 log.info("recovered card attempts: %s", recovered.by_status)
                 metrics.count_by_status(metrics.CARD_ATTEMPTS_RECOVERED, recovered.by_status)
@@ -193,11 +189,12 @@ async def resend(
     return new_id
 
 
-async def send_test(conn: AsyncConnection, *, merchant_id: str, payment_base: str) -> str:
+async def send_test(conn: AsyncConnection, *, merchant_id: str, settings: Settings) -> str:
     """Queue the monitoring test notification (notifications.md §6.1) to the merchant's URL.
 
     Returns the notification id (its status is `no_url` when the merchant has no URL);
     raises LookupError for an unknown merchant. Never commits. To send it right away instead
     of waiting for the worker: `await Dispatcher(settings, db).deliver_now(id)` after commit.
     """
-    return await outbox.enqueue_test(conn, merchant_id=merchant_id, payment_base=payment_base)
+    payment_url = settings.payment_url(outbox.TEST_NOTIFICATION_ORDER_ID)
+    return await outbox.enqueue_test(conn, merchant_id=merchant_id, payment_url=payment_url)

@@ -20,14 +20,14 @@ from marketbox.orders.serializers import order_response
 _NOTIFIED_STATUS = {"hold": "completed"}
 
 
-def notification_body(order_row: Any, payment_base: str) -> dict[str, Any]:
-    body = order_response(order_row, payment_base)
+def notification_body(order_row: Any) -> dict[str, Any]:
+    body = order_response(order_row)
     body["status"] = _NOTIFIED_STATUS.get(body["status"], body["status"])
     return body
 
 
 async def enqueue_for_orders(
-    conn: AsyncConnection, order_rows: Iterable[Any], *, payment_base: str, event: str
+    conn: AsyncConnection, order_rows: Iterable[Any], *, event: str
 ) -> list[str]:
     """One notification per order, to the order's URL or its merchant's default."""
     notices = []
@@ -38,7 +38,7 @@ async def enqueue_for_orders(
                 order_id=m["id"],
                 merchant_id=m["merchant_id"],
                 event=event,
-                body=notification_body(row, payment_base),
+                body=notification_body(row),
                 url=m["notification_url"],
             )
         )

@@ -58,7 +58,7 @@ async def create_order(request: Request) -> Response:
             conn,
             merchant=merchant,
             request=body,
-            payment_base=ctx.payment_base,
+            settings=ctx.settings,
             require_https=ctx.settings.mode == "production",
         )
     return envelope.data(order)
@@ -79,9 +79,7 @@ async def list_orders(request: Request) -> Response:
             ORDER_FILTERS,
             set(repository.SORT_COLUMNS),
         )
-        items, total = await orders_service.list_orders(
-            conn, merchant=merchant, query=query, payment_base=ctx.payment_base
-        )
+        items, total = await orders_service.list_orders(conn, merchant=merchant, query=query)
     return envelope.page(items, total=total, page=query.page, page_size=query.page_size)
 
 
@@ -94,9 +92,7 @@ async def get_order(request: Request, order_id: str) -> Response:
     ctx = get_context(request)
     async with ctx.db.transaction() as conn:
         merchant = await ctx.merchant(conn, request)
-        order = await orders_service.get_order(
-            conn, merchant=merchant, order_id=order_id, payment_base=ctx.payment_base
-        )
+        order = await orders_service.get_order(conn, merchant=merchant, order_id=order_id)
     return envelope.data(order)
 
 
@@ -118,7 +114,6 @@ async def update_order(request: Request, order_id: str) -> Response:
             merchant=merchant,
             order_id=order_id,
             request=body,
-            payment_base=ctx.payment_base,
             require_https=ctx.settings.mode == "production",
         )
     return envelope.data(order)
@@ -133,9 +128,7 @@ async def cancel_order(request: Request, order_id: str) -> Response:
     ctx = get_context(request)
     async with ctx.db.transaction() as conn:
         merchant = await ctx.merchant(conn, request)
-        order = await orders_service.cancel_order(
-            conn, merchant=merchant, order_id=order_id, payment_base=ctx.payment_base
-        )
+        order = await orders_service.cancel_order(conn, merchant=merchant, order_id=order_id)
     return envelope.data(order)
 
 
@@ -151,6 +144,6 @@ async def set_order_status(request: Request, order_id: str) -> Response:
         merchant = await ctx.merchant(conn, request)
         body = await read_model(request, OrderStatusRequest)
         order = await orders_service.set_status(
-            conn, merchant=merchant, order_id=order_id, request=body, payment_base=ctx.payment_base
+            conn, merchant=merchant, order_id=order_id, request=body
         )
     return envelope.data(order)

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from marketbox import money
-from marketbox.config import payment_url
 
 OPTIONAL_TEXT = (
     ("merchantOrderIdVisible", "merchant_order_id_visible"),
@@ -28,7 +27,7 @@ def format_datetime(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
-def order_response(row: Any, payment_base: str) -> dict[str, Any]:
+def order_response(row: Any) -> dict[str, Any]:
     m = row._mapping if hasattr(row, "_mapping") else row
     currency = m["currency"]
     customer = dict(m["customer"] or {})
@@ -49,7 +48,7 @@ def order_response(row: Any, payment_base: str) -> dict[str, Any]:
         "createdAt": format_datetime(m["created_at"]),
         "expirationDate": format_datetime(m["expiration_date"]),
         "fileIds": [],
-        "paymentUrl": payment_url(payment_base, m["container_id"]),
+        "paymentUrl": m["payment_url"],
         "customer": customer,
         "languageId": m["language_id"] or "ru",
         "processable": bool(m["processable"]),

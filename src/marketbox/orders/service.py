@@ -17,12 +17,13 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money, netguard
+from marketbox.config import Settings
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.guarantee.sandbox import PAYMENT_METHODS
 from marketbox.marketplace import addons as marketplace_addons
@@ -64,17 +65,19 @@ async def create_order(
     *,
     merchant: Merchant,
     request: CreateOrderRequest,
-    payment_base: str,
+    settings: Settings,
     require_https: bool = False,
 ) -> dict[str, Any]:
+    """A new order. A main order opens a container and is issued its paymentUrl
+    (`Settings.payment_url`); a suborder joins a container and carries its URL."""
     if ids.normalize_uuid(request.merchantId) != merchant.id:
         raise ForeignMerchant()
     now = clock.now()
     validation.check_currency(request.currencyId)
     validation.check_language(request.languageId)
-    settings = request.orderSetting
-    validate_amounts = not (settings and settings.disableValidate)
-    policy = settings.roundPolicy if settings and settings.roundPolicy else "strict"
+    setting = request.orderSetting
+    validate_amounts = not (setting and setting.disableValidate)
+    policy = setting.roundPolicy if setting and setting.roundPolicy else "strict"
     lines = validation.check_basket(
         request.basketItems, round_policy=policy, validate_amounts=validate_amounts
     )
@@ -91,14 +94,11 @@ async def create_order(
 
     order_id = ids.new_id()
     new_container: dict[str, Any] | None = None
-    shop_id = request.shopId
-    joined_as = "main"
     if request.orderContainerId:
-        container_id, joined_as, shop_id = await _join_container(
-            conn, merchant, request, processable=processable, now=now
-        )
+        place = await _join_container(conn, merchant, request, processable=processable, now=now)
     else:
         container_id = ids.new_id()
+        place = _Place(container_id, "main", request.shopId, settings.payment_url(container_id))
         new_container = {
             "id": container_id,
             "number": new_container_number(),
@@ -114,7 +114,7 @@ async def create_order(
         extra["userAccountId"] = request.userAccountId
     values = {
         "id": order_id,
-        "container_id": container_id,
+        "container_id": place.container_id,
         "merchant_id": merchant.id,
         "merchant_order_id": request.merchantOrderId,
         "merchant_order_key": request.merchantOrderId
@@ -128,14 +128,14 @@ async def create_order(
         "language_id": request.languageId or "ru",
         "status": "created",
         "subtype": "order",
-        "joined_as": joined_as,
+        "joined_as": place.joined_as,
         "processing_status": "",
         "processable": processable,
         "expiration_date": expiration,
         "created_at": now,
         "updated_at": now,
         "paid_at": None,
-        "shop_id": shop_id,
+        "shop_id": place.shop_id,
         "parent_id": request.parentId,
         "customer": _dump(request.customer) or {},
         "basket_items": lines,
@@ -144,6 +144,7 @@ async def create_order(
         "success_url": request.successUrl,
         "fail_url": request.failUrl,
         "return_url": request.returnUrl,
+        "payment_url": place.payment_url,
         "invoice_setting": _dump(request.invoiceSetting),
         "order_setting": _dump(request.orderSetting),
         "extra": extra or None,
@@ -159,7 +160,17 @@ async def create_order(
         if "merchant_order_key" in str(exc.orig):
             raise MerchantOrderIdDuplicate() from exc
         raise
-    return order_response(values, payment_base)
+    return order_response(values)
+
+
+class _Place(NamedTuple):
+    """Where a new order goes: its container, how it joined it, its point of sale and the
+    container's paymentUrl."""
+
+    container_id: str
+    joined_as: str
+    shop_id: int | None
+    payment_url: str
 
 
 async def _join_container(
@@ -169,10 +180,11 @@ async def _join_container(
     *,
     processable: bool,
     now: Any,
-) -> tuple[str, str, int | None]:
+) -> _Place:
     """Who may join an invoice (docs/security.md): its own merchants, or an approved add-on
-    the payment page offers for it. Returns (container id, joined_as, shopId); the container
-    stays locked until commit, so no payment can slip between this check and the INSERT."""
+    the payment page offers for it. The suborder carries the main order's paymentUrl (one
+    container, one payment page); the container stays locked until commit, so no payment can
+    slip between this check and the INSERT."""
     given = request.orderContainerId or ""
     if not ids.is_uuid(given):
         raise ContainerNotFound()
@@ -202,11 +214,11 @@ async def _join_container(
             fields=[FieldError("processable", "wrong_value", str(main["processable"]).lower())],
         )
     if merchant.id in await repository.insiders(conn, container_id):
-        return container_id, "own", request.shopId
+        return _Place(container_id, "own", request.shopId, main["payment_url"])
     shop_id = await marketplace_addons.admit_addon(
         conn, merchant_id=merchant.id, shop_id=request.shopId, container_id=container_id
     )
-    return container_id, "addon", shop_id
+    return _Place(container_id, "addon", shop_id, main["payment_url"])
 
 
 async def _check_references(
@@ -232,7 +244,6 @@ async def _check_references(
 async def expire_due(
     conn: AsyncConnection,
     *,
-    payment_base: str,
     merchant_id: str | None = None,
     container_id: str | None = None,
 ) -> int:
@@ -240,15 +251,13 @@ async def expire_due(
     expired = await repository.expire_due(
         conn, clock.now(), merchant_id=merchant_id, container_id=container_id
     )
-    await notices.enqueue_for_orders(conn, expired, payment_base=payment_base, event="expired")
+    await notices.enqueue_for_orders(conn, expired, event="expired")
     return len(expired)
 
 
-async def get_order(
-    conn: AsyncConnection, *, merchant: Merchant, order_id: str, payment_base: str
-) -> dict[str, Any]:
-    row = await _owned_order(conn, merchant, order_id, payment_base)
-    return order_response(row, payment_base)
+async def get_order(conn: AsyncConnection, *, merchant: Merchant, order_id: str) -> dict[str, Any]:
+    row = await _owned_order(conn, merchant, order_id)
+    return order_response(row)
 
 
 async def get_owned_order(
@@ -256,19 +265,17 @@ async def get_owned_order(
     *,
     merchant: Merchant,
     order_id: str,
-    payment_base: str,
     lock: bool = False,
 ) -> Any:
     """The merchant's order row for another domain's action on it (404 otherwise); with
     `lock`, its container is locked first (docs/security.md "Lock order")."""
-    return await _owned_order(conn, merchant, order_id, payment_base, lock=lock)
+    return await _owned_order(conn, merchant, order_id, lock=lock)
 
 
 async def _owned_order(
     conn: AsyncConnection,
     merchant: Merchant,
     order_id: str,
-    payment_base: str,
     *,
     lock: bool = False,
 ) -> Any:
@@ -293,20 +300,20 @@ async def _owned_order(
     m = row._mapping
     if m["status"] == "created" and m["subtype"] == "order" and m["processable"]:
         # Its own deadline, or its container's main order's (expire_due finds either).
-        await expire_due(conn, payment_base=payment_base, container_id=m["container_id"])
+        await expire_due(conn, container_id=m["container_id"])
     found = await repository.lock_order(conn, order_id, merchant_id=merchant.id)
     return found[0] if found is not None else None
 
 
 async def list_orders(
-    conn: AsyncConnection, *, merchant: Merchant, query: ListQuery, payment_base: str
+    conn: AsyncConnection, *, merchant: Merchant, query: ListQuery
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the merchant's orders; reading writes nothing (passed deadlines read as
     `expired`; the worker records them)."""
     rows, total = await repository.list_orders(
         conn, merchant_id=merchant.id, query=query, now=clock.now()
     )
-    return [order_response(r, payment_base) for r in rows], total
+    return [order_response(r) for r in rows], total
 
 
 async def update_order(
@@ -315,14 +322,13 @@ async def update_order(
     merchant: Merchant,
     order_id: str,
     request: UpdateOrderRequest,
-    payment_base: str,
     require_https: bool = False,
 ) -> dict[str, Any]:
     """Partial update before payment; the merged order is re-validated as at creation."""
     validation.check_notification_url(request.notificationUrl, require_https=require_https)
     if require_https:  # production: no private networks (netguard.py); sandbox allows localhost
         await netguard.check_url(request.notificationUrl, field="notificationUrl")
-    row = await _owned_order(conn, merchant, order_id, payment_base, lock=True)
+    row = await _owned_order(conn, merchant, order_id, lock=True)
     m = row._mapping
     if m["subtype"] != "order":
         raise WrongOrderStatus("A refund is not updated: cancel it and create another")
@@ -384,11 +390,11 @@ async def update_order(
     updated = await repository.update_order(conn, m["id"], values, from_statuses=("created",))
     if updated is None:  # paid or canceled between our read and this write
         raise WrongOrderStatus()
-    return order_response(updated, payment_base)
+    return order_response(updated)
 
 
 async def cancel_order(
-    conn: AsyncConnection, *, merchant: Merchant, order_id: str, payment_base: str
+    conn: AsyncConnection, *, merchant: Merchant, order_id: str
 ) -> dict[str, Any]:
     """DELETE: an unpaid order is canceled; a held payment marked shipping_unavailable is
     reversed (api.md §8.6); anything else is `wrong_order_status`.
@@ -396,16 +402,14 @@ async def cancel_order(
     Canceling the main order withdraws the invoice: every unpaid order in it is canceled
     with it, and each of their shops is notified. Another order goes alone.
     """
-    row = await _owned_order(conn, merchant, order_id, payment_base, lock=True)
+    row = await _owned_order(conn, merchant, order_id, lock=True)
     m = row._mapping
     now = clock.now()
     if m["status"] == "created" and m["joined_as"] == "main":
         canceled = await repository.cancel_created_orders(conn, m["container_id"], now)
-        await notices.enqueue_for_orders(
-            conn, canceled, payment_base=payment_base, event="canceled"
-        )
+        await notices.enqueue_for_orders(conn, canceled, event="canceled")
         updated = next(r for r in canceled if r._mapping["id"] == m["id"])
-        return order_response(updated, payment_base)
+        return order_response(updated)
     if m["subtype"] != "order" and m["status"] in ("draft", "created"):
         if await operations.of_source(conn, operations.REFUND, m["id"]):
             raise WrongOrderStatus("The refund is being paid out: it cannot be canceled any more")
@@ -430,8 +434,8 @@ async def cancel_order(
         await shipments_service.release_if_settled(conn, m["container_id"])
     elif m["status"] == "completed":
         await receipts_service.issue_for_reversal(conn, updated)
-    await notices.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
-    return order_response(updated, payment_base)
+    await notices.enqueue_for_orders(conn, [updated], event="canceled")
+    return order_response(updated)
 
 
 async def _guaranteed_and_unshipped(conn: AsyncConnection, order: Any) -> bool:
@@ -456,9 +460,7 @@ async def mark_shipping_unavailable(
     await repository.mark_processing_status(conn, order_ids, "shipping_unavailable", now)
 
 
-async def remove_addon(
-    conn: AsyncConnection, *, container_id: str, order_id: str, payment_base: str
-) -> bool:
+async def remove_addon(conn: AsyncConnection, *, container_id: str, order_id: str) -> bool:
     """The buyer removes an add-on order from the payment page before paying.
 
     Only orders that joined as add-ons, only while the invoice is unpaid; the add-on's shop
@@ -480,7 +482,7 @@ async def remove_addon(
     )
     if updated is None:
         return False
-    await notices.enqueue_for_orders(conn, [updated], payment_base=payment_base, event="canceled")
+    await notices.enqueue_for_orders(conn, [updated], event="canceled")
     return True
 
 
@@ -493,10 +495,9 @@ async def set_status(
     merchant: Merchant,
     order_id: str,
     request: OrderStatusRequest,
-    payment_base: str,
 ) -> dict[str, Any]:
     """PUT /v3/billing/api/order/{id}/status: the merchant moves a non-processable order."""
-    row = await _owned_order(conn, merchant, order_id, payment_base, lock=True)
+    row = await _owned_order(conn, merchant, order_id, lock=True)
     m = row._mapping
     if m["processable"]:
         raise WrongOrderStatus("Only non-processable orders change status through this method")
@@ -510,4 +511,4 @@ async def set_status(
     updated = await repository.update_order(conn, m["id"], values, from_statuses=(m["status"],))
     if updated is None:
         raise WrongOrderStatus()
-    return order_response(updated, payment_base)
+    return order_response(updated)

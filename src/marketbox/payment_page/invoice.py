@@ -107,9 +107,7 @@ class Invoice:
         return "outside" if self.status == "pending" and not self.payable_here else self.status
 
 
-async def load(
-    conn: AsyncConnection, container_id: str, *, payment_base: str, record: bool = False
-) -> Invoice:
+async def load(conn: AsyncConnection, container_id: str, *, record: bool = False) -> Invoice:
     """The invoice with its current status. A page that only shows it writes nothing (a
     passed deadline reads as expired; the worker records it); `record`, for a change to the
     invoice, records a passed deadline first (payments.service.current_status).
@@ -121,9 +119,7 @@ async def load(
     container_id = ids.normalize_uuid(container_id)
     now = clock.now()
     if record:
-        status = await payments_service.current_status(
-            conn, container_id, payment_base=payment_base
-        )
+        status = await payments_service.current_status(conn, container_id)
     else:
         status = await payments_service.effective_status(conn, container_id)
     container = (await payments_repository.get_container(conn, container_id, now=now))._mapping

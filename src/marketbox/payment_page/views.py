@@ -109,7 +109,7 @@ async def payment_page(request: Request, container_id: str) -> Response:
     ctx = get_context(request)
     try:
         async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            invoice = await invoice_model.load(conn, container_id)
             page = _Page(request, ctx, invoice)
             await page.load_addons(conn)
     except ContainerNotFound:
@@ -133,9 +133,7 @@ async def pay(request: Request, container_id: str) -> Response:
         if isinstance(started, Response):
             return started
         attempt, card = started
-        attempt = await attempts.run(
-            ctx.db, ctx.gateway, ctx.settings, attempt, card, payment_base=ctx.payment_base
-        )
+        attempt = await attempts.run(ctx.db, ctx.gateway, ctx.settings, attempt, card)
         if attempt.status in (attempts.VOIDED, attempts.VOIDING):
             # The bank approved, but the invoice could no longer take it (another payment won,
             # an add-on joined, the deadline passed): the authorization is being released.
@@ -143,7 +141,7 @@ async def pay(request: Request, container_id: str) -> Response:
                 raise AmountChanged()
             raise ContainerNotPayable(attempt.release_reason or "")
         async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            invoice = await invoice_model.load(conn, container_id)
             page = _Page(request, ctx, invoice)
             if attempt.status == attempts.PAID:
                 target = await _back_to_shop(conn, invoice, invoice.success_url)
@@ -163,7 +161,7 @@ async def pay(request: Request, container_id: str) -> Response:
         # Another payment won the race, an add-on joined or the deadline passed: nothing was
         # paid (an approved authorization was voided). Show the invoice as it is now.
         async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            invoice = await invoice_model.load(conn, container_id)
             page = _Page(request, ctx, invoice)
             await page.load_addons(conn)
         if not invoice.is_payable or not isinstance(exc, AmountChanged):
@@ -183,9 +181,7 @@ async def _begin_attempt(
     delay = BUSY_POLL_SECONDS
     while True:
         async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(
-                conn, container_id, payment_base=ctx.payment_base, record=True
-            )
+            invoice = await invoice_model.load(conn, container_id, record=True)
             page = _Page(request, ctx, invoice)
             if not invoice.is_payable:
                 return page.status_page(status_code=409)
@@ -252,14 +248,11 @@ async def remove_addon(request: Request, container_id: str) -> Response:
     if forms.token_matches(request.cookies.get(forms.CSRF_COOKIE), submitted.get(forms.CSRF_FIELD)):
         try:
             async with ctx.db.transaction() as conn:
-                await invoice_model.load(
-                    conn, container_id, payment_base=ctx.payment_base, record=True
-                )
+                await invoice_model.load(conn, container_id, record=True)
                 await orders_service.remove_addon(
                     conn,
                     container_id=container_id,
                     order_id=submitted.get("order_id", ""),
-                    payment_base=ctx.payment_base,
                 )
         except ContainerNotFound:
             return _not_found(request, ctx)
@@ -294,7 +287,7 @@ async def summary(request: Request, container_id: str) -> Response:
     """
     ctx = get_context(request)
     async with ctx.db.transaction() as conn:
-        invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+        invoice = await invoice_model.load(conn, container_id)
     lang = _lang(request, invoice)[0]
     body = {
         "id": invoice.id,
@@ -326,7 +319,7 @@ async def orders_fragment(request: Request, container_id: str) -> Response:
     ctx = get_context(request)
     try:
         async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            invoice = await invoice_model.load(conn, container_id)
     except ContainerNotFound:
         return _not_found(request, ctx)
     page = _Page(request, ctx, invoice)
@@ -343,7 +336,7 @@ async def fail_page(request: Request, container_id: str) -> Response:
     ctx = get_context(request)
     try:
         async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            invoice = await invoice_model.load(conn, container_id)
             declined = await repository.latest_declined(conn, invoice.id)
     except ContainerNotFound:
         return _not_found(request, ctx)
@@ -374,7 +367,7 @@ async def _render_paid(
     extra: dict[str, Any] = {}
     try:
         async with ctx.db.transaction() as conn:
-            invoice = await invoice_model.load(conn, container_id, payment_base=ctx.payment_base)
+            invoice = await invoice_model.load(conn, container_id)
             if fiscal:
                 extra["fiscal_subjects"] = FISCAL_SUBJECTS
                 extra["fiscal_receipts"] = [

@@ -203,8 +203,6 @@ async def run(
     settings: Settings,
     attempt: Attempt,
     card: Card,
-    *,
-    payment_base: str,
 ) -> Attempt:
     """Ask the gateway, record the answer, pay the invoice or release the authorization.
 
@@ -214,9 +212,7 @@ async def run(
     if authorization is None:
         return attempt
     recorded = await record(db, attempt.id, authorization)
-    return await settle(
-        db, gateway, recorded.id, payment_base=payment_base, timeout=_timeout(settings)
-    )
+    return await settle(db, gateway, recorded.id, timeout=_timeout(settings))
 
 
 async def ask(
@@ -287,7 +283,6 @@ async def settle(
     gateway: gw.PaymentGateway,
     attempt_id: int,
     *,
-    payment_base: str,
     timeout: float,
 ) -> Attempt:
     """Steps 4-6 for an approved authorization: pay the invoice, or void the authorization
@@ -295,13 +290,13 @@ async def settle(
     async with db.transaction() as conn:
         attempt = await _read(conn, attempt_id)
     if attempt.status == AUTHORIZED:
-        attempt = await _pay(db, attempt, payment_base=payment_base)
+        attempt = await _pay(db, attempt)
     if attempt.status == VOIDING:
         attempt = await _release(db, gateway, attempt, timeout=timeout)
     return attempt
 
 
-async def _pay(db: Database, attempt: Attempt, *, payment_base: str) -> Attempt:
+async def _pay(db: Database, attempt: Attempt) -> Attempt:
     try:
         async with db.transaction() as conn:
             current = await _locked(conn, attempt.id)
@@ -311,7 +306,6 @@ async def _pay(db: Database, attempt: Attempt, *, payment_base: str) -> Attempt:
                 conn,
                 container_id=attempt.container_id,
                 method=attempt.method or METHOD_CARD,
-                payment_base=payment_base,
                 expected_amount=attempt.amount,
                 expected_currency=attempt.currency,
                 hold=not attempt.captured,
@@ -398,7 +392,6 @@ async def recover(
     gateway: gw.PaymentGateway,
     settings: Settings,
     *,
-    payment_base: str,
     limit: int = 100,
 ) -> Recovered:
     """Finish this gateway's attempts left unfinished for longer than
@@ -416,7 +409,7 @@ async def recover(
     counts: dict[str, int] = {}
     for attempt_id in due:
         try:
-            attempt = await _recover_one(db, gateway, settings, attempt_id, payment_base, now)
+            attempt = await _recover_one(db, gateway, settings, attempt_id, now)
         except Exception:  # one broken attempt must not stop the others; retried next pass
             log.exception("recovering payment attempt %s failed", attempt_id)
             continue
@@ -429,7 +422,6 @@ async def _recover_one(
     gateway: gw.PaymentGateway,
     settings: Settings,
     attempt_id: int,
-    payment_base: str,
     now: datetime,
 ) -> Attempt:
     timeout = _timeout(settings)
@@ -457,7 +449,7 @@ async def _recover_one(
                 )
                 return await _read(conn, attempt_id)
         attempt = await record(db, attempt_id, authorization)
-    return await settle(db, gateway, attempt_id, payment_base=payment_base, timeout=timeout)
+    return await settle(db, gateway, attempt_id, timeout=timeout)
 
 
 # --- helpers ---------------------------------------------------------------------------------

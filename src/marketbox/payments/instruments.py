@@ -105,7 +105,7 @@ _main = orders.alias("main_order")
 
 
 async def list_invoices(
-    conn: AsyncConnection, *, query: ListQuery, payment_base: str
+    conn: AsyncConnection, *, query: ListQuery
 ) -> tuple[list[dict[str, Any]], int]:
     # Reading writes nothing: passed deadlines read as expired (the worker records them).
     now = clock.now()
@@ -129,13 +129,11 @@ async def list_invoices(
         )
         for row in rows:
             by_container[row._mapping["container_id"]].append(row)
-    items = [invoice_response(c, by_container[c._mapping["id"]], payment_base) for c in containers]
+    items = [invoice_response(c, by_container[c._mapping["id"]]) for c in containers]
     return items, total
 
 
-async def get_invoice(
-    conn: AsyncConnection, *, invoice_id: str, payment_base: str
-) -> dict[str, Any]:
+async def get_invoice(conn: AsyncConnection, *, invoice_id: str) -> dict[str, Any]:
     container_id = (await _visible_container(conn, invoice_id))._mapping["id"]
     now = clock.now()
     container = await repository.get_container(conn, container_id, now=now)
@@ -144,12 +142,10 @@ async def get_invoice(
         .where(orders.c.container_id == container_id)
         .order_by(orders.c.created_at, orders.c.id)
     )
-    return invoice_response(container, list(rows), payment_base)
+    return invoice_response(container, list(rows))
 
 
-def invoice_response(
-    container: Any, order_rows: Sequence[Any], payment_base: str
-) -> dict[str, Any]:
+def invoice_response(container: Any, order_rows: Sequence[Any]) -> dict[str, Any]:
     c = container._mapping
     # Refunds (subtype refund) give money back: they are no part of what the invoice asks for.
     rows = [r._mapping for r in order_rows if r._mapping["subtype"] == "order"]
@@ -179,7 +175,7 @@ def invoice_response(
         "currencyId": currency,
         "customer": customer,
         "status": "canceled" if status == "expired" else status,
-        "paymentUrl": f"{payment_base}/order/{c['id']}",
+        "paymentUrl": main["payment_url"],
     }
 
 
@@ -250,7 +246,6 @@ async def confirm_payment(
     *,
     instrument: Instrument,
     request: CreateInvoicePaymentRequest,
-    payment_base: str,
 ) -> dict[str, Any]:
     """Pay the invoice for the instrument, or replay the answer to the same operation."""
     if request.status != "paid":
@@ -270,7 +265,6 @@ async def confirm_payment(
             conn,
             container_id=ids.normalize_uuid(request.invoiceId),
             method="instrument",
-            payment_base=payment_base,
             expected_amount=amount,
             expected_currency=request.currencyId,
             instrument_id=instrument.id,

@@ -56,9 +56,7 @@ async def list_invoices(request: Request) -> Response:
             INVOICE_FILTERS,
             set(instruments.SORT_COLUMNS),
         )
-        items, total = await instruments.list_invoices(
-            conn, query=query, payment_base=ctx.payment_base
-        )
+        items, total = await instruments.list_invoices(conn, query=query)
     return envelope.page(items, total=total, page=query.page, page_size=query.page_size)
 
 
@@ -71,9 +69,7 @@ async def get_invoice(request: Request, invoice_id: str) -> Response:
     ctx = get_context(request)
     async with ctx.db.transaction() as conn:
         await ctx.instrument(conn, request)
-        invoice = await instruments.get_invoice(
-            conn, invoice_id=invoice_id, payment_base=ctx.payment_base
-        )
+        invoice = await instruments.get_invoice(conn, invoice_id=invoice_id)
     return envelope.data(invoice)
 
 
@@ -92,7 +88,5 @@ async def confirm_payment(request: Request) -> Response:
         if not signing.verify(raw, signature, instrument.signing_key, instrument.sign_algorithm):
             raise SignatureError()
         body = await read_model(request, CreateInvoicePaymentRequest)
-        payment = await instruments.confirm_payment(
-            conn, instrument=instrument, request=body, payment_base=ctx.payment_base
-        )
+        payment = await instruments.confirm_payment(conn, instrument=instrument, request=body)
     return envelope.data(payment)

@@ -40,7 +40,7 @@ class PaymentResult:
     paid_orders: list[Any]
 
 
-async def current_status(conn: AsyncConnection, container_id: str, *, payment_base: str) -> str:
+async def current_status(conn: AsyncConnection, container_id: str) -> str:
     """The container's status with passed deadlines applied (and recorded) first: for a
     change under the container's lock. A read uses `effective_status`.
 
@@ -51,7 +51,7 @@ async def current_status(conn: AsyncConnection, container_id: str, *, payment_ba
         raise ContainerNotFound()
     if container._mapping["status"] != "pending":
         return str(container._mapping["status"])
-    if await orders_service.expire_due(conn, payment_base=payment_base, container_id=container_id):
+    if await orders_service.expire_due(conn, container_id=container_id):
         container = await repository.get_container(conn, container_id)
     if container._mapping["status"] == "pending":
         if (await repository.payable(conn, container_id)).total_minor == 0:
@@ -88,7 +88,6 @@ async def pay_container(
     *,
     container_id: str,
     method: str,
-    payment_base: str,
     expected_amount: Decimal | None = None,
     expected_currency: str | None = None,
     hold: bool = False,
@@ -156,7 +155,7 @@ async def pay_container(
     await receipts_service.issue_for_payment(
         conn, paid, payment_id=payment_id, held=hold, payer=claimed.payer
     )
-    await notices.enqueue_for_orders(conn, paid, payment_base=payment_base, event="paid")
+    await notices.enqueue_for_orders(conn, paid, event="paid")
     return PaymentResult(payment_id, container_id, total, currency, paid)
 
 

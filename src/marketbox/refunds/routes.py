@@ -56,9 +56,7 @@ async def create_refund(request: Request) -> Response:
     async with ctx.db.transaction() as conn:
         merchant = await ctx.merchant(conn, request)
         body = await read_model(request, CreateRefundRequest)
-        refund = await refunds_service.create_refund(
-            conn, merchant=merchant, request=body, payment_base=ctx.payment_base
-        )
+        refund = await refunds_service.create_refund(conn, merchant=merchant, request=body)
     return envelope.data(refund)
 
 
@@ -92,7 +90,5 @@ async def create_correction(request: Request) -> Response:
     async with ctx.db.transaction() as conn:
         merchant = await ctx.merchant(conn, request)
         body = await read_model(request, CreateOrderRequest)
-        correction = await refunds_service.create_correction(
-            conn, merchant=merchant, request=body, payment_base=ctx.payment_base
-        )
+        correction = await refunds_service.create_correction(conn, merchant=merchant, request=body)
     return envelope.data(correction)

@@ -206,7 +206,7 @@ def _what_is_left(line: dict[str, Any], left: int, vat: int, currency: str) -> d
 
 
 async def create_refund(
-    conn: AsyncConnection, *, merchant: Merchant, request: CreateRefundRequest, payment_base: str
+    conn: AsyncConnection, *, merchant: Merchant, request: CreateRefundRequest
 ) -> dict[str, Any]:
     """POST /v3/billing/api/order/refund-order: a `created` (or `draft`) refund of a paid order."""
     parent = await _paid_parent(conn, merchant, request.parentId, field="parentId", lock=True)
@@ -287,6 +287,7 @@ async def create_refund(
         "basket_items": lines,
         "meta_data": None,
         "notification_url": parent["notification_url"],
+        "payment_url": parent["payment_url"],
         "success_url": None,
         "fail_url": None,
         "return_url": None,
@@ -301,7 +302,7 @@ async def create_refund(
             raise MerchantOrderIdDuplicate() from exc
         raise
     row = await orders_repository.get_order(conn, values["id"], merchant_id=merchant.id)
-    await notices.enqueue_for_orders(conn, [row], payment_base=payment_base, event="refund")
+    await notices.enqueue_for_orders(conn, [row], event="refund")
     return refund_response(row)
 
 
@@ -313,7 +314,7 @@ async def list_refunds(
 
 
 async def create_correction(
-    conn: AsyncConnection, *, merchant: Merchant, request: CreateOrderRequest, payment_base: str
+    conn: AsyncConnection, *, merchant: Merchant, request: CreateOrderRequest
 ) -> dict[str, Any]:
     """POST /v3/billing/api/order/correction-order (§9.4): what a draft refund withholds (a fee,
     a penalty, a service charge). The correction is paid out of the refund at once
@@ -390,6 +391,7 @@ async def create_correction(
             "basket_items": lines,
             "meta_data": request.metaData,
             "notification_url": request.notificationUrl or refund["notification_url"],
+            "payment_url": refund["payment_url"],
             "success_url": None,
             "fail_url": None,
             "return_url": None,
@@ -410,12 +412,12 @@ async def create_correction(
     )
     correction = await orders_repository.get_order(conn, correction_id, merchant_id=merchant.id)
     await receipts_service.issue_for_correction(conn, correction)
-    await notices.enqueue_for_orders(conn, [promoted], payment_base=payment_base, event="refund")
-    await notices.enqueue_for_orders(conn, [correction], payment_base=payment_base, event="paid")
-    return order_response(correction, payment_base)
+    await notices.enqueue_for_orders(conn, [promoted], event="refund")
+    await notices.enqueue_for_orders(conn, [correction], event="paid")
+    return order_response(correction)
 
 
-async def pay_out_formed(conn: AsyncConnection, *, payment_base: str, limit: int = 100) -> int:
+async def pay_out_formed(conn: AsyncConnection, *, limit: int = 100) -> int:
     """Begin the payout of `created` refunds (the worker's sweep); returns how many completed.
 
     A refund of a payment a gateway took is paid back through it: its refund operation is
@@ -450,26 +452,22 @@ async def pay_out_formed(conn: AsyncConnection, *, payment_base: str, limit: int
         done = await repository.complete(conn, refund_id, clock.now())
         if done is not None:
             completed.append(done)
-    await _paid_out(conn, completed, payment_base=payment_base)
+    await _paid_out(conn, completed)
     return len(completed)
 
 
-def payout_effect(payment_base: str) -> operations.Effect:
-    """What the worker does when the gateway has refunded: the refund completes, and its
-    shop is notified."""
-
-    async def paid_out(conn: AsyncConnection, operation: operations.Operation) -> None:
-        done = await repository.complete(conn, operation.source_id, clock.now())
-        if done is not None:
-            await _paid_out(conn, [done], payment_base=payment_base)
-
-    return paid_out
+async def payout_effect(conn: AsyncConnection, operation: operations.Operation) -> None:
+    """What the worker does when the gateway has refunded (an `operations.Effect`): the refund
+    completes, and its shop is notified."""
+    done = await repository.complete(conn, operation.source_id, clock.now())
+    if done is not None:
+        await _paid_out(conn, [done])
 
 
-async def _paid_out(conn: AsyncConnection, refunds: list[Any], *, payment_base: str) -> None:
+async def _paid_out(conn: AsyncConnection, refunds: list[Any]) -> None:
     """Refunds that completed: their receipts are issued and their shops notified."""
     await receipts_service.issue_for_refunds(conn, refunds)
-    await notices.enqueue_for_orders(conn, refunds, payment_base=payment_base, event="refund")
+    await notices.enqueue_for_orders(conn, refunds, event="refund")
 
 
 def _payout_minor(refund: Any) -> int:

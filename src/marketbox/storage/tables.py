@@ -115,6 +115,10 @@ orders = Table(
     Column("success_url", String(1000), nullable=True),
     Column("fail_url", String(1000), nullable=True),
     Column("return_url", String(1000), nullable=True),
+    # The paymentUrl the order was issued with (Settings.payment_url when its container was
+    # opened; a suborder carries its container's): moving the platform keeps old links as
+    # they were issued (docs/architecture.md).
+    Column("payment_url", String(1000), nullable=False),
     Column("invoice_setting", ExactJSON, nullable=True),
     Column("order_setting", ExactJSON, nullable=True),
     Column("extra", ExactJSON, nullable=True),

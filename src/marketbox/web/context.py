@@ -54,10 +54,6 @@ class AppContext:
                 self.shared, "ip", s.rate_limit_per_ip, s.rate_limit_window_seconds
             )
 
-    @property
-    def payment_base(self) -> str:
-        return self.settings.public_base
-
     async def merchant(self, conn: AsyncConnection, request: Request) -> Merchant:
         token = bearer_token(request)
         merchant = await self.tokens.merchant_for_token(conn, token) if token else None

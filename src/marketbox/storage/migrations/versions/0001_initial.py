@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 01:24:46.840776
+Create Date: 2026-12-07 03:10:57.279860
 """
 
 from __future__ import annotations
@@ -197,6 +197,7 @@ def upgrade() -> None:
         sa.Column("success_url", sa.String(length=1000), nullable=True),
         sa.Column("fail_url", sa.String(length=1000), nullable=True),
         sa.Column("return_url", sa.String(length=1000), nullable=True),
+        sa.Column("payment_url", sa.String(length=1000), nullable=False),
         sa.Column("invoice_setting", marketbox.storage.types.ExactJSON(), nullable=True),
         sa.Column("order_setting", marketbox.storage.types.ExactJSON(), nullable=True),
         sa.Column("extra", marketbox.storage.types.ExactJSON(), nullable=True),
