@@ -211,7 +211,12 @@ class Settings(BaseSettings):
         """The invoice's payment page: the one place its address is built (`paymentUrl`).
         An order stores the URL it was issued with (orders.payment_url), so moving the
         platform changes the links of new invoices only."""
-        return f"{self.public_base}/order/{container_id}"
+        return f"{self.payment_url_prefix}{container_id}"
+
+    @property
+    def payment_url_prefix(self) -> str:
+        """What every payment URL starts with (a mini-app host accepts only such URLs)."""
+        return f"{self.public_base}/order/"
 
 
 @lru_cache(maxsize=1)

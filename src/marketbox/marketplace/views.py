@@ -186,7 +186,7 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
             title=pos.title,
             locale=lang,
             buyer=buyer,
-            payment_url_prefix=f"{_settings(request).public_base}/order/",
+            payment_url_prefix=_settings(request).payment_url_prefix,
         )
     response = _render(
         request,

@@ -44,7 +44,7 @@ async def load(
     *,
     lang: str,
     session_buyer: Buyer | None,
-    public_base: str,
+    payment_url_prefix: str,
 ) -> list[AddonCard]:
     """The cards for `invoice` (none unless it is payable), in the marketplace's order."""
     if not invoice.is_payable:
@@ -64,7 +64,7 @@ async def load(
             title=addon.title,
             locale=lang,
             buyer=buyer,
-            payment_url_prefix=f"{public_base}/order/",
+            payment_url_prefix=payment_url_prefix,
             order_container_id=invoice.id,
             meta_data=meta_data,
         )

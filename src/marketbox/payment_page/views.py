@@ -407,7 +407,7 @@ class _Page:
             self.invoice,
             lang=self.lang,
             session_buyer=buyer,
-            public_base=self.ctx.settings.public_base,
+            payment_url_prefix=self.ctx.settings.payment_url_prefix,
         )
 
     def url(self, sub: str = "", *, lang: str | None = None) -> str:
