@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bench import databases, seed
-from bench.harness import RunConfig, progress
+from bench.harness import RunConfig, attach_profiler, progress
 from bench.procs import HOST, LOAD_CORE, PYTHON, SERVER_CORE, Proc, free_port
 
 FLOOR = "floor/notify"
@@ -74,6 +74,8 @@ def _timed(cfg: RunConfig, tag: str, argv: list[str]) -> dict[str, Any]:
     name = f"notify-{tag.split('/')[0]}"
     with Proc(name, argv, pinning=cfg.pinning, core=SERVER_CORE, capture_stdout=True) as proc:
         assert proc.popen.stdout is not None
+        if cfg.profile:
+            attach_profiler(cfg, proc)
         # The worker bounds itself; this only guards against a hang.
         watchdog = threading.Timer(cfg.time_limit + 90, proc.stop)
         watchdog.start()

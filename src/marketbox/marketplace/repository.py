@@ -422,13 +422,9 @@ async def get_special_offer(conn: AsyncConnection, *, merchant_id: str, external
     return (await conn.execute(query)).first()
 
 
-async def live_special_offers(
-    conn: AsyncConnection, *, now: datetime, limit: int | None = None
-) -> list[Any]:
-    """Active offers running at `now` (start <= now < finish), with their point of sale, if any
-    (an offer tied to an inactive point of sale is left out), ending soonest first."""
+def _live_offers() -> Select[Any]:
     pos = points_of_sale
-    query = (
+    return (
         select(
             special_offers,
             pos.c.title.label("shop_title"),
@@ -437,12 +433,26 @@ async def live_special_offers(
         .select_from(special_offers.outerjoin(pos, pos.c.id == special_offers.c.shop_id))
         .where(
             special_offers.c.active.is_(True),
-            special_offers.c.start_at <= now,
-            special_offers.c.finish_at > now,
+            special_offers.c.start_at <= bindparam("now"),
+            special_offers.c.finish_at > bindparam("now"),
             or_(special_offers.c.shop_id.is_(None), pos.c.active.is_(True)),
         )
         .order_by(special_offers.c.finish_at, special_offers.c.id)
     )
-    if limit is not None:
-        query = query.limit(limit)
-    return list((await conn.execute(query)).all())
+
+
+# Built once: the home page reads the offers strip on every request (bench/ "home").
+_LIVE_OFFERS = _live_offers()
+_LIVE_OFFERS_LIMITED = _LIVE_OFFERS.limit(bindparam("limit"))
+
+
+async def live_special_offers(
+    conn: AsyncConnection, *, now: datetime, limit: int | None = None
+) -> list[Any]:
+    """Active offers running at `now` (start <= now < finish), with their point of sale, if any
+    (an offer tied to an inactive point of sale is left out), ending soonest first."""
+    if limit is None:
+        found = await conn.execute(_LIVE_OFFERS, {"now": now})
+    else:
+        found = await conn.execute(_LIVE_OFFERS_LIMITED, {"now": now, "limit": limit})
+    return list(found.all())

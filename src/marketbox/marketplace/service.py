@@ -471,6 +471,13 @@ class PublicPointOfSale:
     def is_offline(self) -> bool:
         return self.type == "offline"
 
+    @property
+    def kind(self) -> tuple[str, str]:
+        """The chip a page shows for it: (chip modifier, UI text key)."""
+        if self.has_order_app:
+            return "info", "pos.online_order"
+        return "neutral", "pos.offline" if self.is_offline else "pos.online"
+
 
 def _public(row: Any) -> PublicPointOfSale:
     m = row._mapping

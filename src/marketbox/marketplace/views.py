@@ -51,6 +51,7 @@ templates = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,  # no stat() per render: templates change with the code (a restart)
 )
 register_filters(templates)
 register_i18n(templates)

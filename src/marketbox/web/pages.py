@@ -18,6 +18,7 @@ router = APIRouter(include_in_schema=False)
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=True,
+    auto_reload=False,  # no stat() per render: templates change with the code (a restart)
 )
 register_filters(_env)
 register_i18n(_env)
