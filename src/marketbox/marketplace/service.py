@@ -22,6 +22,7 @@ from marketbox.errors import FieldError, ValidationFailed
 from marketbox.marketplace import addons, miniapp, repository, schemas, search
 from marketbox.marketplace.errors import ForeignMerchant, PointOfSaleNotFound
 from marketbox.storage.query import ListQuery
+from marketbox.toolkit.i18n import N_
 
 # Aliases are numeric strings like the real service's ("1694158899"), derived from the id.
 _ALIAS_BASE = 1_000_000_000
@@ -475,8 +476,8 @@ class PublicPointOfSale:
     def kind(self) -> tuple[str, str]:
         """The chip a page shows for it: (chip modifier, UI text key)."""
         if self.has_order_app:
-            return "info", "pos.online_order"
-        return "neutral", "pos.offline" if self.is_offline else "pos.online"
+            return "info", N_("pos.online_order")
+        return "neutral", N_("pos.offline") if self.is_offline else N_("pos.online")
 
 
 def _public(row: Any) -> PublicPointOfSale:
