@@ -217,8 +217,17 @@ DATABASE_COMMANDS = {
     "merchant-create": lambda: ["merchant", "create", "--name", "Shop"],
     "instrument-create": lambda: ["instrument", "create", "--name", "Bank"],
     "notify-test": lambda: ["notify-test", "--merchant", DEMO_MERCHANT_ID],
-    "demo": lambda: ["demo", "--port", str(free_port()), "--shop-port", str(free_port())],
+    "demo": lambda: ["demo", *two_ports("--port", "--shop-port")],
 }
+
+
+def two_ports(first: str, second: str) -> list[str]:
+    """Two different free ports: the kernel may hand the same one out twice in a row once the
+    first probe's socket is closed."""
+    with socket.socket() as one, socket.socket() as other:
+        one.bind(("127.0.0.1", 0))
+        other.bind(("127.0.0.1", 0))
+        return [first, str(one.getsockname()[1]), second, str(other.getsockname()[1])]
 
 
 def assert_database_refused(result: subprocess.CompletedProcess[str]) -> str:
