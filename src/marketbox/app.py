@@ -18,7 +18,7 @@ from marketbox.config import Settings, get_settings
 from marketbox.orders.routes import router as orders_router
 from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database
-from marketbox.web import errors, health, openapi
+from marketbox.web import errors, health, openapi, reference
 from marketbox.web import metrics as web_metrics
 from marketbox.web.context import AppContext
 from marketbox.web.idempotency import IdempotencyMiddleware
@@ -87,7 +87,8 @@ def create_app(
         description="Invoicebox-compatible API v3 (see docs/api.md)",
         lifespan=lifespan,
         openapi_url="/openapi.json",
-        # No Swagger UI: it loads its scripts from a CDN, and our pages use no CDNs.
+        # FastAPI's own Swagger UI loads its scripts from a CDN, and our pages use no CDNs:
+        # /docs is ours (web/reference.py), its assets served by us; no ReDoc.
         docs_url=None,
         redoc_url=None,
         # Real clients follow no redirects (api.md MCP addendum): a trailing slash is a 404.
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(security_router)
     app.include_router(orders_router)
     app.include_router(pages_router)
+    app.include_router(reference.router)
     for module in (
         "marketbox.payments.routes",
         "marketbox.payment_page.views",
@@ -130,7 +132,8 @@ def create_app(
         _include_optional(app, module)
     app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    openapi.install(app)
+    app.mount(reference.ASSETS_URL, StaticFiles(directory=reference.ASSETS_DIR), name="docs-assets")
+    openapi.install(app, public_base=settings.public_base)
     return app
 
 

@@ -117,6 +117,8 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
         "/marketplace/static/{name}": ["/marketplace/static/pos-page.js"],
         "/static/miniapp": ["/static/miniapp/bridge.js"],
         "/static": ["/static/marketbox.css"],
+        "/docs": ["/docs"],  # the API reference (test_api_reference.py)
+        "/docs/assets": ["/docs/assets/swagger-ui.css"],
         "(not found)": ["/no/such/page", "/v3/no/such/endpoint"],
     }
 
@@ -156,7 +158,7 @@ async def test_every_page_carries_the_security_headers(
             assert policy["frame-ancestors"] == expected, path
             assert policy["script-src"] == ["'self'"], path
             assert policy["object-src"] == ["'none'"], path
-    assert html_pages == 17  # every page listed above renders HTML
+    assert html_pages == 18  # every page listed above renders HTML
 
 
 async def test_the_mini_app_host_page_may_frame_only_the_mini_app(

@@ -26,16 +26,18 @@ def content_security_policy(
     frame_ancestors: Iterable[str] = (),
     frame_sources: Iterable[str] = (),
     image_sources: Iterable[str] = (),
+    connect_sources: Iterable[str] = (),
 ) -> str:
     """A strict policy: our own scripts, styles and connections only, no inline code, no
-    plugins, no <base>; `frame_ancestors`, `frame_sources` and `image_sources` are added to
-    'self' in their directives."""
+    plugins, no <base>; `frame_ancestors`, `frame_sources`, `image_sources` and
+    `connect_sources` are added to 'self' in their directives."""
     ancestors = _sources(frame_ancestors)
     frames = _sources(frame_sources)
     images = _sources(image_sources)
+    connections = _sources(connect_sources)
     return (
         "default-src 'self'; script-src 'self'; style-src 'self'; "
-        f"img-src {images}; connect-src 'self'; frame-src {frames}; "
+        f"img-src {images}; connect-src {connections}; frame-src {frames}; "
         f"frame-ancestors {ancestors}; "
         "base-uri 'none'; object-src 'none'"
     )

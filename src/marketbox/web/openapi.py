@@ -1,4 +1,6 @@
-"""OpenAPI glue: bodies are parsed by hand (exact decimals), so their schemas are declared here."""
+"""OpenAPI glue: bodies are parsed by hand (exact decimals), so their schemas are declared here;
+the document also names its server (the platform's public URL) and describes the signed
+notification we POST to shops (`webhooks`, docs/notifications.md)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from marketbox import parsing
+from marketbox.notifications.delivery import DEFAULT_ERROR_CODE, FINAL_CODES
+from marketbox.orders.schemas import OrderResponse
+from marketbox.security import signing
 from marketbox.web import filters
 
 _BODY_MODELS: list[type[BaseModel]] = []
@@ -194,23 +199,128 @@ def _json_schema_bounds(node: Any) -> None:
         _json_schema_bounds(child)
 
 
-def install(app: FastAPI) -> None:
+# The notification reply (docs/notifications.md §3): a final code stops the retries, anything
+# else is retried.
+_NOTIFICATION_REPLY = {
+    "oneOf": [
+        {
+            "type": "object",
+            "title": "Accepted",
+            "required": ["status"],
+            "properties": {"status": {"const": "success"}},
+        },
+        {
+            "type": "object",
+            "title": "Refused",
+            "required": ["status"],
+            "properties": {
+                "status": {"const": "error"},
+                "code": {
+                    "type": "string",
+                    "enum": [*sorted(FINAL_CODES), DEFAULT_ERROR_CODE],
+                    "description": (
+                        "Final, never retried: "
+                        + ", ".join(f"`{code}`" for code in sorted(FINAL_CODES))
+                        + " (`shipping_unavailable` also sets the order's `processingStatus`). "
+                        f"`{DEFAULT_ERROR_CODE}`, no code or another code: sent again later."
+                    ),
+                },
+                "message": {"type": "string", "description": "Kept in the delivery log."},
+            },
+        },
+    ]
+}
+
+_ALGORITHMS = ", ".join(
+    f"`{name}`" + (" (default)" if name == signing.DEFAULT_ALGORITHM else "")
+    for name in signing.ALGORITHMS
+)
+
+
+def _notification_webhook() -> dict[str, Any]:
+    """`webhooks.orderNotification`: what the platform POSTs to the shop's `notificationUrl`."""
+    order = {"$ref": f"#/components/schemas/{OrderResponse.__name__}"}
+    reply = {"$ref": "#/components/schemas/NotificationReply"}
+    return {
+        "post": {
+            "operationId": "orderNotification",
+            "summary": "Order notification, signed (sent by the platform to the shop)",
+            "description": (
+                "POSTed to the order's `notificationUrl` (else the merchant's default URL) when "
+                "the order's status changes: payment, expiry, cancellation. The body is the "
+                "order as the API returns it (a held payment is reported as `completed`). "
+                "Delivery is at least once: every retry carries the identical body and "
+                "signature, so a shop that already processed this `id` answers `success` "
+                "again. Anything but HTTP 200 with `success` or a final error code (another "
+                "status, a redirect, a timeout) is sent again later, by default up to 10 more "
+                "times within 24 hours (docs/notifications.md)."
+            ),
+            "security": [],
+            "parameters": [
+                {
+                    "name": "X-Signature",
+                    "in": "header",
+                    "required": True,
+                    "description": (
+                        "Lowercase hex HMAC of the exact body bytes with the merchant's "
+                        f"signing key, under the merchant's algorithm: {_ALGORITHMS}. "
+                        "Verify it before trusting the body; a wrong one is answered with "
+                        "`signature_error`."
+                    ),
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]+$"},
+                },
+                {
+                    "name": "X-Request-Id",
+                    "in": "header",
+                    "required": True,
+                    "description": (
+                        "`<notification record id>-<attempt number>-<8 random hex digits>`, "
+                        "unique per request (a retry changes only this header)."
+                    ),
+                    "schema": {"type": "string"},
+                },
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": order}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The shop's reply",
+                    "content": {"application/json": {"schema": reply}},
+                }
+            },
+        }
+    }
+
+
+def install(app: FastAPI, *, public_base: str) -> None:
+    """Serve the customised document; `public_base` is the platform's public URL (`servers`)."""
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
         schema = get_openapi(
-            title=app.title, version=app.version, routes=app.routes, description=app.description
+            title=app.title,
+            version=app.version,
+            routes=app.routes,
+            description=app.description,
+            servers=[{"url": public_base}],
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in _BODY_MODELS:
+        # The notification's body is the order (webhooks), whichever routes are served.
+        models: list[type[BaseModel]] = [*_BODY_MODELS, OrderResponse]
+        for model in models:
             model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             for name, definition in model_schema.pop("$defs", {}).items():
                 components.setdefault(name, definition)
             components[model.__name__] = model_schema
         components["ErrorEnvelope"] = _ERROR_ENVELOPE
+        components["NotificationReply"] = _NOTIFICATION_REPLY
         _json_schema_bounds(components)
         _document_errors(schema)
         _document_idempotency(schema)
+        schema["webhooks"] = {"orderNotification": _notification_webhook()}
         schema["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
         schema["security"] = [{"bearer": []}]
         app.openapi_schema = schema
