@@ -89,6 +89,7 @@ def buyer_receipt_letter(
     for order in orders:
         order_amount = money.from_minor(int(order["amount_minor"]), currency)
         lines.append(f"— {order['description']}: {format_money(order_amount, currency, lang)}")
+    receipt_url = str(main["payment_url"]) + "/receipt"
     lines += [
         "",
         t("mail.receipt.date", lang, date=format_date(paid_at, lang, with_zone=True)),
