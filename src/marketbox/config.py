@@ -11,6 +11,7 @@ import re
 import secrets
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,10 @@ _GATEWAY_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_.]*")
 # Retry schedule after a failed delivery, in seconds after the previous attempt
 # (spec/notifications.md §6: 10 more attempts within 24 hours).
 DEFAULT_RETRY_SCHEDULE = (60, 300, 900, 1800, 3600, 7200, 10800, 14400, 21600, 21600)
+# Mail (docs/mail.md): seconds after a failed send before the next try; one more try than
+# entries, then the letter is `failed`.
+DEFAULT_MAIL_RETRY_SCHEDULE = (60, 300, 1800, 3600, 14400)
+SMTP_SCHEMES = ("smtp", "smtps")
 
 
 class Settings(BaseSettings):
@@ -125,6 +130,40 @@ class Settings(BaseSettings):
     payment_recovery_after_seconds: float = Field(default=120.0, gt=0)
     # An attempt the gateway has still never heard of after this long is given up (abandoned).
     payment_abandon_after_seconds: float = Field(default=3600.0, gt=0)
+
+    # Mail (docs/mail.md). MARKETBOX_SMTP_URL: smtp://user:password@host:port (add
+    # ?starttls=1 to require STARTTLS) or smtps://… (TLS from the first byte). Unset: nothing
+    # is sent; the sandbox captures letters (stored, shown as not sent), production keeps them
+    # pending. MARKETBOX_MAIL_FROM: the From address (default noreply@ the public host).
+    smtp_url: str = ""
+    mail_from: str = ""
+    mail_timeout_seconds: float = Field(default=30.0, gt=0)
+    mail_retry_schedule: tuple[int, ...] = DEFAULT_MAIL_RETRY_SCHEDULE
+    # How often the worker looks for letters to send.
+    mail_poll_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_shape(cls, value: str) -> str:
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+                raise ValueError(
+                    "MARKETBOX_SMTP_URL must be smtp://[user:password@]host[:port][?starttls=1] "
+                    "or smtps://[user:password@]host[:port]"
+                )
+        return value
+
+    @property
+    def mail_delivery(self) -> Literal["smtp", "capture", "none"]:
+        """How letters leave: by SMTP, captured in the sandbox, or not at all (they wait)."""
+        if self.smtp_url:
+            return "smtp"
+        return "capture" if self.mode == "sandbox" else "none"
+
+    @property
+    def mail_from_address(self) -> str:
+        return self.mail_from or f"noreply@{urlsplit(self.public_url).hostname or 'localhost'}"
 
     @model_validator(mode="after")
     def _session_secret_for_mode(self) -> Settings:

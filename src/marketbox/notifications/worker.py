@@ -1,4 +1,4 @@
-"""The background worker (dispatcher loop + expiry sweep + card-payment recovery) and the
+"""The background worker (dispatcher loop + expiry sweep + card-payment recovery + mail) and the
 notification services.
 
 `run_worker` is what `create_app(run_worker=True)` and the `marketbox` CLI run; `main()` runs
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, metrics
 from marketbox.config import Settings, get_settings
+from marketbox.mail.sender import MailSender
 from marketbox.notifications import outbox
 from marketbox.notifications.dispatcher import Dispatcher
 from marketbox.orders import service as orders_service
@@ -48,12 +49,14 @@ async def run_worker(
     dispatcher = Dispatcher(settings, db)
     gateway = create_gateway(settings, db)
     sweeper = asyncio.create_task(_expiry_sweeps(settings, db, stop, gateway))
+    mailer = asyncio.create_task(_mail_passes(settings, db, stop))
     try:
         await dispatcher.run_forever(stop)
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in (sweeper, mailer):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await dispatcher.close()
         await gateway.close()
 
@@ -102,6 +105,20 @@ async def _expiry_sweeps(
             log.exception("card-attempt recovery failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), settings.expiry_sweep_seconds)
+
+
+async def _mail_passes(settings: Settings, db: Database, stop: asyncio.Event) -> None:
+    """Send the recorded letters (mail/sender.py): by SMTP, or captured in the sandbox."""
+    sender = MailSender(settings, db)
+    while not stop.is_set():
+        try:
+            moved = await sender.run_due()
+            if moved:
+                log.info("mail: %s", moved)
+        except Exception:  # retried at the next pass
+            log.exception("mail pass failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), settings.mail_poll_seconds)
 
 
 async def purge_idempotency_keys(db: Database) -> int:

@@ -38,6 +38,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import clock, ids, parsing
 from marketbox.config import Settings
+from marketbox.mail import service as mail_service
 from marketbox.marketplace import host, miniapp, session
 from marketbox.marketplace import service as marketplace_service
 from marketbox.orders import service as orders_service
@@ -82,6 +83,30 @@ FISCAL_SUBJECTS = frozenset(
         N_("fiscal.subject.10"),
     )
 )
+# What the success page says about the buyer's letter (docs/mail.md "Truthful text"): «sent»
+# only once the SMTP server took it; «will be sent» only while a pending letter can still
+# leave (SMTP configured); the sandbox says its letter is stored, not sent; a pending letter
+# with no way out (production without SMTP) is not mentioned at all.
+RECEIPT_MAIL_TEXTS = {
+    ("sent", "smtp"): N_("receipt.sent_to"),
+    ("sent", "capture"): N_("receipt.sent_to"),
+    ("sent", "none"): N_("receipt.sent_to"),
+    ("pending", "smtp"): N_("receipt.will_be_sent_to"),
+    ("pending", "capture"): N_("receipt.sandbox_captured"),
+    ("captured", "smtp"): N_("receipt.sandbox_captured"),
+    ("captured", "capture"): N_("receipt.sandbox_captured"),
+    ("captured", "none"): N_("receipt.sandbox_captured"),
+    ("failed", "smtp"): N_("receipt.not_sent_to"),
+    ("failed", "capture"): N_("receipt.not_sent_to"),
+    ("failed", "none"): N_("receipt.not_sent_to"),
+}
+# The payer form's e-mail hint by Settings.mail_delivery: a promise only where a letter leaves.
+EMAIL_HINTS = {
+    "smtp": N_("payer.email_hint"),
+    "capture": N_("payer.email_hint_sandbox"),
+    "none": N_("payer.email_hint_no_mail"),
+}
+
 FAIL_REASONS = {
     sandbox.INSUFFICIENT_FUNDS: N_("fail.insufficient_funds"),
     sandbox.EXPIRED_CARD: N_("fail.expired_card"),
@@ -329,7 +354,9 @@ async def orders_fragment(request: Request, container_id: str) -> Response:
 
 @router.get("/order/{container_id}/success")
 async def success_page(request: Request, container_id: str) -> Response:
-    return await _render_paid(request, container_id, "success.html", "page page--narrow")
+    return await _render_paid(
+        request, container_id, "success.html", "page page--narrow", receipt_mail=True
+    )
 
 
 @router.get("/order/{container_id}/fail")
@@ -361,7 +388,13 @@ async def receipt_page(request: Request, container_id: str) -> Response:
 
 
 async def _render_paid(
-    request: Request, container_id: str, template: str, main_class: str, *, fiscal: bool = False
+    request: Request,
+    container_id: str,
+    template: str,
+    main_class: str,
+    *,
+    fiscal: bool = False,
+    receipt_mail: bool = False,
 ) -> Response:
     """A page that exists only for a paid invoice; others go back to the invoice itself."""
     ctx = get_context(request)
@@ -375,6 +408,12 @@ async def _render_paid(
                     {**r, "created": parsing.parse_datetime(r["createdAt"])}
                     for r in await receipts_service.container_receipts(conn, invoice.id)
                 ]
+            if receipt_mail:
+                state = await mail_service.buyer_receipt_state(conn, invoice.id)
+                key = (state.status, ctx.settings.mail_delivery) if state else None
+                extra["receipt_mail_text"] = RECEIPT_MAIL_TEXTS.get(key) if key else None
+                extra["receipt_mail_status"] = state.status if state else ""
+                extra["receipt_mail_to"] = state.recipient if state else ""
     except ContainerNotFound:
         return _not_found(request, ctx)
     page = _Page(request, ctx, invoice)
@@ -430,6 +469,7 @@ class _Page:
             "summary_url": f"/order/{invoice.id}/summary.json",
             "lang_urls": {code: self.url(lang=code) for code in LANGS},
             "payer_email": (invoice.payer or invoice.customer).get("email") or "",
+            "email_hint": EMAIL_HINTS[self.ctx.settings.mail_delivery],
             "paid_with_hold": payment.get("method") == sandbox.METHOD_CARD_HOLD,
             "card_last4": payment.get("card_last4") or "",
             "orders_url": self.url("orders.html"),

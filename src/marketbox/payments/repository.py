@@ -22,7 +22,10 @@ _CLAIM_CONTAINER = (
     .where(order_containers.c.id == bindparam("cid"), order_containers.c.status == "pending")
     .values(status="paid", paid_at=bindparam("b_now"), payment_id=bindparam("b_payment"))
     .returning(
-        order_containers.c.currency, order_containers.c.main_order_id, order_containers.c.payer
+        order_containers.c.currency,
+        order_containers.c.main_order_id,
+        order_containers.c.payer,
+        order_containers.c.number,
     )
 )
 _PAYABLE = select(
@@ -69,6 +72,7 @@ class Claim:
     currency: str
     main_order_id: str
     payer: dict[str, Any]  # what the payer entered on the payment page ({} when nothing)
+    number: str  # the invoice number the buyer sees
 
 
 async def claim_container(
@@ -78,7 +82,7 @@ async def claim_container(
     first (docs/security.md)."""
     params = {"cid": container_id, "b_now": now, "b_payment": payment_id}
     row = (await conn.execute(_CLAIM_CONTAINER, params)).first()
-    return Claim(row[0], row[1], row[2] or {}) if row is not None else None
+    return Claim(row[0], row[1], row[2] or {}, row[3]) if row is not None else None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@
 
 Exactly one of any number of racing payments wins: the container moves pending -> paid in
 one conditional UPDATE, and only the caller whose UPDATE matched the row goes on. The orders'
-status change, the payment record and one outbox notification per order commit together.
+status change, the payment record, one outbox notification per order and the buyer's letter
+(mail/service.py) commit together.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money
+from marketbox.mail import service as mail_service
 from marketbox.orders import notices
 from marketbox.orders import service as orders_service
 from marketbox.payments import repository
@@ -156,6 +158,16 @@ async def pay_container(
         conn, paid, payment_id=payment_id, held=hold, payer=claimed.payer
     )
     await notices.enqueue_for_orders(conn, paid, event="paid")
+    await mail_service.enqueue_for_payment(
+        conn,
+        paid,
+        container_id=container_id,
+        number=claimed.number,
+        main_order_id=main_order_id,
+        payer=claimed.payer,
+        held=hold,
+        now=now,
+    )
     return PaymentResult(payment_id, container_id, total, currency, paid)
 
 

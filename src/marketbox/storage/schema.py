@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Domains with tables of their own register them on `metadata` when imported.
 import marketbox.guarantee.tables
+import marketbox.mail.tables
 import marketbox.marketplace.tables
 import marketbox.receipts.tables
 import marketbox.shipments.tables  # noqa: F401

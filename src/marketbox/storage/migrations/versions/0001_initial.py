@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 03:10:57.279860
+Create Date: 2026-12-07 04:29:36.488318
 """
 
 from __future__ import annotations
@@ -134,6 +134,41 @@ def upgrade() -> None:
             "idempotency_key", name=op.f("uq_sandbox_authorizations_idempotency_key")
         ),
     )
+    op.create_table(
+        "mail_messages",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("recipient", sa.String(length=320), nullable=False),
+        sa.Column("language", sa.String(length=2), nullable=False),
+        sa.Column("subject", sa.String(length=500), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("container_id", sa.String(length=36), nullable=False),
+        sa.Column("order_id", sa.String(length=36), nullable=True),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column(
+            "next_attempt_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False
+        ),
+        sa.Column("last_error", sa.String(length=1000), nullable=True),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["container_id"],
+            ["order_containers.id"],
+            name=op.f("fk_mail_messages_container_id_order_containers"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mail_messages")),
+    )
+    with op.batch_alter_table("mail_messages", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_mail_messages_container_id"), ["container_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_mail_messages_status_next_attempt_at"),
+            ["status", "next_attempt_at"],
+            unique=False,
+        )
+
     op.create_table(
         "notification_attempts",
         sa.Column(
@@ -712,6 +747,11 @@ def downgrade() -> None:
 
     op.drop_table("orders")
     op.drop_table("notification_attempts")
+    with op.batch_alter_table("mail_messages", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_mail_messages_status_next_attempt_at"))
+        batch_op.drop_index(batch_op.f("ix_mail_messages_container_id"))
+
+    op.drop_table("mail_messages")
     op.drop_table("sandbox_authorizations")
     op.drop_table("order_containers")
     with op.batch_alter_table("notifications", schema=None) as batch_op:

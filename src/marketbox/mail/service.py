@@ -1,0 +1,168 @@
+"""What the platform mails and when (docs/mail.md).
+
+Letters are written into `mail_messages` in the transaction of the event they tell about (a
+committed payment always has its letters; a rolled-back one has none), their text frozen
+then; the worker sends them (mail/sender.py). Nothing here sends or knows about SMTP.
+
+    buyer_receipt      to the payer's e-mail (the payment page's form over the order's
+                       customer): the invoice is paid, what was paid for, the receipt page
+    merchant_payment   to a merchant's notification e-mail; merchants have no e-mail on
+                       record yet, so none is written (the kind is reserved for the office)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox import ids, money
+from marketbox.mail import repository
+from marketbox.toolkit.formatting import format_date, format_money
+from marketbox.toolkit.i18n import N_, normalize_locale, t
+
+BUYER_RECEIPT = "buyer_receipt"
+MERCHANT_PAYMENT = "merchant_payment"
+
+PENDING = "pending"
+SENT = "sent"
+CAPTURED = "captured"
+FAILED = "failed"
+
+_PAID = N_("mail.receipt.paid")
+_HELD = N_("mail.receipt.held")
+
+
+@dataclass(frozen=True)
+class Letter:
+    kind: str
+    recipient: str
+    language: str
+    subject: str
+    body: str
+    container_id: str
+    order_id: str | None = None
+
+
+def _mapping(row: Any) -> Mapping[str, Any]:
+    mapping: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
+    return mapping
+
+
+def buyer_email(main_order: Mapping[str, Any], payer: Mapping[str, Any]) -> str | None:
+    """The payer as entered on the payment page over the order's customer (as the 54-FZ
+    receipt's buyer contact is found, receipts/service.py `_Parties.fields`)."""
+    merged = {**(main_order.get("customer") or {}), **payer}
+    email = str(merged.get("email") or "").strip()
+    return email or None
+
+
+def buyer_receipt_letter(
+    paid: Sequence[Any],
+    *,
+    container_id: str,
+    number: str,
+    main_order_id: str,
+    payer: Mapping[str, Any],
+    held: bool,
+    paid_at: datetime,
+) -> Letter | None:
+    """The buyer's letter about a payment of the invoice; None when no e-mail was given."""
+    orders = [_mapping(r) for r in paid]
+    main = next((o for o in orders if o["id"] == main_order_id), orders[0])
+    recipient = buyer_email(main, payer)
+    if recipient is None:
+        return None
+    lang = normalize_locale(main.get("language_id"))
+    currency = str(main["currency"])
+    total = money.from_minor(sum(int(o["amount_minor"]) for o in orders), currency)
+    amount = format_money(total, currency, lang)
+    lines = [
+        t("mail.greeting", lang),
+        "",
+        t(_HELD if held else _PAID, lang, number=number, amount=amount),
+        "",
+    ]
+    for order in orders:
+        order_amount = money.from_minor(int(order["amount_minor"]), currency)
+        lines.append(f"— {order['description']}: {format_money(order_amount, currency, lang)}")
+    receipt_url = str(main["payment_url"]) + "/receipt"
+    lines += [
+        "",
+        t("mail.receipt.date", lang, date=format_date(paid_at, lang, with_zone=True)),
+        t("mail.receipt.link", lang, url=receipt_url),
+        "",
+        t("mail.automatic", lang),
+    ]
+    return Letter(
+        kind=BUYER_RECEIPT,
+        recipient=recipient,
+        language=lang,
+        subject=t("mail.receipt.subject", lang, number=number),
+        body="\n".join(lines) + "\n",
+        container_id=container_id,
+    )
+
+
+async def enqueue(conn: AsyncConnection, letters: Sequence[Letter], *, now: datetime) -> list[str]:
+    """Record the letters (one INSERT) in the caller's transaction; returns their ids."""
+    values: list[dict[str, Any]] = [
+        {
+            "id": ids.new_id(),
+            "kind": letter.kind,
+            "recipient": letter.recipient,
+            "language": letter.language,
+            "subject": letter.subject,
+            "body": letter.body,
+            "container_id": letter.container_id,
+            "order_id": letter.order_id,
+            "status": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "last_error": None,
+            "created_at": now,
+            "sent_at": None,
+        }
+        for letter in letters
+    ]
+    await repository.insert_messages(conn, values)
+    return [str(v["id"]) for v in values]
+
+
+async def enqueue_for_payment(
+    conn: AsyncConnection,
+    paid: Sequence[Any],
+    *,
+    container_id: str,
+    number: str,
+    main_order_id: str,
+    payer: Mapping[str, Any],
+    held: bool,
+    now: datetime,
+) -> list[str]:
+    """The letters of a payment, in its transaction (payments/service.pay_container)."""
+    letter = buyer_receipt_letter(
+        paid,
+        container_id=container_id,
+        number=number,
+        main_order_id=main_order_id,
+        payer=payer,
+        held=held,
+        paid_at=now,
+    )
+    return await enqueue(conn, [letter] if letter else [], now=now)
+
+
+@dataclass(frozen=True)
+class MailState:
+    status: str
+    recipient: str
+
+
+async def buyer_receipt_state(conn: AsyncConnection, container_id: str) -> MailState | None:
+    """Where the buyer's letter about the invoice stands (None: no letter was written)."""
+    row = await repository.latest_of_kind(conn, container_id, BUYER_RECEIPT)
+    return MailState(str(row["status"]), str(row["recipient"])) if row is not None else None
