@@ -7,35 +7,16 @@ Set MARKETBOX_SCREENSHOT_DIR to keep screenshots of the page at 1280x800 and 390
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Request, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Request
 
-from tests.browser.bridge_support import BROWSER_MARKS, CHROMIUM_ARGS, chromium_path
-from tests.support.live_server import live_server
+from tests.browser.bridge_support import BROWSER_MARKS
 
 pytestmark = BROWSER_MARKS
 
 TIMEOUT_MS = 15_000
 SCREENSHOT_DIR = os.environ.get("MARKETBOX_SCREENSHOT_DIR")
-
-
-@pytest.fixture
-def server(sqlite_url: str) -> Iterator[str]:
-    with live_server(sqlite_url) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        launched.close()
 
 
 def test_swagger_ui_renders_from_our_origin_only(server: str, browser: Browser) -> None:

@@ -33,7 +33,7 @@ import httpx
 import pytest
 from aiohttp import web
 from demo_shop import create_shop_app, demo_points_of_sale
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select
 
 from marketbox.cli.demo import FLIGHT_META_DATA
@@ -45,11 +45,9 @@ from marketbox.storage.tables import notifications
 from marketbox_sdk import AsyncClient, BasketItem, Customer
 from tests.browser.bridge_support import (
     BROWSER_MARKS,
-    CHROMIUM_ARGS,
     NpmUnavailableError,
     Sites,
     build_npm_miniapp,
-    chromium_path,
     start_sites,
 )
 from tests.conftest import DEMO_AUTH, body, read
@@ -245,16 +243,6 @@ def world(sqlite_template: SQLiteTemplate, loop: LoopThread) -> Iterator[World]:
             yield world
         finally:
             loop.run(shop.runner.cleanup())
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

@@ -9,44 +9,26 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants import service as merchants_service
 from marketbox.storage.db import Database
-from tests.browser.bridge_support import BROWSER_MARKS, CHROMIUM_ARGS, chromium_path
+from tests.browser.bridge_support import BROWSER_MARKS
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
-from tests.support.live_server import live_server
 
 pytestmark = BROWSER_MARKS
 
 ORDERS = "/v3/billing/api/order/order"
 TIMEOUT_MS = 10_000
 SCREENSHOT_DIR = os.environ.get("MARKETBOX_SCREENSHOT_DIR")
-
-
-@pytest.fixture
-def server(sqlite_url: str) -> Iterator[str]:
-    with live_server(sqlite_url) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        launched.close()
 
 
 def create_order(base_url: str, **overrides: Any) -> dict[str, Any]:

@@ -6,18 +6,15 @@ Set MARKETBOX_SCREENSHOT_DIR to keep screenshots of the page at 390x844 and 1280
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import httpx
-import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
-from tests.browser.bridge_support import BROWSER_MARKS, CHROMIUM_ARGS, chromium_path
+from tests.browser.bridge_support import BROWSER_MARKS
 from tests.browser.test_payment_page import create_order, screenshot
 from tests.conftest import DEMO_AUTH, body
 from tests.support.builders import basket_item
-from tests.support.live_server import live_server
 
 pytestmark = BROWSER_MARKS
 
@@ -39,22 +36,6 @@ TASTING = basket_item(
     vat_code="RUS_VAT10",
     paymentType="full_payment",
 )
-
-
-@pytest.fixture
-def server(sqlite_url: str) -> Iterator[str]:
-    with live_server(sqlite_url) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        launched.close()
 
 
 def test_receipt_page_shows_the_fiscal_receipts(server: str, browser: Browser) -> None:
