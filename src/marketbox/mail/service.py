@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import ids, money
 from marketbox.mail import repository
+from marketbox.receipts.service import buyer_contact
+from marketbox.storage.query import mapping_of
 from marketbox.toolkit.formatting import format_date, format_money
 from marketbox.toolkit.i18n import N_, normalize_locale, t
 
@@ -47,16 +49,9 @@ class Letter:
     order_id: str | None = None
 
 
-def _mapping(row: Any) -> Mapping[str, Any]:
-    mapping: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
-    return mapping
-
-
 def buyer_email(main_order: Mapping[str, Any], payer: Mapping[str, Any]) -> str | None:
-    """The payer as entered on the payment page over the order's customer (as the 54-FZ
-    receipt's buyer contact is found, receipts/service.py `_Parties.fields`)."""
-    merged = {**(main_order.get("customer") or {}), **payer}
-    email = str(merged.get("email") or "").strip()
+    """The buyer's e-mail, as the 54-FZ receipt finds its buyer contact."""
+    email = str(buyer_contact(main_order.get("customer"), payer).get("email") or "").strip()
     return email or None
 
 
@@ -71,7 +66,7 @@ def buyer_receipt_letter(
     paid_at: datetime,
 ) -> Letter | None:
     """The buyer's letter about a payment of the invoice; None when no e-mail was given."""
-    orders = [_mapping(r) for r in paid]
+    orders = [mapping_of(r) for r in paid]
     main = next((o for o in orders if o["id"] == main_order_id), orders[0])
     recipient = buyer_email(main, payer)
     if recipient is None:

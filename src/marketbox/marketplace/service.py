@@ -21,7 +21,7 @@ from marketbox import clock, money
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.marketplace import addons, miniapp, repository, schemas, search
 from marketbox.marketplace.errors import ForeignMerchant, PointOfSaleNotFound
-from marketbox.storage.query import ListQuery
+from marketbox.storage.query import ListQuery, mapping_of
 from marketbox.toolkit.i18n import N_
 
 # Aliases are numeric strings like the real service's ("1694158899"), derived from the id.
@@ -69,7 +69,7 @@ def pos_page_path(shop_id: int) -> str:
 
 def shop_response(row: Any, public_base: str = "") -> dict[str, Any]:
     """ShopResponse (api.md §12.1): the request fields plus id, token, type, alias, shopUrl."""
-    m = row._mapping if hasattr(row, "_mapping") else row
+    m = mapping_of(row)
     min_sum = m["min_order_sum_minor"]
     return {
         "id": m["id"],
@@ -103,7 +103,7 @@ def shop_response(row: Any, public_base: str = "") -> dict[str, Any]:
 
 
 def offer_response(row: Any) -> dict[str, Any]:
-    m = row._mapping if hasattr(row, "_mapping") else row
+    m = mapping_of(row)
     return {
         "id": m["id"],
         "merchantId": m["merchant_id"],

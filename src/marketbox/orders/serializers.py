@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from marketbox import money
+from marketbox.storage.query import mapping_of
 
 OPTIONAL_TEXT = (
     ("merchantOrderIdVisible", "merchant_order_id_visible"),
@@ -28,7 +29,7 @@ def format_datetime(value: datetime) -> str:
 
 
 def order_response(row: Any) -> dict[str, Any]:
-    m = row._mapping if hasattr(row, "_mapping") else row
+    m = mapping_of(row)
     currency = m["currency"]
     customer = dict(m["customer"] or {})
     customer.setdefault("type", "private")

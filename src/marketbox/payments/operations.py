@@ -40,6 +40,7 @@ from marketbox.orders import repository as orders_repository
 from marketbox.payments import gateway as gw
 from marketbox.payments.sandbox import METHOD_CARD_HOLD
 from marketbox.storage.db import Database
+from marketbox.storage.query import mapping_of
 from marketbox.storage.tables import gateway_operations as ops
 from marketbox.storage.tables import payments
 
@@ -79,7 +80,7 @@ class Operation:
 
     @classmethod
     def from_row(cls, row: Any) -> Operation:
-        m = row._mapping if hasattr(row, "_mapping") else row
+        m = mapping_of(row)
         currency = m["currency"]
 
         def amount(minor: int | None) -> Decimal | None:

@@ -34,7 +34,7 @@ from marketbox.orders.serializers import format_datetime
 from marketbox.receipts import repository, tags
 from marketbox.receipts.fiscal import FiscalProvider
 from marketbox.storage.db import Database
-from marketbox.storage.query import ListQuery
+from marketbox.storage.query import ListQuery, mapping_of
 
 PAYMENT = "payment"
 SHIPMENT = "shipment"
@@ -42,11 +42,6 @@ REFUND = "refund"
 CORRECTION = "correction"
 REVERSAL = "reversal"
 FORMED = "formed"
-
-
-def _mapping(row: Any) -> Mapping[str, Any]:
-    mapping: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
-    return mapping
 
 
 def _line(item: Mapping[str, Any], method_sign: int) -> dict[str, Any]:
@@ -67,6 +62,12 @@ def _line(item: Mapping[str, Any], method_sign: int) -> dict[str, Any]:
         "subjectSign": tags.subject_sign(item.get("type"), method_sign),
         "measureSign": tags.measure_sign(item.get("measureCode")),
     }
+
+
+def buyer_contact(customer: Mapping[str, Any] | None, payer: Mapping[str, Any]) -> dict[str, Any]:
+    """The buyer as the platform knows them: what the payer entered on the payment page over
+    the order's customer (the receipt's buyer contact, the buyer's letter: mail/service.py)."""
+    return {**(customer or {}), **payer}
 
 
 class _Parties:
@@ -92,7 +93,7 @@ class _Parties:
         container_id = order["container_id"]
         if container_id not in self.payers:
             self.payers[container_id] = await repository.container_payer(self.conn, container_id)
-        merged = {**(order["customer"] or {}), **self.payers[container_id]}
+        merged = buyer_contact(order["customer"], self.payers[container_id])
         legal = merged.get("type") == "legal"
         return {
             "supplier_name": name,
@@ -168,7 +169,7 @@ async def issue_for_payment(
     if held:
         return
     now = clock.now()
-    orders = [_mapping(row) for row in paid_orders]
+    orders = [mapping_of(row) for row in paid_orders]
     known = {orders[0]["container_id"]: payer} if orders and payer is not None else None
     parties = _Parties(conn, known)
     await parties.load_suppliers(sorted({order["merchant_id"] for order in orders}))
@@ -210,7 +211,7 @@ async def issue_for_shipment(conn: AsyncConnection, order: Any, shipment: Any) -
     After a prepayment receipt the lines are paid by that prepayment (tag 1215); when the
     shipment captures a hold, the money is taken now (tag 1081).
     """
-    order, shipment = _mapping(order), _mapping(shipment)
+    order, shipment = mapping_of(order), mapping_of(shipment)
     paid = await repository.receipts_of_order(conn, order["id"], purpose=PAYMENT)
     # Lines the payment receipt settled in full are not settled again; every other shipped
     # line is, by each (partial) shipment that delivers it.
@@ -243,7 +244,7 @@ async def issue_for_refunds(conn: AsyncConnection, refunds: Sequence[Any]) -> No
     parties = _Parties(conn)
     records = []
     for row in refunds:
-        refund = _mapping(row)
+        refund = mapping_of(row)
         parent = await repository.get_order(conn, refund["parent_id"])
         if parent is None:
             continue
@@ -272,7 +273,7 @@ async def issue_for_refunds(conn: AsyncConnection, refunds: Sequence[Any]) -> No
 async def issue_for_reversal(conn: AsyncConnection, order: Any) -> None:
     """The «возврат прихода» receipt of a paid order canceled in full (a guarantee payment
     reversed before any shipment, api.md §8.6): every line of it goes back."""
-    m = _mapping(order)
+    m = mapping_of(order)
     signs = await _income_signs(conn, m["id"])
     if not signs:
         return  # no income receipt was issued for it: nothing to return
@@ -289,7 +290,7 @@ async def issue_for_reversal(conn: AsyncConnection, order: Any) -> None:
 
 async def issue_for_correction(conn: AsyncConnection, correction: Any) -> None:
     """The «приход, полный расчёт» receipt of what a correction withholds from a refund."""
-    correction = _mapping(correction)
+    correction = mapping_of(correction)
     refund = await repository.get_order(conn, correction["parent_id"])
     parent = await repository.get_order(conn, refund.parent_id) if refund is not None else None
     if parent is None:
@@ -311,7 +312,7 @@ async def issue_for_correction(conn: AsyncConnection, correction: Any) -> None:
 
 def receipt_response(row: Any) -> dict[str, Any]:
     """The Receipt of our API extension (docs/api.md "Fiscal receipts")."""
-    m = _mapping(row)
+    m = mapping_of(row)
     currency = m["currency"]
     customer = {
         "email": m["customer_email"],

@@ -42,7 +42,7 @@ from marketbox.refunds import repository
 from marketbox.refunds.errors import RefundExceedsAvailable, RefundLineUnknown
 from marketbox.refunds.schemas import CreateRefundRequest
 from marketbox.shipments import repository as shipments_repository
-from marketbox.storage.query import ListQuery
+from marketbox.storage.query import ListQuery, mapping_of
 
 # Only a paid order gives money back (the MCP server refuses anything but `completed`; a
 # held payment is captured by a shipment or released by a cancel, never refunded).
@@ -53,7 +53,7 @@ CORRECTION = "correction"
 def refund_response(row: Any) -> dict[str, Any]:
     """RefundOrderResponse (api.md §9.2); after a correction (§9.4) also our `correctionAmount`
     and `payoutAmount` (what the buyer gets back: the refund less the correction)."""
-    m = row._mapping if hasattr(row, "_mapping") else row
+    m = mapping_of(row)
     currency = m["currency"]
     extra = m["extra"] or {}
     corrected = {}

@@ -34,7 +34,7 @@ from marketbox.payments.sandbox import METHOD_CARD_HOLD
 from marketbox.receipts import service as receipts_service
 from marketbox.shipments import repository
 from marketbox.shipments.schemas import CreateShipmentRequest
-from marketbox.storage.query import ListQuery
+from marketbox.storage.query import ListQuery, mapping_of
 
 SHIPPABLE_STATUSES = ("completed", "hold")
 
@@ -52,7 +52,7 @@ class ShipmentExceedsOrder(ValidationFailed):
 
 
 def shipment_response(row: Any) -> dict[str, Any]:
-    m = row._mapping if hasattr(row, "_mapping") else row
+    m = mapping_of(row)
     currency = m["currency"]
     return {
         "id": m["id"],

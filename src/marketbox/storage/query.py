@@ -63,6 +63,12 @@ _COMPARISONS: dict[str, Callable[[ColumnElement[Any], Any], ColumnElement[bool]]
 }
 
 
+def mapping_of(row: Any) -> Mapping[str, Any]:
+    """A result row's columns by name; a mapping (a row built in Python) passes through."""
+    mapping: Mapping[str, Any] = row._mapping if hasattr(row, "_mapping") else row
+    return mapping
+
+
 def compare(column: ColumnElement[Any], op: str, values: Sequence[Any]) -> ColumnElement[bool]:
     """One §6 operator (eq, in, ne, gt, ge, lt, le, start) applied to a column."""
     value = values[0]
