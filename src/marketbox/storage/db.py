@@ -25,8 +25,8 @@ READ_ONLY = "marketbox_read_only"  # execution option of Database.read() connect
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         # Every SQLite transaction takes the write lock (BEGIN IMMEDIATE), so one connection per
-        # process serves best: waiting requests queue in the pool instead of sleeping in
-        # SQLite's busy handler (bench/: median create rate 143 -> 248 req/s, p99 1.9 -> 0.5 s).
+        # process serves best: waiting requests queue for it in order (Database._turn) instead
+        # of retrying a lock their own process holds (bench/: create rate 143 -> 248 req/s).
         kwargs.setdefault("pool_size", 1)
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", SQLITE_TURN_TIMEOUT_SECONDS)
