@@ -122,21 +122,30 @@ async def test_transactions_get_the_connection_in_the_order_they_asked(tmp_path:
     db = Database(url_of(tmp_path / "fair.db"))
     try:
         async with db.transaction() as conn:
-            await conn.execute(text("CREATE TABLE turns (n INTEGER NOT NULL)"))
-        asked: list[int] = []
+            await conn.execute(text("CREATE TABLE turns (who TEXT NOT NULL)"))
+        holding = asyncio.Event()
 
-        async def one(n: int) -> None:
-            asked.append(n)
+        async def write(who: str) -> None:
             async with db.transaction() as conn:
-                await conn.execute(text("INSERT INTO turns VALUES (:n)"), {"n": n})
-                await asyncio.sleep(0)  # let the others queue up behind
+                await conn.execute(text("INSERT INTO turns VALUES (:who)"), {"who": who})
+                holding.set()
+                await asyncio.sleep(0.01)
 
-        await asyncio.gather(*(one(n) for n in range(40)))
+        async def greedy() -> None:
+            # Asks again the moment it gives the connection back: it must not jump the queue.
+            for _ in range(10):
+                await write("greedy")
+
+        first = asyncio.create_task(greedy())
+        await holding.wait()
+        others = [asyncio.create_task(write(f"other-{n}")) for n in range(5)]
+        await asyncio.gather(first, *others)
         async with db.connection() as conn:
             served = list(
-                (await conn.execute(text("SELECT n FROM turns ORDER BY rowid"))).scalars()
+                (await conn.execute(text("SELECT who FROM turns ORDER BY rowid"))).scalars()
             )
-        assert served == asked
+        # Those who asked while the greedy writer held the connection come before its second turn.
+        assert served[:7] == ["greedy", *[f"other-{n}" for n in range(5)], "greedy"]
     finally:
         await db.dispose()
 
