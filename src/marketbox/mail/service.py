@@ -6,8 +6,9 @@ then; the worker sends them (mail/sender.py). Nothing here sends or knows about 
 
     buyer_receipt      to the payer's e-mail (the payment page's form over the order's
                        customer): the invoice is paid, what was paid for, the receipt page
-    merchant_payment   to a merchant's notification e-mail; merchants have no e-mail on
-                       record yet, so none is written (the kind is reserved for the office)
+    merchant_payment   to each paid merchant's notification e-mail (`merchants.
+                       notification_email`, none without one): its orders in the invoice,
+                       paid or held, the amounts, the buyer's contact
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ FAILED = "failed"
 
 _PAID = N_("mail.receipt.paid")
 _HELD = N_("mail.receipt.held")
+_NOTICE_PAID = N_("mail.notice.paid")
+_NOTICE_HELD = N_("mail.notice.held")
+_NOTICE_SUBJECT_PAID = N_("mail.notice.subject")
+_NOTICE_SUBJECT_HELD = N_("mail.notice.subject_held")
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class Letter:
     subject: str
     body: str
     container_id: str
+    merchant_id: str | None = None
     order_id: str | None = None
 
 
@@ -99,7 +105,62 @@ def buyer_receipt_letter(
         subject=t("mail.receipt.subject", lang, number=number),
         body="\n".join(lines) + "\n",
         container_id=container_id,
+        merchant_id=str(main["merchant_id"]),
     )
+
+
+def merchant_notice_letters(
+    paid: Sequence[Any],
+    *,
+    container_id: str,
+    number: str,
+    payer: Mapping[str, Any],
+    held: bool,
+    paid_at: datetime,
+) -> list[Letter]:
+    """One notice per merchant with a notification e-mail, about its own orders only (the rows
+    carry `merchant_notification_email`: payments/repository.py `_MARK_PAID`)."""
+    by_merchant: dict[str, list[Mapping[str, Any]]] = {}
+    for row in paid:
+        order = mapping_of(row)
+        if order.get("merchant_notification_email"):
+            by_merchant.setdefault(str(order["merchant_id"]), []).append(order)
+    letters = []
+    for merchant_id, orders in by_merchant.items():
+        first = orders[0]
+        lang = normalize_locale(first.get("language_id"))
+        currency = str(first["currency"])
+        total = money.from_minor(sum(int(o["amount_minor"]) for o in orders), currency)
+        amount = format_money(total, currency, lang)
+        lines = [t(_NOTICE_HELD if held else _NOTICE_PAID, lang, number=number, amount=amount), ""]
+        for order in orders:
+            order_amount = format_money(
+                money.from_minor(int(order["amount_minor"]), currency), currency, lang
+            )
+            lines.append(
+                f"— {order['merchant_order_id']} ({order['id']}): {order['description']}: "
+                f"{order_amount}"
+            )
+        buyer = buyer_contact(first.get("customer"), payer)
+        contact = ", ".join(str(buyer[k]) for k in ("name", "email", "phone") if buyer.get(k))
+        lines += ["", t("mail.receipt.date", lang, date=format_date(paid_at, lang, with_zone=True))]
+        if contact:
+            lines.append(t("mail.notice.buyer", lang, contact=contact))
+        lines += ["", t("mail.automatic", lang)]
+        subject = _NOTICE_SUBJECT_HELD if held else _NOTICE_SUBJECT_PAID
+        letters.append(
+            Letter(
+                kind=MERCHANT_PAYMENT,
+                recipient=str(first["merchant_notification_email"]),
+                language=lang,
+                subject=t(subject, lang, number=number),
+                body="\n".join(lines) + "\n",
+                container_id=container_id,
+                merchant_id=merchant_id,
+                order_id=str(first["id"]) if len(orders) == 1 else None,
+            )
+        )
+    return letters
 
 
 async def enqueue(conn: AsyncConnection, letters: Sequence[Letter], *, now: datetime) -> list[str]:
@@ -113,6 +174,7 @@ async def enqueue(conn: AsyncConnection, letters: Sequence[Letter], *, now: date
             "subject": letter.subject,
             "body": letter.body,
             "container_id": letter.container_id,
+            "merchant_id": letter.merchant_id,
             "order_id": letter.order_id,
             "status": PENDING,
             "attempts": 0,
@@ -138,7 +200,8 @@ async def enqueue_for_payment(
     held: bool,
     now: datetime,
 ) -> list[str]:
-    """The letters of a payment, in its transaction (payments/service.pay_container)."""
+    """The letters of a payment, in its transaction (payments/service.pay_container): the
+    buyer's and each merchant's notice, with one INSERT."""
     letter = buyer_receipt_letter(
         paid,
         container_id=container_id,
@@ -148,7 +211,10 @@ async def enqueue_for_payment(
         held=held,
         paid_at=now,
     )
-    return await enqueue(conn, [letter] if letter else [], now=now)
+    notices = merchant_notice_letters(
+        paid, container_id=container_id, number=number, payer=payer, held=held, paid_at=now
+    )
+    return await enqueue(conn, ([letter] if letter else []) + notices, now=now)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ mail_messages = Table(
     "mail_messages",
     metadata,
     Column("id", String(36), primary_key=True),
-    # buyer_receipt (to the payer) | merchant_payment (to the merchant)
+    # buyer_receipt (to the payer) | merchant_payment (to the merchant's notification e-mail)
     Column("kind", String(30), nullable=False),
     Column("recipient", String(320), nullable=False),
     # ru | en: the language the subject and body are written in
@@ -23,6 +23,9 @@ mail_messages = Table(
     # Plain text, frozen when the event is recorded: every attempt sends the same letter.
     Column("body", Text, nullable=False),
     Column("container_id", String(36), ForeignKey("order_containers.id"), nullable=False),
+    # Whose mail it is (the API and CLI list a merchant's letters): the merchant a notice is
+    # addressed to; for a buyer's letter, the merchant of the invoice's main order.
+    Column("merchant_id", String(36), nullable=True),
     # The order the letter is about; NULL for a letter about the whole invoice.
     Column("order_id", String(36), nullable=True),
     # pending -> sent | captured (sandbox, no SMTP: stored, never sent) | failed (given up)
@@ -34,4 +37,5 @@ mail_messages = Table(
     Column("sent_at", UTCDateTime, nullable=True),
     Index(None, "status", "next_attempt_at"),
     Index(None, "container_id"),
+    Index(None, "merchant_id", "created_at"),
 )

@@ -14,7 +14,13 @@ from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.orders import repository as orders_repository
-from marketbox.storage.tables import order_containers, orders, payment_attempts, payments
+from marketbox.storage.tables import (
+    merchants,
+    order_containers,
+    orders,
+    payment_attempts,
+    payments,
+)
 
 _GET_CONTAINER = select(order_containers).where(order_containers.c.id == bindparam("cid"))
 _CLAIM_CONTAINER = (
@@ -43,7 +49,15 @@ _MARK_PAID = (
         orders.c.expiration_date > bindparam("b_now"),
     )
     .values(status=bindparam("b_status"), paid_at=bindparam("b_now"), updated_at=bindparam("b_now"))
-    .returning(*orders.c)
+    # The merchant's notice address rides along (mail/service.py writes its letter in this
+    # transaction): no second query on the payment path.
+    .returning(
+        *orders.c,
+        select(merchants.c.notification_email)
+        .where(merchants.c.id == orders.c.merchant_id)
+        .scalar_subquery()
+        .label("merchant_notification_email"),
+    )
 )
 _INSERT_PAYMENT = insert(payments)
 _FIND_INSTRUMENT_PAYMENT = select(payments).where(

@@ -46,6 +46,8 @@ merchants = Table(
     Column("signing_key", String(512), nullable=False),
     Column("sign_algorithm", String(16), nullable=False, server_default="sha1"),
     Column("notification_url", String(1000), nullable=True),
+    # Where the merchant's payment notices are mailed (docs/mail.md); NULL: none are written.
+    Column("notification_email", String(320), nullable=True),
     Column("merchant_order_id_unique", Boolean, nullable=False, server_default="1"),
     Column("has_contract", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 04:29:36.488318
+Create Date: 2026-12-07 11:38:24.312206
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.Column("signing_key", sa.String(length=512), nullable=False),
         sa.Column("sign_algorithm", sa.String(length=16), server_default="sha1", nullable=False),
         sa.Column("notification_url", sa.String(length=1000), nullable=True),
+        sa.Column("notification_email", sa.String(length=320), nullable=True),
         sa.Column("merchant_order_id_unique", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("has_contract", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
@@ -143,6 +144,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(length=500), nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("container_id", sa.String(length=36), nullable=False),
+        sa.Column("merchant_id", sa.String(length=36), nullable=True),
         sa.Column("order_id", sa.String(length=36), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
@@ -162,6 +164,11 @@ def upgrade() -> None:
     with op.batch_alter_table("mail_messages", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_mail_messages_container_id"), ["container_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_mail_messages_merchant_id_created_at"),
+            ["merchant_id", "created_at"],
+            unique=False,
         )
         batch_op.create_index(
             batch_op.f("ix_mail_messages_status_next_attempt_at"),
@@ -749,6 +756,7 @@ def downgrade() -> None:
     op.drop_table("notification_attempts")
     with op.batch_alter_table("mail_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_mail_messages_status_next_attempt_at"))
+        batch_op.drop_index(batch_op.f("ix_mail_messages_merchant_id_created_at"))
         batch_op.drop_index(batch_op.f("ix_mail_messages_container_id"))
 
     op.drop_table("mail_messages")
