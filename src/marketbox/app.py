@@ -125,6 +125,7 @@ def create_app(
         "marketbox.marketplace.routes",
         "marketbox.refunds.routes",
         "marketbox.receipts.routes",
+        "marketbox.mail.routes",
         "marketbox.shipments.routes",
         "marketbox.companies.routes",
         "marketbox.guarantee.routes",

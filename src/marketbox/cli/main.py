@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from marketbox import logs
 from marketbox.cli.errors import CommandError
+from marketbox.cli.mail import add_mail
 from marketbox.config import Settings, get_settings
 
 __all__ = ["CommandError", "build_parser", "main"]
@@ -122,6 +123,15 @@ def object_id(text: str) -> str:
         ) from None
 
 
+def email_address(text: str) -> str:
+    from marketbox.merchants.service import clean_notification_email
+
+    try:
+        return clean_notification_email(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc} (expected name@example.com)") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="marketbox",
@@ -139,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_addon(commands)
     _add_notify_test(commands)
     _add_demo(commands)
+    add_mail(commands)
     return parser
 
 
@@ -231,9 +242,28 @@ def _add_merchant(commands: Commands) -> None:
         type=http_url,
         help="absolute http(s) URL that receives the merchant's payment notifications",
     )
+    create.add_argument(
+        "--email",
+        type=email_address,
+        help="e-mail address that receives a notice of each payment (docs/mail.md)",
+    )
     _add_json_option(create)
     create.set_defaults(handler=cmd_merchant_create)
     _add_rotate(actions, "merchant", cmd_merchant_rotate)
+    set_email = actions.add_parser(
+        "set-email", help="set (or with --clear, remove) where the merchant's notices are mailed"
+    )
+    set_email.add_argument(
+        "id", type=object_id, help="the merchant's id (as printed by `merchant create`)"
+    )
+    set_email.add_argument(
+        "email", nargs="?", type=email_address, help="the address for payment notices"
+    )
+    set_email.add_argument(
+        "--clear", action="store_true", help="mail no notices to this merchant any more"
+    )
+    _add_json_option(set_email)
+    set_email.set_defaults(handler=cmd_merchant_set_email)
 
 
 def _add_instrument(commands: Commands) -> None:
@@ -549,6 +579,7 @@ def cmd_merchant_create(args: argparse.Namespace, settings: Settings) -> int:
             conn,
             name=args.name,
             notification_url=args.notification_url,
+            notification_email=args.email,
             block_private_networks=settings.blocks_private_networks,
         )
 
@@ -556,6 +587,23 @@ def cmd_merchant_create(args: argparse.Namespace, settings: Settings) -> int:
     _print(
         {"merchantId": creds.id, "token": creds.token, "signingKey": creds.signing_key}, args.json
     )
+    return 0
+
+
+def cmd_merchant_set_email(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.merchants import service
+
+    if (args.email is None) == (not args.clear):
+        raise CommandError("give either an e-mail address or --clear")
+
+    async def work(conn: Any) -> str | None:
+        try:
+            return await service.set_notification_email(conn, args.id, args.email)
+        except service.NoSuchAccount as exc:
+            raise CommandError(f"no merchant with id {args.id}") from exc
+
+    stored = _run(_with_transaction(settings, work))
+    _print({"merchantId": args.id, "notificationEmail": stored}, args.json)
     return 0
 
 

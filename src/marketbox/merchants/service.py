@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ DEMO_MERCHANT_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
 DEMO_TOKEN = "b37c4c689295904ed21eee5d9a48d42e"
 DEMO_SIGNING_KEY = "098f6bcd4621d373cade4e832627b4f6"
 DEMO_USER_ID = "017c3c54-0000-7000-8000-00000000d3e0"
+
+# One address, as the payment page's form checks it (payment_page/forms.py).
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL = 320
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ async def create_merchant(
     *,
     name: str,
     notification_url: str | None = None,
+    notification_email: str | None = None,
     merchant_id: str | None = None,
     token: str | None = None,
     signing_key: str | None = None,
@@ -106,6 +112,9 @@ async def create_merchant(
             signing_key=credentials.signing_key,
             sign_algorithm=sign_algorithm,
             notification_url=notification_url,
+            notification_email=(
+                clean_notification_email(notification_email) if notification_email else None
+            ),
             merchant_order_id_unique=True,
             has_contract=True,
             created_at=clock.now(),
@@ -251,6 +260,32 @@ def _cached(
 
 class NoSuchAccount(LookupError):
     pass
+
+
+def clean_notification_email(text: str) -> str:
+    """The address trimmed, or ValueError saying what is wrong with it."""
+    email = text.strip()
+    if len(email) > MAX_EMAIL or not _EMAIL_RE.match(email):
+        raise ValueError(f"not an e-mail address: {text!r}")
+    return email
+
+
+async def set_notification_email(
+    conn: AsyncConnection, merchant_id: str, email: str | None
+) -> str | None:
+    """Where the merchant's payment notices are mailed (docs/mail.md); None stops them.
+    Returns the address as stored."""
+    if not ids.is_uuid(merchant_id):
+        raise NoSuchAccount(merchant_id)
+    stored = clean_notification_email(email) if email else None
+    changed = await conn.execute(
+        update(merchants)
+        .where(merchants.c.id == ids.normalize_uuid(merchant_id))
+        .values(notification_email=stored)
+    )
+    if changed.rowcount != 1:
+        raise NoSuchAccount(merchant_id)
+    return stored
 
 
 async def rotate_merchant_credentials(
