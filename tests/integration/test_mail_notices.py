@@ -10,23 +10,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from marketbox.mail.sender import MailSender
 from marketbox.merchants import service as merchants_service
 from marketbox.toolkit.formatting import format_money
+from tests.integration import test_mail as mail_tests
 from tests.integration.test_cli import run_cli
 from tests.integration.test_mail import (
     Mailbox,
     Shop,
     letters,
-    mailbox,  # noqa: F401 (the fixture)
     new_order,
     paid_order,
     shop,
     smtp_url,
 )
 from tests.integration.test_payment_page import container_row, pay
+
+mailbox = mail_tests.mailbox  # the SMTP server fixture, shared with test_mail.py
 
 MESSAGES = "/v3/mail/api/message"
 SHOP_EMAIL = "orders@shop.example"
@@ -88,7 +88,7 @@ async def test_the_notice_is_in_the_orders_language(
         message = dict((tuple(to), m) for to, m in box.messages)[(SHOP_EMAIL,)]
         assert str(message["Subject"]).startswith("Invoice No.")
         amount = format_money(Decimal(str(order["amount"])), "RUB", "en")
-        assert f"Your orders in invoice No.\u00a0" in message.get_content()
+        assert "Your orders in invoice No.\u00a0" in message.get_content()
         assert f"are paid: {amount}." in message.get_content()
 
 

@@ -1,0 +1,109 @@
+"""No text for people says a letter was sent, will be sent or is on its way, except where the
+code checks the letter's state first (docs/mail.md "Truthful text"): the success page's line
+picked by the letter's status (`payment_page.views.RECEIPT_MAIL_TEXTS`) and the payer form's
+e-mail hint picked by how mail is delivered (`views.EMAIL_HINTS`). The catalogues, every
+template and the demo shop's scripts are read; a new string that speaks of sending mail fails
+here until it is made state-checked (and listed below) or reworded."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from marketbox.payment_page import views
+
+ROOT = Path(__file__).resolve().parents[2]
+SRC = ROOT / "src" / "marketbox"
+DEMO_SHOP = ROOT / "examples" / "demo_shop"
+
+# Sending, mailing, letters: in Russian and English.
+SPEAKS_OF_MAIL = re.compile(
+    r"отправ|пришл[её]м|вышл|высыла|письм|на почту"
+    r"|\bsen[dt]\b|\bsending\b|\bmail(ed|ing)?\b|\be-?mail(ed|ing)? (you|to)\b|\bletter|\binbox",
+    re.IGNORECASE,
+)
+
+STATE_CHECKED = set(views.RECEIPT_MAIL_TEXTS.values()) | set(views.EMAIL_HINTS.values())
+# Keys that match the pattern but claim no letter, each with the reason.
+NOT_A_CLAIM = {
+    # The text of the letters themselves (mail/service.py): read only by whoever received one.
+    "mail.": "inside a letter",
+    # A confirmation code of the guarantee payment method, shown from the method's own answer.
+    "guarantee.": "a payment method's confirmation code, not a letter",
+    # What the data is kept for, not a statement that anything was sent.
+    "info.privacy.text": "purpose of the data",
+}
+
+
+def _exempt(key: str) -> bool:
+    return key in STATE_CHECKED or any(key.startswith(prefix) for prefix in NOT_A_CLAIM)
+
+
+def test_the_catalogues_speak_of_sending_mail_only_in_state_checked_strings() -> None:
+    offenders = []
+    for po in sorted((SRC / "locale").glob("*/LC_MESSAGES/marketbox.po")):
+        with po.open("rb") as file:
+            catalog = read_po(file)
+        for message in catalog:
+            key = str(message.id if isinstance(message.id, str) else message.id[0])
+            texts = message.string if isinstance(message.string, tuple) else (message.string,)
+            if not key or _exempt(key):
+                continue
+            offenders += [
+                f"{po.parent.parent.name} {key}: {t}"
+                for t in texts
+                if SPEAKS_OF_MAIL.search(t or "")
+            ]
+    assert offenders == []
+
+
+def _template_text(source: str) -> str:
+    """What a template prints by itself: comments, tags and expressions removed."""
+    for pattern in (r"\{#.*?#\}", r"\{%.*?%\}", r"\{\{.*?\}\}", r"<[^>]*>"):
+        source = re.sub(pattern, " ", source, flags=re.DOTALL)
+    return source
+
+
+def test_no_template_says_a_letter_was_sent_in_its_own_words() -> None:
+    templates = sorted(SRC.rglob("templates/**/*.html")) + sorted(DEMO_SHOP.rglob("*.html"))
+    assert templates
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in templates
+        for match in [SPEAKS_OF_MAIL.search(_template_text(path.read_text()))]
+        if match
+    ]
+    assert offenders == []
+
+
+def test_the_demo_shop_promises_no_letter() -> None:
+    """The demo shop sends no mail at all, so none of its strings may promise one."""
+    scripts = sorted((DEMO_SHOP / "static").glob("*.js"))
+    assert scripts
+    literal = re.compile(r"'((?:[^'\\\n]|\\.)*)'|`((?:[^`\\]|\\.)*)`")
+    offenders = [
+        f"{path.name}: {text}"
+        for path in scripts
+        for match in literal.finditer(path.read_text())
+        for text in [match.group(1) or match.group(2) or ""]
+        if SPEAKS_OF_MAIL.search(text)
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Оплата обрабатывается, мы пришлём письмо",
+        "The payment is being processed; we will email you",
+        "Чек отправлен на {email}",
+        "Receipt sent to {email}",
+        "формирует их за продавца и отправляет через оператора фискальных данных",
+        "Check your inbox",
+    ],
+)
+def test_the_check_recognises_a_claim(claim: str) -> None:
+    assert SPEAKS_OF_MAIL.search(claim)
