@@ -10,9 +10,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
+
+import marketbox_sdk as mb
+from marketbox.app import create_app
 from marketbox.mail.sender import MailSender
 from marketbox.merchants import service as merchants_service
 from marketbox.toolkit.formatting import format_money
+from tests.conftest import TEST_PUBLIC_URL
 from tests.integration import test_mail as mail_tests
 from tests.integration.test_cli import run_cli
 from tests.integration.test_mail import (
@@ -25,6 +31,7 @@ from tests.integration.test_mail import (
     smtp_url,
 )
 from tests.integration.test_payment_page import container_row, pay
+from tests.support.live_server import live_server
 
 mailbox = mail_tests.mailbox  # the SMTP server fixture, shared with test_mail.py
 
@@ -194,3 +201,30 @@ async def test_the_cli_sets_the_address_and_reads_the_mail(tmp_path: Path) -> No
         assert [r["kind"] for r in await letters(s.db, later["orderContainerId"])] == [
             "buyer_receipt"
         ]
+
+
+async def test_the_sdk_reads_the_merchants_mail(sqlite_url: str) -> None:
+    async with shop(sqlite_url) as s:
+        await set_demo_email(s, SHOP_EMAIL)
+        order = await paid_order(s)
+        await MailSender(s.settings, s.db).run_due()
+        app = create_app(s.settings, db=s.db, migrate=False)
+        transport = httpx.ASGITransport(app=app)
+        async with mb.AsyncClient(
+            merchants_service.DEMO_TOKEN, base_url=TEST_PUBLIC_URL, transport=transport
+        ) as sdk:
+            page = await sdk.list_mail_messages(kind="merchant_payment")
+            [notice] = page
+            assert (notice.to, notice.status, notice.order_id) == (
+                SHOP_EMAIL,
+                "captured",
+                order["id"],
+            )
+            assert (await sdk.get_mail_message(notice.id)).text == notice.text
+
+    with live_server(sqlite_url) as base_url:
+        with mb.Client(merchants_service.DEMO_TOKEN, base_url=base_url) as sdk:
+            kinds = {m.kind for m in sdk.iterate_mail_messages()}
+            assert kinds == {"buyer_receipt", "merchant_payment"}
+            with pytest.raises(mb.NotFound):
+                sdk.get_mail_message("00000000-0000-7000-8000-000000000000")

@@ -43,6 +43,7 @@ from ._models import (
     Customer,
     Invoice,
     InvoicePayment,
+    MailMessage,
     Model,
     Order,
     Page,
@@ -93,6 +94,7 @@ _REFUND_LIST = "/v3/filter/api/order/refund-order"
 _CORRECTION = "/v3/billing/api/order/correction-order"
 _SHIPMENT = "/v3/billing/api/order/shipment"
 _SHIPMENT_LIST = "/v3/filter/api/order/shipment"
+_MAIL_MESSAGE = "/v3/mail/api/message"
 #: Page size of the `iterate_*` auto-paging iterators (the platform's maximum).
 ITERATE_PAGE_SIZE = 100
 
@@ -531,6 +533,26 @@ class _Base:
             page_size=page_size,
         )
         return _Call("GET", _SHIPMENT_LIST, _page(Shipment), params=tuple(params))
+
+    def _list_mail_messages(
+        self,
+        page: int | None,
+        page_size: int | None,
+        order_by: OrderBy,
+        filters: Mapping[str, Any] | None,
+        conditions: Mapping[str, Any],
+    ) -> _Call[Page[MailMessage]]:
+        params = build_query(
+            conditions=conditions,
+            filters=filters,
+            order_by=order_by,
+            page=page,
+            page_size=page_size,
+        )
+        return _Call("GET", _MAIL_MESSAGE, _page(MailMessage), params=tuple(params))
+
+    def _get_mail_message(self, message_id: str) -> _Call[MailMessage]:
+        return _Call("GET", f"{_MAIL_MESSAGE}/{_seg(message_id)}", _one(MailMessage))
 
 
 def full_refund_lines(items: Sequence[BasketItem]) -> tuple[list[BasketItem], Decimal, Decimal]:
@@ -1197,6 +1219,50 @@ class Client(_SyncSender):
 
         return self._iterate(make, page_size, timeout, max_retries)
 
+    # -- mail (marketbox extension) -----------------------------------------------------------
+
+    def list_mail_messages(
+        self,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Page[MailMessage]:
+        """List the letters written for the merchant (`GET /v3/mail/api/message`, a marketbox
+        extension): its payment notices and its buyers' receipt letters, newest first;
+        conditions, sorting and paging as in `list_orders` (fields `id`, `kind`, `status`,
+        `to`, `order_container_id`, `order_id`, `created_at`, `sent_at`)."""
+        call = self._list_mail_messages(page, page_size, order_by, filters, conditions)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def iterate_mail_messages(
+        self,
+        *,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Iterator[MailMessage]:
+        """Every letter matching `list_mail_messages` conditions, page after page."""
+
+        def make(number: int, size: int) -> _Call[Page[MailMessage]]:
+            return self._list_mail_messages(number, size, order_by, filters, conditions)
+
+        return self._iterate(make, page_size, timeout, max_retries)
+
+    def get_mail_message(
+        self, message_id: str, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> MailMessage:
+        """One letter (`GET /v3/mail/api/message/{id}`); `NotFound` for another merchant's."""
+        call = self._get_mail_message(message_id)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
     # -- marketplace, company lookup, guarantee ---------------------------------------------
 
     def create_shop(
@@ -1756,6 +1822,50 @@ class AsyncClient(_AsyncSender):
             return self._list_shipments(number, size, order_by, filters, conditions)
 
         return self._iterate(make, page_size, timeout, max_retries)
+
+    # -- mail (marketbox extension) -----------------------------------------------------------
+
+    async def list_mail_messages(
+        self,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Page[MailMessage]:
+        """List the letters written for the merchant (`GET /v3/mail/api/message`, a marketbox
+        extension): its payment notices and its buyers' receipt letters, newest first;
+        conditions, sorting and paging as in `list_orders` (fields `id`, `kind`, `status`,
+        `to`, `order_container_id`, `order_id`, `created_at`, `sent_at`)."""
+        call = self._list_mail_messages(page, page_size, order_by, filters, conditions)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def iterate_mail_messages(
+        self,
+        *,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> AsyncIterator[MailMessage]:
+        """Every letter matching `list_mail_messages` conditions, page after page."""
+
+        def make(number: int, size: int) -> _Call[Page[MailMessage]]:
+            return self._list_mail_messages(number, size, order_by, filters, conditions)
+
+        return self._iterate(make, page_size, timeout, max_retries)
+
+    async def get_mail_message(
+        self, message_id: str, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> MailMessage:
+        """One letter (`GET /v3/mail/api/message/{id}`); `NotFound` for another merchant's."""
+        call = self._get_mail_message(message_id)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     # -- marketplace, company lookup, guarantee ---------------------------------------------
 

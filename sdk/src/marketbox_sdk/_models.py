@@ -553,6 +553,33 @@ class Shipment(Model):
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
+@dataclasses.dataclass(kw_only=True)
+class MailMessage(Model):
+    """A letter the platform wrote for the merchant (marketbox extension, `GET
+    /v3/mail/api/message`): the buyer's receipt letter or the merchant's payment notice.
+
+    `status`: `pending` (not sent yet), `sent` (the SMTP server accepted it), `captured`
+    (sandbox without SMTP: stored, never sent) or `failed` (given up after the last retry).
+    """
+
+    id: str
+    kind: str
+    to: str
+    subject: str
+    text: str
+    status: str
+    attempts: int = 0
+    merchant_id: str | None = None
+    language: str | None = None
+    last_error: str | None = None
+    order_container_id: str | None = None
+    order_id: str | None = None
+    created_at: dt.datetime | None = None
+    next_attempt_at: dt.datetime | None = None
+    sent_at: dt.datetime | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
 # ---------------------------------------------------------------------------------------------
 # Marketplace
 
