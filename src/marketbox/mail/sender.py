@@ -76,8 +76,8 @@ class MailSender:
             if not self._said_unsent:
                 self._said_unsent = True
                 log.warning(
-                    "MARKETBOX_SMTP_URL is not set: letters to buyers stay pending and are "
-                    "not sent (set it to send them; docs/mail.md)"
+                    "MARKETBOX_SMTP_URL is not set: letters to buyers and merchants stay "
+                    "pending and are not sent (set it to send them; docs/mail.md)"
                 )
             return {}
         counts: dict[str, int] = {}
