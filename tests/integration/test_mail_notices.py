@@ -17,10 +17,14 @@ import marketbox_sdk as mb
 from marketbox.app import create_app
 from marketbox.mail.sender import MailSender
 from marketbox.merchants import service as merchants_service
+from marketbox.payments import service as payments_service
+from marketbox.storage.db import Database
 from marketbox.toolkit.formatting import format_money
 from tests.conftest import TEST_PUBLIC_URL
+from tests.integration import test_join_policy as join_tests
 from tests.integration import test_mail as mail_tests
 from tests.integration.test_cli import run_cli
+from tests.integration.test_join_policy import Merchant, flight, taxi_order, taxi_point
 from tests.integration.test_mail import (
     Mailbox,
     Shop,
@@ -34,6 +38,10 @@ from tests.integration.test_payment_page import container_row, pay
 from tests.support.live_server import live_server
 
 mailbox = mail_tests.mailbox  # the SMTP server fixture, shared with test_mail.py
+# Two merchants of one invoice, as test_join_policy.py makes them.
+merchant_factory = join_tests.merchant_factory
+airline = join_tests.airline
+taxi = join_tests.taxi
 
 MESSAGES = "/v3/mail/api/message"
 SHOP_EMAIL = "orders@shop.example"
@@ -228,3 +236,35 @@ async def test_the_sdk_reads_the_merchants_mail(sqlite_url: str) -> None:
             assert kinds == {"buyer_receipt", "merchant_payment"}
             with pytest.raises(mb.NotFound):
                 sdk.get_mail_message("00000000-0000-7000-8000-000000000000")
+
+
+async def test_each_merchant_of_an_invoice_is_told_of_its_own_orders_only(
+    db: Database, airline: Merchant, taxi: Merchant
+) -> None:
+    main = await flight(airline)
+    await taxi_point(db, taxi)
+    joined = await taxi_order(taxi, main["orderContainerId"])
+    assert joined.status_code == 200, joined.text
+    async with db.transaction() as conn:
+        for merchant, email in ((airline, "air@shop.example"), (taxi, "taxi@shop.example")):
+            await merchants_service.set_notification_email(conn, merchant.id, email)
+        await payments_service.pay_container(
+            conn, container_id=main["orderContainerId"], method="bank"
+        )
+
+    written = await letters(db, main["orderContainerId"])
+    notices = {r["recipient"]: r for r in written if r["kind"] == "merchant_payment"}
+    assert set(notices) == {"air@shop.example", "taxi@shop.example"}
+    assert "FLIGHT" in notices["air@shop.example"]["body"]
+    assert "TAXI-1" not in notices["air@shop.example"]["body"]
+    assert "TAXI-1" in notices["taxi@shop.example"]["body"]
+    assert "FLIGHT" not in notices["taxi@shop.example"]["body"]
+
+    # The buyer's letter lists both shops' orders: it is the invoice owner's to read.
+    taxi_mail = (await taxi.http.get(MESSAGES)).json()["data"]
+    assert [(m["kind"], m["to"]) for m in taxi_mail] == [("merchant_payment", "taxi@shop.example")]
+    airline_mail = (await airline.http.get(MESSAGES)).json()["data"]
+    assert sorted((m["kind"], m["to"]) for m in airline_mail) == [
+        ("buyer_receipt", "ivan@example.com"),  # the main order's customer (tests/support)
+        ("merchant_payment", "air@shop.example"),
+    ]
