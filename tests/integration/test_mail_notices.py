@@ -268,3 +268,18 @@ async def test_each_merchant_of_an_invoice_is_told_of_its_own_orders_only(
         ("buyer_receipt", "ivan@example.com"),  # the main order's customer (tests/support)
         ("merchant_payment", "air@shop.example"),
     ]
+
+
+async def test_a_held_payment_is_a_notice_that_the_money_is_held(sqlite_url: str) -> None:
+    async with shop(sqlite_url) as s:
+        await set_demo_email(s, SHOP_EMAIL)
+        order = await new_order(s)
+        async with s.db.transaction() as conn:
+            await payments_service.pay_container(
+                conn, container_id=order["orderContainerId"], method="card", hold=True
+            )
+        written = by_kind(await letters(s.db, order["orderContainerId"]))
+        notice = written["merchant_payment"]
+        assert notice["subject"].startswith("Оплата по счёту №")
+        assert "заблокировано" in notice["body"] and "спишутся при отгрузке" in notice["body"]
+        assert "оплачены" not in notice["body"]
