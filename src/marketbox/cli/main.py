@@ -341,12 +341,14 @@ def _add_notifications(commands: Commands) -> None:
     _add_json_option(listing)
     listing.set_defaults(handler=cmd_notifications_list)
     show = actions.add_parser("show", help="one notification with every attempt")
-    show.add_argument("notification_id", type=object_id, metavar="ID")
+    show.add_argument("notification_id", type=object_id, metavar="ID", help="the notification's id")
     merchant_option(show)
     _add_json_option(show)
     show.set_defaults(handler=cmd_notifications_show)
     resend = actions.add_parser("resend", help="send one notification again (current key)")
-    resend.add_argument("notification_id", type=object_id, metavar="ID")
+    resend.add_argument(
+        "notification_id", type=object_id, metavar="ID", help="the notification's id"
+    )
     merchant_option(resend)
     _add_json_option(resend)
     resend.set_defaults(handler=cmd_notifications_resend)
