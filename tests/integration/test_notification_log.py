@@ -191,9 +191,7 @@ async def test_resend_delivers_again_signed_with_the_current_key_and_is_recorded
         "delivered",
         ["success"],
     )
-    assert shown["attempts"][0]["request"]["headers"]["X-Signature"] == again.headers[
-        "x-signature"
-    ]
+    assert shown["attempts"][0]["request"]["headers"]["X-Signature"] == again.headers["x-signature"]
     assert (await detail(api, original["id"]))["attemptCount"] == 1
 
 
