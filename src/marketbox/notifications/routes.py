@@ -95,9 +95,8 @@ async def resend(request: Request, notification_id: str) -> Response:
     async with ctx.db.transaction() as conn:
         merchant = await ctx.merchant(conn, request)
         carrier = await service.resend(conn, notification_id, merchant_id=merchant.id)
-        detail = await service.get_notification(conn, carrier, merchant_id=merchant.id)
-    del detail["request"], detail["attempts"]
-    return envelope.data(detail)
+        record = await service.get_summary(conn, carrier, merchant_id=merchant.id)
+    return envelope.data(record)
 
 
 @router.post(

@@ -66,6 +66,13 @@ async def list_notifications(
     return [notification_summary(r) for r in rows], total
 
 
+async def get_summary(
+    conn: AsyncConnection, notification_id: str, *, merchant_id: str | None
+) -> dict[str, Any]:
+    """One notification as a list shows it (no body, no attempts)."""
+    return notification_summary(await _find(conn, notification_id, merchant_id=merchant_id))
+
+
 async def get_notification(
     conn: AsyncConnection, notification_id: str, *, merchant_id: str | None
 ) -> dict[str, Any]:
