@@ -631,3 +631,73 @@ def test_serve_with_a_bad_company_source_fails_in_one_line(
     line = one_line(result.stderr)
     assert line.startswith("marketbox: error: invalid configuration: ")
     assert expected in line
+
+
+@contextmanager
+def scripted_shop(replies: list[bytes]) -> Iterator[tuple[str, list[bytes]]]:
+    """A local shop answering each POST with the next of `replies` (then success)."""
+    received: list[bytes] = []
+
+    class Shop(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            reply = replies.pop(0) if replies else b'{"status":"success"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(reply)))
+            self.end_headers()
+            self.wfile.write(reply)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Shop)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/notify", received
+    finally:
+        server.shutdown()
+
+
+def test_the_notification_log_commands_show_and_resend(db_file: Path) -> None:
+    rejected = b'{"status":"error","code":"order_not_found","message":"who?"}'
+    with scripted_shop([rejected]) as (url, received):
+        created = run_cli("merchant", "create", "--name", "Shop", "--json", db=db_file)
+        merchant = json.loads(created.stdout)["merchantId"]
+        mid = ["--merchant", merchant]
+        failed = run_cli("notify-test", *mid, "--url", url, "--json", db=db_file)
+        tested = run_cli("notify-test", *mid, "--url", url, "--json", db=db_file)
+        listed = run_cli("notifications", "list", *mid, "--json", db=db_file)
+        only_rejected = run_cli(
+            "notifications", "list", *mid, "--status", "rejected", "--json", db=db_file
+        )
+        rejected_id = json.loads(failed.stdout)["notificationId"]
+        shown = run_cli("notifications", "show", rejected_id, *mid, "--json", db=db_file)
+        shown_text = run_cli("notifications", "show", rejected_id, *mid, db=db_file)
+        resent = run_cli("notifications", "resend-failed", *mid, "--json", db=db_file)
+        resent_again = run_cli("notifications", "resend-failed", *mid, "--json", db=db_file)
+        resend_one = run_cli("notifications", "resend", rejected_id, *mid, "--json", db=db_file)
+        foreign = run_cli(
+            "notifications", "show", rejected_id, "--merchant", DEMO_MERCHANT_ID, db=db_file
+        )
+
+    assert failed.returncode != 0
+    # The dispatcher logs the rejection too; the command's own reason is the last line.
+    assert "order_not_found" in failed.stderr.strip().splitlines()[-1]
+    assert json.loads(failed.stdout)["attempt"]["replyCode"] == "order_not_found"
+    assert tested.returncode == 0, tested.stderr
+    assert json.loads(tested.stdout)["attempt"]["response"]["status"] == 200
+    assert len(received) == 2  # the CLI delivers tests at once; resends wait for the worker
+    assert json.loads(listed.stdout)["totalCount"] == 2
+    assert [n["id"] for n in json.loads(only_rejected.stdout)["data"]] == [rejected_id]
+    [attempt] = json.loads(shown.stdout)["attempts"]
+    assert attempt["request"]["body"].encode() == received[0]
+    assert "who?" in attempt["response"]["body"]
+    assert "order_not_found" in shown_text.stdout
+    [carrier] = json.loads(resent.stdout)["notificationIds"]
+    assert carrier != rejected_id
+    assert json.loads(resent_again.stdout)["notificationIds"] == []
+    assert resend_one.returncode == 0, resend_one.stderr
+    assert foreign.returncode != 0
+    assert "has no notification" in one_line(foreign.stderr)

@@ -23,8 +23,9 @@ from marketbox import clock
 from marketbox.config import DEFAULT_RETRY_SCHEDULE, Settings
 from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY
-from marketbox.notifications import worker
+from marketbox.notifications import service, worker
 from marketbox.notifications.dispatcher import Dispatcher
+from marketbox.notifications.errors import NotificationNotFound
 from marketbox.notifications.outbox import TEST_NOTIFICATION_ORDER_ID
 from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
@@ -446,7 +447,7 @@ async def test_resend_of_a_finished_notification_sends_the_same_bytes_again(
     await dispatcher.run_once()
 
     async with db.transaction() as conn:
-        resent_id = await worker.resend(conn, original.id, merchant_id=DEMO_MERCHANT_ID)
+        resent_id = await service.resend(conn, original.id, merchant_id=DEMO_MERCHANT_ID)
     assert await dispatcher.run_once() == 1
 
     assert resent_id != original.id
@@ -471,7 +472,7 @@ async def test_resend_of_a_pending_notification_makes_it_due_now(
         assert await dispatcher.run_once() == 0
 
         async with db.transaction() as conn:
-            assert await worker.resend(conn, original.id) == original.id
+            assert await service.resend(conn, original.id, merchant_id=None) == original.id
         assert await dispatcher.run_once() == 1
 
     record = await notification(db, original.id)
@@ -485,10 +486,10 @@ async def test_resend_is_scoped_to_the_merchant(
     original = await notification_for(db, order["id"])
 
     async with db.transaction() as conn:
-        with pytest.raises(worker.NotificationNotFound):
-            await worker.resend(conn, original.id, merchant_id="another-merchant")
-        with pytest.raises(worker.NotificationNotFound):
-            await worker.resend(conn, "no-such-notification")
+        with pytest.raises(NotificationNotFound):
+            await service.resend(conn, original.id, merchant_id="another-merchant")
+        with pytest.raises(NotificationNotFound):
+            await service.resend(conn, "no-such-notification", merchant_id=None)
 
 
 # -- claims -------------------------------------------------------------------------------

@@ -222,3 +222,12 @@ def test_the_cli_refuses_a_private_default_url_in_production(tmp_path: Path) -> 
     assert "notificationUrl" in refused.stderr and "127.0.0.1" in refused.stderr
     assert public.returncode == 0, public.stderr
     assert sandbox.returncode == 0, sandbox.stderr
+
+
+async def test_a_test_notification_to_a_private_address_is_refused(
+    api: httpx.AsyncClient, shop: Receiver
+) -> None:
+    response = await api.post("/v3/notification/api/test", content=body({"url": shop.url}))
+
+    assert_refused(response, "url")
+    assert shop.requests == []

@@ -45,6 +45,8 @@ from ._models import (
     InvoicePayment,
     MailMessage,
     Model,
+    NotificationRecord,
+    NotificationTestResult,
     Order,
     Page,
     PaymentCodeResult,
@@ -94,6 +96,8 @@ _REFUND_LIST = "/v3/filter/api/order/refund-order"
 _CORRECTION = "/v3/billing/api/order/correction-order"
 _SHIPMENT = "/v3/billing/api/order/shipment"
 _SHIPMENT_LIST = "/v3/filter/api/order/shipment"
+_NOTIFICATION = "/v3/notification/api/notification"
+_NOTIFICATION_TEST = "/v3/notification/api/test"
 _MAIL_MESSAGE = "/v3/mail/api/message"
 #: Page size of the `iterate_*` auto-paging iterators (the platform's maximum).
 ITERATE_PAGE_SIZE = 100
@@ -534,6 +538,39 @@ class _Base:
         )
         return _Call("GET", _SHIPMENT_LIST, _page(Shipment), params=tuple(params))
 
+    # -- the notification delivery log (marketbox extension) ----------------------------------
+
+    def _list_notifications(
+        self,
+        page: int | None,
+        page_size: int | None,
+        order_by: OrderBy,
+        filters: Mapping[str, Any] | None,
+        conditions: Mapping[str, Any],
+    ) -> _Call[Page[NotificationRecord]]:
+        params = build_query(
+            conditions=conditions,
+            filters=filters,
+            order_by=order_by,
+            page=page,
+            page_size=page_size,
+        )
+        return _Call("GET", _NOTIFICATION, _page(NotificationRecord), params=tuple(params))
+
+    def _get_notification(self, notification_id: str) -> _Call[NotificationRecord]:
+        return _Call("GET", f"{_NOTIFICATION}/{_seg(notification_id)}", _one(NotificationRecord))
+
+    def _resend_notification(self, notification_id: str) -> _Call[NotificationRecord]:
+        path = f"{_NOTIFICATION}/{_seg(notification_id)}/resend"
+        return _Call("POST", path, _one(NotificationRecord))
+
+    def _resend_failed_notifications(self) -> _Call[list[str]]:
+        return _Call("POST", f"{_NOTIFICATION}/resend-failed", _notification_ids)
+
+    def _send_test_notification(self, url: str | None) -> _Call[NotificationTestResult]:
+        body = self._body({"url": url} if url is not None else {})
+        return _Call("POST", _NOTIFICATION_TEST, _one(NotificationTestResult), body=body)
+
     def _list_mail_messages(
         self,
         page: int | None,
@@ -553,6 +590,13 @@ class _Base:
 
     def _get_mail_message(self, message_id: str) -> _Call[MailMessage]:
         return _Call("GET", f"{_MAIL_MESSAGE}/{_seg(message_id)}", _one(MailMessage))
+
+
+def _notification_ids(envelope: dict[str, Any]) -> list[str]:
+    ids = _data_object(envelope).get("notificationIds")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise UnexpectedResponse("expected `notificationIds`, a list of ids")
+    return list(ids)
 
 
 def full_refund_lines(items: Sequence[BasketItem]) -> tuple[list[BasketItem], Decimal, Decimal]:
@@ -1219,6 +1263,72 @@ class Client(_SyncSender):
 
         return self._iterate(make, page_size, timeout, max_retries)
 
+    # -- the notification delivery log (marketbox extension, docs/notifications.md §8) --------
+
+    def list_notifications(
+        self,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Page[NotificationRecord]:
+        """The notifications sent to this merchant and their delivery state, newest first
+        (`GET /v3/notification/api/notification`; fields `id`, `order_id`, `status`, `event`,
+        `created_at`; marketbox only)."""
+        call = self._list_notifications(page, page_size, order_by, filters, conditions)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def get_notification(
+        self, notification_id: str, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> NotificationRecord:
+        """One notification with every delivery attempt: the exact request (headers with
+        `X-Signature`, body) and the shop's reply (marketbox only)."""
+        call = self._get_notification(notification_id)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def resend_notification(
+        self,
+        notification_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> NotificationRecord:
+        """Send a notification again, signed with the current key; returns the record that
+        carries it (a new one for a finished notification). Raises `NotificationInFlight`
+        while it is being delivered (marketbox only)."""
+        call = _keyed(self._resend_notification(notification_id), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def resend_failed_notifications(
+        self,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> list[str]:
+        """Resend every rejected or abandoned notification not resent yet; returns the new
+        records' ids (marketbox only)."""
+        call = _keyed(self._resend_failed_notifications(), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def send_test_notification(
+        self,
+        *,
+        url: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> NotificationTestResult:
+        """Send the test notification to `url` (default: the merchant's notification URL) now
+        and return the shop's answer (marketbox only)."""
+        call = _keyed(self._send_test_notification(url), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
     # -- mail (marketbox extension) -----------------------------------------------------------
 
     def list_mail_messages(
@@ -1822,6 +1932,72 @@ class AsyncClient(_AsyncSender):
             return self._list_shipments(number, size, order_by, filters, conditions)
 
         return self._iterate(make, page_size, timeout, max_retries)
+
+    # -- the notification delivery log (marketbox extension, docs/notifications.md §8) --------
+
+    async def list_notifications(
+        self,
+        *,
+        page: int | None = None,
+        page_size: int | None = None,
+        order_by: OrderBy = None,
+        filters: Mapping[str, Any] | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+        **conditions: Any,
+    ) -> Page[NotificationRecord]:
+        """The notifications sent to this merchant and their delivery state, newest first
+        (`GET /v3/notification/api/notification`; fields `id`, `order_id`, `status`, `event`,
+        `created_at`; marketbox only)."""
+        call = self._list_notifications(page, page_size, order_by, filters, conditions)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def get_notification(
+        self, notification_id: str, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> NotificationRecord:
+        """One notification with every delivery attempt: the exact request (headers with
+        `X-Signature`, body) and the shop's reply (marketbox only)."""
+        call = self._get_notification(notification_id)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def resend_notification(
+        self,
+        notification_id: str,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> NotificationRecord:
+        """Send a notification again, signed with the current key; returns the record that
+        carries it (a new one for a finished notification). Raises `NotificationInFlight`
+        while it is being delivered (marketbox only)."""
+        call = _keyed(self._resend_notification(notification_id), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def resend_failed_notifications(
+        self,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> list[str]:
+        """Resend every rejected or abandoned notification not resent yet; returns the new
+        records' ids (marketbox only)."""
+        call = _keyed(self._resend_failed_notifications(), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def send_test_notification(
+        self,
+        *,
+        url: str | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> NotificationTestResult:
+        """Send the test notification to `url` (default: the merchant's notification URL) now
+        and return the shop's answer (marketbox only)."""
+        call = _keyed(self._send_test_notification(url), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     # -- mail (marketbox extension) -----------------------------------------------------------
 

@@ -25,6 +25,7 @@ which always map by status).
     │   ├── DuplicateMerchantOrderId        merchant_order_id_duplicate
     │   └── InvoiceAlreadyPaid              invoice_already_paid (payment instruments)
     ├── RequestSignatureRejected       signature_error (signed payment-instrument request)
+    ├── NotificationInFlight           409  notification_in_flight (marketbox: being sent now)
     ├── RateLimited                    429  .retry_after (seconds or None)
     ├── ServerError                    5xx
     │   └── OutOfService                    out_of_service
@@ -60,6 +61,7 @@ __all__ = [
     "MissingSignature",
     "NotFound",
     "NotificationError",
+    "NotificationInFlight",
     "OutOfService",
     "RateLimited",
     "RequestSignatureRejected",
@@ -301,6 +303,12 @@ class MissingSignature(NotificationError):
     default_code = "out_of_service"
 
 
+class NotificationInFlight(InvoiceboxError):
+    """The notification is being delivered right now; resend it once this attempt is logged."""
+
+    default_code = "notification_in_flight"
+
+
 class InvalidSignature(NotificationError):
     """The notification's X-Signature does not match its body."""
 
@@ -339,6 +347,7 @@ _BY_CODE: dict[str, type[InvoiceboxError]] = {
     "language_not_found": LanguageNotFound,
     "seller_not_found": SellerNotFound,
     "wrong_order_status": WrongOrderStatus,
+    "notification_in_flight": NotificationInFlight,
     "merchant_order_id_duplicate": DuplicateMerchantOrderId,
     "invoice_already_paid": InvoiceAlreadyPaid,
     "signature_error": RequestSignatureRejected,

@@ -833,3 +833,84 @@ class PaymentCodeResult(_GuaranteeAnswer):
     def paid(self) -> bool:
         """True when the order is paid: now (`success`) or before (`alreadyPaid`)."""
         return self.result in ("success", "alreadyPaid")
+
+
+# ---------------------------------------------------------------------------------------------
+# The notification delivery log (a marketbox extension, docs/notifications.md §8)
+
+
+@dataclasses.dataclass(kw_only=True)
+class SentRequest(Model):
+    """The exact request a notification attempt sent: URL, headers (with `X-Signature`) and
+    the body as text."""
+
+    url: str | None = None
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    body: str = ""
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class ShopReply(Model):
+    """What the shop answered: HTTP status, headers, body (the first 2048 bytes)."""
+
+    status: int
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    body: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class DeliveryAttempt(Model):
+    """One delivery attempt: the request, the reply (None: no HTTP answer) and the verdict
+    (`outcome` success / retry / rejected; `reason` says why in one word)."""
+
+    attempt: int
+    started_at: dt.datetime
+    duration_ms: int
+    request: SentRequest
+    response: ShopReply | None = None
+    outcome: str
+    reason: str | None = None
+    reply_code: str | None = None
+    error: str | None = None
+    dispatcher: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class NotificationRecord(Model):
+    """A notification in the delivery log; `request` and `attempts` are filled by
+    `get_notification` (a list leaves them empty)."""
+
+    id: str
+    order_id: str
+    merchant_id: str | None = None
+    event: str | None = None
+    url: str | None = None
+    status: str
+    attempt_count: int = 0
+    next_attempt_at: dt.datetime | None = None
+    in_flight: bool = False
+    last_error: str | None = None
+    resent_from: str | None = None
+    created_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    request: SentRequest | None = None
+    attempts: list[DeliveryAttempt] = dataclasses.field(default_factory=list)
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class NotificationTestResult(Model):
+    """The test notification just sent: its record's id and status and the attempt made."""
+
+    notification_id: str
+    status: str
+    attempt: DeliveryAttempt | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def accepted(self) -> bool:
+        """True when the shop answered `success`."""
+        return self.attempt is not None and self.attempt.outcome == "success"

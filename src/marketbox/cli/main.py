@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_instrument(commands)
     _add_addon(commands)
     _add_notify_test(commands)
+    _add_notifications(commands)
     _add_demo(commands)
     add_mail(commands)
     return parser
@@ -335,7 +336,58 @@ def _add_notify_test(commands: Commands) -> None:
         type=object_id,
         help="the merchant's id (as printed by `merchant create`)",
     )
+    notify.add_argument(
+        "--url", type=http_url, help="send it here instead of the merchant's notification URL"
+    )
+    _add_json_option(notify)
     notify.set_defaults(handler=cmd_notify_test)
+
+
+def _add_notifications(commands: Commands) -> None:
+    log = commands.add_parser(
+        "notifications",
+        help="the notification delivery log of a merchant: list, show, resend",
+        description="Every notification sent to a shop, each attempt's exact request and the "
+        "shop's reply (docs/notifications.md §8). Resends are delivered by the worker.",
+    )
+    actions = log.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do")
+
+    def merchant_option(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--merchant", required=True, metavar="ID", type=object_id, help="the merchant's id"
+        )
+
+    listing = actions.add_parser("list", help="the merchant's notifications, newest first")
+    merchant_option(listing)
+    listing.add_argument("--order", metavar="ID", type=object_id, help="only about this order")
+    listing.add_argument(
+        "--status",
+        choices=("pending", "delivered", "rejected", "abandoned", "no_url"),
+        help="only in this state",
+    )
+    listing.add_argument(
+        "--limit", type=positive_int, default=30, help="at most this many (default: 30, max 100)"
+    )
+    _add_json_option(listing)
+    listing.set_defaults(handler=cmd_notifications_list)
+    show = actions.add_parser("show", help="one notification with every attempt")
+    show.add_argument("notification_id", type=object_id, metavar="ID", help="the notification's id")
+    merchant_option(show)
+    _add_json_option(show)
+    show.set_defaults(handler=cmd_notifications_show)
+    resend = actions.add_parser("resend", help="send one notification again (current key)")
+    resend.add_argument(
+        "notification_id", type=object_id, metavar="ID", help="the notification's id"
+    )
+    merchant_option(resend)
+    _add_json_option(resend)
+    resend.set_defaults(handler=cmd_notifications_resend)
+    failed = actions.add_parser(
+        "resend-failed", help="resend every rejected or abandoned notification not resent yet"
+    )
+    merchant_option(failed)
+    _add_json_option(failed)
+    failed.set_defaults(handler=cmd_notifications_resend_failed)
 
 
 def _add_demo(commands: Commands) -> None:
@@ -701,40 +753,138 @@ def _rotate(args: argparse.Namespace, settings: Settings, kind: str, rotate: Any
 
 
 def cmd_notify_test(args: argparse.Namespace, settings: Settings) -> int:
-    """Queue the monitoring test notification and deliver it at once, printing the reply.
+    """Send the monitoring test notification now and print the shop's answer.
 
     A shop that does not answer `success` makes the command fail; the record stays in the
-    outbox and a running worker keeps retrying it like any other notification.
+    log and a running worker keeps retrying it like any other notification.
     """
     from marketbox.cli.database import open_database
-    from marketbox.notifications import worker
-    from marketbox.notifications.dispatcher import Dispatcher
+    from marketbox.notifications import service
+    from marketbox.notifications.errors import NoNotificationUrl
 
-    async def work() -> tuple[str, Any]:
+    async def work() -> dict[str, Any]:
         async with open_database(settings) as db:
-            async with db.transaction() as conn:
-                try:
-                    notification_id = await worker.send_test(
-                        conn, merchant_id=args.merchant, settings=settings
-                    )
-                except LookupError as exc:
-                    raise CommandError(f"no merchant with id {args.merchant}") from exc
-            async with Dispatcher(settings, db) as dispatcher:
-                return notification_id, await dispatcher.deliver_now(notification_id)
+            try:
+                return await service.send_test(
+                    db, settings, merchant_id=args.merchant, url=args.url
+                )
+            except LookupError as exc:
+                raise CommandError(f"no merchant with id {args.merchant}") from exc
+            except NoNotificationUrl as exc:
+                raise CommandError(
+                    "the merchant has no notification URL: give --url, or set one with "
+                    "`merchant create --notification-url`"
+                ) from exc
 
-    notification_id, result = _run(work())
-    if result is None:
-        raise CommandError(
-            f"test notification {notification_id} was not sent: the merchant has no "
-            "notification URL (set one with `merchant create --notification-url`)"
-        )
-    reply = (result.response_body or "").strip().replace("\n", " ")[:200]
-    status = result.http_status if result.http_status is not None else "no answer"
-    print(
-        f"marketbox: test notification {notification_id}: {result.outcome} (HTTP {status}) {reply}"
+    result = _run(work())
+    attempt = result["attempt"]
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"marketbox: test notification {result['notificationId']}: {_attempt_line(attempt)}")
+    if attempt is None or attempt["outcome"] != "success":
+        reason = attempt and (attempt["error"] or attempt["replyCode"])
+        raise CommandError(f"the shop did not accept it: {reason or result['status']}")
+    return 0
+
+
+def _attempt_line(attempt: dict[str, Any] | None) -> str:
+    if attempt is None:
+        return "not sent"
+    response = attempt["response"]
+    status = f"HTTP {response['status']}" if response else "no answer"
+    reply = ((response or {}).get("body") or attempt["error"] or "").strip().replace("\n", " ")
+    return (
+        f"attempt {attempt['attempt']} {attempt['outcome']} ({attempt['reason']}, {status}, "
+        f"{attempt['durationMs']} ms) {reply[:200]}"
     )
-    if result.outcome != "success":
-        raise CommandError(f"the shop did not accept it: {result.error or reply or result.outcome}")
+
+
+def cmd_notifications_list(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.notifications import service
+    from marketbox.storage.query import Condition, ListQuery
+
+    query = ListQuery(order=[("createdAt", True)], page_size=min(args.limit, 100))
+    if args.order:
+        query.conditions.append(Condition("orderId", "eq", [args.order]))
+    if args.status:
+        query.conditions.append(Condition("status", "eq", [args.status]))
+
+    async def work(conn: Any) -> tuple[list[dict[str, Any]], int]:
+        return await service.list_notifications(conn, merchant_id=args.merchant, query=query)
+
+    items, total = _run(_with_transaction(settings, work))
+    if args.json:
+        print(json.dumps({"data": items, "totalCount": total}))
+        return 0
+    for item in items:
+        print(
+            f"{item['id']}  {item['createdAt']}  {item['event']:<10} {item['status']:<9} "
+            f"attempts={item['attemptCount']}  order={item['orderId']}"
+        )
+    print(f"{len(items)} of {total}")
+    return 0
+
+
+def cmd_notifications_show(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.notifications import service
+    from marketbox.notifications.errors import NotificationNotFound
+
+    async def work(conn: Any) -> dict[str, Any]:
+        try:
+            return await service.get_notification(
+                conn, args.notification_id, merchant_id=args.merchant
+            )
+        except NotificationNotFound as exc:
+            raise CommandError(
+                f"merchant {args.merchant} has no notification {args.notification_id}"
+            ) from exc
+
+    detail = _run(_with_transaction(settings, work))
+    if args.json:
+        print(json.dumps(detail))
+        return 0
+    for key in ("id", "orderId", "event", "url", "status", "attemptCount", "lastError"):
+        print(f"{key}: {detail[key]}")
+    print(f"X-Signature: {detail['request']['headers']['X-Signature']}")
+    print(f"body: {detail['request']['body']}")
+    for attempt in detail["attempts"]:
+        print(f"  {attempt['startedAt']}  {_attempt_line(attempt)}")
+    return 0
+
+
+def cmd_notifications_resend(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.notifications import service
+    from marketbox.notifications.errors import NotificationInFlight, NotificationNotFound
+
+    async def work(conn: Any) -> str:
+        try:
+            return await service.resend(conn, args.notification_id, merchant_id=args.merchant)
+        except NotificationNotFound as exc:
+            raise CommandError(
+                f"merchant {args.merchant} has no notification {args.notification_id}"
+            ) from exc
+        except NotificationInFlight as exc:
+            raise CommandError(f"{exc.detail}") from exc
+
+    carrier = _run(_with_transaction(settings, work))
+    _print({"notificationId": carrier}, args.json)
+    return 0
+
+
+def cmd_notifications_resend_failed(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.notifications import service
+
+    async def work(conn: Any) -> list[str]:
+        return await service.resend_failed(conn, merchant_id=args.merchant)
+
+    resent = _run(_with_transaction(settings, work))
+    if args.json:
+        print(json.dumps({"notificationIds": resent}))
+    else:
+        for notification_id in resent:
+            print(notification_id)
+        print(f"{len(resent)} resent; the worker delivers them")
     return 0
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -48,6 +49,9 @@ USER_AGENT = f"marketbox/{__version__}"
 # Replies are kept for the delivery log; a shop's reply is tiny, anything longer is cut.
 MAX_STORED_REPLY = 2048
 MAX_READ_REPLY = 64 * 1024
+# The reply's headers kept with it: at most this many, each value cut to this length.
+MAX_STORED_HEADERS = 50
+MAX_STORED_HEADER_VALUE = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,10 @@ class DeliveryResult:
     reply_code: str | None
     error: str | None
     reason: str = "delivered"
+    # The exact request (the body is the notification's own) and the reply's headers.
+    url: str | None = None
+    request_headers: dict[str, str] | None = None
+    response_headers: dict[str, str] | None = None
 
 
 def classify(http_status: int, body: bytes) -> Verdict:
@@ -155,6 +163,7 @@ class Deliverer:
             "X-Signature": signature,
             "X-Request-Id": request_id,
         }
+        response_headers: dict[str, str] | None = None
         timeout = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         started_at = clock.now()
         started = time.monotonic()
@@ -174,6 +183,7 @@ class Deliverer:
                 else aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 http_status = response.status
+                response_headers = _stored_headers(response.headers.items())
                 reply = await _read_limited(response)
         except netguard.BlockedAddress as exc:
             verdict = _blocked(exc)
@@ -198,6 +208,9 @@ class Deliverer:
             reply_code=verdict.reply_code,
             error=verdict.error,
             reason=verdict.reason,
+            url=url,
+            request_headers={"User-Agent": USER_AGENT, **headers},
+            response_headers=response_headers,
         )
 
 
@@ -222,6 +235,17 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
         chunks.append(chunk)
         size += len(chunk)
     return b"".join(chunks)
+
+
+def _stored_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The reply's headers as one JSON object; a repeated name keeps its values joined."""
+    kept: dict[str, str] = {}
+    for name, value in items:
+        if name in kept:
+            kept[name] = f"{kept[name]}, {value}"[:MAX_STORED_HEADER_VALUE]
+        elif len(kept) < MAX_STORED_HEADERS:
+            kept[name] = value[:MAX_STORED_HEADER_VALUE]
+    return kept
 
 
 def _stored_reply(reply: bytes | None) -> str | None:

@@ -404,9 +404,13 @@ class Dispatcher:
             "dispatcher": self.name,
             "started_at": result.started_at,
             "duration_ms": result.duration_ms,
+            "request_url": result.url,
+            "request_headers": result.request_headers,
             "http_status": result.http_status,
+            "response_headers": result.response_headers,
             "response_body": result.response_body,
             "outcome": result.outcome,
+            "reason": result.reason,
             "reply_code": result.reply_code,
             "error": result.error,
         }

@@ -77,8 +77,25 @@ async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]
     return [v["id"] for v in values]
 
 
-async def enqueue_test(conn: AsyncConnection, *, merchant_id: str, payment_url: str) -> str:
-    """The monitoring test notification (notifications.md §6.1): changes no order."""
+async def sign_now(conn: AsyncConnection, merchant_id: str, body: bytes) -> str:
+    """The signature of a stored body under the merchant's key as committed now (a resend)."""
+    merchant = (await _merchant_keys(conn, {merchant_id}))[merchant_id]
+    return signing.sign(body, merchant.signing_key, merchant.sign_algorithm)
+
+
+async def enqueue_test(
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    payment_url: str,
+    url: str | None = None,
+    due_at: datetime | None = None,
+) -> str:
+    """The monitoring test notification (notifications.md §6.1): changes no order.
+
+    `url`: where to send it instead of the merchant's default. `due_at`: when the worker may
+    take it; later than now when the caller delivers it itself at once.
+    """
     merchant = (await conn.execute(select(merchants).where(merchants.c.id == merchant_id))).first()
     if merchant is None:
         raise LookupError(merchant_id)
@@ -109,13 +126,15 @@ async def enqueue_test(conn: AsyncConnection, *, merchant_id: str, payment_url: 
         order_id=TEST_NOTIFICATION_ORDER_ID,
         merchant_id=merchant_id,
         event="test",
-        url=merchant._mapping["notification_url"],
+        url=url or merchant._mapping["notification_url"],
         body=body,
         signature=signing.sign(
             body, merchant._mapping["signing_key"], merchant._mapping["sign_algorithm"]
         ),
         now=now,
     )
+    if due_at is not None:
+        record["next_attempt_at"] = due_at
     await conn.execute(insert(notifications).values(**record))
     return str(record["id"])
 

@@ -2,8 +2,9 @@
 notification services.
 
 `run_worker` is what `create_app(run_worker=True)` and the `marketbox` CLI run; `main()` runs
-it as a process until SIGTERM/SIGINT. `resend` and `send_test` write outbox records inside
-the caller's transaction, like every service; the worker delivers them after the commit.
+it as a process until SIGTERM/SIGINT. `send_test` writes an outbox record inside the caller's
+transaction, like every service; the worker delivers it after the commit. Resending and the
+delivery log are `service.py`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import contextlib
 import logging
 import signal
 
-from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock, ids, metrics
+from marketbox import clock, metrics
 from marketbox.config import Settings, get_settings
 from marketbox.mail.sender import MailSender
 from marketbox.notifications import outbox
@@ -27,13 +27,8 @@ from marketbox.payments.gateway import PaymentGateway, create_gateway
 from marketbox.refunds import service as refunds_service
 from marketbox.storage import idempotency
 from marketbox.storage.db import Database
-from marketbox.storage.tables import merchants, notifications
 
 log = logging.getLogger("marketbox.notifications")
-
-
-class NotificationNotFound(LookupError):
-    """No such notification (or it belongs to another merchant)."""
 
 
 async def run_worker(
@@ -150,60 +145,6 @@ async def _serve(settings: Settings) -> None:
         await run_worker(settings, db, stop)
     finally:
         await db.dispose()
-
-
-async def resend(
-    conn: AsyncConnection, notification_id: str, *, merchant_id: str | None = None
-) -> str:
-    """Send a notification again; returns the id of the record that will carry it.
-
-    * still `pending` (waiting for a retry): made due now, same record, same id;
-    * finished (`delivered`, `rejected`, `abandoned`) or `no_url`: a new `pending` record
-      with the identical body and signature (the shop sees the same notification `id` and
-      must answer it idempotently); the old record and its attempt log stay as they were.
-      The URL is the old record's, or, when it had none, the merchant's current default.
-
-    `merchant_id` scopes the lookup (the merchant office): another merchant's record is
-    "not found". Never commits.
-    """
-    n = notifications
-    query = select(n).where(n.c.id == notification_id)
-    if merchant_id is not None:
-        query = query.where(n.c.merchant_id == merchant_id)
-    row = (await conn.execute(query)).first()
-    if row is None:
-        raise NotificationNotFound(notification_id)
-    now = clock.now()
-    if row.status == "pending":
-        made_due = await conn.execute(
-            update(n).where(n.c.id == row.id, n.c.status == "pending").values(next_attempt_at=now)
-        )
-        if made_due.rowcount == 1:
-            return str(row.id)
-    url = row.url
-    if url is None:
-        url = (
-            await conn.execute(
-                select(merchants.c.notification_url).where(merchants.c.id == row.merchant_id)
-            )
-        ).scalar_one_or_none()
-    new_id = ids.new_id()
-    await conn.execute(
-        insert(n).values(
-            id=new_id,
-            order_id=row.order_id,
-            merchant_id=row.merchant_id,
-            event=row.event,
-            url=url,
-            body=row.body,
-            signature=row.signature,
-            status="pending" if url else "no_url",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-    )
-    return new_id
 
 
 async def send_test(conn: AsyncConnection, *, merchant_id: str, settings: Settings) -> str:

@@ -315,7 +315,11 @@ notifications = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
+    # A resend's original record (notifications/service.py `resend`): resend-failed skips
+    # records already resent.
+    Column("resent_from", String(36), nullable=True),
     Index(None, "status", "next_attempt_at"),
+    Index(None, "resent_from"),
     Index(None, "order_id"),
     Index(None, "merchant_id", "created_at"),
 )
@@ -331,10 +335,19 @@ notification_attempts = Table(
     Column("dispatcher", String(64), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
     Column("duration_ms", Integer, nullable=False),
+    # The exact request: URL and headers (X-Signature included); the body is the
+    # notification's own frozen `body`, identical for every attempt, so it is not copied here.
+    Column("request_url", String(1000), nullable=True),
+    Column("request_headers", ExactJSON, nullable=True),
     Column("http_status", Integer, nullable=True),
+    # The shop's reply: headers ({name: value}) and body, each cut (notifications/delivery.py).
+    Column("response_headers", ExactJSON, nullable=True),
     Column("response_body", Text, nullable=True),
     # success | retry | rejected
     Column("outcome", String(20), nullable=False),
+    # Why, as one word: delivered, rejected, blocked, shop_error, http_error, bad_reply,
+    # timeout, connection_error (delivery.Verdict.reason).
+    Column("reason", String(20), nullable=True),
     Column("reply_code", String(100), nullable=True),
     Column("error", Text, nullable=True),
     UniqueConstraint("notification_id", "attempt"),

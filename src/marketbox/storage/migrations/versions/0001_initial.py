@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 11:38:24.312206
+Create Date: 2026-12-07 12:42:34.386022
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def upgrade() -> None:
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("resent_from", sa.String(length=36), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
@@ -96,6 +97,9 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(batch_op.f("ix_notifications_order_id"), ["order_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_notifications_resent_from"), ["resent_from"], unique=False
+        )
         batch_op.create_index(
             batch_op.f("ix_notifications_status_next_attempt_at"),
             ["status", "next_attempt_at"],
@@ -189,9 +193,13 @@ def upgrade() -> None:
         sa.Column("dispatcher", sa.String(length=64), nullable=False),
         sa.Column("started_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("duration_ms", sa.Integer(), nullable=False),
+        sa.Column("request_url", sa.String(length=1000), nullable=True),
+        sa.Column("request_headers", marketbox.storage.types.ExactJSON(), nullable=True),
         sa.Column("http_status", sa.Integer(), nullable=True),
+        sa.Column("response_headers", marketbox.storage.types.ExactJSON(), nullable=True),
         sa.Column("response_body", sa.Text(), nullable=True),
         sa.Column("outcome", sa.String(length=20), nullable=False),
+        sa.Column("reason", sa.String(length=20), nullable=True),
         sa.Column("reply_code", sa.String(length=100), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
@@ -764,6 +772,7 @@ def downgrade() -> None:
     op.drop_table("order_containers")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_status_next_attempt_at"))
+        batch_op.drop_index(batch_op.f("ix_notifications_resent_from"))
         batch_op.drop_index(batch_op.f("ix_notifications_order_id"))
         batch_op.drop_index(batch_op.f("ix_notifications_merchant_id_created_at"))
 
