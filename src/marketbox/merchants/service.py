@@ -371,15 +371,23 @@ async def rotate_instrument_credentials(
     )
 
 
-async def retire_previous(
-    conn: AsyncConnection,
-    table: Table,
-    account_id: str,
-    *,
-    token: bool = True,
-    signing_key: bool = True,
+async def retire_previous_merchant_credentials(
+    conn: AsyncConnection, merchant_id: str, *, token: bool = True, signing_key: bool = True
 ) -> None:
-    """End the overlap now: the previous token and/or key stop working."""
+    """End the overlap now: the merchant's previous token and/or key stop working."""
+    await _retire(conn, merchants, merchant_id, token=token, signing_key=signing_key)
+
+
+async def retire_previous_instrument_credentials(
+    conn: AsyncConnection, instrument_id: str, *, token: bool = True, signing_key: bool = True
+) -> None:
+    """Like `retire_previous_merchant_credentials`, for a payment instrument."""
+    await _retire(conn, instruments, instrument_id, token=token, signing_key=signing_key)
+
+
+async def _retire(
+    conn: AsyncConnection, table: Table, account_id: str, *, token: bool, signing_key: bool
+) -> None:
     values: dict[str, Any] = {}
     if token:
         values.update(previous_token_hash=None, previous_token_valid_until=None)
