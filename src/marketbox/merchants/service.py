@@ -270,12 +270,13 @@ class TokenCache:
         row = (await conn.execute(_by_token(merchants, key))).first()
         merchant = _merchant(row) if row else None
         if version is not None:
-            self._merchants[key] = _Entry[Merchant](
+            entry: _Entry[Merchant] = _Entry(
                 self._expiry(merchant),
                 version,
                 merchant,
                 _token_deadline(row, key) if row else None,
             )
+            self._merchants[key] = entry
         return merchant
 
     async def instrument_for_token(self, conn: AsyncConnection, token: str) -> Instrument | None:
@@ -287,12 +288,13 @@ class TokenCache:
         row = (await conn.execute(_by_token(instruments, key))).first()
         instrument = _instrument(row) if row else None
         if version is not None:
-            self._instruments[key] = _Entry[Instrument](
+            cached_entry: _Entry[Instrument] = _Entry(
                 self._expiry(instrument),
                 version,
                 instrument,
                 _token_deadline(row, key) if row else None,
             )
+            self._instruments[key] = cached_entry
         return instrument
 
     def _expiry(self, principal: object) -> float:
