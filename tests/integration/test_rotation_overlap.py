@@ -29,7 +29,7 @@ from marketbox.security import signing
 from marketbox.security.schemas import NotificationSettingsRequest
 from marketbox.storage.db import Database
 from marketbox.storage.shared import SharedState
-from tests.conftest import body, make_settings, read
+from tests.conftest import TEST_PUBLIC_URL, body, make_settings, read
 from tests.support import redis as redis_support
 from tests.support.receiver import Receiver, Reply
 from tests.support.redis import RedisSpace
@@ -127,9 +127,7 @@ async def test_an_overlap_of_zero_stops_the_old_token_at_once(
     shop = await new_merchant(db)
     assert await status_with(client, shop.token) == 200  # cached
     rotated = read(
-        await client.post(
-            ROTATE, content=body({"overlapSeconds": 0}), headers=bearer(shop.token)
-        )
+        await client.post(ROTATE, content=body({"overlapSeconds": 0}), headers=bearer(shop.token))
     )["data"]
 
     assert await status_with(client, shop.token) == 401
@@ -161,9 +159,9 @@ async def test_rotating_again_replaces_the_previous_token(
 ) -> None:
     shop = await new_merchant(db)
     second = read(await client.post(ROTATE, content=body({}), headers=bearer(shop.token)))["data"]
-    third = read(
-        await client.post(ROTATE, content=body({}), headers=bearer(second["newToken"]))
-    )["data"]
+    third = read(await client.post(ROTATE, content=body({}), headers=bearer(second["newToken"])))[
+        "data"
+    ]
 
     assert await status_with(client, shop.token) == 401
     assert await status_with(client, second["newToken"]) == 200
@@ -477,3 +475,36 @@ def works(env: dict[str, str], token: str) -> bool:
             await database.dispose()
 
     return asyncio.run(look_up())
+
+
+# -- the SDK against the app ----------------------------------------------------------------
+
+
+async def test_the_sdk_rotates_uses_the_new_token_and_retires_the_old(
+    app: Any, db: Database
+) -> None:
+    import marketbox_sdk as mb
+
+    shop = await new_merchant(db)
+    transport = httpx.ASGITransport(app=app)
+
+    def sdk(token: str) -> mb.AsyncClient:
+        return mb.AsyncClient(token, base_url=TEST_PUBLIC_URL, transport=transport)
+
+    async with sdk(shop.token) as old:
+        rotated = await old.rotate_credentials(overlap=timedelta(hours=1))
+        assert rotated.new_token and rotated.new_signing_key
+        async with sdk(rotated.new_token) as new:
+            assert (await old.credentials()).token.previous is not None  # still works
+            listed = await new.retire_previous_credentials()
+            await new.set_notification("https://shop.example/notify", signature_algorithm="sha512")
+            settings = (await new.credentials()).notification
+        with pytest.raises(mb.Unauthorized):
+            await old.credentials()
+
+    assert listed.token.previous is None and listed.signing_key.previous is None
+    assert listed.signing_key.fingerprint == signing.fingerprint(rotated.new_signing_key)
+    assert (settings.notification_url, settings.signature_algorithm) == (
+        "https://shop.example/notify",
+        "sha512",
+    )
