@@ -704,9 +704,8 @@ def _rotate(args: argparse.Namespace, settings: Settings, kind: str, rotate: Any
         printed["token"] = creds.token
     if creds.signing_key:
         printed["signingKey"] = creds.signing_key
-    printed["previousValidUntil"] = (
-        format_datetime(clock.now() + args.overlap) if args.overlap else "retired now"
-    )
+    if args.overlap:  # without one the old secrets have stopped already
+        printed["previousValidUntil"] = format_datetime(clock.now() + args.overlap)
     _print(printed, args.json)
     return 0
 
