@@ -40,12 +40,6 @@ class Merchant:
     previous_signing_key: str | None = None
     previous_signing_key_valid_until: datetime | None = None
 
-    def signing_keys(self) -> tuple[str, ...]:
-        """The keys that are valid now: the current one, and the previous one during an overlap."""
-        return _keys_now(
-            self.signing_key, self.previous_signing_key, self.previous_signing_key_valid_until
-        )
-
 
 @dataclass(frozen=True)
 class Instrument:
@@ -57,7 +51,8 @@ class Instrument:
     previous_signing_key_valid_until: datetime | None = None
 
     def signing_keys(self) -> tuple[str, ...]:
-        """The keys a request signed by this instrument may use now (see `Merchant`)."""
+        """The keys a request of this instrument may be signed with now: the current one,
+        and the previous one during a rotation's overlap."""
         return _keys_now(
             self.signing_key, self.previous_signing_key, self.previous_signing_key_valid_until
         )
@@ -233,9 +228,8 @@ class TokenCache:
     process's own, so a change made by another process is seen once the entry's `ttl` runs
     out. A previous token (a rotation with an overlap) is trusted only until its deadline by
     `marketbox.clock`, checked on every hit: the overlap ends in every process at once,
-    without any announcement.
-    out. An unknown token is remembered only `negative_ttl` seconds, so a token used right
-    after it was issued (by another process) is recognised almost at once.
+    without any announcement. An unknown token is remembered only `negative_ttl` seconds, so
+    a token used right after it was issued (by another process) is recognised almost at once.
     """
 
     def __init__(
@@ -400,7 +394,7 @@ async def _retire(
     await _update_account(conn, table, account_id, values)
 
 
-def check_overlap(overlap: timedelta) -> None:
+def _check_overlap(overlap: timedelta) -> None:
     if overlap < timedelta(0) or overlap > MAX_OVERLAP:
         raise ValueError(f"the overlap must be between 0 and {MAX_OVERLAP.days} days")
 
@@ -414,7 +408,7 @@ async def _rotate(
     signing_key: bool,
     overlap: timedelta,
 ) -> Credentials:
-    check_overlap(overlap)
+    _check_overlap(overlap)
     now = clock.now()
     deadline = now + overlap if overlap else None
     new_token = signing.new_token() if token else ""

@@ -7,13 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from marketbox.merchants.service import MAX_OVERLAP
+from marketbox.merchants.service import DEFAULT_OVERLAP, MAX_OVERLAP
 from marketbox.orders.schemas import Url
 
 Credential = Literal["token", "signingKey"]
 SignatureAlgorithm = Literal["sha1", "sha256", "sha512", "md5"]
 MAX_OVERLAP_SECONDS = int(MAX_OVERLAP.total_seconds())
-DEFAULT_OVERLAP_SECONDS = 24 * 3600
+DEFAULT_OVERLAP_SECONDS = int(DEFAULT_OVERLAP.total_seconds())
 
 
 class _Model(BaseModel):
