@@ -179,8 +179,8 @@ def test_a_token_rotated_by_the_cli_stops_working_in_every_process_at_once(
             assert httpx.get(f"{url}{LIST}", headers=bearer(shop["token"])).status_code == 200
             assert httpx.get(f"{url}{INVOICES}", headers=bearer(bank["token"])).status_code == 200
 
-        rotated = cli(env, "merchant", "rotate", shop["merchantId"], "--token")
-        new_bank = cli(env, "instrument", "rotate", bank["id"])
+        rotated = cli(env, "merchant", "rotate", shop["merchantId"], "--token", "--overlap", "0")
+        new_bank = cli(env, "instrument", "rotate", bank["id"], "--overlap", "0")
 
         old_answers = [
             httpx.get(f"{url}{LIST}", headers=bearer(shop["token"])) for url in (first, second)

@@ -40,6 +40,7 @@ from ._models import (
     CreateOrder,
     CreateRefund,
     CreateShipment,
+    Credentials,
     Customer,
     Invoice,
     InvoicePayment,
@@ -104,6 +105,19 @@ ITERATE_PAGE_SIZE = 100
 
 R = TypeVar("R")
 M = TypeVar("M", bound=Model)
+
+
+_CREDENTIALS = "/v3/security/api/credentials"
+#: The longest overlap a rotation may keep the previous token and key working (7 days).
+MAX_OVERLAP_SECONDS = 7 * 24 * 3600
+DEFAULT_OVERLAP = dt.timedelta(hours=24)
+
+
+def _which(token: bool, signing_key: bool) -> list[str]:
+    names = [name for name, chosen in (("token", token), ("signingKey", signing_key)) if chosen]
+    if not names:
+        raise ValueError("choose the token, the signing key or both")
+    return names
 
 
 def _seg(value: str | int) -> str:
@@ -353,6 +367,32 @@ class _Base:
 
     def _check_auth(self) -> _Call[AuthInfo]:
         return _Call("GET", "/v3/security/api/auth/auth", _one(AuthInfo))
+
+    # marketbox extension: credentials and notification settings (docs/api.md).
+
+    def _credentials(self) -> _Call[Credentials]:
+        return _Call("GET", _CREDENTIALS, _one(Credentials))
+
+    def _rotate_credentials(
+        self, token: bool, signing_key: bool, overlap: dt.timedelta | int
+    ) -> _Call[Credentials]:
+        seconds = overlap if isinstance(overlap, int) else overlap.total_seconds()
+        if seconds != int(seconds) or not 0 <= seconds <= MAX_OVERLAP_SECONDS:
+            raise ValueError("overlap must be whole seconds from 0 to 7 days")
+        body = {"credentials": _which(token, signing_key), "overlapSeconds": int(seconds)}
+        return _Call("POST", f"{_CREDENTIALS}/rotate", _one(Credentials), body=self._body(body))
+
+    def _retire_previous_credentials(self, token: bool, signing_key: bool) -> _Call[Credentials]:
+        body = {"credentials": _which(token, signing_key)}
+        path = f"{_CREDENTIALS}/retire-previous"
+        return _Call("POST", path, _one(Credentials), body=self._body(body))
+
+    def _set_notification(self, url: str | None, algorithm: str | None) -> _Call[Credentials]:
+        body: dict[str, Any] = {"notificationUrl": url}
+        if algorithm is not None:
+            body["signatureAlgorithm"] = algorithm
+        path = "/v3/security/api/notification"
+        return _Call("PUT", path, _one(Credentials), body=self._body(body))
 
     def _create_order(self, order: CreateOrder) -> _Call[Order]:
         if not isinstance(order, CreateOrder):
@@ -883,6 +923,54 @@ class Client(_SyncSender):
     def check_auth(self, *, timeout: Timeout = None, max_retries: int | None = None) -> AuthInfo:
         """Check the token (`GET /v3/security/api/auth/auth`); raises Unauthorized if bad."""
         return self._send(self._check_auth(), timeout=timeout, max_retries=max_retries)
+
+    def credentials(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> Credentials:
+        """The merchant's token, signing key and notification settings, without secrets
+        (marketbox extension, `GET /v3/security/api/credentials`)."""
+        return self._send(self._credentials(), timeout=timeout, max_retries=max_retries)
+
+    def rotate_credentials(
+        self,
+        *,
+        token: bool = True,
+        signing_key: bool = True,
+        overlap: dt.timedelta | int = DEFAULT_OVERLAP,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Credentials:
+        """New token and/or signing key; the previous ones keep working for `overlap`
+        (a timedelta or seconds, 0 to 7 days; 0 stops them at once). The answer's
+        `new_token` / `new_signing_key` are shown this once. This client keeps its token:
+        make a new client with `new_token` (marketbox extension)."""
+        call = self._rotate_credentials(token, signing_key, overlap)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def retire_previous_credentials(
+        self,
+        *,
+        token: bool = True,
+        signing_key: bool = True,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Credentials:
+        """End a rotation's overlap now: the previous token and/or key stop working."""
+        call = self._retire_previous_credentials(token, signing_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def set_notification(
+        self,
+        url: str | None,
+        *,
+        signature_algorithm: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Credentials:
+        """Set the default notification URL (None removes it) and, when given, the signature
+        algorithm (`sha1`, `sha256`, `sha512`, `md5`) (marketbox extension)."""
+        call = self._set_notification(url, signature_algorithm)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def create_order(
         self,
@@ -1553,6 +1641,54 @@ class AsyncClient(_AsyncSender):
     ) -> AuthInfo:
         """Check the token (`GET /v3/security/api/auth/auth`); raises Unauthorized if bad."""
         return await self._send(self._check_auth(), timeout=timeout, max_retries=max_retries)
+
+    async def credentials(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> Credentials:
+        """The merchant's token, signing key and notification settings, without secrets
+        (marketbox extension, `GET /v3/security/api/credentials`)."""
+        return await self._send(self._credentials(), timeout=timeout, max_retries=max_retries)
+
+    async def rotate_credentials(
+        self,
+        *,
+        token: bool = True,
+        signing_key: bool = True,
+        overlap: dt.timedelta | int = DEFAULT_OVERLAP,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Credentials:
+        """New token and/or signing key; the previous ones keep working for `overlap`
+        (a timedelta or seconds, 0 to 7 days; 0 stops them at once). The answer's
+        `new_token` / `new_signing_key` are shown this once. This client keeps its token:
+        make a new client with `new_token` (marketbox extension)."""
+        call = self._rotate_credentials(token, signing_key, overlap)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def retire_previous_credentials(
+        self,
+        *,
+        token: bool = True,
+        signing_key: bool = True,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Credentials:
+        """End a rotation's overlap now: the previous token and/or key stop working."""
+        call = self._retire_previous_credentials(token, signing_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def set_notification(
+        self,
+        url: str | None,
+        *,
+        signature_algorithm: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Credentials:
+        """Set the default notification URL (None removes it) and, when given, the signature
+        algorithm (`sha1`, `sha256`, `sha512`, `md5`) (marketbox extension)."""
+        call = self._set_notification(url, signature_algorithm)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def create_order(
         self,

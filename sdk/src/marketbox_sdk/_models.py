@@ -427,6 +427,45 @@ class AuthInfo(Model):
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
+@dataclasses.dataclass(kw_only=True)
+class PreviousCredential(Model):
+    """A replaced token or key that still works until `valid_until` (a rotation's overlap)."""
+
+    fingerprint: str
+    valid_until: dt.datetime
+
+
+@dataclasses.dataclass(kw_only=True)
+class CredentialInfo(Model):
+    """A token or signing key, named by its fingerprint (first 16 hex digits of its SHA-256)."""
+
+    fingerprint: str
+    created_at: dt.datetime
+    previous: PreviousCredential | None = None
+
+
+@dataclasses.dataclass(kw_only=True)
+class NotificationSettings(Model):
+    """The merchant's default notification URL and the HMAC algorithm of its signatures."""
+
+    notification_url: str | None = None
+    signature_algorithm: str = "sha1"
+
+
+@dataclasses.dataclass(kw_only=True)
+class Credentials(Model):
+    """The merchant's credentials without secrets (marketbox extension). After a rotation,
+    `new_token` / `new_signing_key` hold the new secrets: they are shown this once."""
+
+    merchant_id: str
+    token: CredentialInfo
+    signing_key: CredentialInfo
+    notification: NotificationSettings
+    new_token: str | None = dataclasses.field(default=None, repr=False)
+    new_signing_key: str | None = dataclasses.field(default=None, repr=False)
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
 @dataclasses.dataclass
 class Page(Generic[T]):
     """One page of a list endpoint: `items` plus the envelope's `metaData`."""

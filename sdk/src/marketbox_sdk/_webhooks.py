@@ -16,6 +16,11 @@ A receiver must:
 
 `parse_notification` does 1-2, `NotificationReceiver` wraps 1-5 around your own handler.
 The same HMAC signs requests of payment instruments to the platform (`compute_signature`).
+
+Key rotation (marketbox): during a rotation's overlap `X-Signature` is made with the previous
+key and `X-Signature-Next` with the new one. Give the verifier every key you accept (a list:
+old and new); a notification passes when either header matches any of them, so a receiver
+may switch to the new key at any moment of the overlap.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import hashlib
 import hmac
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from . import _json
@@ -41,6 +46,7 @@ from ._models import TEST_NOTIFICATION_ID, Notification
 __all__ = [
     "SIGNATURE_ALGORITHMS",
     "SIGNATURE_HEADER",
+    "SIGNATURE_NEXT_HEADER",
     "TEST_NOTIFICATION_ID",
     "NotificationErrorCode",
     "NotificationReceiver",
@@ -57,6 +63,12 @@ logger = logging.getLogger("marketbox_sdk")
 
 #: Name of the signature header (matched case-insensitively).
 SIGNATURE_HEADER = "X-Signature"
+
+#: The new key's signature during a key rotation's overlap (marketbox extension).
+SIGNATURE_NEXT_HEADER = "X-Signature-Next"
+
+#: One signing key, or every key accepted (the previous and the new one during a rotation).
+Keys = str | bytes | Sequence[str | bytes]
 
 #: Supported HMAC digest algorithms; `sha1` is the platform default.
 SIGNATURE_ALGORITHMS = ("sha1", "sha256", "sha512", "md5")
@@ -98,17 +110,28 @@ def compute_signature(body: bytes, key: str | bytes, algorithm: str = "sha1") ->
 
 
 def verify_signature(
-    body: bytes, signature: str | None, key: str | bytes, algorithm: str = "sha1"
+    body: bytes, signature: str | None, key: Keys, algorithm: str = "sha1"
 ) -> bool:
-    """True if `signature` (hex, any case) is the HMAC of the exact `body` bytes under `key`.
+    """True if `signature` (hex, any case) is the HMAC of the exact `body` bytes under `key`,
+    or under any of the keys when a list is given (old and new during a key rotation).
 
     Uses a constant-time comparison. A missing or empty signature is never valid.
     """
     if not signature:
         return False
-    expected = compute_signature(body, key, algorithm).encode("ascii")
     given = signature.strip().lower().encode("utf-8", "replace")
-    return hmac.compare_digest(expected, given)
+    matched = False
+    for one in _keys(key):
+        expected = compute_signature(body, one, algorithm).encode("ascii")
+        matched |= hmac.compare_digest(expected, given)  # no early exit: same time for each
+    return matched
+
+
+def _keys(key: Keys) -> list[str | bytes]:
+    keys = [key] if isinstance(key, str | bytes | bytearray) else list(key)
+    if not keys:
+        raise ValueError("give at least one signing key")
+    return keys
 
 
 def get_header(
@@ -137,13 +160,16 @@ def get_header(
 def parse_notification(
     body: bytes,
     signature: str | None,
-    key: str | bytes,
+    key: Keys,
     *,
     merchant_id: str | None = None,
     algorithm: str = "sha1",
+    signature_next: str | None = None,
 ) -> Notification:
     """Verify a notification's signature, then parse it into a `Notification`.
 
+    `key` may be a list of keys (old and new during a key rotation); `signature_next` is the
+    `X-Signature-Next` header, if any. Either signature matching any key passes.
     Raises `MissingSignature` (no signature), `InvalidSignature` (mismatch),
     `InvalidNotification` (not a JSON order notification) or `MerchantMismatch` (given
     `merchant_id` differs from the body's). Each error's `reply()` is the answer to send.
@@ -151,7 +177,9 @@ def parse_notification(
     """
     if not signature:
         raise MissingSignature(message="signature missing")
-    if not verify_signature(body, signature, key, algorithm):
+    if not verify_signature(body, signature, key, algorithm) and not verify_signature(
+        body, signature_next, key, algorithm
+    ):
         raise InvalidSignature(message="signature mismatch")
     try:
         data = _json.loads(body)
@@ -215,12 +243,13 @@ class NotificationReceiver:
     def __init__(
         self,
         *,
-        key: str | bytes,
+        key: Keys,
         merchant_id: str,
         handler: Handler,
         algorithm: str = "sha1",
     ) -> None:
-        compute_signature(b"", key, algorithm)  # fail fast on a bad algorithm
+        for one in _keys(key):
+            compute_signature(b"", one, algorithm)  # fail fast on a bad algorithm or key
         self.key = key
         self.merchant_id = merchant_id
         self.handler = handler
@@ -237,6 +266,7 @@ class NotificationReceiver:
             self.key,
             merchant_id=self.merchant_id,
             algorithm=self.algorithm,
+            signature_next=get_header(headers, SIGNATURE_NEXT_HEADER),
         )
 
     def handle(

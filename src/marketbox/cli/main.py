@@ -18,9 +18,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -111,6 +113,21 @@ def process_count(text: str) -> int:
             f"{text!r} is not a number of processes: use a whole number in 1-{MAX_WORKERS}"
         )
     return int(value)
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_OVERLAP_SECONDS = 7 * 86400  # merchants.service.MAX_OVERLAP
+
+
+def overlap_duration(text: str) -> timedelta:
+    """`0`, or a whole number with a unit: `90s`, `30m`, `2h`, `7d` (at most 7 days)."""
+    found = re.fullmatch(r"([0-9]+)([smhd])|0", text.strip().lower())
+    seconds = int(found[1]) * _DURATION_UNITS[found[2]] if found and found[1] else 0
+    if found is None or seconds > MAX_OVERLAP_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an overlap: use 0 or a duration such as 30m, 2h or 7d (at most 7d)"
+        )
+    return timedelta(seconds=seconds)
 
 
 def object_id(text: str) -> str:
@@ -265,6 +282,26 @@ def _add_merchant(commands: Commands) -> None:
     )
     _add_json_option(set_email)
     set_email.set_defaults(handler=cmd_merchant_set_email)
+    _add_retire_previous(actions, "merchant", cmd_merchant_retire_previous)
+    notification = actions.add_parser(
+        "notification",
+        help="set the merchant's default notification URL and signature algorithm",
+    )
+    notification.add_argument("id", type=object_id, metavar="ID", help="the merchant's id")
+    target = notification.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--url", type=http_url, help="absolute http(s) URL that receives the notifications"
+    )
+    target.add_argument(
+        "--no-url", action="store_true", help="remove the default URL (orders' own URLs remain)"
+    )
+    notification.add_argument(
+        "--algorithm",
+        choices=("sha1", "sha256", "sha512", "md5"),
+        help="HMAC algorithm of X-Signature (default: keep the current one)",
+    )
+    _add_json_option(notification)
+    notification.set_defaults(handler=cmd_merchant_notification)
 
 
 def _add_instrument(commands: Commands) -> None:
@@ -281,19 +318,41 @@ def _add_instrument(commands: Commands) -> None:
     _add_json_option(create)
     create.set_defaults(handler=cmd_instrument_create)
     _add_rotate(actions, "instrument", cmd_instrument_rotate)
+    _add_retire_previous(actions, "instrument", cmd_instrument_retire_previous)
 
 
 def _add_rotate(actions: Any, kind: str, handler: Handler) -> None:
     rotate = actions.add_parser(
         "rotate",
-        help=f"issue a new token and/or signing key for a {kind}; the old ones stop working "
-        "in every process at once (with MARKETBOX_REDIS_URL; docs/architecture.md)",
+        help=f"issue a new token and/or signing key for a {kind}; the old ones keep working "
+        "for --overlap, then stop in every process (docs/security.md)",
     )
     rotate.add_argument("id", type=object_id, metavar="ID", help=f"the {kind}'s id")
     rotate.add_argument("--token", action="store_true", help="rotate the API token only")
     rotate.add_argument("--signing-key", action="store_true", help="rotate the signing key only")
+    rotate.add_argument(
+        "--overlap",
+        type=overlap_duration,
+        default=timedelta(hours=24),
+        help="how long the previous token and key keep working: 0 (they stop at once) or a "
+        "duration such as 30m, 2h, 7d (at most 7d; default: 24h)",
+    )
     _add_json_option(rotate)
     rotate.set_defaults(handler=handler)
+
+
+def _add_retire_previous(actions: Any, kind: str, handler: Handler) -> None:
+    retire = actions.add_parser(
+        "retire-previous",
+        help=f"stop the {kind}'s previous token and signing key now (end a rotation's overlap)",
+    )
+    retire.add_argument("id", type=object_id, metavar="ID", help=f"the {kind}'s id")
+    retire.add_argument("--token", action="store_true", help="retire the previous token only")
+    retire.add_argument(
+        "--signing-key", action="store_true", help="retire the previous signing key only"
+    )
+    _add_json_option(retire)
+    retire.set_defaults(handler=handler)
 
 
 def _add_addon(commands: Commands) -> None:
@@ -718,38 +777,112 @@ def cmd_instrument_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rotate(args: argparse.Namespace, settings: Settings, kind: str, rotate: Any) -> int:
-    """Both secrets unless one is named; the change is announced to every process after the
-    commit (storage/shared.py), so cached tokens are dropped everywhere."""
+    """Both secrets unless one is named; the previous ones keep working for `--overlap`. The
+    change is announced to every process after the commit (storage/shared.py), so cached
+    tokens are dropped everywhere."""
+    from marketbox import clock
     from marketbox.merchants.service import NoSuchAccount
-    from marketbox.storage.shared import SharedState
+    from marketbox.orders.serializers import format_datetime
 
     both = not args.token and not args.signing_key
 
     async def work(conn: Any) -> Any:
         try:
             return await rotate(
-                conn, args.id, token=both or args.token, signing_key=both or args.signing_key
+                conn,
+                args.id,
+                token=both or args.token,
+                signing_key=both or args.signing_key,
+                overlap=args.overlap,
             )
         except NoSuchAccount as exc:
             raise CommandError(f"no {kind} with id {args.id}") from exc
 
-    async def rotate_and_announce() -> Any:
-        creds = await _with_transaction(settings, work)
-        shared = SharedState(settings.redis_url, settings.redis_key_prefix)
-        try:
-            await shared.credentials_changed()
-        finally:
-            await shared.aclose()
-        return creds
-
-    creds = _run(rotate_and_announce())
+    creds = _run(_change_credentials(settings, work))
     printed = {"merchantId" if kind == "merchant" else "id": creds.id}
     if creds.token:
         printed["token"] = creds.token
     if creds.signing_key:
         printed["signingKey"] = creds.signing_key
+    if args.overlap:  # without one the old secrets have stopped already
+        printed["previousValidUntil"] = format_datetime(clock.now() + args.overlap)
     _print(printed, args.json)
     return 0
+
+
+def cmd_merchant_retire_previous(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.merchants import service
+
+    return _retire(args, settings, "merchant", service.retire_previous_merchant_credentials)
+
+
+def cmd_instrument_retire_previous(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.merchants import service
+
+    return _retire(args, settings, "instrument", service.retire_previous_instrument_credentials)
+
+
+def _retire(args: argparse.Namespace, settings: Settings, kind: str, retire: Any) -> int:
+    from marketbox.merchants.service import NoSuchAccount
+
+    both = not args.token and not args.signing_key
+
+    async def work(conn: Any) -> None:
+        try:
+            await retire(
+                conn, args.id, token=both or args.token, signing_key=both or args.signing_key
+            )
+        except NoSuchAccount as exc:
+            raise CommandError(f"no {kind} with id {args.id}") from exc
+
+    _run(_change_credentials(settings, work))
+    retired = [
+        name
+        for name, chosen in (("token", args.token), ("signingKey", args.signing_key))
+        if both or chosen
+    ]
+    _print({"merchantId" if kind == "merchant" else "id": args.id, "retired": retired}, args.json)
+    return 0
+
+
+def cmd_merchant_notification(args: argparse.Namespace, settings: Settings) -> int:
+    """The default notification URL and algorithm, checked as the API checks them."""
+    from marketbox.errors import AppError
+    from marketbox.merchants import service
+    from marketbox.security import service as security_service
+    from marketbox.security.schemas import NotificationSettingsRequest
+
+    request = NotificationSettingsRequest(
+        notificationUrl=None if args.no_url else args.url, signatureAlgorithm=args.algorithm
+    )
+
+    async def work(conn: Any) -> dict[str, Any]:
+        merchant = await service.get_merchant(conn, args.id)
+        if merchant is None:
+            raise CommandError(f"no merchant with id {args.id}")
+        try:
+            return await security_service.set_notification(
+                conn, merchant=merchant, request=request, production=settings.mode == "production"
+            )
+        except AppError as exc:
+            raise CommandError(f"merchant {args.id}: {exc.detail}") from exc
+
+    found = _run(_change_credentials(settings, work))
+    _print({"merchantId": args.id, **found["notification"]}, args.json)
+    return 0
+
+
+async def _change_credentials(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    """Run `work` in a transaction, then announce the change to every process."""
+    from marketbox.storage.shared import SharedState
+
+    result = await _with_transaction(settings, work)
+    shared = SharedState(settings.redis_url, settings.redis_key_prefix)
+    try:
+        await shared.credentials_changed()
+    finally:
+        await shared.aclose()
+    return result
 
 
 def cmd_notify_test(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,7 +1,8 @@
 """One HTTP delivery of a stored notification, and what the shop's reply means.
 
-The request carries the frozen body bytes and the stored signature exactly as the outbox wrote
-them (notifications.md §1, §3). The reply is judged by notifications.md §5:
+The request carries the frozen body bytes exactly as the outbox wrote them and the signature the
+dispatcher made when it claimed them (notifications.md §1, §3; `X-Signature-Next` as well during
+a key rotation's overlap). The reply is judged by notifications.md §5:
 
     HTTP 200 + {"status":"success"}                      -> success
     HTTP 200 + {"status":"error","code":<final code>}    -> rejected (no retry)
@@ -155,8 +156,13 @@ class Deliverer:
         *,
         request_id: str,
         timeout_seconds: float | None = None,
+        signature_next: str | None = None,
     ) -> DeliveryResult:
-        """One attempt; never raises for anything the network or the shop does."""
+        """One attempt; never raises for anything the network or the shop does.
+
+        `signature_next`: the new key's signature during a key rotation's overlap, sent as
+        `X-Signature-Next` beside the previous key's `X-Signature` (docs/notifications.md).
+        """
         session = self._get_session()
         headers = {
             "Content-Type": "application/json",
@@ -164,6 +170,8 @@ class Deliverer:
             "X-Request-Id": request_id,
         }
         response_headers: dict[str, str] | None = None
+        if signature_next is not None:
+            headers["X-Signature-Next"] = signature_next
         timeout = self.timeout_seconds if timeout_seconds is None else timeout_seconds
         started_at = clock.now()
         started = time.monotonic()

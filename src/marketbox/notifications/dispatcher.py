@@ -44,8 +44,9 @@ from marketbox import clock, metrics
 from marketbox.config import Settings
 from marketbox.notifications.delivery import Deliverer, DeliveryResult
 from marketbox.orders import service as orders_service
+from marketbox.security import signing
 from marketbox.storage.db import Database
-from marketbox.storage.tables import notification_attempts, notifications
+from marketbox.storage.tables import merchants, notification_attempts, notifications
 
 log = logging.getLogger("marketbox.notifications")
 
@@ -71,6 +72,8 @@ class Job:
     attempts: int
     # Event-loop time after which the claim may lapse (measured before the claim was taken).
     lease_deadline: float
+    # The new key's signature while a rotation's overlap lasts (`X-Signature-Next`).
+    signature_next: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,38 @@ class Attempt:
     job: Job
     # None: the claim had too little time left to deliver; the claim is handed back.
     result: DeliveryResult | None
+
+
+async def _signing_keys(conn: AsyncConnection, merchant_ids: set[str]) -> dict[str, Any]:
+    """The merchants' keys as committed when the claim is taken, so an attempt after a
+    rotation is signed with the keys in force then (read in the claim's transaction)."""
+    m = merchants
+    found = await conn.execute(
+        select(
+            m.c.id,
+            m.c.signing_key,
+            m.c.sign_algorithm,
+            m.c.previous_signing_key,
+            m.c.previous_signing_key_valid_until,
+        ).where(m.c.id.in_(list(merchant_ids)))
+    )
+    return {row.id: row for row in found}
+
+
+def _sign(body: bytes, merchant: Any, now: datetime) -> tuple[str, str | None]:
+    """(`X-Signature`, `X-Signature-Next`): during an overlap the first is the previous key's,
+    so a shop that has not switched yet still verifies (signing.keys_in_force)."""
+    key, key_next = signing.keys_in_force(
+        merchant.signing_key,
+        merchant.previous_signing_key,
+        merchant.previous_signing_key_valid_until,
+        now,
+    )
+    algorithm = merchant.sign_algorithm
+    return (
+        signing.sign(body, key, algorithm),
+        signing.sign(body, key_next, algorithm) if key_next else None,
+    )
 
 
 def default_name() -> str:
@@ -203,7 +238,15 @@ class Dispatcher:
                 lease_owner=self.name,
                 lease_until=bindparam("lease_until", type_=n.c.lease_until.type),
             )
-            .returning(n.c.id, n.c.order_id, n.c.url, n.c.body, n.c.signature, n.c.attempts)
+            .returning(
+                n.c.id,
+                n.c.order_id,
+                n.c.merchant_id,
+                n.c.url,
+                n.c.body,
+                n.c.signature,
+                n.c.attempts,
+            )
         )
 
     async def _claim(
@@ -222,10 +265,27 @@ class Dispatcher:
         }
         async with self.db.transaction() as conn:
             rows = (await conn.execute(statement, params)).all()
-        return [
-            Job(r.id, r.order_id, r.url, bytes(r.body), r.signature, r.attempts, lease_deadline)
-            for r in rows
-        ]
+            keys = await _signing_keys(conn, {r.merchant_id for r in rows}) if rows else {}
+        jobs = []
+        for r in rows:
+            body = bytes(r.body)
+            signature, signature_next = r.signature, None
+            merchant = keys.get(r.merchant_id)
+            if merchant is not None:
+                signature, signature_next = _sign(body, merchant, now)
+            jobs.append(
+                Job(
+                    r.id,
+                    r.order_id,
+                    r.url,
+                    body,
+                    signature,
+                    r.attempts,
+                    lease_deadline,
+                    signature_next,
+                )
+            )
+        return jobs
 
     async def _attempt(self, job: Job) -> Attempt:
         async with self._semaphore:
@@ -241,6 +301,7 @@ class Dispatcher:
                 job.url,
                 job.body,
                 job.signature,
+                signature_next=job.signature_next,
                 request_id=f"{job.id}-{job.attempts + 1}-{secrets.token_hex(4)}",
                 timeout_seconds=timeout,
             )

@@ -1,8 +1,10 @@
 """Writing notifications into the outbox, inside the caller's transaction.
 
 A status change and its notification commit together or not at all; the dispatcher
-(dispatcher.py) delivers what is committed. The body is frozen here, byte for byte, and
-signed once: every retry sends the identical body and signature (notifications.md §6).
+(dispatcher.py) delivers what is committed. The body is frozen here, byte for byte: every retry
+sends the identical body (notifications.md §6). The stored signature is the key's at this moment;
+the dispatcher signs again when it claims a row, with the keys in force then, so a retry after a
+key rotation carries the new key's signature (docs/notifications.md "Key rotation").
 """
 
 from __future__ import annotations

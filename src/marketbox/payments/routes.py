@@ -85,7 +85,11 @@ async def confirm_payment(request: Request) -> Response:
         instrument = await ctx.instrument(conn, request)
         raw = await request.body()
         signature = request.headers.get("x-signature")
-        if not signing.verify(raw, signature, instrument.signing_key, instrument.sign_algorithm):
+        # During a key rotation's overlap the bank may still sign with its previous key.
+        if not any(
+            signing.verify(raw, signature, key, instrument.sign_algorithm)
+            for key in instrument.signing_keys()
+        ):
             raise SignatureError()
         body = await read_model(request, CreateInvoicePaymentRequest)
         payment = await instruments.confirm_payment(conn, instrument=instrument, request=body)

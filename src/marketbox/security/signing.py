@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from datetime import datetime
 
 ALGORITHMS = {
     "sha1": hashlib.sha1,
@@ -39,3 +40,23 @@ def new_token() -> str:
 
 def new_signing_key() -> str:
     return secrets.token_hex(16)
+
+
+def keys_in_force(
+    current: str, previous: str | None, previous_valid_until: datetime | None, now: datetime
+) -> tuple[str, str | None]:
+    """The keys a notification is signed with now: (`X-Signature`, `X-Signature-Next`).
+
+    During a rotation's overlap the shop may not have switched yet, so `X-Signature` keeps
+    the previous key and the new one goes in `X-Signature-Next`; afterwards only the current
+    key signs (docs/notifications.md "Key rotation").
+    """
+    if previous and previous_valid_until is not None and now < previous_valid_until:
+        return previous, current
+    return current, None
+
+
+def fingerprint(secret: str) -> str:
+    """What names a token or a key without revealing it: the first 16 hex digits of its
+    SHA-256 (for a token, the start of its stored hash)."""
+    return hash_token(secret)[:16]

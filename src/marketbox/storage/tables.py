@@ -51,6 +51,14 @@ merchants = Table(
     Column("merchant_order_id_unique", Boolean, nullable=False, server_default="1"),
     Column("has_contract", Boolean, nullable=False, server_default="1"),
     Column("created_at", UTCDateTime, nullable=False),
+    # Rotation with an overlap (merchants/service.py "Changing credentials"): the previous
+    # token and key keep working until their deadline; NULL when there is none.
+    Column("token_created_at", UTCDateTime, nullable=True),
+    Column("previous_token_hash", String(64), nullable=True, index=True),
+    Column("previous_token_valid_until", UTCDateTime, nullable=True),
+    Column("signing_key_created_at", UTCDateTime, nullable=True),
+    Column("previous_signing_key", String(512), nullable=True),
+    Column("previous_signing_key_valid_until", UTCDateTime, nullable=True),
 )
 
 instruments = Table(
@@ -62,6 +70,14 @@ instruments = Table(
     Column("signing_key", String(512), nullable=False),
     Column("sign_algorithm", String(16), nullable=False, server_default="sha1"),
     Column("created_at", UTCDateTime, nullable=False),
+    # Rotation with an overlap (merchants/service.py "Changing credentials"): the previous
+    # token and key keep working until their deadline; NULL when there is none.
+    Column("token_created_at", UTCDateTime, nullable=True),
+    Column("previous_token_hash", String(64), nullable=True, index=True),
+    Column("previous_token_valid_until", UTCDateTime, nullable=True),
+    Column("signing_key_created_at", UTCDateTime, nullable=True),
+    Column("previous_signing_key", String(512), nullable=True),
+    Column("previous_signing_key_valid_until", UTCDateTime, nullable=True),
 )
 
 order_containers = Table(

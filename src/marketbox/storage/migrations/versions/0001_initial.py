@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 12:42:34.386022
+Create Date: 2026-12-07 12:43:01.979907
 """
 
 from __future__ import annotations
@@ -47,9 +47,34 @@ def upgrade() -> None:
         sa.Column("signing_key", sa.String(length=512), nullable=False),
         sa.Column("sign_algorithm", sa.String(length=16), server_default="sha1", nullable=False),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "token_created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("previous_token_hash", sa.String(length=64), nullable=True),
+        sa.Column(
+            "previous_token_valid_until",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
+        sa.Column(
+            "signing_key_created_at",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
+        sa.Column("previous_signing_key", sa.String(length=512), nullable=True),
+        sa.Column(
+            "previous_signing_key_valid_until",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_instruments")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_instruments_token_hash")),
     )
+    with op.batch_alter_table("instruments", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_instruments_previous_token_hash"), ["previous_token_hash"], unique=False
+        )
+
     op.create_table(
         "merchants",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -65,9 +90,34 @@ def upgrade() -> None:
         sa.Column("merchant_order_id_unique", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("has_contract", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "token_created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("previous_token_hash", sa.String(length=64), nullable=True),
+        sa.Column(
+            "previous_token_valid_until",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
+        sa.Column(
+            "signing_key_created_at",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
+        sa.Column("previous_signing_key", sa.String(length=512), nullable=True),
+        sa.Column(
+            "previous_signing_key_valid_until",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_merchants")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_merchants_token_hash")),
     )
+    with op.batch_alter_table("merchants", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_merchants_previous_token_hash"), ["previous_token_hash"], unique=False
+        )
+
     op.create_table(
         "notifications",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -777,7 +827,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_notifications_merchant_id_created_at"))
 
     op.drop_table("notifications")
+    with op.batch_alter_table("merchants", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_merchants_previous_token_hash"))
+
     op.drop_table("merchants")
+    with op.batch_alter_table("instruments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_instruments_previous_token_hash"))
+
     op.drop_table("instruments")
     with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_idempotency_keys_created_at"))
