@@ -492,6 +492,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from marketbox import metrics
     from marketbox.cli.database import open_database
+    from marketbox.gate import bus as gate_bus
     from marketbox.notifications.worker import run_worker
 
     if args.metrics_port is not None and settings.mode == "production":
@@ -511,6 +512,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)  # a graceful stop: deliveries finish
+        # Events of the outbox rows this worker writes (expiry, payouts) reach the gate's
+        # clients through the deployment's bus (gate/bus.py).
+        bus = gate_bus.create_bus(
+            settings.database_url, settings.redis_url, settings.redis_key_prefix
+        )
+        gate_bus.install(bus)
         async with open_database(settings) as db:
             listener = await metrics.start_listener(settings, db, sockets) if sockets else None
             where = f"; metrics on port {args.metrics_port}" if sockets else ""
@@ -520,6 +527,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 if listener is not None:
                     await listener.cleanup()
+                gate_bus.install(None)
+                await bus.close()
 
     try:
         _run(work())

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, jsonutil
+from marketbox.gate import bus
 from marketbox.security import signing
 from marketbox.storage.tables import merchants, notifications
 
@@ -74,6 +75,8 @@ async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]
             )
         )
     await conn.execute(_INSERT_NOTIFICATION, values)
+    # Live events for the gate's clients, sent once this transaction commits (gate/bus.py).
+    await bus.announce(conn, [bus.Event(v["id"], v["merchant_id"]) for v in values])
     return [v["id"] for v in values]
 
 
@@ -117,6 +120,7 @@ async def enqueue_test(conn: AsyncConnection, *, merchant_id: str, payment_url: 
         now=now,
     )
     await conn.execute(insert(notifications).values(**record))
+    await bus.announce(conn, [bus.Event(str(record["id"]), merchant_id)])
     return str(record["id"])
 
 
