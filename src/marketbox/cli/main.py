@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -139,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_addon(commands)
     _add_notify_test(commands)
     _add_demo(commands)
+    _add_listen(commands)
+    _add_gate(commands)
     return parser
 
 
@@ -306,6 +309,54 @@ def _add_notify_test(commands: Commands) -> None:
         help="the merchant's id (as printed by `merchant create`)",
     )
     notify.set_defaults(handler=cmd_notify_test)
+
+
+def _add_listen(commands: Commands) -> None:
+    listen = commands.add_parser(
+        "listen",
+        help="print live order events from the gate and forward them to a local URL",
+        description="Connect to the WebSocket gate (/v3/gate/rpc, docs/gate.md) as a merchant, "
+        "print each order event as it happens and, with --forward-to, POST it signed like a "
+        "notification to a local URL and print the answer (like `stripe listen`).",
+    )
+    listen.add_argument(
+        "--forward-to", metavar="URL", help="local URL to POST each event to, signed"
+    )
+    listen.add_argument(
+        "--merchant-token",
+        metavar="TOKEN",
+        default=os.environ.get("MARKETBOX_MERCHANT_TOKEN"),
+        help="the merchant's API token (default: MARKETBOX_MERCHANT_TOKEN; "
+        "in sandbox mode the demo shop's)",
+    )
+    listen.add_argument(
+        "--signing-key",
+        metavar="KEY",
+        default=os.environ.get("MARKETBOX_SIGNING_KEY"),
+        help="the merchant's signing key for X-Signature (default: MARKETBOX_SIGNING_KEY; "
+        "the demo shop's for its token)",
+    )
+    listen.add_argument(
+        "--algorithm",
+        default="sha1",
+        choices=["sha1", "sha256", "sha512", "md5"],
+        help="HMAC algorithm of X-Signature (default: %(default)s)",
+    )
+    listen.add_argument(
+        "--url", metavar="BASE", help="the platform's base URL (default: MARKETBOX_PUBLIC_URL)"
+    )
+    listen.add_argument(
+        "--json", action="store_true", help="print each event's raw body instead of a line"
+    )
+    listen.set_defaults(handler=cmd_listen)
+
+
+def _add_gate(commands: Commands) -> None:
+    gate = commands.add_parser("gate", help="the WebSocket gate (docs/gate.md)")
+    actions = gate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="list the clients connected to every API process")
+    _add_json_option(status)
+    status.set_defaults(handler=cmd_gate_status)
 
 
 def _add_demo(commands: Commands) -> None:
@@ -696,6 +747,46 @@ def cmd_notify_test(args: argparse.Namespace, settings: Settings) -> int:
     )
     if result.outcome != "success":
         raise CommandError(f"the shop did not accept it: {result.error or reply or result.outcome}")
+    return 0
+
+
+def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.cli.listen import Listener, main_loop
+    from marketbox.merchants.service import DEMO_SIGNING_KEY, DEMO_TOKEN
+
+    token = args.merchant_token
+    if not token:
+        if settings.mode != "sandbox":
+            raise CommandError("--merchant-token (or MARKETBOX_MERCHANT_TOKEN) is required")
+        token = DEMO_TOKEN
+    key = args.signing_key or (DEMO_SIGNING_KEY if token == DEMO_TOKEN else None)
+    if args.forward_to and not key:
+        print(
+            "marketbox: no --signing-key: events are forwarded without X-Signature",
+            file=sys.stderr,
+        )
+    listener = Listener(
+        base_url=args.url or settings.public_base,
+        token=token,
+        forward_to=args.forward_to,
+        signing_key=key,
+        algorithm=args.algorithm,
+        as_json=args.json,
+        out=lambda line: print(line, flush=True),
+    )
+    return main_loop(listener)
+
+
+def cmd_gate_status(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.gate import hub, presence
+
+    found = _run(_with_transaction(settings, presence.live))
+    if args.json:
+        print(json.dumps(found, default=str, ensure_ascii=False))
+    elif not found:
+        print("no clients connected to the gate")
+    for connection in [] if args.json else found:
+        print(f"{connection['id']}  {hub.describe(connection)}")
     return 0
 
 

@@ -17,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from marketbox import jsonutil
+
 ON_ORDER_STATUS_CHANGE = "onOrderStatusChange"
 GET_STATUS = "getStatus"
 DEFAULT_LOG_QUANTITY = 40
@@ -56,14 +58,12 @@ def get_status(call_id: str, log_quantity: int = DEFAULT_LOG_QUANTITY) -> str:
 
 
 def result(call_id: Any, value: Any) -> str:
-    return json.dumps({"jsonrpc": "2.0", "id": call_id, "result": value}, ensure_ascii=False)
+    return jsonutil.dumps({"jsonrpc": "2.0", "id": call_id, "result": value}).decode()
 
 
 def error(call_id: Any, code: int, message: str) -> str:
-    return json.dumps(
-        {"jsonrpc": "2.0", "id": call_id, "error": {"code": code, "message": message}},
-        ensure_ascii=False,
-    )
+    message_object = {"code": code, "message": message}
+    return jsonutil.dumps({"jsonrpc": "2.0", "id": call_id, "error": message_object}).decode()
 
 
 @dataclass(frozen=True)
@@ -88,11 +88,11 @@ class Invalid:
 
 
 def parse(frame: str | bytes) -> Call | Answer | Invalid:
-    """Classify one text frame. `getStatus` answers that echo `"method"` (the docs' sample
-    does) are answers all the same."""
+    """Classify one text frame (amounts parsed as Decimal). `getStatus` answers that echo
+    `"method"` (the docs' sample does) are answers all the same."""
     try:
-        data = json.loads(frame)
-    except ValueError:
+        data = jsonutil.loads(frame)
+    except jsonutil.JSONDecodeError:
         return Invalid(error(None, PARSE_ERROR, "Parse error"))
     if not isinstance(data, dict) or data.get("jsonrpc") != "2.0":
         return Invalid(error(None, INVALID_REQUEST, "Invalid Request"))
