@@ -15,9 +15,9 @@ from starlette.staticfiles import StaticFiles
 from marketbox import __version__
 from marketbox.bootstrap import prepare_database
 from marketbox.config import Settings, get_settings
-from marketbox.gate import bus as gate_bus
 from marketbox.gate.hub import Hub
 from marketbox.gate.routes import router as gate_router
+from marketbox.notifications import events as gate_bus
 from marketbox.orders.routes import router as orders_router
 from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database

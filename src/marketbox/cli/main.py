@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -325,16 +324,13 @@ def _add_listen(commands: Commands) -> None:
     listen.add_argument(
         "--merchant-token",
         metavar="TOKEN",
-        default=os.environ.get("MARKETBOX_MERCHANT_TOKEN"),
-        help="the merchant's API token (default: MARKETBOX_MERCHANT_TOKEN; "
-        "in sandbox mode the demo shop's)",
+        help="the merchant's API token (default in sandbox mode: the demo shop's)",
     )
     listen.add_argument(
         "--signing-key",
         metavar="KEY",
-        default=os.environ.get("MARKETBOX_SIGNING_KEY"),
-        help="the merchant's signing key for X-Signature (default: MARKETBOX_SIGNING_KEY; "
-        "the demo shop's for its token)",
+        help="the merchant's signing key for X-Signature (default: the demo shop's for its "
+        "token; without one, events are forwarded unsigned)",
     )
     listen.add_argument(
         "--algorithm",
@@ -353,7 +349,9 @@ def _add_listen(commands: Commands) -> None:
 
 def _add_gate(commands: Commands) -> None:
     gate = commands.add_parser("gate", help="the WebSocket gate (docs/gate.md)")
-    actions = gate.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions = gate.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to look at"
+    )
     status = actions.add_parser("status", help="list the clients connected to every API process")
     _add_json_option(status)
     status.set_defaults(handler=cmd_gate_status)
@@ -543,7 +541,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from marketbox import metrics
     from marketbox.cli.database import open_database
-    from marketbox.gate import bus as gate_bus
+    from marketbox.notifications import events as gate_bus
     from marketbox.notifications.worker import run_worker
 
     if args.metrics_port is not None and settings.mode == "production":
@@ -564,7 +562,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)  # a graceful stop: deliveries finish
         # Events of the outbox rows this worker writes (expiry, payouts) reach the gate's
-        # clients through the deployment's bus (gate/bus.py).
+        # clients through the deployment's bus (notifications/events.py).
         bus = gate_bus.create_bus(
             settings.database_url, settings.redis_url, settings.redis_key_prefix
         )
@@ -757,7 +755,7 @@ def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
     token = args.merchant_token
     if not token:
         if settings.mode != "sandbox":
-            raise CommandError("--merchant-token (or MARKETBOX_MERCHANT_TOKEN) is required")
+            raise CommandError("--merchant-token is required outside sandbox mode")
         token = DEMO_TOKEN
     key = args.signing_key or (DEMO_SIGNING_KEY if token == DEMO_TOKEN else None)
     if args.forward_to and not key:

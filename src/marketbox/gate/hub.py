@@ -1,8 +1,8 @@
 """The clients connected to this API process, and what they are sent.
 
 Each connection is registered in `gate_connections` (presence.py) and here. When the bus
-(bus.py) reports a committed outbox row for a merchant with clients here, the hub reads the
-row and calls `onOrderStatusChange` on each of them with the row's frozen body (rpc.py). On
+(notifications/events.py) reports a committed outbox row for a merchant with clients here,
+the hub reads the row and calls `onOrderStatusChange` on each of them with the row's frozen body (rpc.py). On
 connect it calls `getStatus`, and keeps the client's answer with the presence row.
 
 Connection states: open (registered, presence row written) -> closed (row deleted). Several
@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from marketbox import ids
 from marketbox.gate import presence, rpc
-from marketbox.gate.bus import Bus, Event
+from marketbox.notifications.events import Bus, Event
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
 

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, jsonutil
-from marketbox.gate import bus
+from marketbox.notifications import events as bus
 from marketbox.security import signing
 from marketbox.storage.tables import merchants, notifications
 
@@ -75,7 +75,7 @@ async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]
             )
         )
     await conn.execute(_INSERT_NOTIFICATION, values)
-    # Live events for the gate's clients, sent once this transaction commits (gate/bus.py).
+    # Live events for the gate's clients, sent once this transaction commits (events.py).
     await bus.announce(conn, [bus.Event(v["id"], v["merchant_id"]) for v in values])
     return [v["id"] for v in values]
 

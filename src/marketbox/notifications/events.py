@@ -1,8 +1,9 @@
-"""The gate's event bus: tells every API process that an outbox row was committed.
+"""The outbox's live events: tell every API process that an outbox row was committed (for
+the WebSocket gate, gate/hub.py).
 
 An event is only a pointer, `{"notification": <outbox id>, "merchant": <merchant id>}`; the
-process that holds a client of that merchant reads the row itself (hub.py), so the outbox stays
-the one source of truth and an event never carries more than the database has committed.
+process that holds a client of that merchant reads the row itself (gate/hub.py), so the
+outbox stays the one source of truth and an event never carries more than the database has committed.
 
 Which bus a deployment uses (docs/gate.md):
 
