@@ -2,8 +2,9 @@
 
 Each connection is registered in `gate_connections` (presence.py) and here. When the bus
 (notifications/events.py) reports a committed outbox row for a merchant with clients here,
-the hub reads the row and calls `onOrderStatusChange` on each of them with the row's frozen body (rpc.py). On
-connect it calls `getStatus`, and keeps the client's answer with the presence row.
+the hub reads the row and calls `onOrderStatusChange` on each of them with the row's frozen
+body (rpc.py). On connect it calls `getStatus`, and keeps the client's answer with the
+presence row.
 
 Connection states: open (registered, presence row written) -> closed (row deleted). Several
 connections of one merchant each get every event (notifications.md §8: broadcast).

@@ -3,7 +3,8 @@ the WebSocket gate, gate/hub.py).
 
 An event is only a pointer, `{"notification": <outbox id>, "merchant": <merchant id>}`; the
 process that holds a client of that merchant reads the row itself (gate/hub.py), so the
-outbox stays the one source of truth and an event never carries more than the database has committed.
+outbox stays the one source of truth and an event never carries more than the database has
+committed.
 
 Which bus a deployment uses (docs/gate.md):
 
