@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 PG_CHANNEL = "marketbox_gate"
 RECONNECT_SECONDS = 1.0
+QUEUE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ class Bus:
 
     def __init__(self) -> None:
         self._handlers: list[Handler] = []
+        # Events are handled one at a time, in the order they arrived, by one task: neither
+        # the request that published one nor the subscription waits for a slow client.
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=QUEUE_SIZE)
+        self._consumer: asyncio.Task[None] | None = None
 
     async def announce(self, conn: AsyncConnection, events: list[Event]) -> None:
         """Called in the writing transaction: publish `events` once it commits."""
@@ -82,21 +87,38 @@ class Bus:
 
     async def publish(self, events: list[Event]) -> None:
         for event in events:
-            await self.dispatch(event)
+            self.dispatch_soon(event)
 
-    async def dispatch(self, event: Event) -> None:
-        for handler in list(self._handlers):
-            try:
-                await handler(event)
-            except Exception:  # one client's trouble must not stop the others
-                log.exception("gate: handling event %s failed", event)
+    def dispatch_soon(self, event: Event) -> None:
+        if self._consumer is None:
+            return  # nobody here listens
+        try:
+            self._queue.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning("gate: %d events waiting; dropped %s", QUEUE_SIZE, event)
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self._queue.get()
+            for handler in list(self._handlers):
+                try:
+                    await handler(event)
+                except Exception:  # one client's trouble must not stop the others
+                    log.exception("gate: handling event %s failed", event)
 
     async def start(self, handler: Handler) -> None:
         """Receive every event (of every process) from now on."""
         self._handlers.append(handler)
+        if self._consumer is None:
+            self._consumer = asyncio.create_task(self._consume())
 
     async def close(self) -> None:
         self._handlers.clear()
+        if self._consumer is not None:
+            self._consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._consumer
+            self._consumer = None
 
 
 class RedisBus(Bus):
@@ -134,7 +156,7 @@ class RedisBus(Bus):
                 async for message in pubsub.listen():
                     event = Event.decode(message["data"])
                     if event is not None:
-                        await self.dispatch(event)
+                        self.dispatch_soon(event)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -177,7 +199,7 @@ class PostgresBus(Bus):
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         event = Event.decode(payload)
         if event is not None:
-            asyncio.get_running_loop().create_task(self.dispatch(event))
+            self.dispatch_soon(event)
 
     async def close(self) -> None:
         await super().close()
