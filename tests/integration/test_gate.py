@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from marketbox import jsonutil
-from marketbox.merchants.service import DEMO_SIGNING_KEY, DEMO_TOKEN
+from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO_TOKEN
 from marketbox.security import signing
 from tests.integration.test_many_processes import (
     api_process,
     cli,
     environment,
+    free_port,
     pg_database,
     redis_space,
     two_api_processes,
@@ -41,6 +43,14 @@ __all__ = ["pg_database", "redis_space"]  # the fixtures, for this module's test
 ORDERS = "/v3/billing/api/order/order"
 CONFIRM = "/v3/payment/api/invoice/confirm"
 FRAME_TIMEOUT_SECONDS = 15.0
+GATE_ROW = {
+    "id": "0190aa01-0000-7000-8000-0000000000c1",
+    "merchant_id": DEMO_MERCHANT_ID,
+    "process": "host:1",
+    "remote": "127.0.0.1:5000",
+    "connected_at": datetime(2026, 1, 1, tzinfo=UTC),
+    "seen_at": datetime(2026, 1, 1, tzinfo=UTC),
+}
 
 
 def sqlite_environment(tmp_path: Path) -> dict[str, str]:
@@ -278,3 +288,30 @@ async def test_listen_stops_when_the_token_is_refused(
     )
     assert result.returncode == 1
     assert "refused the token" in result.stderr
+
+
+async def test_listen_says_it_reconnects_when_the_gate_is_unreachable(tmp_path: Path) -> None:
+    env = sqlite_environment(tmp_path)
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    output = tmp_path / "listen.out"
+    with output.open("w", encoding="utf-8") as out:
+        listen = subprocess.Popen(
+            [sys.executable, "-m", "marketbox.cli.main", "listen", "--url", nowhere],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while output.read_text(encoding="utf-8").count("reconnecting in") < 2:
+            assert listen.poll() is None, output.read_text(encoding="utf-8")
+            assert time.monotonic() < deadline, output.read_text(encoding="utf-8")
+            await asyncio.sleep(0.1)
+    finally:
+        listen.terminate()
+        listen.wait(timeout=10)
+
+    printed = output.read_text(encoding="utf-8")
+    assert f"cannot connect to {nowhere.replace('http', 'ws')}/v3/gate/rpc" in printed
+    assert "reconnecting in 1 s" in printed
+    assert "reconnecting in 2 s" in printed
