@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,6 +47,8 @@ class Client:
     id: str
     merchant_id: str
     peer: Peer
+    # Whether its token still works (a rotation ends the connection); None: always.
+    still_allowed: Callable[[], Awaitable[bool]] | None = None
     # Calls we made and have not had an answer to: call id -> method.
     pending: dict[str, str] = field(default_factory=dict)
 
@@ -74,8 +77,14 @@ class Hub:
             await self.leave(client)
         await self.bus.close()
 
-    async def join(self, merchant_id: str, peer: Peer, remote: str) -> Client:
-        client = Client(ids.new_id(), merchant_id, peer)
+    async def join(
+        self,
+        merchant_id: str,
+        peer: Peer,
+        remote: str,
+        still_allowed: Callable[[], Awaitable[bool]] | None = None,
+    ) -> Client:
+        client = Client(ids.new_id(), merchant_id, peer, still_allowed)
         async with self.db.transaction() as conn:
             await presence.add(
                 conn,
@@ -134,6 +143,13 @@ class Hub:
             client.pending[call_id] = rpc.ON_ORDER_STATUS_CHANGE
             await self._send(client, rpc.order_status_change(row.body, call_id))
 
+    async def revalidate(self) -> None:
+        """Close the connections whose token stopped working (rotated, revoked) with 4401."""
+        for client in [c for group in self._clients.values() for c in group]:
+            if client.still_allowed is not None and not await client.still_allowed():
+                with contextlib.suppress(Exception):
+                    await client.peer.close(rpc.CLOSE_UNAUTHORIZED, "token no longer valid")
+
     @property
     def connected(self) -> int:
         return sum(len(group) for group in self._clients.values())
@@ -154,6 +170,7 @@ class Hub:
             try:
                 async with self.db.transaction() as conn:
                     await presence.refresh(conn, mine)
+                await self.revalidate()
             except Exception as exc:  # the database is back next time, or the rows go stale
                 log.warning("gate: could not refresh presence: %s", exc)
 

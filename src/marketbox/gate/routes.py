@@ -35,7 +35,15 @@ async def gate(websocket: WebSocket) -> None:
         await websocket.close(code=1013, reason="gate not running")
         return
     remote = f"{websocket.client.host}:{websocket.client.port}" if websocket.client else "-"
-    client = await hub.join(merchant.id, websocket, remote)
+
+    known_token = token or ""  # a merchant was found, so there was a token
+
+    async def still_allowed() -> bool:
+        """Checked every 30 s (hub.py): a rotated token's connection is closed with 4401."""
+        async with ctx.db.read() as conn:
+            return await ctx.tokens.merchant_for_token(conn, known_token) is not None
+
+    client = await hub.join(merchant.id, websocket, remote, still_allowed)
     try:
         while True:
             await hub.receive(client, await websocket.receive_text())
