@@ -15,6 +15,9 @@ from starlette.staticfiles import StaticFiles
 from marketbox import __version__
 from marketbox.bootstrap import prepare_database
 from marketbox.config import Settings, get_settings
+from marketbox.gate.hub import Hub
+from marketbox.gate.routes import router as gate_router
+from marketbox.notifications import events as gate_bus
 from marketbox.orders.routes import router as orders_router
 from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database
@@ -56,6 +59,13 @@ def create_app(
         # often. A request allocates thousands of short-lived objects (bench/: ~10 % of CPU).
         gc.freeze()
         gc.set_threshold(7000, 20, 20)
+        # The WebSocket gate: this process's clients, fed by the deployment's bus (gate/).
+        bus = gate_bus.create_bus(
+            settings.database_url, settings.redis_url, settings.redis_key_prefix
+        )
+        gate_bus.install(bus)
+        app.state.gate = Hub(db, bus)
+        await app.state.gate.start()
         worker_task = None
         stop_worker = asyncio.Event()
         if run_worker:
@@ -77,6 +87,8 @@ def create_app(
                 worker_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker_task
+            await app.state.gate.close()
+            gate_bus.install(None)
             await ctx.gateway.close()
             await ctx.shared.aclose()
             await db.dispose()
@@ -117,6 +129,7 @@ def create_app(
     app.include_router(web_metrics.router)
     app.include_router(security_router)
     app.include_router(orders_router)
+    app.include_router(gate_router)
     app.include_router(pages_router)
     app.include_router(reference.router)
     for module in (

@@ -168,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_notifications(commands)
     _add_demo(commands)
     add_mail(commands)
+    _add_listen(commands)
+    _add_gate(commands)
     return parser
 
 
@@ -449,6 +451,53 @@ def _add_notifications(commands: Commands) -> None:
     failed.set_defaults(handler=cmd_notifications_resend_failed)
 
 
+def _add_listen(commands: Commands) -> None:
+    listen = commands.add_parser(
+        "listen",
+        help="print live order events from the gate and forward them to a local URL",
+        description="Connect to the WebSocket gate (/v3/gate/rpc, docs/gate.md) as a merchant, "
+        "print each order event as it happens and, with --forward-to, POST it signed like a "
+        "notification to a local URL and print the answer (like `stripe listen`).",
+    )
+    listen.add_argument(
+        "--forward-to", metavar="URL", help="local URL to POST each event to, signed"
+    )
+    listen.add_argument(
+        "--merchant-token",
+        metavar="TOKEN",
+        help="the merchant's API token (default in sandbox mode: the demo shop's)",
+    )
+    listen.add_argument(
+        "--signing-key",
+        metavar="KEY",
+        help="the merchant's signing key for X-Signature (default: the demo shop's for its "
+        "token; without one, events are forwarded unsigned)",
+    )
+    listen.add_argument(
+        "--algorithm",
+        default="sha1",
+        choices=["sha1", "sha256", "sha512", "md5"],
+        help="HMAC algorithm of X-Signature (default: %(default)s)",
+    )
+    listen.add_argument(
+        "--url", metavar="BASE", help="the platform's base URL (default: MARKETBOX_PUBLIC_URL)"
+    )
+    listen.add_argument(
+        "--json", action="store_true", help="print each event's raw body instead of a line"
+    )
+    listen.set_defaults(handler=cmd_listen)
+
+
+def _add_gate(commands: Commands) -> None:
+    gate = commands.add_parser("gate", help="the WebSocket gate (docs/gate.md)")
+    actions = gate.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to look at"
+    )
+    status = actions.add_parser("status", help="list the clients connected to every API process")
+    _add_json_option(status)
+    status.set_defaults(handler=cmd_gate_status)
+
+
 def _add_demo(commands: Commands) -> None:
     demo = commands.add_parser(
         "demo",
@@ -633,6 +682,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from marketbox import metrics
     from marketbox.cli.database import open_database
+    from marketbox.notifications import events as gate_bus
     from marketbox.notifications.worker import run_worker
 
     if args.metrics_port is not None and settings.mode == "production":
@@ -652,6 +702,12 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)  # a graceful stop: deliveries finish
+        # Events of the outbox rows this worker writes (expiry, payouts) reach the gate's
+        # clients through the deployment's bus (notifications/events.py).
+        bus = gate_bus.create_bus(
+            settings.database_url, settings.redis_url, settings.redis_key_prefix
+        )
+        gate_bus.install(bus)
         async with open_database(settings) as db:
             listener = await metrics.start_listener(settings, db, sockets) if sockets else None
             where = f"; metrics on port {args.metrics_port}" if sockets else ""
@@ -661,6 +717,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             finally:
                 if listener is not None:
                     await listener.cleanup()
+                gate_bus.install(None)
+                await bus.close()
 
     try:
         _run(work())
@@ -1018,6 +1076,46 @@ def cmd_notifications_resend_failed(args: argparse.Namespace, settings: Settings
         for notification_id in resent:
             print(notification_id)
         print(f"{len(resent)} resent; the worker delivers them")
+    return 0
+
+
+def cmd_listen(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.cli.listen import Listener, main_loop
+    from marketbox.merchants.service import DEMO_SIGNING_KEY, DEMO_TOKEN
+
+    token = args.merchant_token
+    if not token:
+        if settings.mode != "sandbox":
+            raise CommandError("--merchant-token is required outside sandbox mode")
+        token = DEMO_TOKEN
+    key = args.signing_key or (DEMO_SIGNING_KEY if token == DEMO_TOKEN else None)
+    if args.forward_to and not key:
+        print(
+            "marketbox: no --signing-key: events are forwarded without X-Signature",
+            file=sys.stderr,
+        )
+    listener = Listener(
+        base_url=args.url or settings.public_base,
+        token=token,
+        forward_to=args.forward_to,
+        signing_key=key,
+        algorithm=args.algorithm,
+        as_json=args.json,
+        out=lambda line: print(line, flush=True),
+    )
+    return main_loop(listener)
+
+
+def cmd_gate_status(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.gate import hub, presence
+
+    found = _run(_with_transaction(settings, presence.live))
+    if args.json:
+        print(json.dumps(found, default=str, ensure_ascii=False))
+    elif not found:
+        print("no clients connected to the gate")
+    for connection in [] if args.json else found:
+        print(f"{connection['id']}  {hub.describe(connection)}")
     return 0
 
 

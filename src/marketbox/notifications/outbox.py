@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, jsonutil
+from marketbox.notifications import events as bus
 from marketbox.security import signing
 from marketbox.storage.tables import merchants, notifications
 
@@ -76,6 +77,8 @@ async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]
             )
         )
     await conn.execute(_INSERT_NOTIFICATION, values)
+    # Live events for the gate's clients, sent once this transaction commits (events.py).
+    await bus.announce(conn, [bus.Event(v["id"], v["merchant_id"]) for v in values])
     return [v["id"] for v in values]
 
 
@@ -138,6 +141,7 @@ async def enqueue_test(
     if due_at is not None:
         record["next_attempt_at"] = due_at
     await conn.execute(insert(notifications).values(**record))
+    await bus.announce(conn, [bus.Event(str(record["id"]), merchant_id)])
     return str(record["id"])
 
 

@@ -8,7 +8,8 @@ with its defaults (READ COMMITTED), and racing state changes use conditional upd
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -20,6 +21,30 @@ from marketbox.storage import sqlite_inline
 
 SQLITE_TURN_TIMEOUT_SECONDS = 60
 READ_ONLY = "marketbox_read_only"  # execution option of Database.read() connections
+_AFTER_COMMIT = "marketbox_after_commit"  # Connection.info key of the hooks of this unit
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(conn: AsyncConnection, hook: AfterCommit) -> bool:
+    """Run `hook` once the unit of work `conn` belongs to has committed (never if it rolls
+    back). For what must not be seen before the commit, such as a live event about a row
+    (gate/). False when `conn` is not a unit of `Database` (nothing will run the hook)."""
+    hooks: list[AfterCommit] | None = conn.info.get(_AFTER_COMMIT)
+    if hooks is None:
+        return False
+    hooks.append(hook)
+    return True
+
+
+async def _run_after_commit(hooks: list[AfterCommit]) -> None:
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception:  # committed already: a hook that fails must not fail the unit
+            log.exception("after-commit hook %r failed", hook)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -95,9 +120,15 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        hooks: list[AfterCommit] = []
         async with self._turn():
             async with self.engine.begin() as conn:
-                yield conn
+                conn.info[_AFTER_COMMIT] = hooks
+                try:
+                    yield conn
+                finally:
+                    conn.info.pop(_AFTER_COMMIT, None)
+        await _run_after_commit(hooks)
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -123,9 +154,15 @@ class Database:
             async with self.transaction() as conn:
                 yield conn
             return
+        hooks: list[AfterCommit] = []
         async with self.connection() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield conn
+            conn.info[_AFTER_COMMIT] = hooks
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_AFTER_COMMIT, None)
+        await _run_after_commit(hooks)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

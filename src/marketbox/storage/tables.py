@@ -392,3 +392,21 @@ idempotency_keys = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index(None, "created_at"),
 )
+
+# Clients connected to the WebSocket gate (notifications.md §8, docs/gate.md): one row per open
+# connection, written by the API process that holds it, refreshed while it lives
+# (`seen_at`), deleted when it closes; `marketbox gate status` reads it from any process.
+gate_connections = Table(
+    "gate_connections",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("merchant_id", String(36), nullable=False),
+    # hostname:pid of the API process holding the connection
+    Column("process", String(100), nullable=False),
+    Column("remote", String(100), nullable=True),
+    Column("connected_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False),
+    # The client's answer to getStatus (its version, type, settings), as JSON text.
+    Column("client_status", Text, nullable=True),
+    Index(None, "seen_at"),
+)
