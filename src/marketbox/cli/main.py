@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from marketbox import logs
+from marketbox.cli import sandbox as sandbox_commands
 from marketbox.cli.errors import CommandError
 from marketbox.config import Settings, get_settings
 
@@ -139,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_addon(commands)
     _add_notify_test(commands)
     _add_demo(commands)
+    sandbox_commands.add_commands(commands, object_id)
     return parser
 
 
