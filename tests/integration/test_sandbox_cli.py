@@ -58,7 +58,10 @@ async def test_trigger_and_clock_commands_act_on_the_shared_database(tmp_path: P
     db_file = tmp_path / "sandbox.db"
     await upgrade_async(f"sqlite+aiosqlite:///{db_file}")
     due = await api_call(
-        db_file, "POST", ORDERS, order_payload(merchant_order_id="C-1", expires_in=timedelta(hours=1))
+        db_file,
+        "POST",
+        ORDERS,
+        order_payload(merchant_order_id="C-1", expires_in=timedelta(hours=1)),
     )
     unpaid = await api_call(db_file, "POST", ORDERS, order_payload(merchant_order_id="C-2"))
 
@@ -107,9 +110,7 @@ def test_a_bad_duration_is_a_usage_error(tmp_path: Path) -> None:
         ["sandbox", "reset"],
     ],
 )
-def test_every_sandbox_command_is_refused_in_production(
-    tmp_path: Path, command: list[str]
-) -> None:
+def test_every_sandbox_command_is_refused_in_production(tmp_path: Path, command: list[str]) -> None:
     db_file = tmp_path / "prod.db"
     result = run_cli(
         *command,

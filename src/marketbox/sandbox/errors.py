@@ -1,8 +1,8 @@
 """Sandbox refusals.
 
-    SandboxOnly      403 sandbox_only     the deployment runs in production mode
-    BadDuration      422 validation_error `advance` is not a duration such as "2h"
-    TriggerRefused   409 conflict         the order cannot take this trigger in its state
+SandboxOnly      403 sandbox_only     the deployment runs in production mode
+BadDuration      422 validation_error `advance` is not a duration such as "2h"
+TriggerRefused   409 conflict         the order cannot take this trigger in its state
 """
 
 from __future__ import annotations

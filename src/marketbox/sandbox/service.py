@@ -134,9 +134,7 @@ async def _owner(conn: AsyncConnection, merchant: Merchant | None, order_id: str
     if not ids.is_uuid(order_id):
         raise OrderNotFound()
     row = await orders_repository.get_order(conn, ids.normalize_uuid(order_id), merchant_id=None)
-    owner = (
-        await merchants_service.get_merchant(conn, row._mapping["merchant_id"]) if row else None
-    )
+    owner = await merchants_service.get_merchant(conn, row._mapping["merchant_id"]) if row else None
     if owner is None:
         raise OrderNotFound()
     return owner
@@ -147,7 +145,9 @@ def _payable_order(order: Any) -> Any:
     if m["subtype"] != "order":
         raise TriggerRefused(f"A {m['subtype']} is not paid by the buyer")
     if m["status"] != "created":
-        raise TriggerRefused(f"The order is {m['status']}: only a created (unpaid) order can take it")
+        raise TriggerRefused(
+            f"The order is {m['status']}: only a created (unpaid) order can take it"
+        )
     if not m["processable"]:
         raise TriggerRefused("The order is settled outside the platform (processable: false)")
     return m
