@@ -4,7 +4,10 @@ production mode refuses each of them in one line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,8 +22,9 @@ from marketbox.sandbox import clock as sandbox_clock
 from marketbox.storage.db import Database
 from marketbox.storage.migrate import upgrade_async
 from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, body, make_settings, read
-from tests.integration.test_cli import one_line, run_cli
+from tests.integration.test_cli import cli_environment, one_line, run_cli
 from tests.support.builders import order_payload
+from tests.support.receiver import Receiver, Reply
 
 ORDERS = "/v3/billing/api/order/order"
 
@@ -90,6 +94,41 @@ async def test_trigger_and_clock_commands_act_on_the_shared_database(tmp_path: P
     assert reset.returncode == 0, reset.stderr
     assert json.loads(reset.stdout)["deleted"]["orders"] == 2
     assert json.loads(run_cli("clock", "show", "--json", db=db_file).stdout)["offsetSeconds"] == 0
+
+
+async def test_a_worker_process_sends_the_retry_once_another_process_moves_the_clock(
+    tmp_path: Path,
+) -> None:
+    db_file = tmp_path / "worker.db"
+    await upgrade_async(f"sqlite+aiosqlite:///{db_file}")
+    async with Receiver() as shop:
+        shop.script(Reply.http(500), Reply.success())
+        order = await api_call(
+            db_file,
+            "POST",
+            ORDERS,
+            order_payload(merchant_order_id="W-1", notificationUrl=shop.url),
+        )
+        await api_call(db_file, "POST", f"/v3/sandbox/api/order/{order['id']}/pay")
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "marketbox.cli.main", "worker"],
+            env=cli_environment(db_file, {"MARKETBOX_DISPATCHER_POLL_SECONDS": "0.1"}),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            await shop.wait_for_requests(1, timeout=30)  # refused: the retry is due in 60 s
+            await asyncio.sleep(1.0)
+            assert len(shop.requests) == 1
+
+            await api_call(db_file, "POST", "/v3/sandbox/api/clock", {"advance": "61s"})
+
+            # The worker reads the moved clock within a second and sends the retry now.
+            requests = await shop.wait_for_requests(2, timeout=10)
+            assert [r.notification_id for r in requests] == [requests[0].notification_id] * 2
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
 
 
 def test_a_bad_duration_is_a_usage_error(tmp_path: Path) -> None:
