@@ -17,6 +17,7 @@ does; the card attempt counts towards the payment page's throttle like any other
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -172,8 +173,7 @@ def _test_card(action: str) -> sandbox.Card:
 
 @dataclass(frozen=True)
 class ResetResult:
-    deleted: dict[str, int]
-    demo_restored: bool
+    deleted: dict[str, int]  # rows per table
 
 
 async def reset(conn: AsyncConnection) -> ResetResult:
@@ -191,7 +191,7 @@ async def reset(conn: AsyncConnection) -> ResetResult:
             signing_key=merchants_service.DEMO_SIGNING_KEY,
             algorithm=signing.DEFAULT_ALGORITHM,
         )
-    return ResetResult(deleted=deleted, demo_restored=True)
+    return ResetResult(deleted=deleted)
 
 
 @dataclass(frozen=True)
@@ -200,7 +200,7 @@ class ClockState:
     expired: int = 0  # orders the move expired at once
 
 
-async def advance_clock(conn: AsyncConnection, delta: Any) -> ClockState:
+async def advance_clock(conn: AsyncConnection, delta: timedelta) -> ClockState:
     """Move the clock forward, then run the expiry sweep at the new time, so orders whose
     deadline the move passed are expired (and their shops notified) now rather than at the
     worker's next sweep. Retries that came due are sent by the dispatcher within a second."""
