@@ -72,6 +72,12 @@ def create_app(
             from marketbox.notifications.worker import run_worker as worker_loop
 
             worker_task = asyncio.create_task(worker_loop(settings, db, stop_worker))
+        elif settings.mode == "sandbox":
+            # The sandbox clock (docs/sandbox.md), kept in step by the worker when it runs here.
+            from marketbox.sandbox import clock as sandbox_clock
+
+            await sandbox_clock.refresh(db)
+            worker_task = asyncio.create_task(sandbox_clock.keep_in_step(db, stop_worker))
         try:
             yield
         finally:
@@ -143,6 +149,7 @@ def create_app(
         "marketbox.companies.routes",
         "marketbox.guarantee.routes",
         "marketbox.notifications.routes",
+        "marketbox.sandbox.routes",
     ):
         _include_optional(app, module)
     app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, Literal, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -55,6 +55,9 @@ from ._models import (
     PaymentMethodCheck,
     PaymentOrder,
     Refund,
+    SandboxClock,
+    SandboxReset,
+    SandboxTrigger,
     Shipment,
     Shop,
     ShopFields,
@@ -88,6 +91,9 @@ Timeout = httpx.Timeout | float | None
 
 _ORDER = "/v3/billing/api/order/order"
 _ORDER_LIST = "/v3/filter/api/order/order"
+_SANDBOX = "/v3/sandbox/api"
+#: What a sandbox trigger can do to an order (marketbox only; docs/sandbox.md).
+SANDBOX_TRIGGERS = ("pay", "decline", "hold", "expire")
 _SHOP = "/v3/marketplace/api/shop"
 _SPECIAL_OFFER = "/v3/marketplace/api/special-offer"
 _INVOICE = "/v3/payment/api/invoice"
@@ -630,6 +636,34 @@ class _Base:
 
     def _get_mail_message(self, message_id: str) -> _Call[MailMessage]:
         return _Call("GET", f"{_MAIL_MESSAGE}/{_seg(message_id)}", _one(MailMessage))
+
+    # -- sandbox controls (marketbox only; refused in production) -----------------------------
+
+    def _trigger_sandbox(self, order_id: str, action: str) -> _Call[SandboxTrigger]:
+        if action not in SANDBOX_TRIGGERS:
+            raise ValueError(f"action must be one of {', '.join(SANDBOX_TRIGGERS)}")
+        path = f"{_SANDBOX}/order/{_seg(order_id)}/{action}"
+        return _Call("POST", path, _one(SandboxTrigger))
+
+    def _get_sandbox_clock(self) -> _Call[SandboxClock]:
+        return _Call("GET", f"{_SANDBOX}/clock", _one(SandboxClock))
+
+    def _advance_sandbox_clock(self, by: str | dt.timedelta) -> _Call[SandboxClock]:
+        if isinstance(by, dt.timedelta):
+            seconds = int(by.total_seconds())
+            if seconds <= 0:
+                raise ValueError("the clock only moves forward: give a positive duration")
+            by = f"{seconds}s"
+        if not isinstance(by, str):
+            raise TypeError("by must be a duration string such as '2h' or a timedelta")
+        body = self._body({"advance": by})
+        return _Call("POST", f"{_SANDBOX}/clock", _one(SandboxClock), body=body)
+
+    def _reset_sandbox_clock(self) -> _Call[SandboxClock]:
+        return _Call("POST", f"{_SANDBOX}/clock/reset", _one(SandboxClock))
+
+    def _reset_sandbox(self) -> _Call[SandboxReset]:
+        return _Call("POST", f"{_SANDBOX}/reset", _one(SandboxReset))
 
 
 def _notification_ids(envelope: dict[str, Any]) -> list[str]:
@@ -1568,6 +1602,54 @@ class Client(_SyncSender):
         )
         return self._send(call, timeout=timeout, max_retries=max_retries)
 
+    # -- sandbox controls (marketbox only; the server refuses them in production) ------------
+
+    def trigger_sandbox(
+        self,
+        order_id: str,
+        action: Literal["pay", "decline", "hold", "expire"],
+        *,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> SandboxTrigger:
+        """Do to the order what a buyer or its deadline would, without a browser
+        (`POST /v3/sandbox/api/order/{id}/{action}`): `pay` or `hold` its invoice with a
+        test card, have the bank `decline` it, or `expire` it now. Notifications follow."""
+        call = self._trigger_sandbox(order_id, action)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def get_sandbox_clock(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> SandboxClock:
+        """The sandbox clock (`GET /v3/sandbox/api/clock`)."""
+        return self._send(self._get_sandbox_clock(), timeout=timeout, max_retries=max_retries)
+
+    def advance_sandbox_clock(
+        self,
+        by: str | dt.timedelta,
+        *,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> SandboxClock:
+        """Move the sandbox clock forward by `by` ("2h", "1d12h" or a timedelta): deadlines
+        it passes expire at once, retries it makes due are sent within a second."""
+        call = self._advance_sandbox_clock(by)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def reset_sandbox_clock(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> SandboxClock:
+        """The sandbox clock back to the real time (`POST /v3/sandbox/api/clock/reset`)."""
+        call = self._reset_sandbox_clock()
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
+    def reset_sandbox(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> SandboxReset:
+        """Delete every order, payment, notification, letter and receipt of the sandbox
+        (`POST /v3/sandbox/api/reset`); merchants, instruments and points of sale stay."""
+        return self._send(self._reset_sandbox(), timeout=timeout, max_retries=max_retries)
+
 
 class AsyncClient(_AsyncSender):
     """Asynchronous merchant API client; same methods as `Client`, awaited.
@@ -2285,6 +2367,54 @@ class AsyncClient(_AsyncSender):
             order_id, payment_method_id, customer, public_code, code, language_id
         )
         return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    # -- sandbox controls (marketbox only; the server refuses them in production) ------------
+
+    async def trigger_sandbox(
+        self,
+        order_id: str,
+        action: Literal["pay", "decline", "hold", "expire"],
+        *,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> SandboxTrigger:
+        """Do to the order what a buyer or its deadline would, without a browser
+        (`POST /v3/sandbox/api/order/{id}/{action}`): `pay` or `hold` its invoice with a
+        test card, have the bank `decline` it, or `expire` it now. Notifications follow."""
+        call = self._trigger_sandbox(order_id, action)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def get_sandbox_clock(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> SandboxClock:
+        """The sandbox clock (`GET /v3/sandbox/api/clock`)."""
+        return await self._send(self._get_sandbox_clock(), timeout=timeout, max_retries=max_retries)
+
+    async def advance_sandbox_clock(
+        self,
+        by: str | dt.timedelta,
+        *,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> SandboxClock:
+        """Move the sandbox clock forward by `by` ("2h", "1d12h" or a timedelta): deadlines
+        it passes expire at once, retries it makes due are sent within a second."""
+        call = self._advance_sandbox_clock(by)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def reset_sandbox_clock(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> SandboxClock:
+        """The sandbox clock back to the real time (`POST /v3/sandbox/api/clock/reset`)."""
+        call = self._reset_sandbox_clock()
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def reset_sandbox(
+        self, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> SandboxReset:
+        """Delete every order, payment, notification, letter and receipt of the sandbox
+        (`POST /v3/sandbox/api/reset`); merchants, instruments and points of sale stay."""
+        return await self._send(self._reset_sandbox(), timeout=timeout, max_retries=max_retries)
 
 
 # ---------------------------------------------------------------------------------------------

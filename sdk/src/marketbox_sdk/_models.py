@@ -466,6 +466,48 @@ class Credentials(Model):
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
+# ---------------------------------------------------------------------------------------------
+# Sandbox controls (marketbox only, refused in production; docs/sandbox.md)
+
+
+@dataclasses.dataclass(kw_only=True)
+class SandboxTrigger(Model):
+    """What a sandbox trigger did: `result` is paid, held, declined, expired or pending (the
+    gateway did not answer in time); `order` is the order as it is now."""
+
+    action: str
+    result: str
+    order: Order
+    payment_id: str | None = None
+    failure_code: str | None = None
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclasses.dataclass(kw_only=True)
+class SandboxClock(Model):
+    """The sandbox clock: `now` is the time deadlines and retries follow, `real_now` the real
+    time; `offset` is how far it is moved forward."""
+
+    now: dt.datetime
+    real_now: dt.datetime
+    offset_seconds: int
+    moved: bool
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def offset(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.offset_seconds)
+
+
+@dataclasses.dataclass(kw_only=True)
+class SandboxReset(Model):
+    """What a sandbox reset deleted: rows per table."""
+
+    deleted: dict[str, int]
+    demo_merchant_id: str
+    raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+
 @dataclasses.dataclass
 class Page(Generic[T]):
     """One page of a list endpoint: `items` plus the envelope's `metaData`."""

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from marketbox import logs
+from marketbox.cli import sandbox as sandbox_commands
 from marketbox.cli.errors import CommandError
 from marketbox.cli.mail import add_mail
 from marketbox.config import Settings, get_settings
@@ -170,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_mail(commands)
     _add_listen(commands)
     _add_gate(commands)
+    sandbox_commands.add_commands(commands, object_id)
     return parser
 
 

@@ -25,6 +25,7 @@ from marketbox.orders import service as orders_service
 from marketbox.payments import attempts, operations
 from marketbox.payments.gateway import PaymentGateway, create_gateway
 from marketbox.refunds import service as refunds_service
+from marketbox.sandbox import clock as sandbox_clock
 from marketbox.storage import idempotency
 from marketbox.storage.db import Database
 
@@ -41,14 +42,19 @@ async def run_worker(
     Cancelling is abrupt: in-flight claims lapse after the lease and are delivered again.
     """
     stop = stop_event or asyncio.Event()
+    tasks = []
+    if settings.mode == "sandbox":
+        # The sandbox clock (docs/sandbox.md): deadlines and retries follow it within a second.
+        await sandbox_clock.refresh(db)
+        tasks.append(asyncio.create_task(sandbox_clock.keep_in_step(db, stop)))
     dispatcher = Dispatcher(settings, db)
     gateway = create_gateway(settings, db)
-    sweeper = asyncio.create_task(_expiry_sweeps(settings, db, stop, gateway))
-    mailer = asyncio.create_task(_mail_passes(settings, db, stop))
+    tasks.append(asyncio.create_task(_expiry_sweeps(settings, db, stop, gateway)))
+    tasks.append(asyncio.create_task(_mail_passes(settings, db, stop)))
     try:
         await dispatcher.run_forever(stop)
     finally:
-        for task in (sweeper, mailer):
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -7,6 +7,7 @@ import marketbox.guarantee.tables
 import marketbox.mail.tables
 import marketbox.marketplace.tables
 import marketbox.receipts.tables
+import marketbox.sandbox.tables
 import marketbox.shipments.tables  # noqa: F401
 from marketbox.storage.tables import metadata
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from functools import cache
 from typing import Any
@@ -327,8 +327,34 @@ def _plural_filter(
     return plural(n, chosen, _ctx_locale(ctx, locale))
 
 
+# Units of a clock shift (docs/sandbox.md): days, hours, minutes, seconds.
+_SHIFT_UNITS = {"ru": ("д", "ч", "мин", "с"), "en": ("d", "h", "min", "s")}
+
+
+def format_shift(delta: timedelta, locale: str = "ru") -> str:
+    """How far the sandbox clock is moved: «+2 ч», «+1 д 3 ч 30 мин» (en «+1 d 3 h 30 min»);
+    a no-break space before each unit and between the parts."""
+    seconds = int(delta.total_seconds())
+    sign = "+" if seconds >= 0 else MINUS
+    seconds = abs(seconds)
+    units = _SHIFT_UNITS[_locale(locale)]
+    amounts = (seconds // 86400, seconds % 86400 // 3600, seconds % 3600 // 60, seconds % 60)
+    parts = [f"{n}{NBSP}{unit}" for n, unit in zip(amounts, units, strict=True) if n]
+    return sign + NBSP.join(parts or [f"0{NBSP}{units[3]}"])
+
+
+@jinja2.pass_context
+def _sandbox_clock_shift(ctx: jinja2.runtime.Context, locale: str | None = None) -> str:
+    """The sandbox clock's shift for the banner every page shows while it is moved; "" when
+    the clock runs true (always in production, which never moves it)."""
+    offset = clock.offset()
+    return format_shift(offset, _ctx_locale(ctx, locale)) if offset else ""
+
+
 def register_filters(env: jinja2.Environment) -> None:
-    """Add money, date, date_short, phone, qty, plural and mask_email filters to `env`."""
+    """Add money, date, date_short, phone, qty, plural and mask_email filters to `env`, and
+    the `sandbox_clock_shift()` global."""
+    env.globals["sandbox_clock_shift"] = _sandbox_clock_shift
     env.filters.update(
         money=_money_filter,
         date=_date_filter,

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 12:43:17.641771
+Create Date: 2026-12-07 12:43:40.925801
 """
 
 from __future__ import annotations
@@ -204,6 +204,13 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "idempotency_key", name=op.f("uq_sandbox_authorizations_idempotency_key")
         ),
+    )
+    op.create_table(
+        "sandbox_clock",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("offset_seconds", sa.BigInteger(), nullable=False),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_sandbox_clock")),
     )
     op.create_table(
         "mail_messages",
@@ -834,6 +841,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_mail_messages_container_id"))
 
     op.drop_table("mail_messages")
+    op.drop_table("sandbox_clock")
     op.drop_table("sandbox_authorizations")
     op.drop_table("order_containers")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
