@@ -128,6 +128,7 @@ def create_app(
         "marketbox.shipments.routes",
         "marketbox.companies.routes",
         "marketbox.guarantee.routes",
+        "marketbox.office.views",
     ):
         _include_optional(app, module)
     app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")
