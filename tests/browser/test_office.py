@@ -7,16 +7,21 @@ Set MARKETBOX_SCREENSHOT_DIR to keep screenshots of every office page at both si
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from marketbox.merchants.service import DEMO_MERCHANT_ID
+from marketbox.office import service as office_service
 from marketbox.office.service import DEMO_EMAIL, DEMO_PASSWORD
+from marketbox.storage.db import Database
 from tests.browser.bridge_support import BROWSER_MARKS
 from tests.browser.test_payment_page import create_order, screenshot
 from tests.support.builders import basket_item
@@ -135,3 +140,37 @@ def test_find_an_order_read_its_timeline_and_refund_it(
     expect(page.locator("h1")).to_have_text("Orders")
     screenshot(page, f"office-orders-en-{width}.png")
     page.close()
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES, ids=["1280", "390"])
+def test_an_invited_user_sets_a_password_and_is_in(
+    sqlite_url: str, browser: Browser, width: int, height: int
+) -> None:
+    with live_server(sqlite_url) as server:
+        # Playwright's sync API runs a loop in this thread: the invite is made in another.
+        with ThreadPoolExecutor(1) as pool:
+            email = f"new-{width}@shop.test"
+            token = pool.submit(asyncio.run, _invite(sqlite_url, email)).result()
+        page = browser.new_page(viewport={"width": width, "height": height})
+        page.set_default_timeout(TIMEOUT_MS)
+
+        page.goto(f"{server}/office/invite/{token}")
+        expect(page.locator(".caption").first).to_contain_text(f"new-{width}@shop.test")
+        screenshot(page, f"office-invite-{width}.png")
+        page.fill('input[name="password"]', "a long enough password")
+        page.fill('input[name="password2"]', "a long enough password")
+        page.get_by_role("button", name="Сохранить и войти").click()
+
+        page.wait_for_url(f"{server}/office/orders")
+        expect(page.locator(".office-user")).to_have_text(f"new-{width}@shop.test")
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        page.close()
+
+
+async def _invite(database_url: str, email: str) -> str:
+    db = Database(database_url)
+    try:
+        async with db.transaction() as conn:
+            return await office_service.invite(conn, email=email, merchant_id=DEMO_MERCHANT_ID)
+    finally:
+        await db.dispose()

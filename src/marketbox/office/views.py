@@ -93,6 +93,8 @@ _KEYS = (
     N_("office.refund_status.draft"),
     N_("office.refund_status.completed"),
     N_("office.refund_status.canceled"),
+    N_("office.receipt_status.formed"),
+    N_("office.receipt_status.registered"),
     N_("office.method.card"),
     N_("office.method.instrument"),
     N_("office.done.cancel"),
