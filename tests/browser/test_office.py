@@ -138,6 +138,7 @@ def test_find_an_order_read_its_timeline_and_refund_it(
 
     page.goto(f"{office_server}/office/orders?lang=en")
     expect(page.locator("h1")).to_have_text("Orders")
+    expect(page.locator(".count-line")).to_have_text("2 orders found")  # refunds not listed
     screenshot(page, f"office-orders-en-{width}.png")
     page.close()
 

@@ -383,7 +383,13 @@ def _moscow_midnight(day: date) -> str:
 
 def _list_query_string(params: dict[str, str], page: int) -> str:
     """The office's form fields as the API's §6 query string (so the API's parser checks them)."""
-    pairs: list[tuple[str, str]] = [("page", str(page)), ("pageSize", str(PAGE_SIZE))]
+    # Refunds are orders too (subtype refund) in the API's list; the office shows them on
+    # their paid order's page instead.
+    pairs: list[tuple[str, str]] = [
+        ("page", str(page)),
+        ("pageSize", str(PAGE_SIZE)),
+        ("subtype", "order"),
+    ]
     if params["status"] in STATUSES:
         pairs.append(("status", params["status"]))
     if params["from"]:
@@ -451,6 +457,7 @@ async def orders_page(request: Request) -> Response:
 
 # The API's own parsers of the fields the office's form sets (orders.routes.ORDER_FILTERS).
 _ORDER_FILTERS: dict[str, filters.Parser] = {
+    "subtype": filters.parse_str,
     "status": filters.parse_str,
     "createdAt": filters.parse_datetime,
     "amount": filters.parse_decimal,
