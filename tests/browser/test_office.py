@@ -129,7 +129,7 @@ def test_find_an_order_read_its_timeline_and_refund_it(
     screenshot(page, f"office-order-{width}.png")
 
     page.get_by_role("button", name="Вернуть выбранное").click()
-    expect(page.locator(".banner--success")).to_have_text("Возврат создан.")
+    expect(page.locator(".banner--success")).to_have_text("Возврат создан")
     expect(timeline.locator('[data-event="refunded"]')).to_contain_text(f"{number}-refund-1")
     wait_for_events(page, "notification", 2)
     expect(timeline.locator('[data-event="notification"]').last).to_contain_text("«refund»")
