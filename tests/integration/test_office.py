@@ -228,3 +228,32 @@ async def test_a_refused_action_is_explained_on_the_page(
 
     assert shipped.status_code == 422
     assert "The order&#39;s status does not allow this." in shipped.text
+
+
+@pytest.mark.parametrize(
+    ("asked", "landing"),
+    [
+        ("/office/orders?status=completed", "/office/orders?status=completed"),
+        ("//evil.example/office/", "/office/orders"),
+        ("https://evil.example/", "/office/orders"),
+        ("/marketplace/buyer", "/office/orders"),
+    ],
+)
+async def test_log_in_returns_only_to_an_office_page(
+    client: httpx.AsyncClient, db: Database, asked: str, landing: str
+) -> None:
+    await office_user(db, DEMO_MERCHANT_ID, EMAIL)
+    page = await client.get("/office/login", params={"next": asked})
+
+    response = await client.post(
+        "/office/login",
+        data={
+            "csrf": csrf_of(page.text),
+            "email": EMAIL,
+            "password": PASSWORD,
+            "next": asked,
+        },
+    )
+
+    assert response.status_code == 303
+    assert response.headers["location"] == landing

@@ -163,7 +163,8 @@ def build_timeline(record: OrderRecord) -> list[Event]:
     return sorted(events, key=lambda e: e.at)
 
 
-def _related(field_name: str, value: Any) -> ListQuery:
+def related_query(field_name: str, value: Any) -> ListQuery:
+    """One page of a list service's rows whose `field_name` equals `value`, oldest first."""
     return ListQuery(
         conditions=[Condition(field_name, "eq", [value])],
         order=[("createdAt", False)],
@@ -176,10 +177,10 @@ async def order_record(conn: AsyncConnection, *, merchant: Merchant, order_id: s
     row = await orders_service.get_owned_order(conn, merchant=merchant, order_id=order_id)
     m = row._mapping
     refunds, _ = await refunds_service.list_refunds(
-        conn, merchant=merchant, query=_related("parentId", m["id"])
+        conn, merchant=merchant, query=related_query("parentId", m["id"])
     )
     shipments, _ = await shipments_service.list_shipments(
-        conn, merchant=merchant, query=_related("orderId", m["id"])
+        conn, merchant=merchant, query=related_query("orderId", m["id"])
     )
     receipts = await receipts_service.order_receipts(conn, merchant=merchant, order_id=m["id"])
     refundable = (

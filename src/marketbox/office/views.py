@@ -574,7 +574,7 @@ async def _refund(
         raise _NothingChosen()
     m = order._mapping
     done, _ = await refunds_service.list_refunds(
-        conn, merchant=merchant, query=timeline._related("parentId", m["id"])
+        conn, merchant=merchant, query=timeline.related_query("parentId", m["id"])
     )
     request = CreateRefundRequest(
         parentId=m["id"],
