@@ -257,3 +257,20 @@ async def test_log_in_returns_only_to_an_office_page(
 
     assert response.status_code == 303
     assert response.headers["location"] == landing
+
+
+async def test_cancel_from_the_order_page(api: httpx.AsyncClient, db: Database) -> None:
+    await office_user(db, DEMO_MERCHANT_ID, EMAIL)
+    order = await create_order(api, "SHOP-302")
+    await log_in(api, EMAIL)
+    page = await api.get(f"/office/orders/{order['id']}")
+
+    canceled = await api.post(
+        f"/office/orders/{order['id']}/cancel", data={"csrf": csrf_of(page.text)}
+    )
+
+    assert canceled.status_code == 303
+    after = await api.get(canceled.headers["location"])
+    assert 'data-event="canceled"' in after.text
+    assert "/cancel" not in after.text  # no cancel button any more
+    assert read(await api.get(f"{ORDERS}/{order['id']}"))["data"]["status"] == "canceled"
