@@ -13,6 +13,7 @@ import pytest
 from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.office import service as office_service
+from marketbox.payments import sandbox
 from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
 from tests.conftest import body, read
@@ -274,3 +275,30 @@ async def test_cancel_from_the_order_page(api: httpx.AsyncClient, db: Database) 
     assert 'data-event="canceled"' in after.text
     assert "/cancel" not in after.text  # no cancel button any more
     assert read(await api.get(f"{ORDERS}/{order['id']}"))["data"]["status"] == "canceled"
+
+
+async def test_a_held_order_is_shipped_from_its_page(api: httpx.AsyncClient, db: Database) -> None:
+    await office_user(db, DEMO_MERCHANT_ID, EMAIL)
+    order = await create_order(api, "SHOP-303", items=[basket_item(amount=Decimal("800.00"))])
+    async with db.transaction() as conn:
+        await payments_service.pay_container(
+            conn,
+            container_id=order["orderContainerId"],
+            method=sandbox.METHOD_CARD_HOLD,
+            hold=True,
+        )
+    await log_in(api, EMAIL)
+    page = await api.get(f"/office/orders/{order['id']}")
+    assert 'data-event="held"' in page.text
+
+    shipped = await api.post(
+        f"/office/orders/{order['id']}/shipment", data={"csrf": csrf_of(page.text)}
+    )
+
+    assert shipped.status_code == 303
+    after = await api.get(shipped.headers["location"])
+    assert 'data-event="shipped"' in after.text
+    shipments = read(
+        await api.get("/v3/filter/api/order/shipment", params={"orderId": order["id"]})
+    )["data"]
+    assert [(s["amount"], s["final"]) for s in shipments] == [(Decimal("800.00"), True)]

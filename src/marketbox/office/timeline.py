@@ -27,6 +27,7 @@ from marketbox.receipts import service as receipts_service
 from marketbox.refunds import service as refunds_service
 from marketbox.shipments import service as shipments_service
 from marketbox.storage.query import Condition, ListQuery
+from marketbox.toolkit.i18n import N_
 
 # An order page lists at most this many refunds and shipments (one query page each).
 MAX_RELATED = 100
@@ -82,6 +83,16 @@ def _order_events(record: OrderRecord) -> list[Event]:
     return events
 
 
+# How a payment was made, in words (payments.method); another method is shown as it is stored.
+METHOD_KEYS = {
+    "card": N_("office.method.card"),
+    "card_hold": N_("office.method.card_hold"),
+    "instrument": N_("office.method.instrument"),
+    "guarantee_fund": N_("office.method.guarantee_fund"),
+    "promised_payment": N_("office.method.promised_payment"),
+}
+
+
 def _payment_events(record: OrderRecord) -> list[Event]:
     return [
         Event(
@@ -90,7 +101,12 @@ def _payment_events(record: OrderRecord) -> list[Event]:
             "danger" if p.status == "declined" else "success",
             money.from_minor(p.amount_minor, p.currency),
             p.currency,
-            {"method": p.method, "card": p.card_last4 or "", "code": p.failure_code or ""},
+            {
+                "method_key": METHOD_KEYS.get(p.method, ""),
+                "method": p.method,
+                "card": p.card_last4 or "",
+                "code": p.failure_code or "",
+            },
         )
         for p in record.payments
     ]

@@ -95,8 +95,6 @@ _KEYS = (
     N_("office.refund_status.canceled"),
     N_("office.receipt_status.formed"),
     N_("office.receipt_status.registered"),
-    N_("office.method.card"),
-    N_("office.method.instrument"),
     N_("office.done.cancel"),
     N_("office.done.refund"),
     N_("office.done.shipment"),
