@@ -302,3 +302,18 @@ async def test_a_held_order_is_shipped_from_its_page(api: httpx.AsyncClient, db:
         await api.get("/v3/filter/api/order/shipment", params={"orderId": order["id"]})
     )["data"]
     assert [(s["amount"], s["final"]) for s in shipments] == [(Decimal("800.00"), True)]
+
+
+async def test_the_session_cookie_is_secure_behind_https(database_url: str, db: Database) -> None:
+    from marketbox.app import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings(database_url, public_url="https://pay.example")
+    app = create_app(settings, db=db, migrate=False)
+    await office_user(db, DEMO_MERCHANT_ID, EMAIL)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://pay.example") as client:
+        response = await log_in(client, EMAIL)
+
+    assert response.status_code == 303
+    assert "Secure" in response.headers["set-cookie"]
