@@ -77,6 +77,7 @@ _KEYS = (
     N_("office.status.hold"),
     N_("office.status.canceled"),
     N_("office.status.expired"),
+    N_("office.status.draft"),  # a refund opened by its id
     N_("office.event.created"),
     N_("office.event.paid"),
     N_("office.event.held"),
