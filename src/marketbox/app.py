@@ -150,6 +150,7 @@ def create_app(
         "marketbox.guarantee.routes",
         "marketbox.notifications.routes",
         "marketbox.sandbox.routes",
+        "marketbox.office.views",
     ):
         _include_optional(app, module)
     app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")

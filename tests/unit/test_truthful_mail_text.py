@@ -19,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "marketbox"
 DEMO_SHOP = ROOT / "examples" / "demo_shop"
 
-# Sending, mailing, letters: in Russian and English.
+# Sending, mailing, letters: in Russian and English ("e-mail", the field, claims nothing).
 SPEAKS_OF_MAIL = re.compile(
     r"отправ|пришл[её]м|вышл|высыла|письм|на почту"
-    r"|\bsen[dt]\b|\bsending\b|\bmail(ed|ing)?\b|\be-?mail(ed|ing)? (you|to)\b|\bletter|\binbox",
+    r"|\bsen[dt]\b|\bsending\b|(?<!e-)\bmail(ed|ing)?\b|\be-?mail(ed|ing)? (you|to)\b"
+    r"|\bletter|\binbox",
     re.IGNORECASE,
 )
 

@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_listen(commands)
     _add_gate(commands)
     sandbox_commands.add_commands(commands, object_id)
+    _add_user(commands)
     return parser
 
 
@@ -943,6 +944,71 @@ async def _change_credentials(settings: Settings, work: Callable[[Any], Awaitabl
     finally:
         await shared.aclose()
     return result
+
+
+def _add_user(commands: Commands) -> None:
+    user = commands.add_parser("user", help="manage users of the merchant office (/office)")
+    actions = user.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do with office users"
+    )
+    create = actions.add_parser("create", help="create an office user of a merchant")
+    invite = actions.add_parser(
+        "invite", help="invite a user of a merchant: prints the link that sets the password"
+    )
+    for parser in (create, invite):
+        parser.add_argument(
+            "--merchant", required=True, type=object_id, help="the merchant's id (a UUID)"
+        )
+        parser.add_argument("--email", required=True, type=non_blank, help="the user's e-mail")
+        _add_json_option(parser)
+    create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input (else: invite later)",
+    )
+    create.add_argument(
+        "--role",
+        choices=("merchant", "operator"),
+        default="merchant",
+        help="merchant (default) or operator",
+    )
+    create.set_defaults(handler=cmd_user_create)
+    invite.set_defaults(handler=cmd_user_invite)
+
+
+def cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.errors import AppError
+    from marketbox.office import service
+
+    password = sys.stdin.readline().rstrip("\r\n") if args.password_stdin else None
+
+    async def work(conn: Any) -> Any:
+        try:
+            return await service.create_user(
+                conn, email=args.email, merchant_id=args.merchant, role=args.role, password=password
+            )
+        except AppError as exc:
+            raise CommandError(exc.detail) from exc
+
+    user = _run(_with_transaction(settings, work))
+    _print({"userId": user.id, "email": user.email, "merchantId": user.merchant_id}, args.json)
+    return 0
+
+
+def cmd_user_invite(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.errors import AppError
+    from marketbox.office import service
+
+    async def work(conn: Any) -> Any:
+        try:
+            return await service.invite(conn, email=args.email, merchant_id=args.merchant)
+        except AppError as exc:
+            raise CommandError(exc.detail) from exc
+
+    token = _run(_with_transaction(settings, work))
+    link = f"{settings.public_base}/office/invite/{token}"
+    _print({"email": args.email.strip().lower(), "inviteUrl": link}, args.json)
+    return 0
 
 
 def cmd_notify_test(args: argparse.Namespace, settings: Settings) -> int:

@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     exists,
     insert,
     or_,
@@ -257,14 +259,42 @@ SORT_COLUMNS = {
 }
 
 
+def _search(text: str) -> ColumnElement[bool]:
+    """The office's search box: an order id, a merchantOrderId, or a piece of the payer's
+    e-mail, phone or name (in the order's customer or the payer form of its invoice). A scan
+    of the merchant's orders: fine for a person typing, not meant for the API."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    payer = (
+        select(order_containers.c.id)
+        .where(
+            order_containers.c.id == orders.c.container_id,
+            cast(order_containers.c.payer, Text).ilike(pattern, escape="\\"),
+        )
+        .correlate(orders)
+    )
+    return or_(
+        orders.c.id == text.lower(),
+        orders.c.merchant_order_id == text,
+        cast(orders.c.customer, Text).ilike(pattern, escape="\\"),
+        exists(payer),
+    )
+
+
 async def list_orders(
-    conn: AsyncConnection, *, merchant_id: str, query: ListQuery, now: datetime
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    query: ListQuery,
+    now: datetime,
+    search: str | None = None,
 ) -> tuple[list[Any], int]:
     """A page of the merchant's orders as a reader sees them at `now` (status effective, in
-    the rows, the filters and the order alike)."""
+    the rows, the filters and the order alike); `search`: the office's search box."""
     where = and_(
         orders.c.merchant_id == merchant_id, *(_condition(c, now) for c in query.conditions)
     )
+    if search:
+        where = and_(where, _search(search))
     sort = {**SORT_COLUMNS, "status": effective_status(now)}
     return await fetch_page(conn, orders, where, query, sort, columns=effective_columns(now))
 

@@ -306,12 +306,13 @@ async def _owned_order(
 
 
 async def list_orders(
-    conn: AsyncConnection, *, merchant: Merchant, query: ListQuery
+    conn: AsyncConnection, *, merchant: Merchant, query: ListQuery, search: str | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the merchant's orders; reading writes nothing (passed deadlines read as
-    `expired`; the worker records them)."""
+    `expired`; the worker records them). `search`: the office's search box (an id, a
+    merchantOrderId, the payer's e-mail, phone or name)."""
     rows, total = await repository.list_orders(
-        conn, merchant_id=merchant.id, query=query, now=clock.now()
+        conn, merchant_id=merchant.id, query=query, now=clock.now(), search=search
     )
     return [order_response(r) for r in rows], total
 

@@ -15,7 +15,9 @@ KEPT = frozenset(
         "instruments",
         "points_of_sale",
         "special_offers",
-        "gate_connections",  # who is connected now: live sockets outlive a reset
+        "gate_connections",
+        "office_users",  # the office's people and their pending invites
+        "office_invites",  # who is connected now: live sockets outlive a reset
     }
 )
 EMPTIED = frozenset(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import marketbox.guarantee.tables
 import marketbox.mail.tables
 import marketbox.marketplace.tables
+import marketbox.office.tables
 import marketbox.receipts.tables
 import marketbox.sandbox.tables
 import marketbox.shipments.tables  # noqa: F401

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 12:43:40.925801
+Create Date: 2026-12-07 12:44:19.763702
 """
 
 from __future__ import annotations
@@ -286,6 +286,20 @@ def upgrade() -> None:
             "attempt",
             name=op.f("uq_notification_attempts_notification_id_attempt"),
         ),
+    )
+    op.create_table(
+        "office_users",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("password_hash", sa.String(length=255), nullable=True),
+        sa.Column("merchant_id", sa.String(length=36), nullable=True),
+        sa.Column("role", sa.String(length=20), nullable=False),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merchant_id"], ["merchants.id"], name=op.f("fk_office_users_merchant_id_merchants")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_office_users")),
+        sa.UniqueConstraint("email", name=op.f("uq_office_users_email")),
     )
     op.create_table(
         "orders",
@@ -601,6 +615,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("public_code", name=op.f("uq_guarantee_codes_public_code")),
     )
     op.create_table(
+        "office_invites",
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("expires_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("used_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["office_users.id"], name=op.f("fk_office_invites_user_id_office_users")
+        ),
+        sa.PrimaryKeyConstraint("token_hash", name=op.f("pk_office_invites")),
+    )
+    with op.batch_alter_table("office_invites", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_office_invites_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
         "receipts",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
@@ -803,6 +832,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_receipts_container_id"))
 
     op.drop_table("receipts")
+    with op.batch_alter_table("office_invites", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_office_invites_user_id"))
+
+    op.drop_table("office_invites")
     op.drop_table("guarantee_codes")
     with op.batch_alter_table("gateway_operations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_gateway_operations_status_next_try_at"))
@@ -834,6 +867,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_orders_container_id"))
 
     op.drop_table("orders")
+    op.drop_table("office_users")
     op.drop_table("notification_attempts")
     with op.batch_alter_table("mail_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_mail_messages_status_next_attempt_at"))

@@ -1,0 +1,623 @@
+"""The merchant office's pages (docs/office.md). Every page but log-in and the invite needs a
+session; every POST form carries the session's CSRF token.
+
+    GET  /office                         -> /office/orders
+    GET  /office/login, POST             log in (rate limited per client and per e-mail)
+    POST /office/logout
+    GET  /office/invite/{token}, POST    choose a password through an invite, then logged in
+    GET  /office/orders                  the list: status, dates, amount, search, paging
+    GET  /office/orders/{id}             basket, payments, refunds, shipments, receipts, timeline
+    POST /office/orders/{id}/cancel      the API's cancel (DELETE …/order/{id})
+    POST /office/orders/{id}/refund      the API's refund: the lines ticked, what is left of each
+    POST /office/orders/{id}/shipment    the API's shipment: the whole basket, final
+
+Language: ``?lang=ru|en`` (remembered in the ``lang`` cookie, as on the marketplace), else
+the cookie, else Russian. Actions call the same services as the API, in one transaction, and
+show a refusal on the order's page in the user's language.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as dt_time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
+
+import jinja2
+from fastapi import APIRouter
+from sqlalchemy.ext.asyncio import AsyncConnection
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from marketbox import clock
+from marketbox.errors import AppError, RateLimited
+from marketbox.merchants import service as merchants_service
+from marketbox.merchants.service import Merchant
+from marketbox.office import service as office_service
+from marketbox.office import session as office_session
+from marketbox.office import timeline
+from marketbox.office.service import OfficeUser
+from marketbox.orders import repository as orders_repository
+from marketbox.orders import service as orders_service
+from marketbox.orders.errors import OrderNotFound
+from marketbox.orders.schemas import BasketItem
+from marketbox.refunds import service as refunds_service
+from marketbox.refunds.schemas import CreateRefundRequest
+from marketbox.shipments import service as shipments_service
+from marketbox.shipments.schemas import CreateShipmentRequest
+from marketbox.toolkit.formatting import register_filters
+from marketbox.toolkit.i18n import N_, NP_, register_i18n, t
+from marketbox.web import filters
+from marketbox.web.context import get_context
+from marketbox.web.ratelimit import RateLimiter
+
+router = APIRouter(prefix="/office", include_in_schema=False)
+
+_HERE = Path(__file__).parent
+LANG_COOKIE = "lang"
+LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+PAGE_SIZE = 20
+MAX_QUERY = 200
+MOSCOW = ZoneInfo("Europe/Moscow")
+# Log-in attempts: per client address and per e-mail, in a moving window (web/ratelimit.py,
+# shared by every process through Redis when it is configured).
+LOGIN_LIMIT = 10
+LOGIN_WINDOW_SECONDS = 300
+STATUSES = ("created", "completed", "hold", "canceled", "expired")
+# Keys built at run time in the templates ("office.status." ~ status and the like), named
+# here for `pybabel extract`.
+_KEYS = (
+    N_("office.status.created"),
+    N_("office.status.completed"),
+    N_("office.status.hold"),
+    N_("office.status.canceled"),
+    N_("office.status.expired"),
+    N_("office.status.draft"),  # a refund opened by its id
+    N_("office.event.created"),
+    N_("office.event.paid"),
+    N_("office.event.held"),
+    N_("office.event.canceled"),
+    N_("office.event.expired"),
+    N_("office.event.payment"),
+    N_("office.event.payment_declined"),
+    N_("office.event.refunded"),
+    N_("office.event.shipped"),
+    N_("office.outcome.success"),
+    N_("office.outcome.retry"),
+    N_("office.outcome.rejected"),
+    N_("office.refund_status.created"),
+    N_("office.refund_status.draft"),
+    N_("office.refund_status.completed"),
+    N_("office.refund_status.canceled"),
+    N_("office.receipt_status.formed"),
+    N_("office.receipt_status.registered"),
+    N_("office.done.cancel"),
+    N_("office.done.refund"),
+    N_("office.done.shipment"),
+    NP_("office.orders.found"),
+)
+
+templates = jinja2.Environment(
+    loader=jinja2.ChoiceLoader(
+        [
+            jinja2.FileSystemLoader(_HERE / "templates"),
+            jinja2.FileSystemLoader(_HERE.parent / "web" / "templates"),
+        ]
+    ),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
+register_filters(templates)
+register_i18n(templates)
+
+
+# --- the request's session, user and language -----------------------------------------------
+
+
+@dataclass
+class Visit:
+    """One request to the office: its language, session, and (once logged in) the user."""
+
+    request: Request
+    lang: str
+    remember_lang: bool
+    session: office_session.Session
+    new_session: bool
+    user: OfficeUser | None = None
+    merchant: Merchant | None = None
+
+    def url_with(self, **params: Any) -> str:
+        query = dict(self.request.query_params)
+        for key, value in params.items():
+            if value is None:
+                query.pop(key, None)
+            else:
+                query[key] = str(value)
+        encoded = urlencode(query)
+        return f"{self.request.url.path}?{encoded}" if encoded else self.request.url.path
+
+
+def _secret(request: Request) -> str:
+    return str(get_context(request).settings.session_secret)
+
+
+def _visit(request: Request) -> Visit:
+    asked = request.query_params.get("lang")
+    if asked in {"ru", "en"}:
+        lang, remember = asked, True
+    else:
+        lang, remember = ("en" if request.cookies.get(LANG_COOKIE) == "en" else "ru"), False
+    found = office_session.decode(
+        request.cookies.get(office_session.COOKIE_NAME), secret=_secret(request), now=time.time()
+    )
+    session = found or office_session.Session.anonymous()
+    return Visit(request, lang, remember, session, new_session=found is None)
+
+
+async def _logged_in(visit: Visit, conn: AsyncConnection) -> bool:
+    user = await office_service.get_user(conn, visit.session.user_id)
+    if user is None or user.merchant_id is None:
+        return False
+    visit.user = user
+    visit.merchant = await merchants_service.get_merchant(conn, user.merchant_id)
+    return visit.merchant is not None
+
+
+def _store_session(visit: Visit, response: Response) -> None:
+    settings = get_context(visit.request).settings
+    response.set_cookie(
+        office_session.COOKIE_NAME,
+        office_session.encode(visit.session, secret=_secret(visit.request), now=time.time()),
+        max_age=office_session.MAX_AGE_SECONDS,
+        path="/office",
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_url.startswith("https://"),
+    )
+
+
+def _render(
+    visit: Visit, template: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
+    page = {
+        "lang": visit.lang,
+        "lang_urls": {code: visit.url_with(lang=code) for code in ("ru", "en")},
+        "csrf": visit.session.csrf,
+        "user": visit.user,
+        "merchant": visit.merchant,
+        "section": "",
+        **context,
+    }
+    response = HTMLResponse(templates.get_template(template).render(page), status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    if visit.new_session:
+        _store_session(visit, response)
+    if visit.remember_lang:
+        response.set_cookie(
+            LANG_COOKIE, visit.lang, max_age=LANG_COOKIE_MAX_AGE, httponly=True, samesite="lax"
+        )
+    return response
+
+
+def _to_login(visit: Visit) -> Response:
+    target = visit.request.url.path
+    if visit.request.url.query:
+        target += "?" + visit.request.url.query
+    return RedirectResponse(f"/office/login?next={quote(target, safe='')}", status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path of the office itself (no scheme, no host, no //evil.example)."""
+    if value and value.startswith("/office/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/office/orders"
+
+
+async def _form(request: Request) -> Any:
+    return await request.form(max_files=0, max_fields=200)
+
+
+def _csrf_refused(visit: Visit) -> HTMLResponse:
+    return _render(
+        visit,
+        "office/message.html",
+        {"title": t("office.csrf.title", visit.lang), "text": t("office.csrf.text", visit.lang)},
+        status_code=403,
+    )
+
+
+def _login_limiter(request: Request) -> RateLimiter:
+    state = request.app.state
+    limiter = getattr(state, "office_login_limiter", None)
+    if limiter is None:
+        limiter = RateLimiter(
+            get_context(request).shared, "office-login", LOGIN_LIMIT, LOGIN_WINDOW_SECONDS
+        )
+        state.office_login_limiter = limiter
+    return limiter
+
+
+# --- log-in, log-out, invites ----------------------------------------------------------------
+
+
+@router.get("")
+async def office_home() -> Response:
+    return RedirectResponse("/office/orders", status_code=303)
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    visit = _visit(request)
+    return _render(
+        visit,
+        "office/login.html",
+        {"next": _safe_next(request.query_params.get("next")), "email": "", "error": None},
+    )
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    visit = _visit(request)
+    form = await _form(request)
+    if visit.new_session or not visit.session.accepts(form.get("csrf")):
+        return _csrf_refused(visit)
+    email = str(form.get("email", ""))[:320].strip()
+    password = str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "")))
+    context = {"next": target, "email": email}
+    limiter = _login_limiter(request)
+    client = request.client.host if request.client else "unknown"
+    try:
+        await limiter.hit(f"ip:{client}")
+        await limiter.hit(f"email:{email.lower()}")
+    except RateLimited as exc:
+        refused = _render(
+            visit,
+            "office/login.html",
+            {**context, "error": t("office.login.too_many", visit.lang)},
+            status_code=429,
+        )
+        refused.headers.update(exc.headers)
+        return refused
+    ctx = get_context(request)
+    async with ctx.db.transaction() as conn:
+        user = await office_service.authenticate(conn, email=email, password=password)
+    if user is None:
+        return _render(
+            visit,
+            "office/login.html",
+            {**context, "error": t("office.login.wrong", visit.lang)},
+            status_code=401,
+        )
+    visit.session = visit.session.logged_in(user.id)
+    response = RedirectResponse(target, status_code=303)
+    _store_session(visit, response)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    visit = _visit(request)
+    form = await _form(request)
+    if visit.new_session or not visit.session.accepts(form.get("csrf")):
+        return _csrf_refused(visit)
+    visit.session = office_session.Session.anonymous()
+    response = RedirectResponse("/office/login", status_code=303)
+    _store_session(visit, response)
+    return response
+
+
+@router.get("/invite/{token}")
+async def invite_page(request: Request, token: str) -> Response:
+    visit = _visit(request)
+    async with get_context(request).db.read() as conn:
+        try:
+            invited = await office_service.invited_user(conn, token)
+        except office_service.InviteInvalid:
+            return _invite_gone(visit)
+    return _render(visit, "office/invite.html", {"email": invited.email, "error": None})
+
+
+def _invite_gone(visit: Visit) -> HTMLResponse:
+    return _render(
+        visit,
+        "office/message.html",
+        {
+            "title": t("office.invite.gone_title", visit.lang),
+            "text": t("office.invite.gone_text", visit.lang),
+        },
+        status_code=404,
+    )
+
+
+@router.post("/invite/{token}")
+async def accept_invite(request: Request, token: str) -> Response:
+    visit = _visit(request)
+    form = await _form(request)
+    if visit.new_session or not visit.session.accepts(form.get("csrf")):
+        return _csrf_refused(visit)
+    password = str(form.get("password", ""))
+    ctx = get_context(request)
+    try:
+        if password != str(form.get("password2", "")):
+            raise _Mismatch()
+        async with ctx.db.transaction() as conn:
+            user = await office_service.accept_invite(conn, token=token, password=password)
+    except office_service.InviteInvalid:
+        return _invite_gone(visit)
+    except (office_service.BadPassword, _Mismatch) as exc:
+        async with ctx.db.read() as conn:
+            invited = await office_service.invited_user(conn, token)
+        if isinstance(exc, _Mismatch):
+            error = t("office.invite.mismatch", visit.lang)
+        else:
+            error = t("office.invite.password_rule", visit.lang, min=office_service.MIN_PASSWORD)
+        return _render(
+            visit, "office/invite.html", {"email": invited.email, "error": error}, status_code=422
+        )
+    visit.session = visit.session.logged_in(user.id)
+    response = RedirectResponse("/office/orders", status_code=303)
+    _store_session(visit, response)
+    return response
+
+
+class _Mismatch(Exception):
+    """The two password fields differ."""
+
+
+# --- orders ----------------------------------------------------------------------------------
+
+
+def _moscow_midnight(day: date) -> str:
+    return datetime.combine(day, dt_time(0), MOSCOW).isoformat()
+
+
+def _list_query_string(params: dict[str, str], page: int) -> str:
+    """The office's form fields as the API's §6 query string (so the API's parser checks them)."""
+    # Refunds are orders too (subtype refund) in the API's list; the office shows them on
+    # their paid order's page instead.
+    pairs: list[tuple[str, str]] = [
+        ("page", str(page)),
+        ("pageSize", str(PAGE_SIZE)),
+        ("subtype", "order"),
+    ]
+    if params["status"] in STATUSES:
+        pairs.append(("status", params["status"]))
+    if params["from"]:
+        pairs.append(("createdAt[ge]", _moscow_midnight(date.fromisoformat(params["from"]))))
+    if params["to"]:
+        end = date.fromisoformat(params["to"]) + timedelta(days=1)
+        pairs.append(("createdAt[lt]", _moscow_midnight(end)))
+    if params["min"]:
+        pairs.append(("amount[ge]", params["min"].replace(",", ".")))
+    if params["max"]:
+        pairs.append(("amount[le]", params["max"].replace(",", ".")))
+    return urlencode(pairs)
+
+
+@router.get("/orders")
+async def orders_page(request: Request) -> Response:
+    visit = _visit(request)
+    ctx = get_context(request)
+    q = request.query_params
+    params = {
+        name: q.get(name, "").strip()[:MAX_QUERY]
+        for name in ("q", "status", "from", "to", "min", "max")
+    }
+    try:
+        page = max(1, min(int(q.get("page", "1")), filters.MAX_PAGE))
+    except ValueError:
+        page = 1
+    async with ctx.db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+        assert visit.merchant is not None
+        error = None
+        items: list[dict[str, Any]] = []
+        total = 0
+        try:
+            query = filters.parse_list_query(
+                _list_query_string(params, page),
+                {**_ORDER_FILTERS},
+                set(orders_repository.SORT_COLUMNS),
+            )
+            items, total = await orders_service.list_orders(
+                conn, merchant=visit.merchant, query=query, search=params["q"] or None
+            )
+        except (AppError, ValueError):
+            error = t("office.orders.bad_filter", visit.lang)
+    pages = max(1, -(-total // PAGE_SIZE))
+    return _render(
+        visit,
+        "office/orders.html",
+        {
+            "section": "orders",
+            "params": params,
+            "statuses": STATUSES,
+            "items": items,
+            "total": total,
+            "page": page,
+            "prev_url": visit.url_with(page=page - 1) if page > 1 else None,
+            "next_url": visit.url_with(page=page + 1) if page < pages else None,
+            "pages": pages,
+            "error": error,
+            "parse_time": datetime.fromisoformat,
+        },
+    )
+
+
+# The API's own parsers of the fields the office's form sets (orders.routes.ORDER_FILTERS).
+_ORDER_FILTERS: dict[str, filters.Parser] = {
+    "subtype": filters.parse_str,
+    "status": filters.parse_str,
+    "createdAt": filters.parse_datetime,
+    "amount": filters.parse_decimal,
+}
+
+
+async def _order_view(visit: Visit, conn: AsyncConnection, order_id: str, **extra: Any) -> Response:
+    assert visit.merchant is not None
+    record = await timeline.order_record(conn, merchant=visit.merchant, order_id=order_id)
+    status = record.status
+    m = record.row._mapping
+    can_cancel = status == "created" or (
+        status == "hold" and m["processing_status"] == "shipping_unavailable"
+    )
+    context = {
+        "section": "orders",
+        "record": record,
+        "order": record.order,
+        "can_cancel": can_cancel and m["subtype"] == "order",
+        "can_refund": status in ("completed", "hold") and bool(record.refundable),
+        "can_ship": status == "hold",
+        "error": None,
+        "done": visit.request.query_params.get("done"),
+        "parse_time": datetime.fromisoformat,
+        **extra,
+    }
+    return _render(
+        visit, "office/order.html", context, status_code=422 if context["error"] else 200
+    )
+
+
+@router.get("/orders/{order_id}")
+async def order_page(request: Request, order_id: str) -> Response:
+    visit = _visit(request)
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+        try:
+            return await _order_view(visit, conn, order_id)
+        except OrderNotFound:
+            return _not_found(visit)
+
+
+def _not_found(visit: Visit) -> HTMLResponse:
+    return _render(
+        visit,
+        "office/message.html",
+        {
+            "section": "orders",
+            "title": t("office.order.not_found_title", visit.lang),
+            "text": t("office.order.not_found_text", visit.lang),
+        },
+        status_code=404,
+    )
+
+
+# What a refusal says on the page, by the API's error code; anything else: the generic text.
+_ERROR_KEYS = {
+    "wrong_order_status": N_("office.error.wrong_order_status"),
+    "merchant_order_id_duplicate": N_("office.error.duplicate"),
+    "office_nothing_chosen": N_("office.error.nothing_chosen"),
+}
+
+
+def _error_text(exc: AppError, lang: str) -> str:
+    key = _ERROR_KEYS.get(exc.code)
+    if key:
+        return t(key, lang)
+    return t("office.error.refused", lang, detail=exc.detail)
+
+
+async def _action(request: Request, order_id: str, action: str) -> Response:
+    visit = _visit(request)
+    form = await _form(request)
+    ctx = get_context(request)
+    if visit.new_session or not visit.session.accepts(form.get("csrf")):
+        return _csrf_refused(visit)
+    async with ctx.db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+    merchant = visit.merchant
+    assert merchant is not None
+    try:
+        async with ctx.db.transaction() as conn:
+            if action == "cancel":
+                await orders_service.cancel_order(conn, merchant=merchant, order_id=order_id)
+            elif action == "refund":
+                await _refund(conn, merchant, order_id, form.getlist("line"), visit.lang)
+            else:
+                await _ship(conn, merchant, order_id)
+    except OrderNotFound:
+        return _not_found(visit)
+    except AppError as exc:
+        async with ctx.db.read() as conn:
+            return await _order_view(visit, conn, order_id, error=_error_text(exc, visit.lang))
+    return RedirectResponse(f"/office/orders/{order_id}?done={action}", status_code=303)
+
+
+async def _refund(
+    conn: AsyncConnection, merchant: Merchant, order_id: str, lines: list[Any], lang: str
+) -> None:
+    """A refund of the ticked lines (by their position), each for what is left of it."""
+    order = await orders_service.get_owned_order(
+        conn, merchant=merchant, order_id=order_id, lock=True
+    )
+    left = await refunds_service.refundable_items(conn, merchant=merchant, order_id=order_id)
+    chosen = {str(x) for x in lines}
+    items = [
+        BasketItem.model_validate(_as_line(item))
+        for index, item in enumerate(left)
+        if str(index) in chosen and item["availableAmount"] > 0
+    ]
+    if not items:
+        raise _NothingChosen()
+    m = order._mapping
+    done, _ = await refunds_service.list_refunds(
+        conn, merchant=merchant, query=timeline.related_query("parentId", m["id"])
+    )
+    request = CreateRefundRequest(
+        parentId=m["id"],
+        merchantOrderId=f"{m['merchant_order_id'][:240]}-refund-{len(done) + 1}",
+        amount=sum((i.totalAmount for i in items), Decimal(0)),
+        vatAmount=sum((i.totalVatAmount for i in items), Decimal(0)),
+        basketItems=items,
+        description=t("office.refund.description", lang),
+    )
+    await refunds_service.create_refund(conn, merchant=merchant, request=request)
+
+
+def _as_line(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ("availableAmount", "availableVatAmount")}
+
+
+class _NothingChosen(AppError):
+    code = "office_nothing_chosen"
+    message = "No line is chosen"
+
+
+async def _ship(conn: AsyncConnection, merchant: Merchant, order_id: str) -> None:
+    """The whole basket shipped, final (a partial shipment is the API's)."""
+    order = await orders_service.get_owned_order(conn, merchant=merchant, order_id=order_id)
+    m = order._mapping
+    request = CreateShipmentRequest(
+        orderId=m["id"],
+        basketItems=[BasketItem.model_validate(line) for line in m["basket_items"]],
+        final=True,
+        documentDate=clock.now().astimezone(MOSCOW).date().isoformat(),
+    )
+    await shipments_service.create_shipment(conn, merchant=merchant, request=request)
+
+
+@router.post("/orders/{order_id}/cancel")
+async def cancel(request: Request, order_id: str) -> Response:
+    return await _action(request, order_id, "cancel")
+
+
+@router.post("/orders/{order_id}/refund")
+async def refund(request: Request, order_id: str) -> Response:
+    return await _action(request, order_id, "refund")
+
+
+@router.post("/orders/{order_id}/shipment")
+async def shipment(request: Request, order_id: str) -> Response:
+    return await _action(request, order_id, "shipment")
