@@ -722,6 +722,7 @@ async def _notifications_view(
         "test_error": None,
         "test": None,
         "parse_time": datetime.fromisoformat,
+        "pretty": _pretty_json,
         **extra,
     }
     return _render(visit, "office/notifications.html", context, status_code=status_code)
