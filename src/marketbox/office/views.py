@@ -816,13 +816,25 @@ async def _notification_detail(
     context = {
         "section": "notifications",
         "n": found,
-        "has_order": found["orderId"] != TEST_NOTIFICATION_ORDER_ID,
+        "order_id": await _page_order_of(conn, visit.merchant, found["orderId"]),
         "done": visit.request.query_params.get("done") == "resend",
         "error": error,
         "parse_time": datetime.fromisoformat,
         "pretty": _pretty_json,
     }
     return _render(visit, "office/notification.html", context, status_code=409 if error else 200)
+
+
+async def _page_order_of(conn: AsyncConnection, merchant: Merchant, order_id: str) -> str | None:
+    """The order whose office page shows this notification: a refund's paid order, the order
+    itself, or none (the test notification, an order gone)."""
+    if order_id == TEST_NOTIFICATION_ORDER_ID:
+        return None
+    try:
+        row = await orders_service.get_owned_order(conn, merchant=merchant, order_id=order_id)
+    except OrderNotFound:
+        return None
+    return str(row._mapping["parent_id"] or row._mapping["id"])
 
 
 def _pretty_json(text: str | None) -> str:
