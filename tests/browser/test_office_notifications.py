@@ -70,6 +70,11 @@ def wait_for_attempts(page: Page, count: int) -> None:
     raise AssertionError(f"the page never showed {count} attempt(s)")
 
 
+def shot(page: Page, name: str) -> None:
+    page.evaluate("window.scrollTo(0, 0)")  # the sticky bar stays on top in a full-page shot
+    screenshot(page, name)
+
+
 def no_sideways_scroll(page: Page, width: int) -> None:
     assert page.evaluate("document.scrollingElement.scrollWidth") <= width
 
@@ -114,7 +119,7 @@ def test_refund_notification_is_read_resent_and_a_test_is_answered(
     expect(reply).to_contain_text("HTTP 200")
     expect(reply).to_contain_text("kettles-and-filters")
     no_sideways_scroll(page, width)
-    screenshot(page, f"office-notification-{width}.png")
+    shot(page, f"office-notification-{width}.png")
 
     # Resend: a new record with its own first attempt, linked to the original.
     sent_before = len(received)
@@ -132,7 +137,7 @@ def test_refund_notification_is_read_resent_and_a_test_is_answered(
     expect(page.locator("h1")).to_have_text("Notifications")
     expect(page.locator("[data-notifications] tbody tr")).to_have_count(3)
     no_sideways_scroll(page, width)
-    screenshot(page, f"office-notifications-{width}.png")
+    shot(page, f"office-notifications-{width}.png")
     page.fill('input[name="url"]', shop_url)
     page.get_by_role("button", name="Send a test").click()
     result = page.locator("[data-test-result]")
@@ -141,5 +146,5 @@ def test_refund_notification_is_read_resent_and_a_test_is_answered(
     expect(result.locator("[data-reply]")).to_contain_text('"shop": "kettles"')
     expect(result.locator("[data-request]")).to_contain_text(received[-1]["X-Signature"])
     no_sideways_scroll(page, width)
-    screenshot(page, f"office-notifications-test-{width}.png")
+    shot(page, f"office-notifications-test-{width}.png")
     page.close()
