@@ -188,7 +188,8 @@ async def test_points_of_sale_lists_the_merchants_own_with_their_mini_apps(
 
     assert page.status_code == 200
     assert f'href="/marketplace/shop/{created["id"]}"' in page.text
-    assert "https://taxi.example/app" in page.text and "suborder" in page.text
+    assert "https://taxi.example/app" in page.text
+    assert "допуслуга на странице оплаты" in page.text  # the mode
     assert "Чужая лавка" not in page.text
     english = await api.get("/office/points-of-sale?lang=en")
     assert "Points of sale: 1" in english.text

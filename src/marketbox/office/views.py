@@ -660,6 +660,11 @@ _SETTINGS_KEYS = (
     N_("office.settings.done.notification"),
     N_("office.settings.done.email"),
     N_("office.settings.done.retire"),
+    N_("office.settings.mode.order"),
+    N_("office.settings.mode.suborder"),
+    N_("office.settings.addon.pending"),
+    N_("office.settings.addon.approved"),
+    N_("office.settings.addon.revoked"),
 )
 
 
