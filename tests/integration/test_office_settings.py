@@ -6,6 +6,7 @@ previous credential, CSRF, and the merchant's own points of sale only."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import httpx
 import pytest
@@ -32,7 +33,7 @@ async def logged_in(client: httpx.AsyncClient, db: Database) -> str:
     return csrf_of(page.text)
 
 
-async def credentials(client: httpx.AsyncClient, token: str) -> dict[str, object]:
+async def credentials(client: httpx.AsyncClient, token: str) -> dict[str, Any]:
     answer = await client.get(CREDENTIALS, headers={"Authorization": f"Bearer {token}"})
     assert answer.status_code == 200, answer.text
     return dict(read(answer)["data"])
@@ -72,6 +73,7 @@ async def test_notification_settings_are_checked_as_the_api_checks_them(
     assert saved.headers["location"] == "/office/settings?done=notification"
     assert bad.status_code == bad_algorithm.status_code == 422
     assert "Адрес уведомлений не принят" in bad.text
+    assert 'value="not a url"' in bad.text  # the refused value is shown again to be fixed
     after = await credentials(client, DEMO_TOKEN)
     assert after["notification"] == {
         "notificationUrl": "https://shop.test/hook",
@@ -112,7 +114,7 @@ async def test_a_rotation_needs_the_password_and_shows_the_secret_once(
     )
     assert wrong.status_code == 422 and "Неверный пароль" in wrong.text
     assert forged.status_code == 403
-    assert (await credentials(client, DEMO_TOKEN))["token"]["previous"] is None  # type: ignore[index]
+    assert (await credentials(client, DEMO_TOKEN))["token"]["previous"] is None
 
     rotated = await client.post("/office/settings/rotate", data={**form, "password": PASSWORD})
 
@@ -201,3 +203,34 @@ async def test_both_pages_speak_english(client: httpx.AsyncClient, db: Database,
     page = await client.get(f"{path}?lang=en")
     assert page.status_code == 200
     assert "Settings" in page.text and "Points of sale" in page.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/office/settings/notification",
+        "/office/settings/email",
+        "/office/settings/rotate",
+        "/office/settings/retire",
+    ],
+)
+async def test_every_settings_form_needs_its_csrf_token(
+    client: httpx.AsyncClient, db: Database, path: str
+) -> None:
+    await logged_in(client, db)
+    before = await credentials(client, DEMO_TOKEN)
+    form = {
+        "notification_url": "https://evil.test/",
+        "email": "evil@evil.test",
+        "credential": "token",
+        "overlap": "0",
+        "password": PASSWORD,
+    }
+
+    forged = await client.post(path, data={**form, "csrf": "forged"})
+    missing = await client.post(path, data=form)
+
+    assert forged.status_code == missing.status_code == 403
+    assert await credentials(client, DEMO_TOKEN) == before
+    async with db.read() as conn:
+        assert await merchants_service.get_notification_email(conn, DEMO_MERCHANT_ID) is None

@@ -685,6 +685,7 @@ async def _settings_view(
         "done": done if done in ("notification", "email", "retire") else None,
         "error": None,
         "error_form": None,
+        "typed": {},  # what a refused form had, shown again instead of what is stored
         "parse_time": datetime.fromisoformat,
         **extra,
     }
@@ -712,9 +713,14 @@ async def _settings_post(request: Request) -> tuple[Visit, Any, Response | None]
     return visit, form, None
 
 
-async def _settings_refused(visit: Visit, form_name: str, error: str) -> Response:
+async def _settings_refused(
+    visit: Visit, form_name: str, error: str, typed: dict[str, str] | None = None
+) -> Response:
+    """The settings page again with the refusal by its form, and what the form had."""
     async with get_context(visit.request).db.read() as conn:
-        return await _settings_view(visit, conn, status_code=422, error=error, error_form=form_name)
+        return await _settings_view(
+            visit, conn, status_code=422, error=error, error_form=form_name, typed=typed or {}
+        )
 
 
 @router.post("/settings/notification")
@@ -725,12 +731,10 @@ async def save_notification(request: Request) -> Response:
     assert visit.merchant is not None
     ctx = get_context(request)
     url = str(form.get("notification_url", "")).strip()
+    algorithm = str(form.get("algorithm", ""))
     try:
         body = NotificationSettingsRequest.model_validate(
-            {
-                "notificationUrl": url or None,
-                "signatureAlgorithm": str(form.get("algorithm", "")) or None,
-            }
+            {"notificationUrl": url or None, "signatureAlgorithm": algorithm or None}
         )
         async with ctx.db.transaction() as conn:
             await security_service.set_notification(
@@ -741,7 +745,10 @@ async def save_notification(request: Request) -> Response:
             )
     except (ValidationError, AppError):
         return await _settings_refused(
-            visit, "notification", t("office.settings.bad_url", visit.lang)
+            visit,
+            "notification",
+            t("office.settings.bad_url", visit.lang),
+            {"notification_url": url[:2000], "algorithm": algorithm},
         )
     await ctx.shared.credentials_changed()
     return RedirectResponse("/office/settings?done=notification", status_code=303)
@@ -758,7 +765,9 @@ async def save_email(request: Request) -> Response:
         async with get_context(request).db.transaction() as conn:
             await merchants_service.set_notification_email(conn, visit.merchant.id, email or None)
     except ValueError:
-        return await _settings_refused(visit, "email", t("office.settings.bad_email", visit.lang))
+        return await _settings_refused(
+            visit, "email", t("office.settings.bad_email", visit.lang), {"email": email[:320]}
+        )
     return RedirectResponse("/office/settings?done=email", status_code=303)
 
 
