@@ -354,6 +354,14 @@ def clean_notification_email(text: str) -> str:
     return email
 
 
+async def get_notification_email(conn: AsyncConnection, merchant_id: str) -> str | None:
+    """Where the merchant's payment notices are mailed (None: nowhere)."""
+    found = await conn.execute(
+        select(merchants.c.notification_email).where(merchants.c.id == merchant_id)
+    )
+    return found.scalar_one_or_none()
+
+
 async def set_notification_email(
     conn: AsyncConnection, merchant_id: str, email: str | None
 ) -> str | None:

@@ -10,6 +10,8 @@ session; every POST form carries the session's CSRF token.
     POST /office/orders/{id}/cancel      the API's cancel (DELETE …/order/{id})
     POST /office/orders/{id}/refund      the API's refund: the lines ticked, what is left of each
     POST /office/orders/{id}/shipment    the API's shipment: the whole basket, final
+    GET  /office/settings, POST …        notification settings, notices e-mail, rotation
+    GET  /office/points-of-sale          the points of sale and their mini-apps (read-only)
 
 Language: ``?lang=ru|en`` (remembered in the ``lang`` cookie, as on the marketplace), else
 the cookie, else Russian. Actions call the same services as the API, in one transaction, and
@@ -38,6 +40,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import clock, netguard
 from marketbox.errors import AppError, RateLimited
+from marketbox.marketplace import repository as marketplace_repository
+from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import Merchant
 from marketbox.notifications import service as notifications_service
@@ -58,6 +62,13 @@ from marketbox.orders.errors import OrderNotFound
 from marketbox.orders.schemas import BasketItem
 from marketbox.refunds import service as refunds_service
 from marketbox.refunds.schemas import CreateRefundRequest
+from marketbox.security import service as security_service
+from marketbox.security import signing
+from marketbox.security.schemas import (
+    NotificationSettingsRequest,
+    RetirePreviousRequest,
+    RotateRequest,
+)
 from marketbox.shipments import service as shipments_service
 from marketbox.shipments.schemas import CreateShipmentRequest
 from marketbox.toolkit.formatting import register_filters
@@ -876,3 +887,250 @@ async def notification_resend(request: Request, notification_id: str) -> Respons
         async with ctx.db.read() as conn:
             return await _notification_detail(visit, conn, notification_id)
     return RedirectResponse(f"/office/notifications/{carrier}?done=resend", status_code=303)
+
+
+# -- settings and points of sale --------------------------------------------------------------
+#   GET  /office/settings                 notification URL and algorithm, notices e-mail, the
+#                                          API token and signing key (fingerprints, overlap)
+#   POST /office/settings/notification    the API's PUT /v3/security/api/notification
+#   POST /office/settings/email           as `marketbox merchant set-email`
+#   POST /office/settings/rotate          the API's rotate, after the password again; the new
+#                                          secret is in that one answer and nowhere else
+#   POST /office/settings/retire          the API's retire-previous
+#   GET  /office/points-of-sale           the merchant's points of sale and their mini-apps
+# Every change of credentials or notification settings is announced after its commit, as
+# the API does, so every process drops what it cached.
+
+# The overlaps the rotate form offers, in seconds (0: the previous one stops at once).
+OVERLAPS = (0, 3600, 86400, 7 * 86400)
+CREDENTIALS = ("token", "signingKey")
+_SETTINGS_KEYS = (
+    N_("office.settings.overlap.0"),
+    N_("office.settings.overlap.3600"),
+    N_("office.settings.overlap.86400"),
+    N_("office.settings.overlap.604800"),
+    N_("office.settings.credential.token"),
+    N_("office.settings.credential.signingKey"),
+    N_("office.settings.done.notification"),
+    N_("office.settings.done.email"),
+    N_("office.settings.done.retire"),
+    N_("office.settings.mode.order"),
+    N_("office.settings.mode.suborder"),
+    N_("office.settings.addon.pending"),
+    N_("office.settings.addon.approved"),
+    N_("office.settings.addon.revoked"),
+)
+
+
+async def _settings_view(
+    visit: Visit, conn: AsyncConnection, *, status_code: int = 200, **extra: Any
+) -> Response:
+    assert visit.merchant is not None
+    found = await security_service.credentials(conn, merchant=visit.merchant)
+    email = await merchants_service.get_notification_email(conn, visit.merchant.id)
+    done = visit.request.query_params.get("done")
+    context = {
+        "section": "settings",
+        "creds": found,
+        "notification_email": email or "",
+        "algorithms": tuple(signing.ALGORITHMS),
+        "overlaps": OVERLAPS,
+        "credential_names": CREDENTIALS,
+        "done": done if done in ("notification", "email", "retire") else None,
+        "error": None,
+        "error_form": None,
+        "typed": {},  # what a refused form had, shown again instead of what is stored
+        "parse_time": datetime.fromisoformat,
+        **extra,
+    }
+    return _render(visit, "office/settings.html", context, status_code=status_code)
+
+
+@router.get("/settings")
+async def settings_page(request: Request) -> Response:
+    visit = _visit(request)
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+        return await _settings_view(visit, conn)
+
+
+async def _settings_post(request: Request) -> tuple[Visit, Any, Response | None]:
+    """The visit and form of a settings POST, or the answer that refuses it."""
+    visit = _visit(request)
+    form = await _form(request)
+    if visit.new_session or not visit.session.accepts(form.get("csrf")):
+        return visit, form, _csrf_refused(visit)
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return visit, form, _to_login(visit)
+    return visit, form, None
+
+
+async def _settings_refused(
+    visit: Visit, form_name: str, error: str, typed: dict[str, str] | None = None
+) -> Response:
+    """The settings page again with the refusal by its form, and what the form had."""
+    async with get_context(visit.request).db.read() as conn:
+        return await _settings_view(
+            visit, conn, status_code=422, error=error, error_form=form_name, typed=typed or {}
+        )
+
+
+@router.post("/settings/notification")
+async def save_notification(request: Request) -> Response:
+    visit, form, refused = await _settings_post(request)
+    if refused:
+        return refused
+    assert visit.merchant is not None
+    ctx = get_context(request)
+    url = str(form.get("notification_url", "")).strip()
+    algorithm = str(form.get("algorithm", ""))
+    try:
+        body = NotificationSettingsRequest.model_validate(
+            {"notificationUrl": url or None, "signatureAlgorithm": algorithm or None}
+        )
+        async with ctx.db.transaction() as conn:
+            await security_service.set_notification(
+                conn,
+                merchant=visit.merchant,
+                request=body,
+                production=ctx.settings.mode == "production",
+            )
+    except (ValidationError, AppError):
+        return await _settings_refused(
+            visit,
+            "notification",
+            t("office.settings.bad_url", visit.lang),
+            {"notification_url": url[:2000], "algorithm": algorithm},
+        )
+    await ctx.shared.credentials_changed()
+    return RedirectResponse("/office/settings?done=notification", status_code=303)
+
+
+@router.post("/settings/email")
+async def save_email(request: Request) -> Response:
+    visit, form, refused = await _settings_post(request)
+    if refused:
+        return refused
+    assert visit.merchant is not None
+    email = str(form.get("email", "")).strip()
+    try:
+        async with get_context(request).db.transaction() as conn:
+            await merchants_service.set_notification_email(conn, visit.merchant.id, email or None)
+    except ValueError:
+        return await _settings_refused(
+            visit, "email", t("office.settings.bad_email", visit.lang), {"email": email[:320]}
+        )
+    return RedirectResponse("/office/settings?done=email", status_code=303)
+
+
+def _chosen_credentials(form: Any) -> list[str]:
+    return [name for name in CREDENTIALS if name in {str(x) for x in form.getlist("credential")}]
+
+
+@router.post("/settings/rotate")
+async def rotate(request: Request) -> Response:
+    visit, form, refused = await _settings_post(request)
+    if refused:
+        return refused
+    assert visit.merchant is not None and visit.user is not None
+    ctx = get_context(request)
+    chosen = _chosen_credentials(form)
+    try:
+        overlap = int(str(form.get("overlap", "")))
+    except ValueError:
+        overlap = -1
+    if not chosen or overlap not in OVERLAPS:
+        return await _settings_refused(visit, "rotate", t("office.settings.choose", visit.lang))
+    # The password again: a rotation locks out every integration that still uses the old
+    # secret. Guesses count against the log-in limit of this e-mail.
+    try:
+        await _login_limiter(request).hit(f"email:{visit.user.email.lower()}")
+    except RateLimited:
+        return await _settings_refused(visit, "rotate", t("office.login.too_many", visit.lang))
+    async with ctx.db.transaction() as conn:
+        again = await office_service.authenticate(
+            conn, email=visit.user.email, password=str(form.get("password", ""))
+        )
+        if again is None or again.id != visit.user.id:
+            rotated = None
+        else:
+            body = RotateRequest.model_validate({"credentials": chosen, "overlapSeconds": overlap})
+            rotated = await security_service.rotate(conn, merchant=visit.merchant, request=body)
+    if rotated is None:
+        return await _settings_refused(
+            visit, "rotate", t("office.settings.wrong_password", visit.lang)
+        )
+    await ctx.shared.credentials_changed()
+    # The answer is the one place the new secrets appear: not stored, not cached (no-store).
+    return _render(
+        visit,
+        "office/settings_rotated.html",
+        {
+            "section": "settings",
+            "new_token": rotated["newToken"],
+            "new_signing_key": rotated["newSigningKey"],
+            "creds": rotated,
+            "overlap": overlap,
+            "parse_time": datetime.fromisoformat,
+        },
+    )
+
+
+@router.post("/settings/retire")
+async def retire(request: Request) -> Response:
+    visit, form, refused = await _settings_post(request)
+    if refused:
+        return refused
+    assert visit.merchant is not None
+    ctx = get_context(request)
+    chosen = _chosen_credentials(form)
+    if not chosen:
+        return await _settings_refused(visit, "retire", t("office.settings.choose", visit.lang))
+    async with ctx.db.transaction() as conn:
+        await security_service.retire_previous(
+            conn,
+            merchant=visit.merchant,
+            request=RetirePreviousRequest.model_validate({"credentials": chosen}),
+        )
+    await ctx.shared.credentials_changed()
+    return RedirectResponse("/office/settings?done=retire", status_code=303)
+
+
+@router.get("/points-of-sale")
+async def points_of_sale_page(request: Request) -> Response:
+    visit = _visit(request)
+    ctx = get_context(request)
+    try:
+        page = max(1, min(int(request.query_params.get("page", "1")), filters.MAX_PAGE))
+    except ValueError:
+        page = 1
+    async with ctx.db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+        assert visit.merchant is not None
+        query = filters.parse_list_query(
+            urlencode({"page": page, "pageSize": PAGE_SIZE}),
+            {},
+            set(marketplace_repository.SORT_COLUMNS),
+            default_order=("id", True),
+        )
+        items, total = await marketplace_service.list_points_of_sale(
+            conn, merchant_id=visit.merchant.id, query=query, public_base=ctx.settings.public_base
+        )
+    pages = max(1, -(-total // PAGE_SIZE))
+    return _render(
+        visit,
+        "office/points_of_sale.html",
+        {
+            "section": "points_of_sale",
+            "items": items,
+            "total": total,
+            "page_path": marketplace_service.pos_page_path,
+            "prev_url": visit.url_with(page=page - 1) if page > 1 else None,
+            "next_url": visit.url_with(page=page + 1) if page < pages else None,
+            "page": page,
+            "pages": pages,
+        },
+    )
