@@ -61,6 +61,12 @@ def dumps(obj: Any) -> bytes:
     return text.encode()
 
 
+def dumps_indented(obj: Any) -> str:
+    """For people to read (the office shows a notification's body so): indented, numbers exact."""
+    text: str = simplejson.dumps(obj, use_decimal=True, ensure_ascii=False, indent=2)
+    return text
+
+
 def dumps_php(obj: Any) -> bytes:
     # "/" occurs in JSON text only inside strings, so escaping it everywhere is exact.
     text: str = simplejson.dumps(obj, use_decimal=True, ensure_ascii=False, separators=(",", ":"))

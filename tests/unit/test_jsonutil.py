@@ -89,3 +89,13 @@ def test_invalid_json_is_refused(text: bytes) -> None:
 
 def test_json_decode_error_is_a_value_error() -> None:
     assert issubclass(jsonutil.JSONDecodeError, ValueError)
+
+
+def test_an_indented_body_keeps_every_number_as_it_was_sent() -> None:
+    # The office shows a notification's body indented: 3190.00 must not become 3190.0.
+    body = b'{"amount":3190.00,"vatAmount":0.0,"quantity":2,"name":"\xd0\xa7\xd0\xb0\xd0\xb9"}'
+    shown = jsonutil.dumps_indented(jsonutil.loads(body))
+    assert '"amount": 3190.00' in shown
+    assert '"vatAmount": 0.0' in shown
+    assert '"quantity": 2' in shown
+    assert '"name": "Чай"' in shown

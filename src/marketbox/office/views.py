@@ -20,7 +20,6 @@ show a refusal on the order's page in the user's language.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -38,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from marketbox import clock, netguard
+from marketbox import clock, jsonutil, netguard
 from marketbox.errors import AppError, RateLimited
 from marketbox.marketplace import repository as marketplace_repository
 from marketbox.marketplace import service as marketplace_service
@@ -849,11 +848,12 @@ async def _page_order_of(conn: AsyncConnection, merchant: Merchant, order_id: st
 
 
 def _pretty_json(text: str | None) -> str:
-    """A JSON body indented for reading; anything else as it is."""
+    """A JSON body indented for reading, its numbers as sent (3190.00 stays 3190.00); anything
+    else as it is."""
     if not text:
         return ""
     try:
-        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+        return jsonutil.dumps_indented(jsonutil.loads(text))
     except ValueError:
         return text
 
