@@ -647,7 +647,24 @@ MAIL_PAGE_SIZE = 20
 MAIL_STATUSES = ("captured", "sent", "pending", "failed")
 SANDBOX_ADVANCES = ("1h", "2h", "1d")
 _OUTCOMES = ("paid", "held", "declined", "expired", "pending")
-_MAIL_KEYS = (
+_SECTION_KEYS = (
+    N_("office.mail.not_found"),
+    N_("office.mail.not_found_title"),
+    N_("office.sandbox.off"),
+    N_("office.sandbox.off_title"),
+    N_("office.operator.not_found"),
+    N_("office.operator.not_found_title"),
+    N_("office.mail.status_text.captured"),
+    N_("office.mail.status_text.sent"),
+    N_("office.mail.status_text.pending"),
+    N_("office.mail.status_text.failed"),
+    N_("office.sandbox.order_action.pay"),
+    N_("office.sandbox.order_action.decline"),
+    N_("office.sandbox.order_action.hold"),
+    N_("office.sandbox.order_action.expire"),
+    N_("office.operator.check.database"),
+    N_("office.operator.check.migrations"),
+    N_("office.operator.check.redis"),
     N_("office.mail.status.captured"),
     N_("office.mail.status.sent"),
     N_("office.mail.status.pending"),
@@ -733,13 +750,10 @@ async def mail_message_page(request: Request, message_id: str) -> Response:
 
 
 def _gone(visit: Visit, section: str, key: str) -> HTMLResponse:
-    """404 in the office's words: `key`.title and `key`.text."""
-    return _render(
-        visit,
-        "office/message.html",
-        {"section": section, "title": t(key + "_title", visit.lang), "text": t(key, visit.lang)},
-        status_code=404,
-    )
+    """404 in the office's words: the keys `key` + "_title" and `key` (named in _SECTION_KEYS)."""
+    title, text = t(f"{key}_title", visit.lang), t(key, visit.lang)
+    context = {"section": section, "title": title, "text": text}
+    return _render(visit, "office/message.html", context, status_code=404)
 
 
 def _sandbox_on(request: Request) -> bool:
