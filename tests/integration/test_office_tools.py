@@ -20,7 +20,7 @@ from marketbox.office import service as office_service
 from marketbox.storage.db import Database
 from tests.conftest import make_settings
 from tests.integration.test_office import create_order
-from tests.support.office import PASSWORD, csrf_of, log_in, office_user
+from tests.support.office import PASSWORD, csrf_of, log_in
 
 EMAIL = "owner@shop.test"
 OPERATOR = "ops@platform.test"
