@@ -854,8 +854,14 @@ async def sandbox_trigger(request: Request) -> Response:
         error = t("office.sandbox.refused", visit.lang, detail=exc.detail)
         if from_order:
             async with ctx.db.read() as conn:
-                return await _order_view(visit, conn, order_id, error=error)
-        return await _sandbox_panel(visit, status_code=exc.status, error=error, order_id=order_id)
+                answer = await _order_view(visit, conn, order_id, error=error)
+        else:
+            answer = await _sandbox_panel(
+                visit, status_code=exc.status, error=error, order_id=order_id
+            )
+        if isinstance(exc, RateLimited):
+            answer.headers.update(exc.headers)
+        return answer
     if from_order:
         return RedirectResponse(
             f"/office/orders/{result.order_id}?done={result.outcome}", status_code=303
