@@ -36,6 +36,8 @@ NOT_A_CLAIM = {
     "guarantee.": "a payment method's confirmation code, not a letter",
     # What the data is kept for, not a statement that anything was sent.
     "info.privacy.text": "purpose of the data",
+    # The office's notification pages: HTTP notifications to the shop's server, not letters.
+    "office.notif.": "HTTP notifications to a shop, not letters",
     # The office's mail view (docs/office.md "Mail"): its title and headings, and status words
     # and texts each picked by the letter's recorded status (templates/office/_mail.html).
     "office.mail.": "the mail view, by the letter's recorded status",

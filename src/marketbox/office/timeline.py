@@ -151,6 +151,7 @@ def _notification_events(record: OrderRecord) -> list[Event]:
             _OUTCOME_TONE.get(a.outcome, "neutral"),
             detail={
                 "event": a.event,
+                "notification_id": a.notification_id,
                 "attempt": a.attempt,
                 "outcome": a.outcome,
                 "http_status": a.http_status,

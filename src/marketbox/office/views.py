@@ -18,6 +18,7 @@ show a refusal on the order's page in the user's language.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -30,16 +31,25 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from fastapi import APIRouter
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from marketbox import clock
+from marketbox import clock, netguard
 from marketbox.errors import AppError, RateLimited
 from marketbox.gate import presence as gate_presence
 from marketbox.mail import listing as mail_listing
 from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import Merchant
+from marketbox.notifications import service as notifications_service
+from marketbox.notifications.errors import (
+    NoNotificationUrl,
+    NotificationInFlight,
+    NotificationNotFound,
+)
+from marketbox.notifications.outbox import TEST_NOTIFICATION_ORDER_ID
+from marketbox.notifications.schemas import TestNotificationRequest
 from marketbox.office import operator as operator_service
 from marketbox.office import service as office_service
 from marketbox.office import session as office_session
@@ -629,6 +639,251 @@ async def refund(request: Request, order_id: str) -> Response:
 @router.post("/orders/{order_id}/shipment")
 async def shipment(request: Request, order_id: str) -> Response:
     return await _action(request, order_id, "shipment")
+
+
+# -- notifications ----------------------------------------------------------------------------
+# The delivery log (docs/office.md "Notifications"), through notifications/service.py as the
+# API's /v3/notification/api/* does:
+#     GET  /office/notifications                     list: status, event, order; paging
+#     POST /office/notifications/resend-failed       resend every rejected / abandoned
+#     POST /office/notifications/test                send the test notification, answer shown
+#     GET  /office/notifications/{id}                every attempt: request, reply, verdict
+#     POST /office/notifications/{id}/resend         send it again
+
+NOTIFICATION_STATUSES = ("pending", "delivered", "rejected", "abandoned", "no_url")
+NOTIFICATION_EVENTS = ("paid", "refund", "canceled", "expired", "test")
+_NOTIF_KEYS = (
+    N_("office.notif.status.pending"),
+    N_("office.notif.status.delivered"),
+    N_("office.notif.status.rejected"),
+    N_("office.notif.status.abandoned"),
+    N_("office.notif.status.no_url"),
+    N_("office.notif.done.resend"),
+    NP_("office.notif.done.resend_failed"),
+    NP_("office.notif.found"),
+)
+# The API's own parsers of the fields the office's form sets (notifications.routes).
+_NOTIFICATION_FILTERS: dict[str, filters.Parser] = {
+    "status": filters.parse_str,
+    "event": filters.parse_str,
+    "orderId": str.lower,
+}
+
+
+def _notification_query_string(params: dict[str, str], page: int) -> str:
+    pairs = [("page", str(page)), ("pageSize", str(PAGE_SIZE))]
+    if params["status"] in NOTIFICATION_STATUSES:
+        pairs.append(("status", params["status"]))
+    if params["event"] in NOTIFICATION_EVENTS:
+        pairs.append(("event", params["event"]))
+    if params["order"]:
+        pairs.append(("orderId", params["order"]))
+    return urlencode(pairs)
+
+
+async def _notifications_view(
+    visit: Visit, conn: AsyncConnection, *, status_code: int = 200, **extra: Any
+) -> Response:
+    assert visit.merchant is not None
+    q = visit.request.query_params
+    params = {name: q.get(name, "").strip()[:MAX_QUERY] for name in ("status", "event", "order")}
+    try:
+        page = max(1, min(int(q.get("page", "1")), filters.MAX_PAGE))
+    except ValueError:
+        page = 1
+    error = None
+    items: list[dict[str, Any]] = []
+    total = 0
+    try:
+        query = filters.parse_list_query(
+            _notification_query_string(params, page),
+            _NOTIFICATION_FILTERS,
+            set(notifications_service.SORT_COLUMNS),
+        )
+        items, total = await notifications_service.list_notifications(
+            conn, merchant_id=visit.merchant.id, query=query
+        )
+    except AppError:
+        error = t("office.notif.bad_filter", visit.lang)
+    pages = max(1, -(-total // PAGE_SIZE))
+    done = q.get("done")
+    try:
+        done_count = int(q.get("n", "0"))
+    except ValueError:
+        done_count = 0
+    context = {
+        "section": "notifications",
+        "params": params,
+        "statuses": NOTIFICATION_STATUSES,
+        "events": NOTIFICATION_EVENTS,
+        "items": items,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "prev_url": visit.url_with(page=page - 1) if page > 1 else None,
+        "next_url": visit.url_with(page=page + 1) if page < pages else None,
+        "error": error,
+        "done": done if done == "resend_failed" else None,
+        "done_count": done_count,
+        "default_url": visit.merchant.notification_url or "",
+        "test_url": "",
+        "test_error": None,
+        "test": None,
+        "parse_time": datetime.fromisoformat,
+        "pretty": _pretty_json,
+        **extra,
+    }
+    return _render(visit, "office/notifications.html", context, status_code=status_code)
+
+
+@router.get("/notifications")
+async def notifications_page(request: Request) -> Response:
+    visit = _visit(request)
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+        return await _notifications_view(visit, conn)
+
+
+async def _notification_form(request: Request) -> tuple[Visit, Any, Response | None]:
+    """A POST of the notification pages: the visit, its form, or the answer that refuses it."""
+    visit = _visit(request)
+    form = await _form(request)
+    if visit.new_session or not visit.session.accepts(form.get("csrf")):
+        return visit, form, _csrf_refused(visit)
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return visit, form, _to_login(visit)
+    return visit, form, None
+
+
+@router.post("/notifications/resend-failed")
+async def notifications_resend_failed(request: Request) -> Response:
+    visit, _, refused = await _notification_form(request)
+    if refused is not None:
+        return refused
+    assert visit.merchant is not None
+    async with get_context(request).db.transaction() as conn:
+        resent = await notifications_service.resend_failed(conn, merchant_id=visit.merchant.id)
+    return RedirectResponse(
+        f"/office/notifications?done=resend_failed&n={len(resent)}", status_code=303
+    )
+
+
+@router.post("/notifications/test")
+async def notifications_test(request: Request) -> Response:
+    visit, form, refused = await _notification_form(request)
+    if refused is not None:
+        return refused
+    assert visit.merchant is not None
+    ctx = get_context(request)
+    url = str(form.get("url", "")).strip()[:1000]
+    result = None
+    error = None
+    try:
+        checked = TestNotificationRequest.model_validate({"url": url or None}).url
+        if ctx.settings.blocks_private_networks:
+            await netguard.check_url(checked, field="url")
+        result = await notifications_service.send_test(
+            ctx.db, ctx.settings, merchant_id=visit.merchant.id, url=checked
+        )
+    except NoNotificationUrl:
+        error = t("office.notif.test.no_url", visit.lang)
+    except (ValidationError, AppError):
+        error = t("office.notif.test.bad_url", visit.lang)
+    async with ctx.db.read() as conn:
+        return await _notifications_view(
+            visit,
+            conn,
+            status_code=422 if error else 200,
+            test=result,
+            test_error=error,
+            test_url=url,
+        )
+
+
+async def _notification_detail(
+    visit: Visit, conn: AsyncConnection, notification_id: str, *, error: str | None = None
+) -> Response:
+    assert visit.merchant is not None
+    try:
+        found = await notifications_service.get_notification(
+            conn, notification_id, merchant_id=visit.merchant.id
+        )
+    except NotificationNotFound:
+        return _render(
+            visit,
+            "office/message.html",
+            {
+                "section": "notifications",
+                "title": t("office.notif.not_found_title", visit.lang),
+                "text": t("office.notif.not_found_text", visit.lang),
+            },
+            status_code=404,
+        )
+    context = {
+        "section": "notifications",
+        "n": found,
+        "order_id": await _page_order_of(conn, visit.merchant, found["orderId"]),
+        "done": visit.request.query_params.get("done") == "resend",
+        "error": error,
+        "parse_time": datetime.fromisoformat,
+        "pretty": _pretty_json,
+    }
+    return _render(visit, "office/notification.html", context, status_code=409 if error else 200)
+
+
+async def _page_order_of(conn: AsyncConnection, merchant: Merchant, order_id: str) -> str | None:
+    """The order whose office page shows this notification: a refund's paid order, the order
+    itself, or none (the test notification, an order gone)."""
+    if order_id == TEST_NOTIFICATION_ORDER_ID:
+        return None
+    try:
+        row = await orders_service.get_owned_order(conn, merchant=merchant, order_id=order_id)
+    except OrderNotFound:
+        return None
+    return str(row._mapping["parent_id"] or row._mapping["id"])
+
+
+def _pretty_json(text: str | None) -> str:
+    """A JSON body indented for reading; anything else as it is."""
+    if not text:
+        return ""
+    try:
+        return json.dumps(json.loads(text), ensure_ascii=False, indent=2)
+    except ValueError:
+        return text
+
+
+@router.get("/notifications/{notification_id}")
+async def notification_page(request: Request, notification_id: str) -> Response:
+    visit = _visit(request)
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+        return await _notification_detail(visit, conn, notification_id)
+
+
+@router.post("/notifications/{notification_id}/resend")
+async def notification_resend(request: Request, notification_id: str) -> Response:
+    visit, _, refused = await _notification_form(request)
+    if refused is not None:
+        return refused
+    assert visit.merchant is not None
+    ctx = get_context(request)
+    try:
+        async with ctx.db.transaction() as conn:
+            carrier = await notifications_service.resend(
+                conn, notification_id, merchant_id=visit.merchant.id
+            )
+    except NotificationInFlight:
+        async with ctx.db.read() as conn:
+            error = t("office.notif.in_flight", visit.lang)
+            return await _notification_detail(visit, conn, notification_id, error=error)
+    except NotificationNotFound:
+        async with ctx.db.read() as conn:
+            return await _notification_detail(visit, conn, notification_id)
+    return RedirectResponse(f"/office/notifications/{carrier}?done=resend", status_code=303)
 
 
 # -- mail, sandbox panel, operator --------------------------------------------------------------
