@@ -38,6 +38,12 @@ NOT_A_CLAIM = {
     "info.privacy.text": "purpose of the data",
     # The office's notification pages: HTTP notifications to the shop's server, not letters.
     "office.notif.": "HTTP notifications to a shop, not letters",
+    # The office's mail view (docs/office.md "Mail"): its title and headings, and status words
+    # and texts each picked by the letter's recorded status (templates/office/_mail.html).
+    "office.mail.": "the mail view, by the letter's recorded status",
+    "office.nav.mail": "the mail view's name",
+    # What the sandbox reset deletes (the letters' records among them).
+    "office.sandbox.reset_": "what the reset deletes",
 }
 
 

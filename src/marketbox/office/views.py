@@ -39,6 +39,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import clock, jsonutil, netguard
 from marketbox.errors import AppError, RateLimited
+from marketbox.gate import presence as gate_presence
+from marketbox.mail import listing as mail_listing
 from marketbox.marketplace import repository as marketplace_repository
 from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants import service as merchants_service
@@ -51,6 +53,7 @@ from marketbox.notifications.errors import (
 )
 from marketbox.notifications.outbox import TEST_NOTIFICATION_ORDER_ID
 from marketbox.notifications.schemas import TestNotificationRequest
+from marketbox.office import operator as operator_service
 from marketbox.office import service as office_service
 from marketbox.office import session as office_session
 from marketbox.office import timeline
@@ -61,6 +64,9 @@ from marketbox.orders.errors import OrderNotFound
 from marketbox.orders.schemas import BasketItem
 from marketbox.refunds import service as refunds_service
 from marketbox.refunds.schemas import CreateRefundRequest
+from marketbox.sandbox import clock as sandbox_clock
+from marketbox.sandbox import service as sandbox_service
+from marketbox.sandbox.errors import BadDuration, TriggerRefused
 from marketbox.security import service as security_service
 from marketbox.security import signing
 from marketbox.security.schemas import (
@@ -70,9 +76,10 @@ from marketbox.security.schemas import (
 )
 from marketbox.shipments import service as shipments_service
 from marketbox.shipments.schemas import CreateShipmentRequest
+from marketbox.storage.query import Condition, ListQuery
 from marketbox.toolkit.formatting import register_filters
 from marketbox.toolkit.i18n import N_, NP_, register_i18n, t
-from marketbox.web import filters
+from marketbox.web import filters, health
 from marketbox.web.context import get_context
 from marketbox.web.ratelimit import RateLimiter
 
@@ -214,6 +221,7 @@ def _render(
         "user": visit.user,
         "merchant": visit.merchant,
         "section": "",
+        "sandbox_mode": get_context(visit.request).settings.mode == "sandbox",
         **context,
     }
     response = HTMLResponse(templates.get_template(template).render(page), status_code=status_code)
@@ -1132,5 +1140,330 @@ async def points_of_sale_page(request: Request) -> Response:
             "next_url": visit.url_with(page=page + 1) if page < pages else None,
             "page": page,
             "pages": pages,
+        },
+    )
+
+
+# -- mail, sandbox panel, operator --------------------------------------------------------------
+#
+#   GET  /office/mail                    the merchant's letters (status filter, paging)
+#   GET  /office/mail/{id}               one letter: to, subject, text, status, attempts, times
+#   GET  /office/sandbox                 sandbox only: the clock, triggers, reset (404 otherwise)
+#   POST /office/sandbox/clock           advance by 1h/2h/1d or a typed duration; or reset it
+#   POST /office/sandbox/trigger         pay/decline/hold/expire an order (panel or order page)
+#   GET  /office/sandbox/reset, POST     reset all sandbox data, after a confirm step
+#   GET  /office/operator                operators only: merchants and instruments (404 else)
+#   GET  /office/operator/health         operators only: database, migrations, Redis, outbox,
+#                                        gate connections
+
+MAIL_PAGE_SIZE = 20
+MAIL_STATUSES = ("captured", "sent", "pending", "failed")
+SANDBOX_ADVANCES = ("1h", "2h", "1d")
+_OUTCOMES = ("paid", "held", "declined", "expired", "pending")
+_SECTION_KEYS = (
+    N_("office.mail.not_found"),
+    N_("office.mail.not_found_title"),
+    N_("office.sandbox.off"),
+    N_("office.sandbox.off_title"),
+    N_("office.operator.not_found"),
+    N_("office.operator.not_found_title"),
+    N_("office.mail.status_text.captured"),
+    N_("office.mail.status_text.sent"),
+    N_("office.mail.status_text.pending"),
+    N_("office.mail.status_text.failed"),
+    N_("office.sandbox.order_action.pay"),
+    N_("office.sandbox.order_action.decline"),
+    N_("office.sandbox.order_action.hold"),
+    N_("office.sandbox.order_action.expire"),
+    N_("office.operator.check.database"),
+    N_("office.operator.check.migrations"),
+    N_("office.operator.check.redis"),
+    N_("office.mail.status.captured"),
+    N_("office.mail.status.sent"),
+    N_("office.mail.status.pending"),
+    N_("office.mail.status.failed"),
+    N_("office.mail.kind.buyer_receipt"),
+    N_("office.mail.kind.merchant_payment"),
+    N_("office.sandbox.action.pay"),
+    N_("office.sandbox.action.decline"),
+    N_("office.sandbox.action.hold"),
+    N_("office.sandbox.action.expire"),
+    N_("office.sandbox.result.paid"),
+    N_("office.sandbox.result.held"),
+    N_("office.sandbox.result.declined"),
+    N_("office.sandbox.result.expired"),
+    N_("office.sandbox.result.pending"),
+    NP_("office.mail.found"),
+)
+
+
+def _page_number(request: Request) -> int:
+    try:
+        return max(1, min(int(request.query_params.get("page", "1")), filters.MAX_PAGE))
+    except ValueError:
+        return 1
+
+
+@router.get("/mail")
+async def mail_page(request: Request) -> Response:
+    visit = _visit(request)
+    status = request.query_params.get("status", "")
+    status = status if status in MAIL_STATUSES else ""
+    page = _page_number(request)
+    query = ListQuery(
+        conditions=[Condition("status", "eq", [status])] if status else [],
+        order=[("createdAt", True), ("id", True)],
+        page=page,
+        page_size=MAIL_PAGE_SIZE,
+    )
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+        assert visit.merchant is not None
+        items, total = await mail_listing.list_messages(
+            conn, merchant_id=visit.merchant.id, query=query
+        )
+    pages = max(1, -(-total // MAIL_PAGE_SIZE))
+    return _render(
+        visit,
+        "office/mail.html",
+        {
+            "section": "mail",
+            "items": items,
+            "total": total,
+            "status": status,
+            "statuses": MAIL_STATUSES,
+            "page": page,
+            "pages": pages,
+            "prev_url": visit.url_with(page=page - 1) if page > 1 else None,
+            "next_url": visit.url_with(page=page + 1) if page < pages else None,
+            "parse_time": datetime.fromisoformat,
+        },
+    )
+
+
+@router.get("/mail/{message_id}")
+async def mail_message_page(request: Request, message_id: str) -> Response:
+    visit = _visit(request)
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+        assert visit.merchant is not None
+        try:
+            message = await mail_listing.get_message(
+                conn, message_id, merchant_id=visit.merchant.id
+            )
+        except mail_listing.MailMessageNotFound:
+            return _gone(visit, "mail", "office.mail.not_found")
+    return _render(
+        visit,
+        "office/mail_message.html",
+        {"section": "mail", "message": message, "parse_time": datetime.fromisoformat},
+    )
+
+
+def _gone(visit: Visit, section: str, key: str) -> HTMLResponse:
+    """404 in the office's words: the keys `key` + "_title" and `key` (named in _SECTION_KEYS)."""
+    title, text = t(f"{key}_title", visit.lang), t(key, visit.lang)
+    context = {"section": section, "title": title, "text": text}
+    return _render(visit, "office/message.html", context, status_code=404)
+
+
+def _sandbox_on(request: Request) -> bool:
+    return get_context(request).settings.mode == "sandbox"
+
+
+async def _sandbox_panel(visit: Visit, *, status_code: int = 200, **extra: Any) -> HTMLResponse:
+    offset = clock.offset()
+    q = visit.request.query_params
+    context = {
+        "section": "sandbox",
+        "now": clock.now(),
+        "offset_seconds": int(offset.total_seconds()),
+        "advances": SANDBOX_ADVANCES,
+        "actions": sandbox_service.ACTIONS,
+        "error": None,
+        "done": q.get("done") if q.get("done") in (*_OUTCOMES, "clock", "reset") else None,
+        "done_order": q.get("order", "")[:36],
+        "order_id": "",
+        **extra,
+    }
+    return _render(visit, "office/sandbox.html", context, status_code=status_code)
+
+
+@router.get("/sandbox")
+async def sandbox_page(request: Request) -> Response:
+    visit = _visit(request)
+    if not _sandbox_on(request):
+        return _gone(visit, "", "office.sandbox.off")
+    ctx = get_context(request)
+    async with ctx.db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+    await sandbox_clock.refresh(ctx.db)
+    return await _sandbox_panel(visit)
+
+
+async def _sandbox_form(request: Request) -> tuple[Visit, Any, Response | None]:
+    """The visit and form of a sandbox POST, or the answer that refuses it (production: 404,
+    no CSRF token: 403, no session: the log-in page)."""
+    visit = _visit(request)
+    if not _sandbox_on(request):
+        return visit, None, _gone(visit, "", "office.sandbox.off")
+    form = await _form(request)
+    if visit.new_session or not visit.session.accepts(form.get("csrf")):
+        return visit, form, _csrf_refused(visit)
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return visit, form, _to_login(visit)
+    return visit, form, None
+
+
+@router.post("/sandbox/clock")
+async def sandbox_clock_move(request: Request) -> Response:
+    visit, form, refused = await _sandbox_form(request)
+    if refused is not None:
+        return refused
+    ctx = get_context(request)
+    try:
+        with sandbox_clock.kept_on_failure():
+            async with ctx.db.transaction() as conn:
+                if form.get("reset"):
+                    await sandbox_clock.reset(conn)
+                else:
+                    text = str(form.get("advance") or form.get("custom") or "")[:32]
+                    delta = sandbox_clock.parse_duration(text)
+                    await sandbox_service.advance_clock(conn, delta)
+    except BadDuration:
+        error = t("office.sandbox.bad_duration", visit.lang)
+        return await _sandbox_panel(visit, status_code=422, error=error)
+    return RedirectResponse("/office/sandbox?done=clock", status_code=303)
+
+
+@router.post("/sandbox/trigger")
+async def sandbox_trigger(request: Request) -> Response:
+    visit, form, refused = await _sandbox_form(request)
+    if refused is not None:
+        return refused
+    assert visit.user is not None and visit.merchant is not None
+    ctx = get_context(request)
+    action = str(form.get("action", ""))
+    order_id = str(form.get("order_id", "")).strip()[:64]
+    from_order = form.get("back") == "order"
+    # The operator reaches any order, as the operator's CLI does; a merchant its own.
+    merchant = None if visit.user.role == "operator" else visit.merchant
+    try:
+        if action not in sandbox_service.ACTIONS:
+            raise TriggerRefused("Unknown trigger")
+        result = await sandbox_service.trigger(
+            ctx.db, ctx.gateway, ctx.settings, action=action, order_id=order_id, merchant=merchant
+        )
+    except OrderNotFound:
+        if from_order:
+            return _not_found(visit)
+        error = t("office.sandbox.no_order", visit.lang)
+        return await _sandbox_panel(visit, status_code=404, error=error, order_id=order_id)
+    except AppError as exc:  # TriggerRefused (409), RateLimited (429)
+        error = t("office.sandbox.refused", visit.lang, detail=exc.detail)
+        if from_order:
+            async with ctx.db.read() as conn:
+                answer = await _order_view(visit, conn, order_id, error=error)
+        else:
+            answer = await _sandbox_panel(
+                visit, status_code=exc.status, error=error, order_id=order_id
+            )
+        if isinstance(exc, RateLimited):
+            answer.headers.update(exc.headers)
+        return answer
+    if from_order:
+        return RedirectResponse(
+            f"/office/orders/{result.order_id}?done={result.outcome}", status_code=303
+        )
+    query = urlencode({"done": result.outcome, "order": result.order_id})
+    return RedirectResponse(f"/office/sandbox?{query}", status_code=303)
+
+
+@router.get("/sandbox/reset")
+async def sandbox_reset_page(request: Request) -> Response:
+    visit = _visit(request)
+    if not _sandbox_on(request):
+        return _gone(visit, "", "office.sandbox.off")
+    async with get_context(request).db.read() as conn:
+        if not await _logged_in(visit, conn):
+            return _to_login(visit)
+    return _render(visit, "office/sandbox_reset.html", {"section": "sandbox"})
+
+
+@router.post("/sandbox/reset")
+async def sandbox_reset(request: Request) -> Response:
+    _, form, refused = await _sandbox_form(request)
+    if refused is not None:
+        return refused
+    if form.get("confirm") != "yes":
+        return RedirectResponse("/office/sandbox/reset", status_code=303)
+    ctx = get_context(request)
+    with sandbox_clock.kept_on_failure():
+        async with ctx.db.transaction() as conn:
+            await sandbox_service.reset(conn)
+    # The demo shop's documented credentials are back: drop cached tokens in every process
+    # (as the API's reset does).
+    ctx.tokens.clear()
+    await ctx.shared.credentials_changed()
+    return RedirectResponse("/office/sandbox?done=reset", status_code=303)
+
+
+async def _operator(visit: Visit, conn: AsyncConnection) -> Response | None:
+    """None when the visitor is an operator; else the answer (log-in page, or 404 for a
+    merchant's user: the operator's pages do not exist for it)."""
+    if not await _logged_in(visit, conn):
+        return _to_login(visit)
+    assert visit.user is not None
+    if visit.user.role != "operator":
+        return _gone(visit, "", "office.operator.not_found")
+    return None
+
+
+@router.get("/operator")
+async def operator_page(request: Request) -> Response:
+    visit = _visit(request)
+    async with get_context(request).db.read() as conn:
+        refused = await _operator(visit, conn)
+        if refused is not None:
+            return refused
+        merchants, total = await operator_service.list_merchants(conn)
+        instruments = await operator_service.list_instruments(conn)
+    return _render(
+        visit,
+        "office/operator.html",
+        {
+            "section": "operator",
+            "merchants": merchants,
+            "merchants_total": total,
+            "instruments": instruments,
+        },
+    )
+
+
+@router.get("/operator/health")
+async def operator_health_page(request: Request) -> Response:
+    visit = _visit(request)
+    ctx = get_context(request)
+    async with ctx.db.read() as conn:
+        refused = await _operator(visit, conn)
+        if refused is not None:
+            return refused
+        outbox = await operator_service.outbox_state(conn)
+        connections = await gate_presence.live(conn)
+    ready, checks = await health.readiness(ctx.settings, ctx.db)
+    return _render(
+        visit,
+        "office/operator_health.html",
+        {
+            "section": "operator",
+            "ready": ready,
+            "checks": checks,
+            "outbox": outbox,
+            "connections": connections,
+            "now": clock.now(),
         },
     )
