@@ -22,6 +22,7 @@ from marketbox.cli.errors import CommandError
 from marketbox.cli.serving import listen, local_url, make_server
 from marketbox.config import Settings
 from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO_TOKEN, get_merchant
+from marketbox.office.service import DEMO_EMAIL, DEMO_PASSWORD
 
 FLIGHT_META_DATA = {
     "@type": "ReservationPackage",
@@ -187,7 +188,10 @@ def banner(settings: Settings, shop_url: str, flight_url: str) -> str:
             f"  API                the demo merchant's token is {DEMO_TOKEN}; its orders:",
             f"                     curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
             f"{base}/v3/filter/api/order/order",
-            f"  API reference      {base}/openapi.json",
+            f"  API reference      {base}/docs  (OpenAPI document: {base}/openapi.json)",
+            f"  Merchant office    {base}/office",
+            f"                     log in as {DEMO_EMAIL} with the password «{DEMO_PASSWORD}»:",
+            "                     orders, notifications, mail, settings, the sandbox panel",
             f"  Database           {database}",
             "",
         ]
