@@ -10,8 +10,13 @@ session; every POST form carries the session's CSRF token.
     POST /office/orders/{id}/cancel      the API's cancel (DELETE …/order/{id})
     POST /office/orders/{id}/refund      the API's refund: the lines ticked, what is left of each
     POST /office/orders/{id}/shipment    the API's shipment: the whole basket, final
+    GET  /office/notifications           the delivery log; POST …/resend-failed, …/test
+    GET  /office/notifications/{id}      every attempt's request and reply; POST …/resend
     GET  /office/settings, POST …        notification settings, notices e-mail, rotation
     GET  /office/points-of-sale          the points of sale and their mini-apps (read-only)
+    GET  /office/mail, /office/mail/{id} the merchant's letters (captured in the sandbox)
+    GET  /office/sandbox, POST …         the sandbox clock, triggers, reset (404 in production)
+    GET  /office/operator[/health]       merchants, instruments, health (role operator only)
 
 Language: ``?lang=ru|en`` (remembered in the ``lang`` cookie, as on the marketplace), else
 the cookie, else Russian. Actions call the same services as the API, in one transaction, and
