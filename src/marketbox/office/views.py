@@ -82,7 +82,7 @@ from marketbox.security.schemas import (
 from marketbox.shipments import service as shipments_service
 from marketbox.shipments.schemas import CreateShipmentRequest
 from marketbox.storage.query import Condition, ListQuery
-from marketbox.toolkit.formatting import register_filters
+from marketbox.toolkit.formatting import format_shift, register_filters
 from marketbox.toolkit.i18n import N_, NP_, register_i18n, t
 from marketbox.web import filters, health
 from marketbox.web.context import get_context
@@ -1285,7 +1285,10 @@ async def _sandbox_panel(visit: Visit, *, status_code: int = 200, **extra: Any) 
         "section": "sandbox",
         "now": clock.now(),
         "offset_seconds": int(offset.total_seconds()),
-        "advances": SANDBOX_ADVANCES,
+        # (the value the form sends, the label in the page's language: «+1 ч», "+1 h")
+        "advances": [
+            (a, format_shift(sandbox_clock.parse_duration(a), visit.lang)) for a in SANDBOX_ADVANCES
+        ],
         "actions": sandbox_service.ACTIONS,
         "error": None,
         "done": q.get("done") if q.get("done") in (*_OUTCOMES, "clock", "reset") else None,
