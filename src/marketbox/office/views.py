@@ -760,8 +760,9 @@ async def notifications_page(request: Request) -> Response:
         return await _notifications_view(visit, conn)
 
 
-async def _notification_form(request: Request) -> tuple[Visit, Any, Response | None]:
-    """A POST of the notification pages: the visit, its form, or the answer that refuses it."""
+async def _checked_post(request: Request) -> tuple[Visit, Any, Response | None]:
+    """The visit and form of an office POST, or the answer that refuses it (no CSRF token:
+    403, no session: the log-in page)."""
     visit = _visit(request)
     form = await _form(request)
     if visit.new_session or not visit.session.accepts(form.get("csrf")):
@@ -774,7 +775,7 @@ async def _notification_form(request: Request) -> tuple[Visit, Any, Response | N
 
 @router.post("/notifications/resend-failed")
 async def notifications_resend_failed(request: Request) -> Response:
-    visit, _, refused = await _notification_form(request)
+    visit, _, refused = await _checked_post(request)
     if refused is not None:
         return refused
     assert visit.merchant is not None
@@ -787,7 +788,7 @@ async def notifications_resend_failed(request: Request) -> Response:
 
 @router.post("/notifications/test")
 async def notifications_test(request: Request) -> Response:
-    visit, form, refused = await _notification_form(request)
+    visit, form, refused = await _checked_post(request)
     if refused is not None:
         return refused
     assert visit.merchant is not None
@@ -882,7 +883,7 @@ async def notification_page(request: Request, notification_id: str) -> Response:
 
 @router.post("/notifications/{notification_id}/resend")
 async def notification_resend(request: Request, notification_id: str) -> Response:
-    visit, _, refused = await _notification_form(request)
+    visit, _, refused = await _checked_post(request)
     if refused is not None:
         return refused
     assert visit.merchant is not None
@@ -968,18 +969,6 @@ async def settings_page(request: Request) -> Response:
         return await _settings_view(visit, conn)
 
 
-async def _settings_post(request: Request) -> tuple[Visit, Any, Response | None]:
-    """The visit and form of a settings POST, or the answer that refuses it."""
-    visit = _visit(request)
-    form = await _form(request)
-    if visit.new_session or not visit.session.accepts(form.get("csrf")):
-        return visit, form, _csrf_refused(visit)
-    async with get_context(request).db.read() as conn:
-        if not await _logged_in(visit, conn):
-            return visit, form, _to_login(visit)
-    return visit, form, None
-
-
 async def _settings_refused(
     visit: Visit, form_name: str, error: str, typed: dict[str, str] | None = None
 ) -> Response:
@@ -992,7 +981,7 @@ async def _settings_refused(
 
 @router.post("/settings/notification")
 async def save_notification(request: Request) -> Response:
-    visit, form, refused = await _settings_post(request)
+    visit, form, refused = await _checked_post(request)
     if refused:
         return refused
     assert visit.merchant is not None
@@ -1023,7 +1012,7 @@ async def save_notification(request: Request) -> Response:
 
 @router.post("/settings/email")
 async def save_email(request: Request) -> Response:
-    visit, form, refused = await _settings_post(request)
+    visit, form, refused = await _checked_post(request)
     if refused:
         return refused
     assert visit.merchant is not None
@@ -1044,7 +1033,7 @@ def _chosen_credentials(form: Any) -> list[str]:
 
 @router.post("/settings/rotate")
 async def rotate(request: Request) -> Response:
-    visit, form, refused = await _settings_post(request)
+    visit, form, refused = await _checked_post(request)
     if refused:
         return refused
     assert visit.merchant is not None and visit.user is not None
@@ -1093,7 +1082,7 @@ async def rotate(request: Request) -> Response:
 
 @router.post("/settings/retire")
 async def retire(request: Request) -> Response:
-    visit, form, refused = await _settings_post(request)
+    visit, form, refused = await _checked_post(request)
     if refused:
         return refused
     assert visit.merchant is not None
@@ -1315,16 +1304,10 @@ async def sandbox_page(request: Request) -> Response:
 async def _sandbox_form(request: Request) -> tuple[Visit, Any, Response | None]:
     """The visit and form of a sandbox POST, or the answer that refuses it (production: 404,
     no CSRF token: 403, no session: the log-in page)."""
-    visit = _visit(request)
     if not _sandbox_on(request):
+        visit = _visit(request)
         return visit, None, _gone(visit, "", "office.sandbox.off")
-    form = await _form(request)
-    if visit.new_session or not visit.session.accepts(form.get("csrf")):
-        return visit, form, _csrf_refused(visit)
-    async with get_context(request).db.read() as conn:
-        if not await _logged_in(visit, conn):
-            return visit, form, _to_login(visit)
-    return visit, form, None
+    return await _checked_post(request)
 
 
 @router.post("/sandbox/clock")
