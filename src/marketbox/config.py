@@ -142,6 +142,16 @@ class Settings(BaseSettings):
     # How often the worker looks for letters to send.
     mail_poll_seconds: float = Field(default=5.0, gt=0)
 
+    # Who runs the platform and how a buyer reaches them: shown under every payment page, the
+    # confirmation and the status pages (docs/payment-page.md "Trust"). An empty value is not
+    # shown; with no name nor contact the block is left out.
+    operator_name: str = ""
+    operator_inn: str = ""
+    operator_ogrn: str = ""
+    operator_address: str = ""
+    support_email: str = ""
+    support_phone: str = ""
+
     @field_validator("smtp_url")
     @classmethod
     def _smtp_url_shape(cls, value: str) -> str:

@@ -44,6 +44,7 @@ class Line:
 class OrderView:
     id: str
     merchant_id: str
+    # The legal name when the merchant has one, else its display name (the receipt's seller).
     merchant_name: str
     merchant_inn: str
     number: str
@@ -54,6 +55,10 @@ class OrderView:
     # Joined as another merchant's add-on: the buyer may remove it before paying.
     is_addon: bool
     lines: list[Line]
+    # Who is paid, as every page names it: the point of sale and the order («Такси в аэропорт
+    # — Комфорт») or the merchant's display name, over the legal name (when it differs).
+    label: str = ""
+    legal_name: str = ""
 
     @property
     def visible_lines(self) -> list[Line]:
@@ -159,7 +164,7 @@ async def load(conn: AsyncConnection, container_id: str, *, record: bool = False
         expires_at=expires_at,
         expires_soon=expires_at is not None and expires_at - now < EXPIRES_SOON,
         language="en" if (main["language_id"] or "ru") == "en" else "ru",
-        shop_name=main["merchant_name"],
+        shop_name=main["merchant_name"] or main["merchant_legal_name"],
         customer=dict(main["customer"] or {}),
         invoice_setting=dict(main["invoice_setting"] or {}),
         payer=container["payer"],
@@ -186,6 +191,8 @@ def _order_view(row: Any, *, is_main: bool) -> OrderView:
         )
         for item in row["basket_items"] or []
     ]
+    display_name = row["merchant_name"] or row["merchant_legal_name"] or ""
+    legal_name = row["merchant_legal_name"] or ""
     return OrderView(
         id=row["id"],
         merchant_id=row["merchant_id"],
@@ -198,7 +205,20 @@ def _order_view(row: Any, *, is_main: bool) -> OrderView:
         is_main=is_main,
         is_addon=row["joined_as"] == "addon",
         lines=lines,
+        label=_label(row["shop_title"], row["description"], display_name),
+        legal_name=legal_name if legal_name != display_name else "",
     )
+
+
+def _label(shop_title: str | None, description: str, display_name: str) -> str:
+    """«Такси в аэропорт — Комфорт»: the point of sale the order came through and what the
+    order is (its description, when it says more than the title), else the merchant's name."""
+    if not shop_title:
+        return display_name
+    what = (description or "").strip()
+    if not what or what.casefold() in shop_title.casefold():
+        return shop_title
+    return f"{shop_title} — {what}"
 
 
 def _vat_lines(orders: list[OrderView]) -> list[VatLine]:

@@ -475,6 +475,7 @@ class _Page:
             "orders_url": self.url("orders.html"),
             "remove_url": self.url("remove"),
             "addons": self.addons,
+            "operator": operator_contacts(self.ctx.settings),
         }
         base.update(context)
         return _html(
@@ -550,6 +551,18 @@ def _not_found(request: Request, ctx: AppContext) -> HTMLResponse:
     lang = request.query_params.get("lang")
     context = {"lang": lang if lang in LANGS else "ru", "main_class": "page page--narrow"}
     return _html(ctx.settings, "not_found.html", context, status_code=404)
+
+
+def operator_contacts(settings: Settings) -> dict[str, str]:
+    """Who runs the platform and how to reach them, for the pages' footer (config.py)."""
+    return {
+        "name": settings.operator_name,
+        "inn": settings.operator_inn,
+        "ogrn": settings.operator_ogrn,
+        "address": settings.operator_address,
+        "support_email": settings.support_email,
+        "support_phone": settings.support_phone,
+    }
 
 
 def _html(
