@@ -59,7 +59,7 @@ def test_receipt_page_shows_the_fiscal_receipts(server: str, browser: Browser) -
     for width, height in ((390, 844), (1280, 800)):
         page.set_viewport_size({"width": width, "height": height})
         page.goto(f"{order['paymentUrl']}/receipt")
-        assert page.locator("h1").inner_text() == "Квитанция об оплате"
+        assert page.locator("h1").inner_text() == "Подтверждение оплаты (не кассовый чек)"
         cards = page.locator("article.fiscal")
         assert cards.count() == 2
         assert cards.nth(0).locator("h3").inner_text() == "Кассовый чек · Приход"

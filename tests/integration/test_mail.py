@@ -137,11 +137,11 @@ async def test_the_worker_sends_the_receipt_letter_by_smtp(
     box, port = mailbox
     async with shop(database_url, smtp_url=smtp_url(port), mail_poll_seconds=0.05) as s:
         page = await open_page(s.client, page_path(await new_order(s)))
-        assert "Пришлём чек на эту почту" in page.html  # a letter really leaves
+        assert "Пришлём подтверждение оплаты на эту почту" in page.html  # a letter really leaves
         order = await paid_order(s)
         [letter] = await letters(s.db, order["orderContainerId"])
         assert (letter["kind"], letter["status"]) == ("buyer_receipt", "pending")
-        assert "Чек будет отправлен на" in await success_text(s.client, order)
+        assert "Подтверждение оплаты будет отправлено на" in await success_text(s.client, order)
 
         stop = asyncio.Event()
         worker = asyncio.create_task(run_worker(s.settings, s.db, stop))
@@ -167,7 +167,7 @@ async def test_the_worker_sends_the_receipt_letter_by_smtp(
         amount = format_money(Decimal(str(order["amount"])), "RUB", "ru")
         assert f"оплачен: {amount}." in text
         assert f"{TEST_PUBLIC_URL}/order/{order['orderContainerId']}/receipt" in text
-        assert "Чек отправлен на" in await success_text(s.client, order)
+        assert "Подтверждение оплаты отправлено на" in await success_text(s.client, order)
 
 
 async def test_the_letter_is_in_english_for_an_english_order(
@@ -191,8 +191,8 @@ async def test_the_sandbox_without_smtp_captures_and_sends_nothing(
     async with shop(database_url) as s:
         assert s.settings.mail_delivery == "capture"
         page = await open_page(s.client, page_path(await new_order(s)))
-        assert "В песочнице письмо с чеком сохраняется, но не отправляется" in page.html
-        assert "Пришлём чек" not in page.html
+        assert "В песочнице письмо с подтверждением оплаты сохраняется, но не отправляется" in page.html
+        assert "Пришлём подтверждение" not in page.html
         order = await paid_order(s)
         assert await MailSender(s.settings, s.db).run_due() == {"captured": 1}
         [letter] = await letters(s.db, order["orderContainerId"])
@@ -201,8 +201,8 @@ async def test_the_sandbox_without_smtp_captures_and_sends_nothing(
         assert "Оплата счёта" in letter["subject"]
         assert box.messages == []
         html = await success_text(s.client, order)
-        assert "письмо с чеком для" in html and "сохранено, но не отправлено" in html
-        assert "Чек отправлен" not in html and "Чек будет отправлен" not in html
+        assert "письмо с подтверждением оплаты для" in html and "сохранено, но не отправлено" in html
+        assert "оплаты отправлено" not in html and "оплаты будет отправлено" not in html
 
 
 async def test_a_refusing_server_gets_retries_then_the_letter_fails(
@@ -218,7 +218,7 @@ async def test_a_refusing_server_gets_retries_then_the_letter_fails(
         [letter] = await letters(s.db, order["orderContainerId"])
         assert (letter["status"], letter["attempts"]) == ("pending", 1)
         assert "550" in letter["last_error"]
-        assert "Чек будет отправлен на" in await success_text(s.client, order)
+        assert "Подтверждение оплаты будет отправлено на" in await success_text(s.client, order)
         assert await sender.run_due() == {"pending": 1}
         assert await sender.run_due() == {"failed": 1}
         assert await sender.run_due() == {}
@@ -228,8 +228,8 @@ async def test_a_refusing_server_gets_retries_then_the_letter_fails(
         container = await container_row(s.db, order["orderContainerId"])
         assert container["status"] == "paid"  # the payment stands whatever the mail does
         html = await success_text(s.client, order)
-        assert "Не удалось отправить чек на" in html
-        assert "Чек отправлен" not in html and "Чек будет отправлен" not in html
+        assert "Не удалось отправить подтверждение оплаты на" in html
+        assert "оплаты отправлено" not in html and "оплаты будет отправлено" not in html
 
 
 async def test_production_without_smtp_promises_nothing(sqlite_url: str) -> None:
@@ -242,9 +242,9 @@ async def test_production_without_smtp_promises_nothing(sqlite_url: str) -> None
         [letter] = await letters(s.db, order["orderContainerId"])
         assert letter["status"] == "pending"  # waits for MARKETBOX_SMTP_URL
         html = await success_text(s.client, order)
-        assert "Чек" not in html.split('class="status-page__details"')[1].split("</section>")[0]
+        assert "отправ" not in html.split('class="status-page__details"')[1].split("</section>")[0]
         page = await open_page(s.client, page_path(await new_order(s)))
-        assert "Для связи по заказу" in page.html and "Пришлём чек" not in page.html
+        assert "Для связи по заказу" in page.html and "Пришлём подтверждение" not in page.html
 
 
 async def test_no_email_no_letter_and_no_text(sqlite_url: str) -> None:

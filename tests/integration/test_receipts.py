@@ -407,7 +407,7 @@ async def test_the_receipt_page_shows_the_fiscal_receipts(
     en = (await api.get(path, params={"lang": "en"})).text
 
     # The payment confirmation («Квитанция») and, apart from it, the fiscal receipts.
-    assert "Квитанция об оплате" in ru
+    assert "Подтверждение оплаты (не кассовый чек)" in ru
     assert ru.count('class="card receipt fiscal"') == 2
     assert "Кассовый чек" in ru and "Приход" in ru
     assert "Предоплата 100" in ru and "Полный расчёт" in ru
