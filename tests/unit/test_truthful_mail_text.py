@@ -117,3 +117,53 @@ def test_the_demo_shop_promises_no_letter() -> None:
 )
 def test_the_check_recognises_a_claim(claim: str) -> None:
     assert SPEAKS_OF_MAIL.search(claim)
+
+
+# --- the platform's payment confirmation is not a fiscal receipt (issue 10 item 2) -----------
+
+# What names the platform's confirmation or the letter that carries it: the page's title and
+# link, the success page's lines about the letter, the e-mail hint, the letter's own link line.
+CONFIRMATION_KEYS = (
+    "receipt.title",
+    "open_receipt",
+    "mail.receipt.link",
+    "office.mail.kind.buyer_receipt",
+    *sorted(STATE_CHECKED),
+)
+# Words that would pass the confirmation off as a 54-FZ receipt («чек», «квитанция», "receipt");
+# «не кассовый чек» / "not a fiscal receipt" and the fiscal receipts named as such are fine.
+CALLS_IT_A_RECEIPT = re.compile(r"чек|квитанц|receipt", re.IGNORECASE)
+DISCLAIMERS = re.compile(
+    r"не кассов\w* чек\w*|кассов\w* чек\w*|not a fiscal receipt|fiscal receipts?", re.IGNORECASE
+)
+
+
+def _catalogue(lang: str) -> dict[str, str]:
+    with (SRC / "locale" / lang / "LC_MESSAGES" / "marketbox.po").open("rb") as file:
+        return {str(m.id): str(m.string) for m in read_po(file) if isinstance(m.id, str)}
+
+
+@pytest.mark.parametrize("lang", ["ru", "en"])
+def test_the_payment_confirmation_is_never_called_a_receipt(lang: str) -> None:
+    catalogue = _catalogue(lang)
+    offenders = [
+        f"{key}: {catalogue[key]}"
+        for key in CONFIRMATION_KEYS
+        if CALLS_IT_A_RECEIPT.search(DISCLAIMERS.sub("", catalogue[key]))
+    ]
+    assert offenders == []
+
+
+def test_the_confirmation_page_says_it_is_not_a_fiscal_receipt() -> None:
+    assert "не кассовый чек" in _catalogue("ru")["receipt.title"]
+    assert "not a fiscal receipt" in _catalogue("en")["receipt.title"]
+    for lang in ("ru", "en"):
+        assert DISCLAIMERS.search(_catalogue(lang)["fiscal.lead"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Квитанция об оплате", "Чек отправлен на {email}", "Payment receipt", "Open receipt"],
+)
+def test_the_check_recognises_a_receipt_name(text: str) -> None:
+    assert CALLS_IT_A_RECEIPT.search(DISCLAIMERS.sub("", text))
