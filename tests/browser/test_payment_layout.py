@@ -418,4 +418,8 @@ def test_the_confirmation_is_not_called_a_receipt_and_no_letter_is_promised(
     labels = page.locator("[data-order-label]").all_inner_texts()
     assert labels[1] == "Такси в аэропорт — Комфорт"
     assert "ООО «Такси Плюс»" in page.locator(".receipt__merchant").nth(1).inner_text()
+    # «Без НДС» on the VAT-free lines of the confirmation (a column on desktop, folded on phones)
+    vat_free = page.locator(".receipt__merchant").first.locator("tr", has_text="Капучино")
+    assert "Без НДС" in vat_free.inner_text()
+    assert "Без НДС" not in page.locator(".receipt__merchant").first.locator("tr", has_text="Бизнес-зал").inner_text()
     assert problems == []
