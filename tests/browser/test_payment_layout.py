@@ -185,10 +185,12 @@ CONTENT = (
 # Boxes of content that overlap, with sticky elements put back in the flow (a sticky
 # element keeps its place in the flow, so static shows where it belongs).
 IN_FLOW_OVERLAPS = """(selector) => {
-  const sticky = [...document.querySelectorAll("body *")].filter(
-    (el) => ["sticky", "fixed"].includes(getComputedStyle(el).position));
-  const saved = sticky.map((el) => el.style.position);
-  sticky.forEach((el) => { if (getComputedStyle(el).position === "sticky") el.style.position = "static"; });
+  const sticky = [...document.querySelectorAll("body *")]
+    .filter((el) => getComputedStyle(el).position === "sticky");
+  sticky.forEach((el) => {
+    el.dataset.wasStyle = el.style.position;
+    el.style.position = "static";
+  });
   const shown = (el) => {
     const r = el.getBoundingClientRect();
     const cs = getComputedStyle(el);
@@ -197,41 +199,53 @@ IN_FLOW_OVERLAPS = """(selector) => {
   };
   const els = [...document.querySelectorAll(selector)].filter(shown);
   // Line boxes, not the bounding box: a link wrapped over two lines is two boxes.
-  const boxes = els.map((el) => [...el.getClientRects()].map((r) => [r.left, r.top + scrollY, r.right, r.bottom + scrollY]));
-  const meet = (a, b) => Math.min(a[2], b[2]) - Math.max(a[0], b[0]) > 2 && Math.min(a[3], b[3]) - Math.max(a[1], b[1]) > 2;
-  const name = (el) => el.tagName.toLowerCase() + (el.className && typeof el.className === "string" ? "." + el.className.split(" ")[0] : "") + " «" + (el.innerText || el.value || "").trim().slice(0, 30) + "»";
+  const boxes = els.map((el) => [...el.getClientRects()]
+    .map((r) => [r.left, r.top + scrollY, r.right, r.bottom + scrollY]));
+  const meet = (a, b) => Math.min(a[2], b[2]) - Math.max(a[0], b[0]) > 2
+    && Math.min(a[3], b[3]) - Math.max(a[1], b[1]) > 2;
+  const name = (el) => `${el.tagName.toLowerCase()}.${el.classList[0] || ""}`
+    + ` «${(el.innerText || el.value || "").trim().slice(0, 30)}»`;
   const found = [];
   for (let i = 0; i < els.length; i++) {
     for (let j = i + 1; j < els.length; j++) {
       if (els[i].contains(els[j]) || els[j].contains(els[i])) continue;
-      if (boxes[i].some((a) => boxes[j].some((b) => meet(a, b)))) found.push(name(els[i]) + " × " + name(els[j]));
+      if (boxes[i].some((a) => boxes[j].some((b) => meet(a, b)))) {
+        found.push(`${name(els[i])} × ${name(els[j])}`);
+      }
     }
   }
-  sticky.forEach((el, i) => { el.style.position = saved[i]; });
+  sticky.forEach((el) => { el.style.position = el.dataset.wasStyle; delete el.dataset.wasStyle; });
   return found;
 }"""
 
 # At the current scroll position: content under a sticky or fixed element. Allowed only
 # beneath an opaque bar at the top or bottom edge of the screen (content passes under it and
-# comes out as the page scrolls); `at_end` also refuses content under a bottom bar.
+# comes out as the page scrolls); `atEnd` also refuses content under a bottom bar.
 COVERED = """([selector, atEnd]) => {
-  const opaque = (el) => { const m = getComputedStyle(el).backgroundColor.match(/[\\d.]+/g); return m && (m.length < 4 || Number(m[3]) === 1); };
+  const opaque = (el) => {
+    const rgba = getComputedStyle(el).backgroundColor.match(/[\\d.]+/g);
+    return rgba && (rgba.length < 4 || Number(rgba[3]) === 1);
+  };
   const stuck = [...document.querySelectorAll("body *")].filter((el) => {
-    const cs = getComputedStyle(el); const r = el.getBoundingClientRect();
-    return ["sticky", "fixed"].includes(cs.position) && r.width > 1 && r.height > 1 && cs.visibility !== "hidden";
+    const cs = getComputedStyle(el);
+    const r = el.getBoundingClientRect();
+    return ["sticky", "fixed"].includes(cs.position) && r.width > 1 && r.height > 1
+      && cs.visibility !== "hidden";
   });
   const found = [];
   for (const bar of stuck) {
     const s = bar.getBoundingClientRect();
-    const topBar = s.top <= 1, bottomBar = s.bottom >= innerHeight - 1;
-    const allowed = opaque(bar) && (topBar || (bottomBar && !atEnd));
-    if (allowed) continue;
+    const topBar = s.top <= 1;
+    const bottomBar = s.bottom >= innerHeight - 1;
+    if (opaque(bar) && (topBar || (bottomBar && !atEnd))) continue;
     for (const el of document.querySelectorAll(selector)) {
-      if (bar.contains(el) || el.contains(bar) || el.closest("[hidden], .visually-hidden")) continue;
+      if (bar.contains(el) || el.contains(bar)) continue;
+      if (el.closest("[hidden], .visually-hidden")) continue;
       const under = [...el.getClientRects()].some((r) => r.width > 1 && r.height > 1
         && Math.min(r.right, s.right) - Math.max(r.left, s.left) > 2
         && Math.min(r.bottom, s.bottom) - Math.max(r.top, s.top) > 2);
-      if (under) found.push(`${scrollY}px: ${bar.className} over ${el.tagName.toLowerCase()} «${(el.innerText || "").trim().slice(0, 30)}»`);
+      const text = (el.innerText || "").trim().slice(0, 30);
+      if (under) found.push(`${scrollY}px: ${bar.className} over ${el.tagName} «${text}»`);
     }
   }
   return found;
@@ -273,7 +287,9 @@ def test_nothing_overlaps(server: Server, browser: Browser, orders: int, width: 
 
     assert overlaps(page) == []
     assert sideways_scroll(page) == 0
-    assert page.evaluate(CUT, "[data-total], .btn__amount, [data-order-label], [data-shop-name]") == []
+    assert (
+        page.evaluate(CUT, "[data-total], .btn__amount, [data-order-label], [data-shop-name]") == []
+    )
     if width in (390, 1280):
         # a phone's first screen (a full page would draw the sticky bar mid-page)
         screenshot(page, f"payment-page-{orders}-orders-{width}.png", full_page=width > 400)
@@ -291,7 +307,10 @@ def test_each_order_names_who_is_paid(server: Server, browser: Browser, width: i
         assert shop.inner_text() == labels[0] or shop.inner_text() in labels[0]
     # «Без НДС» on the VAT-free line, not on the line with VAT
     first = page.locator("[data-order]").first
-    assert first.locator(".cell", has_text="Капучино").locator("[data-vat-free]").inner_text() == "Без НДС"
+    assert (
+        first.locator(".cell", has_text="Капучино").locator("[data-vat-free]").inner_text()
+        == "Без НДС"
+    )
     assert first.locator(".cell", has_text="Бизнес-зал").locator("[data-vat-free]").count() == 0
     assert problems == []
 
@@ -356,7 +375,9 @@ def test_paying_shows_paying_in_a_button_that_stays_on_screen(
 
 
 def test_paying_spinner_stands_still_for_reduced_motion(server: Server, browser: Browser) -> None:
-    page, _ = open_page(browser, invoice(server, 1)["paymentUrl"], 390, 844, reduced_motion="reduce")
+    page, _ = open_page(
+        browser, invoice(server, 1)["paymentUrl"], 390, 844, reduced_motion="reduce"
+    )
     page.evaluate("document.querySelector('[data-pay-button]').setAttribute('aria-busy', 'true')")
     spinner = page.locator("[data-pay-button] .btn__spinner")
     assert spinner.is_visible()
@@ -394,7 +415,9 @@ def test_confirmation_and_status_pages_never_scroll_sideways_nor_cut_amounts(
     for name, url in pages.items():
         page, problems = open_page(browser, url, width, 844)
         assert sideways_scroll(page) == 0, name
-        amounts = ".status-page__amount, .receipt__total > *, .receipt__table .num, [data-order-label]"
+        amounts = (
+            ".status-page__amount, .receipt__total > *, .receipt__table .num, [data-order-label]"
+        )
         assert page.evaluate(CUT, amounts) == [], name
         assert page.evaluate(IN_FLOW_OVERLAPS, CONTENT) == [], name
         if width in (390, 1280) and name in ("success", "receipt"):
@@ -421,5 +444,10 @@ def test_the_confirmation_is_not_called_a_receipt_and_no_letter_is_promised(
     # «Без НДС» on the VAT-free lines of the confirmation (a column on desktop, folded on phones)
     vat_free = page.locator(".receipt__merchant").first.locator("tr", has_text="Капучино")
     assert "Без НДС" in vat_free.inner_text()
-    assert "Без НДС" not in page.locator(".receipt__merchant").first.locator("tr", has_text="Бизнес-зал").inner_text()
+    assert (
+        "Без НДС"
+        not in page.locator(".receipt__merchant")
+        .first.locator("tr", has_text="Бизнес-зал")
+        .inner_text()
+    )
     assert problems == []

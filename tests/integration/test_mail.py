@@ -191,7 +191,10 @@ async def test_the_sandbox_without_smtp_captures_and_sends_nothing(
     async with shop(database_url) as s:
         assert s.settings.mail_delivery == "capture"
         page = await open_page(s.client, page_path(await new_order(s)))
-        assert "В песочнице письмо с подтверждением оплаты сохраняется, но не отправляется" in page.html
+        assert (
+            "В песочнице письмо с подтверждением оплаты сохраняется, но не отправляется"
+            in page.html
+        )
         assert "Пришлём подтверждение" not in page.html
         order = await paid_order(s)
         assert await MailSender(s.settings, s.db).run_due() == {"captured": 1}
@@ -201,7 +204,9 @@ async def test_the_sandbox_without_smtp_captures_and_sends_nothing(
         assert "Оплата счёта" in letter["subject"]
         assert box.messages == []
         html = await success_text(s.client, order)
-        assert "письмо с подтверждением оплаты для" in html and "сохранено, но не отправлено" in html
+        assert (
+            "письмо с подтверждением оплаты для" in html and "сохранено, но не отправлено" in html
+        )
         assert "оплаты отправлено" not in html and "оплаты будет отправлено" not in html
 
 

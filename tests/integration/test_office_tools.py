@@ -72,7 +72,10 @@ async def test_a_sandbox_payment_leaves_the_buyers_letter_in_the_mail_view(
     assert "ivan@example.com" in letter.text
     assert f"/order/{order['orderContainerId']}/receipt" in letter.text
     english = await api.get("/office/mail?lang=en")
-    assert "Buyer's payment confirmation" in english.text or "Buyer&#39;s payment confirmation" in english.text
+    assert (
+        "Buyer's payment confirmation" in english.text
+        or "Buyer&#39;s payment confirmation" in english.text
+    )
     assert "1 letter found" in english.text
     # Filtered by a status it does not have: not listed.
     assert 'data-mail="buyer_receipt"' not in (await api.get("/office/mail?status=failed")).text

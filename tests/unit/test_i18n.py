@@ -146,7 +146,11 @@ def test_russian_messages_follow_typography(key: str) -> None:
         ("method.card", "Банковская карта", "Bank card"),
         ("success.title", "Оплата прошла", "Payment successful"),
         ("fail.title", "Оплата не прошла", "Payment failed"),
-        ("receipt.title", "Подтверждение оплаты (не кассовый чек)", "Payment confirmation (not a fiscal receipt)"),
+        (
+            "receipt.title",
+            "Подтверждение оплаты (не кассовый чек)",
+            "Payment confirmation (not a fiscal receipt)",
+        ),
         ("addon.added", "Добавлено", "Added"),
         ("suborder", "Доп. услуга", "Add-on"),
         ("marketplace", "Маркетплейс", "Marketplace"),
@@ -166,7 +170,9 @@ def test_t_default_locale_is_russian() -> None:
 
 def test_t_fills_placeholders() -> None:
     assert t("invoice_number", "ru", number="123-1") == f"Счёт №{NBSP}123-1"
-    assert t("receipt.sent_to", "en", email="a…@mail.ru") == "Payment confirmation sent to a…@mail.ru"
+    assert (
+        t("receipt.sent_to", "en", email="a…@mail.ru") == "Payment confirmation sent to a…@mail.ru"
+    )
 
 
 @pytest.mark.parametrize(
