@@ -1,6 +1,6 @@
 """The buyer's receipt page in headless Chromium (live uvicorn, SQLite): after a card payment
-and a shipment, the payment confirmation («Квитанция») is followed by the 54-FZ fiscal receipts
-(«Кассовый чек»), readable at 390 px without sideways scrolling and at 1280 px.
+and a shipment, the payment confirmation («Подтверждение оплаты») is followed by the 54-FZ
+fiscal receipts («Кассовый чек»), readable at 390 px without sideways scrolling and at 1280 px.
 
 Set MARKETBOX_SCREENSHOT_DIR to keep screenshots of the page at 390x844 and 1280x800."""
 

@@ -406,7 +406,7 @@ async def test_the_receipt_page_shows_the_fiscal_receipts(
     ru = (await api.get(path)).text
     en = (await api.get(path, params={"lang": "en"})).text
 
-    # The payment confirmation («Квитанция») and, apart from it, the fiscal receipts.
+    # The payment confirmation («Подтверждение оплаты») and, apart from it, the fiscal receipts.
     assert "Подтверждение оплаты (не кассовый чек)" in ru
     assert ru.count('class="card receipt fiscal"') == 2
     assert "Кассовый чек" in ru and "Приход" in ru

@@ -380,8 +380,8 @@ async def fail_page(request: Request, container_id: str) -> Response:
 
 @router.get("/order/{container_id}/receipt")
 async def receipt_page(request: Request, container_id: str) -> Response:
-    """The payment confirmation («Квитанция об оплате») and, apart from it, the 54-FZ fiscal
-    receipts («Кассовый чек») issued for the invoice (docs/receipts.md)."""
+    """The payment confirmation («Подтверждение оплаты (не кассовый чек)») and, apart from it,
+    the 54-FZ fiscal receipts («Кассовый чек») issued for the invoice (docs/receipts.md)."""
     return await _render_paid(
         request, container_id, "receipt.html", "page page--receipt", fiscal=True
     )

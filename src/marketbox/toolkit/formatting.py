@@ -266,7 +266,7 @@ def plural(n: int | Decimal, forms: Sequence[str], locale: str = "ru") -> str:
 
 
 def mask_email(email: str | None) -> str:
-    """«alice@mail.ru» -> «a…@mail.ru», for «Чек отправлен на …»."""
+    """«alice@mail.ru» -> «a…@mail.ru», for «Подтверждение оплаты отправлено на …»."""
     if not email:
         return ""
     local, at, domain = email.strip().partition("@")
