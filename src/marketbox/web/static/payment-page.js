@@ -20,11 +20,11 @@ function setBusy(busy) {
 
 // --- live checks -------------------------------------------------------------------------
 // The same rules as the server's (payments/sandbox.py check_card, payment_page/forms.py), in
-// the server's words (#pay-form-texts); the server checks everything again behind them.
+// the server's words (the form's data-live-texts); the server checks everything again behind them.
 
 const EMAIL_RE = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 const MAX_YEARS_AHEAD = 20;
-// First digits -> brand (the names are in #pay-form-texts for Мир / Mir).
+// First digits -> brand (Мир / Mir is named in data-live-texts).
 const BRANDS = [
   { key: "mir", test: (d) => /^220[0-4]/.test(d) },
   { key: "visa", test: (d) => d.startsWith("4") },
@@ -35,9 +35,8 @@ const BRANDS = [
 ];
 
 function readTexts() {
-  const node = document.getElementById("pay-form-texts");
   try {
-    return node ? JSON.parse(node.textContent) : {};
+    return form ? JSON.parse(form.dataset.liveTexts || "{}") : {};
   } catch {
     return {};
   }
