@@ -2,7 +2,10 @@
 
     GET  /                          home: search (q), result count, cards, «Показать ещё» (?page=)
     GET  /marketplace/shop/{id}     point of sale; its order-mode mini-app in the host bridge;
-                                    ?path=<URL on a mini-app origin> opens that URL in the frame
+                                    ?path=<URL on a mini-app origin> opens that URL in the frame;
+                                    ?payment=<invoice> shows how its payment ended (a decline
+                                    and why, or the receipt link) and sends the mini-app
+                                    `paymentResult`
     GET  /marketplace/offers        running special offers
     GET  /marketplace/buyer         contact details form; POST saves them in the signed cookie
     GET  /marketplace/static/{f}    the page's ES module
@@ -25,6 +28,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from marketbox import parsing
 from marketbox.marketplace import host, miniapp, session, texts
 from marketbox.marketplace import service as marketplace_service
+from marketbox.payment_page import declines
 from marketbox.toolkit.formatting import register_filters
 from marketbox.toolkit.i18n import register_i18n
 from marketbox.web import headers as web_headers
@@ -165,8 +169,14 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
         pos_id = parsing.parse_int(shop_id, minimum=1, maximum=parsing.INT32_MAX)
     except parsing.ParseError:
         return _not_found(request)
+    payment = None
     async with _db(request).read() as conn:
         pos = await marketplace_service.public_point_of_sale(conn, pos_id)
+        # ?payment=<invoice>: the payment page sent the buyer back here (payment_page/views.py
+        # _back_to_shop); say how the payment ended and hand it to the mini-app.
+        payment_id = request.query_params.get("payment")
+        if pos is not None and pos.has_order_app and payment_id:
+            payment = await declines.outcome(conn, payment_id, shop_id=pos.id)
     if pos is None:
         return _not_found(request)
     lang, _ = page_locale(request)
@@ -189,10 +199,12 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
             buyer=buyer,
             payment_url_prefix=_settings(request).payment_url_prefix,
         )
+    if frame is not None and payment is not None:
+        frame["paymentResult"] = payment.result
     response = _render(
         request,
         "marketplace/point_of_sale.html",
-        {"pos": pos, "frame": frame, "buyer": buyer},
+        {"pos": pos, "frame": frame, "buyer": buyer, "payment": payment},
     )
     if frame is not None:
         # The default page policy frames nothing but our own pages: add the mini-app's origins.

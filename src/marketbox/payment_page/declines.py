@@ -9,11 +9,15 @@ page and its form, the marketplace shell around an order-mode mini-app; docs/pay
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page import repository
 from marketbox.payment_page.invoice import Invoice
 from marketbox.payments import sandbox
+from marketbox.payments.errors import ContainerNotFound
 from marketbox.toolkit.i18n import N_
 
 REASONS = {
@@ -47,3 +51,30 @@ def payment_result(invoice: Invoice) -> str:
     if invoice.status in ("canceled", "expired"):
         return invoice.status
     return "pending"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an invoice's payment ended, for the marketplace shell around an order-mode
+    mini-app (docs/marketplace.md "After the payment")."""
+
+    invoice: Invoice
+    result: str  # paymentResult status
+    reason: str | None  # message key of the last decline while the invoice is still payable
+
+    @property
+    def declined(self) -> bool:
+        return self.result == "pending" and self.reason is not None
+
+
+async def outcome(conn: AsyncConnection, container_id: str, *, shop_id: int) -> Outcome | None:
+    """The outcome of an invoice whose main order belongs to the point of sale `shop_id`; None
+    for an unknown invoice or another point of sale's (the shell then shows nothing)."""
+    try:
+        invoice = await invoice_model.load(conn, container_id)
+    except ContainerNotFound:
+        return None
+    if invoice.shop_id != shop_id:
+        return None
+    reason = await last_decline_reason(conn, invoice.id) if invoice.is_payable else None
+    return Outcome(invoice, payment_result(invoice), reason)
