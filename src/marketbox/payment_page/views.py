@@ -23,6 +23,7 @@ strict Content-Security-Policy, whose frame-src lists the add-ons' mini-app orig
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from collections.abc import Sequence
@@ -578,7 +579,7 @@ class _Page:
             test_cards=sandbox.TEST_CARDS,
             card_values=card_values or {},
             decline_reason=self.decline_reason,
-            live_texts=_live_texts(lang),
+            live_texts=json.dumps(_live_texts(lang), ensure_ascii=False, sort_keys=True),
         )
         _set_token(response, token, self.ctx.settings)
         return response
