@@ -11,6 +11,10 @@ items 3, 4 and 8):
 
 Set MARKETBOX_SCREENSHOT_DIR to keep screenshots."""
 
+# The module-scoped `loop` and `world` fixtures come from test_flows (imported by name, so test
+# parameters named `world` shadow the import on purpose).
+# ruff: noqa: F811
+
 from __future__ import annotations
 
 import re
