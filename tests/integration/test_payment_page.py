@@ -688,3 +688,45 @@ async def test_success_url_of_the_points_mini_app_opens_in_the_marketplace_shell
         }
     else:
         assert location == success_url
+
+
+async def test_the_shell_says_why_a_payment_failed_and_hands_the_mini_app_its_result(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    from urllib.parse import urlsplit
+
+    from marketbox.marketplace import service as marketplace_service
+    from marketbox.merchants.service import DEMO_MERCHANT_ID
+
+    app = {"url": "https://lounge.example/", "modes": ["order"]}
+    async with db.transaction() as conn:
+        point = await marketplace_service.create_point_of_sale(
+            conn, merchant_id=DEMO_MERCHANT_ID, title="Lounge", mini_app=app
+        )
+        other = await marketplace_service.create_point_of_sale(
+            conn, merchant_id=DEMO_MERCHANT_ID, title="Other", mini_app=app
+        )
+    order = await create(
+        api,
+        shopId=point["id"],
+        failUrl="https://lounge.example/fail",
+        successUrl="https://lounge.example/ok",
+        languageId="en",
+    )
+
+    declined = await pay(api, order, card_number="4000 0000 0000 9995")
+    shell = await api.get(declined.headers["location"])
+    elsewhere = await api.get(
+        f"/marketplace/shop/{other['id']}?payment={order['orderContainerId']}"
+    )
+    paid = await pay(api, order)
+    after = await api.get(paid.headers["location"])
+
+    assert urlsplit(declined.headers["location"]).path == f"/marketplace/shop/{point['id']}"
+    assert "Insufficient funds on the card" in shell.text  # the invoice's language, en
+    assert '"paymentResult":"pending"' in shell.text.replace(" ", "")
+    assert f"/order/{order['orderContainerId']}?lang=en" in shell.text  # «Try again»
+    assert "Insufficient funds" not in elsewhere.text  # another point's shell shows nothing
+    assert "paymentResult" not in elsewhere.text
+    assert '"paymentResult":"completed"' in after.text.replace(" ", "")
+    assert f"/order/{order['orderContainerId']}/receipt?lang=en" in after.text
