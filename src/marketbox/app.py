@@ -110,9 +110,10 @@ def create_app(
     )
     app.state.ctx = ctx
     # Added innermost first: a request meets RequestId, (RequestObserver,) SecurityHeaders,
-    # HeadAsGet, Compression (HTML), BodySizeLimit, IPRateLimit, Idempotency, (RouteMarker,) then the routes; every
-    # answer, refusals included, gets the id and headers (and is counted and logged), and a
-    # replayed answer is the stored one, bounded like any other request.
+    # HeadAsGet, Compression (HTML), BodySizeLimit, IPRateLimit, Idempotency, (RouteMarker,)
+    # then the routes; every answer, refusals included, gets the id and headers (and is
+    # counted and logged), and a replayed answer is the stored one, bounded like any other
+    # request.
     observe = settings.metrics_enabled or settings.access_log
     if observe:
         app.add_middleware(web_metrics.RouteMarker)

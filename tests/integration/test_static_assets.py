@@ -47,7 +47,9 @@ async def test_static_files_come_compressed_as_the_client_accepts(
     client: httpx.AsyncClient, accept: str, encoding: str
 ) -> None:
     plain = (SRC / "web" / "static" / "marketbox.css").read_bytes()
-    async with client.stream("GET", hashed("marketbox.css"), headers={"Accept-Encoding": accept}) as answer:
+    async with client.stream(
+        "GET", hashed("marketbox.css"), headers={"Accept-Encoding": accept}
+    ) as answer:
         raw = b"".join([chunk async for chunk in answer.aiter_raw()])
     assert answer.headers["content-encoding"] == encoding
     assert answer.headers["vary"] == "Accept-Encoding"

@@ -5,7 +5,7 @@
                                     ?path=<URL on a mini-app origin> opens that URL in the frame
     GET  /marketplace/offers        running special offers
     GET  /marketplace/buyer         contact details form; POST saves them in the signed cookie
-    GET  /marketplace/static/{f}    the page's ES module (served by web/assets.py, mounted in app.py)
+    GET  /marketplace/static/{f}    the page's ES module (served by web/assets.py)
 
 Language: ``?lang=ru|en`` (remembered in the ``lang`` cookie), else the cookie, else Russian.
 """

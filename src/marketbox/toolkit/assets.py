@@ -36,9 +36,11 @@ COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/sv
 BEST_QUALITY_UP_TO = 256 * 1024
 ENCODINGS = ("br", "gzip")
 
-# A quoted or url()-wrapped absolute path in a script or stylesheet: '/static/x.js', url(/static/y.svg).
+# A quoted or url()-wrapped absolute path in a script or stylesheet: '/static/x.js'.
 _REFERENCE = re.compile(r"""(?P<open>['"(])(?P<path>/[A-Za-z0-9_./-]+)(?P<close>['")])""")
-_HASHED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{%d})(?P<suffix>\.[A-Za-z0-9]+)$" % HASH_LENGTH)
+_HASHED = re.compile(
+    rf"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{{{HASH_LENGTH}}})(?P<suffix>\.[A-Za-z0-9]+)$"
+)
 
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("image/svg+xml", ".svg")
@@ -98,7 +100,9 @@ class AssetRegistry:
 
     def __init__(self, directories: Iterable[tuple[str, Path, bool]]) -> None:
         # (URL prefix, directory, whether references inside its files are rewritten)
-        self._directories = [(prefix.rstrip("/"), path, rewrite) for prefix, path, rewrite in directories]
+        self._directories = [
+            (prefix.rstrip("/"), path, rewrite) for prefix, path, rewrite in directories
+        ]
         self._by_url: dict[str, Asset] | None = None
         self._by_hashed_url: dict[str, Asset] = {}
         self._lock = threading.Lock()
@@ -159,7 +163,9 @@ class AssetRegistry:
                 body = _rewrite(body, lambda ref: _hashed_reference(ref, url, visiting))
             digest = hashlib.sha256(body).hexdigest()[:HASH_LENGTH]
             stem, dot, suffix = url.rpartition(".")
-            hashed_url = f"{stem}.{digest}.{suffix}" if dot and "/" not in suffix else f"{url}.{digest}"
+            hashed_url = (
+                f"{stem}.{digest}.{suffix}" if dot and "/" not in suffix else f"{url}.{digest}"
+            )
             asset = Asset(url, hashed_url, body, media_type, digest)
             built[url] = asset
             return asset

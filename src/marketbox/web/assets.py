@@ -48,7 +48,7 @@ def register(env: jinja2.Environment) -> None:
 
 
 def preferred_encoding(accept_encoding: str) -> str | None:
-    """"br" or "gzip" if the client takes it (q > 0), brotli first; None for identity."""
+    """ "br" or "gzip" if the client takes it (q > 0), brotli first; None for identity."""
     accepted: dict[str, float] = {}
     for part in accept_encoding.lower().split(","):
         name, _, params = part.strip().partition(";")
@@ -103,7 +103,9 @@ class StaticAssets:
         # Below a Mount, `root_path` ends with the mount's prefix and `path` is the full path.
         path, root_path = scope["path"], scope.get("root_path", "")
         below = path[len(root_path) :] if root_path and path.startswith(root_path) else path
-        found = self.registry.find(self.prefix + below) if request.method in ("GET", "HEAD") else None
+        found = (
+            self.registry.find(self.prefix + below) if request.method in ("GET", "HEAD") else None
+        )
         if found is None:
             response = Response("Not Found", status_code=404, media_type="text/plain")
         else:
@@ -178,4 +180,3 @@ class CompressionMiddleware:
             headers["Content-Length"] = str(len(body))
         await send({**start, "headers": headers.raw})
         await send({"type": "http.response.body", "body": body, "more_body": False})
-
