@@ -11,6 +11,10 @@ Our own scripts and stylesheets name each other by their plain URL (`import … 
 hashing the file, so a page and everything it pulls in come from the cache on a repeat visit,
 and a changed dependency changes the name of every file that imports it.
 
+Our scripts and stylesheets are served without their comments (`strip_comments`): they are
+written for readers (a third of bridge.js is its manual), and on a bad network every kilobyte
+counts. Nothing else changes: no renaming, no reformatting of code.
+
 Bodies are compressed (brotli, gzip) on first demand and kept: never once per request.
 """
 
@@ -160,6 +164,7 @@ class AssetRegistry:
             body = file.read_bytes()
             media_type = media_type_of(file.name)
             if rewrite and media_type.startswith(("text/javascript", "text/css")):
+                body = strip_comments(body, css=media_type.startswith("text/css"))
                 body = _rewrite(body, lambda ref: _hashed_reference(ref, url, visiting))
             digest = hashlib.sha256(body).hexdigest()[:HASH_LENGTH]
             stem, dot, suffix = url.rpartition(".")
@@ -191,6 +196,41 @@ def _rewrite(body: bytes, hashed: Callable[[str], str | None]) -> bytes:
         return f"{match['open']}{new}{match['close']}"
 
     return _REFERENCE.sub(replace, text).encode("utf-8")
+
+
+_CSS_COMMENT = re.compile(rb"/\*.*?\*/", re.DOTALL)
+_CSS_SPACE = re.compile(rb"\s+")
+_CSS_AROUND = re.compile(rb"\s*([{};])\s*")
+
+
+def strip_comments(body: bytes, *, css: bool) -> bytes:
+    """`body` without its comments (and, for CSS, without runs of white space).
+
+    CSS: every `/* … */` goes (our stylesheets put none inside a string). JavaScript, where a
+    full parser would be needed to be sure of a comment anywhere: only whole lines that are
+    comments (`// …`, and `/* … */` blocks opening a line and closing at a line's end), and not
+    at all in a file with a template literal spanning lines, whose lines are text.
+    """
+    if css:
+        text = _CSS_COMMENT.sub(b"", body)
+        return _CSS_AROUND.sub(rb"\1", _CSS_SPACE.sub(b" ", text)).strip() + b"\n"
+    lines = body.split(b"\n")
+    if any(line.count(b"`") % 2 for line in lines):
+        return body
+    kept: list[bytes] = []
+    in_block = False
+    for line in lines:
+        bare = line.strip()
+        if in_block or bare.startswith(b"/*"):
+            closes = bare.find(b"*/", 0 if in_block else 2)
+            if closes not in (-1, len(bare) - 2):
+                return body  # code after a comment on its line: keep the file as written
+            in_block = closes == -1
+        elif bare and not bare.startswith(b"//"):
+            kept.append(line)
+    if in_block:  # an unclosed block: not what we thought, keep the file as written
+        return body
+    return b"\n".join(kept) + b"\n"
 
 
 def _full_path(path: str) -> str:
