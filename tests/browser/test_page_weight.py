@@ -11,9 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from bench.page_weight import FIRST_VISIT_BYTES, measure_payment_page
 from playwright.sync_api import Browser
 
-from bench.page_weight import FIRST_VISIT_BYTES, measure_payment_page
 from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants import service as merchants_service
 from marketbox.storage.db import Database
