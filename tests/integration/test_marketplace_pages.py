@@ -195,7 +195,8 @@ async def test_point_of_sale_page_hosts_its_order_mini_app(
             "private": {"metaData": []},
         },
     }
-    assert '<script type="module" src="/marketplace/static/pos-page.js"></script>' in page.text
+    pos_page = ASSETS.url("/marketplace/static/pos-page.js")
+    assert f'<script type="module" src="{pos_page}"></script>' in page.text
     assert "data-pos-miniapp" in page.text
     assert shop["token"] not in page.text
     # no inline scripts: every <script> is a module file or a JSON block
