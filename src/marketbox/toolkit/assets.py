@@ -81,6 +81,9 @@ class Asset:
     def compressible(self) -> bool:
         return self.media_type.startswith(COMPRESSIBLE) and len(self.body) > 256
 
+    def is_encoded(self, encoding: str) -> bool:
+        return encoding in self._encoded
+
     def encoded(self, encoding: str) -> bytes:
         """The body in `encoding`, compressed on the first call and then kept."""
         found = self._encoded.get(encoding)

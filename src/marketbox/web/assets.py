@@ -15,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.requests import Request
 from starlette.responses import Response
@@ -48,7 +49,8 @@ def register(env: jinja2.Environment) -> None:
 
 
 def preferred_encoding(accept_encoding: str) -> str | None:
-    """ "br" or "gzip" if the client takes it (q > 0), brotli first; None for identity."""
+    """The encoding to answer in: "br" or "gzip" if the client takes it (q > 0), brotli
+    first; None for none (identity)."""
     accepted: dict[str, float] = {}
     for part in accept_encoding.lower().split(","):
         name, _, params = part.strip().partition(";")
@@ -109,6 +111,11 @@ class StaticAssets:
         if found is None:
             response = Response("Not Found", status_code=404, media_type="text/plain")
         else:
+            encoding = preferred_encoding(request.headers.get("accept-encoding", ""))
+            if found.asset.compressible and encoding and not found.asset.is_encoded(encoding):
+                # The first request for this file in this encoding compresses it (up to a few
+                # hundred ms for Swagger UI's bundle): off the event loop.
+                await run_in_threadpool(found.asset.encoded, encoding)
             cache = IMMUTABLE if found.hashed else SHORT
             response = asset_response(found, request.headers, cache_control=cache)
         await response(scope, receive, send)
