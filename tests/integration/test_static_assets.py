@@ -15,9 +15,12 @@ import pytest
 from marketbox.storage.db import Database
 from marketbox.toolkit.assets import strip_comments
 from marketbox.web.assets import ASSETS
+from tests.conftest import body, read
 from tests.integration.test_security_headers import urls
+from tests.support.builders import order_payload
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "marketbox"
+ORDERS = "/v3/billing/api/order/order"
 IMMUTABLE = "public, max-age=31536000, immutable"
 HASHED = re.compile(r"\.[0-9a-f]{8}\.(css|js|svg|ico)$")
 ASSET_TAG = re.compile(r'<(?:link|script)\b[^>]*?\b(?:href|src)="([^"]+)"')
@@ -156,3 +159,19 @@ async def test_every_page_names_its_assets_by_hashed_urls_that_resolve(
         answer = await api.get(asset)
         assert answer.status_code == 200, asset
         assert answer.headers["cache-control"] == IMMUTABLE
+
+
+async def test_the_payment_page_comes_compressed_with_its_own_headers(
+    api: httpx.AsyncClient,
+) -> None:
+    order = read(await api.post(ORDERS, content=body(order_payload())))["data"]
+    path = httpx.URL(order["paymentUrl"]).path
+    async with api.stream("GET", path, headers={"Accept-Encoding": "br, gzip"}) as answer:
+        raw = b"".join([chunk async for chunk in answer.aiter_raw()])
+    assert answer.status_code == 200
+    assert answer.headers["content-encoding"] == "br"
+    assert answer.headers["cache-control"] == "no-store"
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    html = brotli.decompress(raw).decode()
+    assert 'name="csrf_token"' in html
+    assert len(raw) < len(html.encode()) / 3
