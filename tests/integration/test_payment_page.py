@@ -26,6 +26,7 @@ from marketbox.storage.tables import (
     payments,
 )
 from marketbox.toolkit.i18n import t
+from marketbox.web.assets import ASSETS
 from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, body, make_settings, read
 from tests.support.builders import basket_item, order_payload
 
@@ -158,8 +159,9 @@ async def test_page_is_strict_csp_friendly(api: httpx.AsyncClient) -> None:
     assert response.headers["cache-control"] == "no-store"
     assert re.search(r"<script(?![^>]*\bsrc=)", response.text) is None
     assert " style=" not in response.text and "<style" not in response.text
-    assert '<script type="module" src="/static/payment-page.js">' in response.text
-    assert (await api.get("/static/payment-page.js")).status_code == 200
+    script = ASSETS.url("payment-page.js")  # its content-hashed URL (web/assets.py)
+    assert f'<script type="module" src="{script}">' in response.text
+    assert (await api.get(script)).status_code == 200
 
 
 async def test_language_follows_the_order_and_the_switch(api: httpx.AsyncClient) -> None:

@@ -8,7 +8,7 @@
                                     `paymentResult`
     GET  /marketplace/offers        running special offers
     GET  /marketplace/buyer         contact details form; POST saves them in the signed cookie
-    GET  /marketplace/static/{f}    the page's ES module
+    GET  /marketplace/static/{f}    the page's ES module (served by web/assets.py)
 
 Language: ``?lang=ru|en`` (remembered in the ``lang`` cookie), else the cookie, else Russian.
 """
@@ -23,7 +23,7 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import parsing
 from marketbox.marketplace import host, miniapp, session, texts
@@ -31,14 +31,13 @@ from marketbox.marketplace import service as marketplace_service
 from marketbox.payment_page import declines
 from marketbox.toolkit.formatting import register_filters
 from marketbox.toolkit.i18n import register_i18n
+from marketbox.web import assets
 from marketbox.web import headers as web_headers
 
 router = APIRouter(include_in_schema=False)
 
 _HERE = Path(__file__).parent
 _WEB_TEMPLATES = _HERE.parent / "web" / "templates"
-STATIC_DIR = _HERE / "static"
-STATIC_FILES = {"pos-page.js": "text/javascript; charset=utf-8"}
 
 PAGE_SIZE = 24
 MAX_PAGE = 50
@@ -61,6 +60,7 @@ register_filters(templates)
 register_i18n(templates)
 texts.register(templates)
 templates.globals["script_json"] = host.script_json
+assets.register(templates)
 
 
 def _settings(request: Request) -> Any:
@@ -292,11 +292,3 @@ async def save_buyer(request: Request) -> Response:
         secure=settings.mode == "production",
     )
     return response
-
-
-@router.get("/marketplace/static/{name}")
-async def static_file(name: str) -> Response:
-    media_type = STATIC_FILES.get(name)
-    if media_type is None:
-        return Response("Not found", status_code=404, media_type="text/plain")
-    return FileResponse(STATIC_DIR / name, media_type=media_type)

@@ -52,6 +52,7 @@ from marketbox.payments.errors import AmountChanged, ContainerNotFound, Containe
 from marketbox.receipts import service as receipts_service
 from marketbox.toolkit.formatting import format_money, register_filters
 from marketbox.toolkit.i18n import N_, register_i18n, t
+from marketbox.web import assets
 from marketbox.web import headers as web_headers
 from marketbox.web.context import AppContext, get_context
 from marketbox.web.envelope import JSONResponse
@@ -73,6 +74,7 @@ env = jinja2.Environment(
 register_filters(env)
 register_i18n(env)
 env.globals["script_json"] = host.script_json
+assets.register(env)
 
 LANGS = ("ru", "en")
 # Tag 1212 codes the receipt page names; others print as their number ("fiscal.subject.other").
