@@ -408,7 +408,7 @@ def test_confirmation_and_status_pages_never_scroll_sideways_nor_cut_amounts(
 ) -> None:
     pages = {
         "success": f"{paid['paid']}/success",
-        "receipt": f"{paid['paid']}/receipt",
+        "confirmation": f"{paid['paid']}/receipt",
         "status": paid["paid"],
         "fail": f"{paid['declined']}/fail",
     }
@@ -420,7 +420,7 @@ def test_confirmation_and_status_pages_never_scroll_sideways_nor_cut_amounts(
         )
         assert page.evaluate(CUT, amounts) == [], name
         assert page.evaluate(IN_FLOW_OVERLAPS, CONTENT) == [], name
-        if width in (390, 1280) and name in ("success", "receipt"):
+        if width in (390, 1280) and name in ("success", "confirmation"):
             screenshot(page, f"{name}-{width}.png")
         assert problems == [], name
         page.context.close()
