@@ -52,8 +52,10 @@ class DriverStatement:
             return
         sql, order = self._prepare(conn.dialect)
         args = [
-            value if process is None or value is None else process(value)
-            for value, process in ((params.get(name), process) for name, process in order)
+            process(params[name]) if process is not None and params.get(name) is not None
+            # A parameter the caller left out is NULL, as SQLAlchemy would bind it.
+            else params.get(name)
+            for name, process in order
         ]
         try:
             await driver.execute(sql, *args)
@@ -65,7 +67,14 @@ async def _autocommit_driver(conn: AsyncConnection) -> asyncpg.Connection[Any] |
     """The asyncpg connection under `conn` when it is in autocommit; else None."""
     if conn.dialect.name != "postgresql":
         return None
-    adapted = (await conn.get_raw_connection()).dbapi_connection
+    sync = conn.sync_connection
+    # A connection checked out and not invalidated holds its pooled connection: reading it
+    # needs no I/O (get_raw_connection() would spawn a greenlet for the same attribute).
+    if sync is not None and not sync.closed and not sync.invalidated:
+        pooled = sync.connection
+    else:
+        pooled = await conn.get_raw_connection()
+    adapted = pooled.dbapi_connection
     if not getattr(adapted, "autocommit", False):
         return None
     driver: asyncpg.Connection[Any] = adapted.driver_connection  # type: ignore[union-attr]
