@@ -32,7 +32,11 @@ def loads(data: bytes | str, *, max_depth: int | None = None) -> Any:
     """Parse JSON with exact Decimals; with `max_depth`, deeper documents are refused before
     parsing (JSONDecodeError, like any other malformed input)."""
     try:
-        if max_depth is not None and _brackets(data) > max_depth and nesting_depth(data) > max_depth:
+        if (
+            max_depth is not None
+            and _brackets(data) > max_depth
+            and nesting_depth(data) > max_depth
+        ):
             raise ValueError(f"nested deeper than {max_depth} levels")
         return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

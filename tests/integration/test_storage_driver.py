@@ -85,9 +85,7 @@ async def test_an_order_inserted_in_autocommit_is_stored_with_its_container(
     assert row["meta_data"] is None and row["merchant_order_key"] is None
     async with db.read() as conn:
         found = await conn.execute(
-            select(order_containers.c.main_order_id).where(
-                order_containers.c.id == container["id"]
-            )
+            select(order_containers.c.main_order_id).where(order_containers.c.id == container["id"])
         )
         assert found.scalar_one() == order["id"]
 

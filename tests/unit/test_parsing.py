@@ -349,8 +349,9 @@ def test_unstorable_text_names_the_first_bad_string(document: object, path: str 
 _JSON_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
 _DOCUMENTS = st.recursive(
     st.none() | st.booleans() | st.integers() | _JSON_TEXT,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(_JSON_TEXT, children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(_JSON_TEXT, children, max_size=3)
+    ),
     max_leaves=8,
 )
 

@@ -17,14 +17,14 @@ expect.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql import Executable
-from sqlalchemy.sql.compiler import Compiled
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
 
 _Processor = Callable[[Any], Any] | None
 
@@ -37,13 +37,15 @@ class DriverStatement:
         self._compiled: tuple[Dialect, str, list[tuple[str, _Processor]]] | None = None
 
     def _prepare(self, dialect: Dialect) -> tuple[str, list[tuple[str, _Processor]]]:
-        if self._compiled is None or self._compiled[0] is not dialect:
-            compiled: Compiled = self.statement.compile(dialect=dialect)  # type: ignore[attr-defined]
-            processors = compiled._bind_processors  # type: ignore[attr-defined]
-            names = compiled.positiontup or []  # type: ignore[attr-defined]
-            order = [(name, processors.get(name)) for name in names]
-            self._compiled = (dialect, compiled.string, order)
-        return self._compiled[1], self._compiled[2]
+        compiled = self._compiled
+        if compiled is None or compiled[0] is not dialect:
+            sql = cast(SQLCompiler, cast(ClauseElement, self.statement).compile(dialect=dialect))
+            processors = sql._bind_processors
+            order = [
+                (name, cast(_Processor, processors.get(name))) for name in sql.positiontup or []
+            ]
+            compiled = self._compiled = (dialect, sql.string, order)
+        return compiled[1], compiled[2]
 
     async def execute(self, conn: AsyncConnection, params: dict[str, Any]) -> None:
         driver = await _autocommit_driver(conn)
@@ -52,7 +54,8 @@ class DriverStatement:
             return
         sql, order = self._prepare(conn.dialect)
         args = [
-            process(params[name]) if process is not None and params.get(name) is not None
+            process(params[name])
+            if process is not None and params.get(name) is not None
             # A parameter the caller left out is NULL, as SQLAlchemy would bind it.
             else params.get(name)
             for name, process in order
@@ -63,7 +66,7 @@ class DriverStatement:
             raise IntegrityError(sql, None, exc) from exc
 
 
-async def _autocommit_driver(conn: AsyncConnection) -> asyncpg.Connection[Any] | None:
+async def _autocommit_driver(conn: AsyncConnection) -> Any:
     """The asyncpg connection under `conn` when it is in autocommit; else None."""
     if conn.dialect.name != "postgresql":
         return None
@@ -77,5 +80,4 @@ async def _autocommit_driver(conn: AsyncConnection) -> asyncpg.Connection[Any] |
     adapted = pooled.dbapi_connection
     if not getattr(adapted, "autocommit", False):
         return None
-    driver: asyncpg.Connection[Any] = adapted.driver_connection  # type: ignore[union-attr]
-    return driver
+    return adapted.driver_connection if adapted is not None else None
