@@ -27,6 +27,16 @@ def found(document: str, query: str) -> bool:
         ("Пиццерия «Маргарита»", "пиццерии"),
         ("Кофейни города", "коф"),  # a half-typed word still finds it (prefix on stems)
         ("Магазин №42", "42"),
+        # Forgiving queries (issue 10, item 10).
+        ("Бизнес-зал Sky Lounge", "бизнесзал"),  # the hyphen left out
+        ("Бизнес-залы", "бизнесзалы"),
+        ("Такси в аэропорт", "taxi"),  # transliterated
+        ("Кофейня «Взлёт»", "kofeynya"),
+        ("Шоколадница", "shokolad"),
+        ("Такси в аэропорт", "nfrcb"),  # typed on the Latin layout
+        ("Бизнес-зал", ",bpytc"),
+        ("Такси в аэропорт SVO VKO", "svo"),  # the airports of the add-on rule
+        ("Такси в аэропорт SVO VKO", "такси SVO"),
     ],
 )
 def test_query_matches_word_forms(document: str, query: str) -> None:
@@ -40,6 +50,9 @@ def test_query_matches_word_forms(document: str, query: str) -> None:
         ("Кофейни города", "кофейня аэропорт"),  # every term must match
         ("Кофе с собой", "кофейня"),  # the query stem is longer than the stored one
         ("Бизнес-залы", "зал бизнес класс"),
+        ("Бизнес зал", "бизнесзал"),  # only a hyphenated word is also stored joined
+        ("Такси в аэропорт SVO", "taxi VKO"),
+        ("Кофейня", "nfrcb"),
     ],
 )
 def test_query_does_not_match(document: str, query: str) -> None:
@@ -68,7 +81,7 @@ def test_query_terms_are_capped() -> None:
 def test_like_wildcards_in_terms_are_escaped() -> None:
     from sqlalchemy import column
 
-    clause = search.match_clause(column("search_text"), ["50%"])
+    clause = search.match_clause(column("search_text"), [["50%"]])
     compiled = clause.compile(compile_kwargs={"literal_binds": True})
     assert "50\\%" in str(compiled)
 
@@ -77,10 +90,23 @@ def test_stems_are_cut_at_the_lexeme_limit() -> None:
     # PostgreSQL's lexemes are at most 2047 bytes; a 2000-letter "word" must still save.
     (stem,) = search.stems("я" * 2000)
     assert stem == "я" * search.MAX_STEM_CHARS
-    assert search.query_terms("я" * 150) == ["я" * search.MAX_STEM_CHARS]
+    assert search.query_terms("я" * 150) == [("я" * search.MAX_STEM_CHARS,)]
 
 
 def test_index_queries_quote_every_term_as_one_token() -> None:
     assert search.fts5_query(["коф", 'a"b']) == '"коф"* "a""b"*'
     assert search.fts5_token("кофейн") == '"кофейн"'
-    assert search.tsquery(["коф", "o'k", "a\\b"]) == "'коф' & 'o''k' & 'a\\\\b'"
+    assert search.tsquery([["коф"], ["o'k"], ["a\\b"]]) == "'коф' & 'o''k' & 'a\\\\b'"
+    assert search.tsquery([["taxi", "такс"], ["коф"]]) == "( 'taxi' | 'такс' ) & 'коф'"
+
+
+def test_a_latin_word_also_stands_for_its_cyrillic_readings() -> None:
+    assert search.query_terms("Taxi") == [("taxi", "такс", "ефчш")]
+    assert search.query_terms("nfrcb") == [("nfrcb", "нфркб", "такс")]
+    assert search.query_terms("такси 42") == [("такс",), ("42",)]  # no readings to add
+
+
+def test_hyphenated_words_are_also_stored_joined() -> None:
+    assert search.index_text(["Бизнес-зал"]) == " бизнес зал бизнесза "
+    assert search.transliterate("shchi i zhuk") == "щи и жук"
+    assert search.from_latin_layout("ghbdtn") == "привет"

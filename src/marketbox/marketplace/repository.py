@@ -105,7 +105,7 @@ async def _page(
 
 
 async def list_points_of_sale(
-    conn: AsyncConnection, *, merchant_id: str, query: ListQuery, terms: Sequence[str]
+    conn: AsyncConnection, *, merchant_id: str, query: ListQuery, terms: Terms
 ) -> tuple[list[Any], int]:
     where = and_(
         points_of_sale.c.merchant_id == merchant_id,
@@ -114,6 +114,9 @@ async def list_points_of_sale(
     )
     return await _page(conn, where, query.order, limit=query.page_size, offset=query.offset)
 
+
+# A search query: one group of alternative stems per word (marketplace/search.py).
+Terms = Sequence[Sequence[str]]
 
 # The SQLite FTS5 table and its vocabulary (marketplace/tables.py): rowid = point of sale id.
 _fts = table(SEARCH_FTS_TABLE, column("rowid"))
@@ -136,14 +139,16 @@ def _vocabulary_stmt(term_count: int, max_expansion: int) -> Any:
     return union_all(*(select(q.c.i, q.c.term) for q in per_term))
 
 
-async def _fts_expression(conn: AsyncConnection, terms: Sequence[str]) -> str | None:
-    """The FTS5 MATCH expression for `terms`, or None when some term matches no stored stem.
+async def _fts_expression(conn: AsyncConnection, groups: Terms) -> str | None:
+    """The FTS5 MATCH expression for `groups`, or None when some group matches no stored stem.
 
     Each term becomes the OR of the stored stems it is a prefix of (read from the vocabulary,
     one statement for all terms): FTS5 walks exact tokens' doclists lazily, newest first, where
     a ``"term"*`` query would first merge every matching token's whole doclist. A term with
     very many stems (one or two letters) stays a prefix query, answered by the prefix index.
+    A group is the OR of its alternatives' parts.
     """
+    terms = [term for group in groups for term in group]
     bounds = {}
     for i, term in enumerate(terms):
         bounds[f"lo_{i}"] = term
@@ -153,13 +158,19 @@ async def _fts_expression(conn: AsyncConnection, terms: Sequence[str]) -> str | 
     for i, stem in found:
         stems[i].append(stem)
     parts = []
-    for term, expansion in zip(terms, stems, strict=True):
-        if not expansion:
+    i = 0
+    for group in groups:
+        alternatives: list[str] = []
+        for term in group:
+            expansion = stems[i]
+            i += 1
+            if len(expansion) > MAX_EXPANSION:
+                alternatives.append(search.fts5_query([term]))
+            else:
+                alternatives.extend(search.fts5_token(s) for s in expansion)
+        if not alternatives:
             return None
-        if len(expansion) > MAX_EXPANSION:
-            parts.append(search.fts5_query([term]))
-        else:
-            parts.append("(" + " OR ".join(search.fts5_token(s) for s in expansion) + ")")
+        parts.append("(" + " OR ".join(dict.fromkeys(alternatives)) + ")")
     return " AND ".join(parts)
 
 
@@ -204,7 +215,7 @@ def _with_total(stmt: Select[Any], total: Any) -> tuple[Any, Any]:
 async def search_public(
     conn: AsyncConnection,
     *,
-    terms: Sequence[str],
+    terms: Terms,
     limit: int,
     offset: int = 0,
     count_limit: int,
@@ -271,7 +282,7 @@ def _fts_stmts() -> tuple[Any, Any]:
 
 
 async def _search_sqlite(
-    conn: AsyncConnection, terms: Sequence[str], params: dict[str, Any]
+    conn: AsyncConnection, terms: Terms, params: dict[str, Any]
 ) -> tuple[list[Any], int]:
     expression = await _fts_expression(conn, terms)
     if expression is None:
@@ -284,9 +295,10 @@ RECENT_WINDOW = 3000
 
 
 @functools.cache
-def _recent_stmt(term_count: int, window: int) -> Any:
-    """The rule itself (``strpos(search_text, :needle_i) > 0``, needle = " " + term) over the
-    newest `window` active rows, walking (active, id) backwards."""
+def _recent_stmt(group_sizes: tuple[int, ...], window: int) -> Any:
+    """The rule itself (``strpos(search_text, :needle_i_j) > 0``, needle = " " + term j of
+    group i, OR-ed within a group) over the newest `window` active rows, walking (active, id)
+    backwards."""
     pos = points_of_sale
     recent = (
         select(*_PUBLIC_COLUMNS, pos.c.search_text)
@@ -296,7 +308,13 @@ def _recent_stmt(term_count: int, window: int) -> Any:
         .subquery()
     )
     rule = [
-        func.strpos(recent.c.search_text, bindparam(f"needle_{i}")) > 0 for i in range(term_count)
+        or_(
+            *(
+                func.strpos(recent.c.search_text, bindparam(f"needle_{i}_{j}")) > 0
+                for j in range(size)
+            )
+        )
+        for i, size in enumerate(group_sizes)
     ]
     columns = [recent.c[c.name] for c in _PUBLIC_COLUMNS]
     page = select(*columns).where(*rule).order_by(recent.c.id.desc())
@@ -320,12 +338,14 @@ def _gin_stmts() -> tuple[Any, Any]:
 
 
 async def _search_postgresql(
-    conn: AsyncConnection, terms: Sequence[str], params: dict[str, Any]
+    conn: AsyncConnection, terms: Terms, params: dict[str, Any]
 ) -> tuple[list[Any], int]:
     # 1. The newest RECENT_WINDOW active rows checked with the rule (a cheap strpos per row):
     #    a common word fills the page and the count here, and those are the newest of all.
-    needles = {f"needle_{i}": f" {t}" for i, t in enumerate(terms)}
-    recent = _recent_stmt(len(terms), RECENT_WINDOW)
+    needles = {
+        f"needle_{i}_{j}": f" {t}" for i, group in enumerate(terms) for j, t in enumerate(group)
+    }
+    recent = _recent_stmt(tuple(len(g) for g in terms), RECENT_WINDOW)
     rows = list((await conn.execute(recent, {**params, **needles})).all())
     if len(rows) == params["limit"] and rows[0].total >= params["count_limit"]:
         return rows, int(rows[0].total)

@@ -201,8 +201,15 @@ async def _check_brand(
 
 
 def _search_text(values: dict[str, Any]) -> str:
+    # The airports an add-on is offered for are searchable too: «SVO» finds Sheremetyevo's.
+    airports = miniapp.rule_values((values.get("mini_app") or {}).get("addonRule"), "iataCode")
     return search.index_text(
-        [values.get("title"), values.get("description"), values.get("registration_address")]
+        [
+            values.get("title"),
+            values.get("description"),
+            values.get("registration_address"),
+            " ".join(airports),
+        ]
     )
 
 
