@@ -38,7 +38,7 @@ from marketbox.marketplace.tables import (
     special_offers,
 )
 from marketbox.storage.query import Condition, ListQuery, compare
-from marketbox.storage.tables import orders
+from marketbox.storage.tables import merchants, orders
 
 # Filterable fields of GET /v3/marketplace/api/shop -> columns (`q` is the text search).
 FILTER_COLUMNS: dict[str, Any] = {
@@ -176,6 +176,8 @@ async def _fts_expression(conn: AsyncConnection, groups: Terms) -> str | None:
 
 _MAX_CHAR = chr(0x10FFFF)  # sorts after every character a stem can hold (marketplace/search.py)
 
+_ACTIVE = points_of_sale.c.active.is_(True)
+
 # What the marketplace pages show of a point of sale (service.PublicPointOfSale).
 _PUBLIC_COLUMNS = [
     points_of_sale.c[name]
@@ -193,8 +195,25 @@ _PUBLIC_COLUMNS = [
         "delivery_info",
         "shop_url",
         "mini_app",
+        "addon_status",
     )
 ]
+
+async def public_point_of_sale(conn: AsyncConnection, shop_id: int) -> Any:
+    """An active point of sale's public columns and its merchant's names and INN."""
+    m = merchants
+    query = (
+        select(
+            *_PUBLIC_COLUMNS,
+            m.c.name.label("merchant_name"),
+            m.c.legal_name.label("merchant_legal_name"),
+            m.c.vat_number.label("merchant_vat_number"),
+        )
+        .join(m, m.c.id == points_of_sale.c.merchant_id)
+        .where(points_of_sale.c.id == shop_id, _ACTIVE)
+    )
+    return (await conn.execute(query)).first()
+
 
 # The statements below are built once (per term count) and bound per call: building and
 # keying a statement of this size costs about as much as running it. Every one takes
@@ -248,9 +267,6 @@ async def _rows_with_total(
         return rows, 0
     # Past the last page: the count alone.
     return rows, int((await conn.execute(count, params)).scalar_one())
-
-
-_ACTIVE = points_of_sale.c.active.is_(True)
 
 
 @functools.cache

@@ -20,7 +20,7 @@ The rule is answered by an index on both databases, never by reading every row
 Forgiving queries (issue 10, item 10), each one more alternative for a query word, never a
 looser rule:
 
-* a hyphenated word is also stored joined (``Бизнес-зал`` adds the stem of ``бизнесзал``), so
+* a hyphenated word is also stored joined (``Бизнес-залы`` adds ``бизнесзал``), so
   a query typed without the hyphen or the space finds it;
 * the IATA codes a point of sale is offered for (its add-on rule) are stored with its text,
   so «SVO» finds the services of Sheremetyevo;
@@ -81,9 +81,14 @@ def stems(text: str) -> list[str]:
 
 
 def compound_stems(text: str) -> list[str]:
-    """Stems of the hyphenated words of `text` written as one word (``бизнес-зал`` →
-    ``бизнесзал``), for queries typed without the hyphen."""
-    return [stem(word.replace("-", "")) for word in _COMPOUND_RE.findall(normalize(text))]
+    """The hyphenated words of `text` as one stem: their parts' stems joined (``бизнес-залы``
+    → ``бизнесзал``), for queries typed without the hyphen. Joined stems, not the stem of the
+    joined word: «бизнесзал» and «бизнесзалы» stem to ``бизнесза`` and ``бизнесзал``, both
+    prefixes of the former only."""
+    return [
+        "".join(stem(part) for part in word.split("-"))[:MAX_STEM_CHARS]
+        for word in _COMPOUND_RE.findall(normalize(text))
+    ]
 
 
 def index_text(parts: Iterable[str | None]) -> str:
