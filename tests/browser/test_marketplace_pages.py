@@ -265,6 +265,10 @@ def test_on_a_phone_the_mini_apps_main_button_is_on_the_first_screen(
         assert frame is not None
         # The frame has most of the first screen, the shell around it the rest.
         assert frame["height"] >= 0.6 * PHONE["height"], frame
+        # The point of sale's name in the bar is whole, not cut to «Бизнес-зал Sky Lo…».
+        title = page.locator(".navbar__title")
+        assert title.inner_text() == LOUNGE
+        assert not title.evaluate("e => e.scrollWidth > e.clientWidth")
         screenshot(page, "marketplace-lounge-phone")
     finally:
         ctx.close()
