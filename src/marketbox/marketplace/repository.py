@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -353,9 +355,47 @@ def _gin_stmts() -> tuple[Any, Any]:
     )
 
 
+class _RareQueries:
+    """Queries the newest rows did not answer lately: the next time they go to the GIN index
+    at once, without walking RECENT_WINDOW rows first (one statement instead of two). Only a
+    shortcut: the index answers any query exactly, common or rare. Bounded (least recently
+    used out) and forgotten after RARE_TTL seconds, so a word that became common is walked
+    again."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self._size = size
+        self._ttl = ttl
+        self._seen: OrderedDict[tuple[tuple[str, ...], ...], float] = OrderedDict()
+
+    def __contains__(self, key: tuple[tuple[str, ...], ...]) -> bool:
+        until = self._seen.get(key)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            del self._seen[key]
+            return False
+        self._seen.move_to_end(key)
+        return True
+
+    def add(self, key: tuple[tuple[str, ...], ...]) -> None:
+        self._seen[key] = time.monotonic() + self._ttl
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+
+
+RARE_TTL = 60.0
+rare_queries = _RareQueries(size=4096, ttl=RARE_TTL)
+
+
 async def _search_postgresql(
     conn: AsyncConnection, terms: Terms, params: dict[str, Any]
 ) -> tuple[list[Any], int]:
+    key = tuple(tuple(group) for group in terms)
+    gin = _gin_stmts()
+    gin_params = {**params, "tsquery": search.tsquery(terms)}
+    if params["offset"] == 0 and key in rare_queries:
+        return await _rows_with_total(conn, gin, gin_params)
     # 1. The newest RECENT_WINDOW active rows checked with the rule (a cheap strpos per row):
     #    a common word fills the page and the count here, and those are the newest of all.
     needles = {
@@ -366,12 +406,12 @@ async def _search_postgresql(
     if len(rows) == params["limit"] and rows[0].total >= params["count_limit"]:
         return rows, int(rows[0].total)
     # 2. A rarer word: the GIN index of stem prefixes.
-    page, count = _gin_stmts()
-    params = {**params, "tsquery": search.tsquery(terms)}
     if len(rows) == params["limit"]:  # the page came from the recent rows: only the count
-        return rows, int((await conn.execute(count, params)).scalar_one())
+        return rows, int((await conn.execute(gin[1], gin_params)).scalar_one())
     # Fewer matches than a page among the recent rows: few in all, fetched by the index.
-    return await _rows_with_total(conn, (page, count), params)
+    if params["offset"] == 0:
+        rare_queries.add(key)
+    return await _rows_with_total(conn, gin, gin_params)
 
 
 async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = None) -> list[Any]:
