@@ -201,6 +201,7 @@ _PUBLIC_COLUMNS = [
     )
 ]
 
+
 async def public_point_of_sale(conn: AsyncConnection, shop_id: int) -> Any:
     """An active point of sale's public columns and its merchant's names and INN."""
     m = merchants

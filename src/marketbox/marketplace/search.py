@@ -153,9 +153,7 @@ _TRANSLIT_RE = re.compile("|".join(latin for latin, _ in _TRANSLIT))
 _TRANSLIT_MAP = dict(_TRANSLIT)
 
 # The Russian ЙЦУКЕН layout on a QWERTY keyboard: what a key types in Latin -> in Cyrillic.
-_LAYOUT = str.maketrans(
-    "qwertyuiop[]asdfghjkl;'zxcvbnm,.`", "йцукенгшщзхъфывапролджэячсмитьбюё"
-)
+_LAYOUT = str.maketrans("qwertyuiop[]asdfghjkl;'zxcvbnm,.`", "йцукенгшщзхъфывапролджэячсмитьбюё")
 
 
 def transliterate(word: str) -> str:
@@ -202,8 +200,7 @@ def match_clause(
     """Every group must have an alternative that is a prefix of some stored stem; no groups
     match everything."""
     conditions = [
-        or_(*(column.like(f"% {_escape_like(t)}%", escape="\\") for t in group))
-        for group in groups
+        or_(*(column.like(f"% {_escape_like(t)}%", escape="\\") for t in group)) for group in groups
     ]
     return and_(*conditions) if conditions else true()
 
