@@ -675,7 +675,7 @@ def test_add_on_error_foreign_done_and_unavailable(
     frame.evaluate("() => window.__post({id: window.__id, action: 'unavailable', data: null})")
     page.locator("[data-addon-sheet]").wait_for(state="hidden")
     assert card.count() == 0
-    assert page.locator("[data-addon-card]").count() == 2
+    assert page.locator("[data-addon-card]").count() == 3  # the other three stay
     message = page.locator("[data-addons-message]")
     assert message.inner_text() == "Услуга недоступна для этого заказа: Страховка от задержки"
     assert page.inner_text("#summary-title") == f"100,00{NBSP}₽"
