@@ -111,3 +111,19 @@ def test_hyphenated_words_are_also_stored_joined() -> None:
     assert search.index_text(["Бизнес-залы"]) == " бизнес зал бизнесзал "
     assert search.transliterate("shchi i zhuk") == "щи и жук"
     assert search.from_latin_layout("ghbdtn") == "привет"
+
+
+def test_rare_queries_are_remembered_briefly_and_boundedly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from marketbox.marketplace import repository
+
+    now = [100.0]
+    monkeypatch.setattr(repository.time, "monotonic", lambda: now[0])
+    rare = repository._RareQueries(size=2, ttl=60)
+    a, b, c = (("a",),), (("b",),), (("c",),)
+    rare.add(a)
+    rare.add(b)
+    assert b in rare and a in rare  # a looked at last
+    rare.add(c)  # the least recently used (b: a was just looked at) goes
+    assert b not in rare and a in rare and c in rare
+    now[0] += 61  # forgotten: a word that became common is walked again
+    assert a not in rare and c not in rare
