@@ -9,7 +9,7 @@ key rotation carries the new key's signature (docs/notifications.md "Key rotatio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,12 +34,24 @@ _MERCHANT_KEYS = select(
 _INSERT_NOTIFICATION = insert(notifications)
 
 
+@dataclass(frozen=True, slots=True)
+class MerchantKey:
+    """What signing and addressing a merchant's notification needs of the merchant's row."""
+
+    signing_key: str
+    sign_algorithm: str
+    notification_url: str | None  # the default URL, for orders that name none
+
+
 async def _merchant_keys(conn: AsyncConnection, merchant_ids: set[str]) -> dict[str, Any]:
     """Signing data of the merchants, read in the caller's transaction: a notification is
     signed with the key committed at that moment, whichever process rotated it (no cache that
     another process would have to invalidate)."""
     found = await conn.execute(_MERCHANT_KEYS, {"ids": list(merchant_ids)})
-    return {row.id: row for row in found.all()}
+    return {
+        row.id: MerchantKey(row.signing_key, row.sign_algorithm, row.notification_url)
+        for row in found.all()
+    }
 
 
 @dataclass(frozen=True)
@@ -53,13 +65,26 @@ class Notice:
     url: str | None = None  # None: the merchant's default URL
 
 
-async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]:
+async def enqueue(
+    conn: AsyncConnection,
+    notices: Iterable[Notice],
+    *,
+    keys: Mapping[str, MerchantKey] | None = None,
+) -> list[str]:
     """One outbox record per notice, to its URL or its merchant's default, its body frozen
-    and signed with the merchant's key as committed now. Returns the notification ids."""
+    and signed with the merchant's key as committed now. Returns the notification ids.
+
+    `keys`: merchant id -> its key, when the caller has just read it in this transaction (the
+    payment reads it with the orders it pays: payments/repository.py `_MARK_PAID`); the
+    merchants it does not cover are read here."""
     pending = list(notices)
     if not pending:
         return []
-    keys = await _merchant_keys(conn, {n.merchant_id for n in pending})
+    known = dict(keys or {})
+    missing = {n.merchant_id for n in pending} - known.keys()
+    if missing:
+        known.update(await _merchant_keys(conn, missing))
+    keys = known
     now = clock.now()
     values = []
     for notice in pending:

@@ -49,14 +49,28 @@ _MARK_PAID = (
         orders.c.expiration_date > bindparam("b_now"),
     )
     .values(status=bindparam("b_status"), paid_at=bindparam("b_now"), updated_at=bindparam("b_now"))
-    # The merchant's notice address rides along (mail/service.py writes its letter in this
-    # transaction): no second query on the payment path.
+    # What the rest of the payment needs of each order's merchant rides along, read in this
+    # statement of the paying transaction (so a key rotated and committed by another process
+    # is seen as it is now): the notice address (mail/service.py), the supplier printed on
+    # the receipt (receipts/service.py) and the signing key and default URL of the shop's
+    # notification (notifications/outbox.py). No second query on the payment path.
     .returning(
         *orders.c,
-        select(merchants.c.notification_email)
-        .where(merchants.c.id == orders.c.merchant_id)
-        .scalar_subquery()
-        .label("merchant_notification_email"),
+        *(
+            select(column)
+            .where(merchants.c.id == orders.c.merchant_id)
+            .scalar_subquery()
+            .label(f"merchant_{name}")
+            for name, column in (
+                ("notification_email", merchants.c.notification_email),
+                ("name", merchants.c.name),
+                ("legal_name", merchants.c.legal_name),
+                ("vat_number", merchants.c.vat_number),
+                ("signing_key", merchants.c.signing_key),
+                ("sign_algorithm", merchants.c.sign_algorithm),
+                ("notification_url", merchants.c.notification_url),
+            )
+        ),
     )
 )
 _INSERT_PAYMENT = insert(payments)

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money
 from marketbox.mail import service as mail_service
+from marketbox.notifications import outbox
 from marketbox.orders import notices
 from marketbox.orders import service as orders_service
 from marketbox.payments import repository
@@ -154,10 +155,32 @@ async def pay_container(
             "created_at": now,
         },
     )
+    # The merchants' rows came back with the orders (repository._MARK_PAID).
+    merchants = {row._mapping["merchant_id"]: row._mapping for row in paid}
     await receipts_service.issue_for_payment(
-        conn, paid, payment_id=payment_id, held=hold, payer=claimed.payer
+        conn,
+        paid,
+        payment_id=payment_id,
+        held=hold,
+        payer=claimed.payer,
+        suppliers={
+            merchant_id: (m["merchant_legal_name"] or m["merchant_name"], m["merchant_vat_number"])
+            for merchant_id, m in merchants.items()
+        },
     )
-    await notices.enqueue_for_orders(conn, paid, event="paid")
+    await notices.enqueue_for_orders(
+        conn,
+        paid,
+        event="paid",
+        keys={
+            merchant_id: outbox.MerchantKey(
+                m["merchant_signing_key"],
+                m["merchant_sign_algorithm"],
+                m["merchant_notification_url"],
+            )
+            for merchant_id, m in merchants.items()
+        },
+    )
     await mail_service.enqueue_for_payment(
         conn,
         paid,

@@ -159,12 +159,14 @@ async def issue_for_payment(
     payment_id: str,
     held: bool,
     payer: dict[str, Any] | None = None,
+    suppliers: Mapping[str, tuple[str, str]] | None = None,
 ) -> None:
     """The income receipt of every order a payment paid, each line with its own 1214 sign.
 
     A held payment (pre-authorisation) settles nothing yet: no receipt until a shipment
     captures it, and a cancel releases it without any (docs/receipts.md "When").
-    `payer` is the container's payer when the caller has read it already.
+    `payer` is the container's payer and `suppliers` (merchant id -> (name as printed, INN),
+    as `repository.suppliers` gives them) what the caller has read already.
     """
     if held:
         return
@@ -172,6 +174,7 @@ async def issue_for_payment(
     orders = [mapping_of(row) for row in paid_orders]
     known = {orders[0]["container_id"]: payer} if orders and payer is not None else None
     parties = _Parties(conn, known)
+    parties.suppliers.update(suppliers or {})
     await parties.load_suppliers(sorted({order["merchant_id"] for order in orders}))
     records = []
     for order in orders:
