@@ -77,6 +77,23 @@ async def enqueue(
     `keys`: merchant id -> its key, when the caller has just read it in this transaction (the
     payment reads it with the orders it pays: payments/repository.py `_MARK_PAID`); the
     merchants it does not cover are read here."""
+    values = await records(conn, notices, keys=keys)
+    if not values:
+        return []
+    await conn.execute(_INSERT_NOTIFICATION, values)
+    # Live events for the gate's clients, sent once this transaction commits (events.py).
+    await bus.announce(conn, _events(values))
+    return [v["id"] for v in values]
+
+
+async def records(
+    conn: AsyncConnection,
+    notices: Iterable[Notice],
+    *,
+    keys: Mapping[str, MerchantKey] | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows `enqueue` writes, for a caller that writes them together with its own
+    (storage/together.py) and then calls `announcements`."""
     pending = list(notices)
     if not pending:
         return []
@@ -84,11 +101,10 @@ async def enqueue(
     missing = {n.merchant_id for n in pending} - known.keys()
     if missing:
         known.update(await _merchant_keys(conn, missing))
-    keys = known
     now = clock.now()
     values = []
     for notice in pending:
-        merchant = keys[notice.merchant_id]
+        merchant = known[notice.merchant_id]
         body = jsonutil.dumps_php(notice.body)
         values.append(
             _record(
@@ -101,10 +117,17 @@ async def enqueue(
                 now=now,
             )
         )
-    await conn.execute(_INSERT_NOTIFICATION, values)
-    # Live events for the gate's clients, sent once this transaction commits (events.py).
-    await bus.announce(conn, [bus.Event(v["id"], v["merchant_id"]) for v in values])
-    return [v["id"] for v in values]
+    return values
+
+
+def announcements(conn: AsyncConnection, values: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The live events of rows from `records`: the `pg_notify(channel, payload)` calls the
+    writing statement makes on PostgreSQL; other buses publish them after the commit."""
+    return bus.in_statement(conn, _events(values))
+
+
+def _events(values: list[dict[str, Any]]) -> list[bus.Event]:
+    return [bus.Event(v["id"], v["merchant_id"]) for v in values]
 
 
 async def sign_now(conn: AsyncConnection, merchant_id: str, body: bytes) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money
 from marketbox.mail import service as mail_service
+from marketbox.mail.tables import mail_messages
 from marketbox.notifications import outbox
 from marketbox.orders import notices
 from marketbox.orders import service as orders_service
@@ -32,6 +33,10 @@ from marketbox.payments.errors import (
     WrongCurrency,
 )
 from marketbox.receipts import service as receipts_service
+from marketbox.receipts.tables import receipts as receipts_table
+from marketbox.storage import together
+from marketbox.storage.tables import notifications as notifications_table
+from marketbox.storage.tables import payments
 
 
 @dataclass(frozen=True)
@@ -136,28 +141,25 @@ async def pay_container(
     total = money.from_minor(total_minor, currency)
     if expected_amount is not None and money.round2(expected_amount) != total:
         raise AmountChanged(f"The invoice total is now {total}")
-    await repository.insert_payment(
-        conn,
-        {
-            "id": payment_id,
-            "container_id": container_id,
-            "method": method,
-            "status": "succeeded",
-            "failure_code": None,
-            "amount_minor": total_minor,
-            "currency": currency,
-            "card_last4": card_last4,
-            "instrument_id": instrument_id,
-            "operation_id": operation_id,
-            "details": details,
-            "gateway": gateway,
-            "gateway_reference": gateway_reference,
-            "created_at": now,
-        },
-    )
+    payment = {
+        "id": payment_id,
+        "container_id": container_id,
+        "method": method,
+        "status": "succeeded",
+        "failure_code": None,
+        "amount_minor": total_minor,
+        "currency": currency,
+        "card_last4": card_last4,
+        "instrument_id": instrument_id,
+        "operation_id": operation_id,
+        "details": details,
+        "gateway": gateway,
+        "gateway_reference": gateway_reference,
+        "created_at": now,
+    }
     # The merchants' rows came back with the orders (repository._MARK_PAID).
     merchants = {row._mapping["merchant_id"]: row._mapping for row in paid}
-    await receipts_service.issue_for_payment(
+    receipts = await receipts_service.payment_records(
         conn,
         paid,
         payment_id=payment_id,
@@ -168,7 +170,7 @@ async def pay_container(
             for merchant_id, m in merchants.items()
         },
     )
-    await notices.enqueue_for_orders(
+    notifications = await notices.records_for_orders(
         conn,
         paid,
         event="paid",
@@ -181,8 +183,7 @@ async def pay_container(
             for merchant_id, m in merchants.items()
         },
     )
-    await mail_service.enqueue_for_payment(
-        conn,
+    letters = mail_service.payment_letters(
         paid,
         container_id=container_id,
         number=claimed.number,
@@ -190,6 +191,18 @@ async def pay_container(
         payer=claimed.payer,
         held=hold,
         now=now,
+    )
+    # The payment, its receipts, the shops' notifications (and their live events) and the
+    # letters: one round trip on PostgreSQL. A reused operation id fails it (IntegrityError).
+    await together.insert_together(
+        conn,
+        [
+            (payments, [payment]),
+            (receipts_table, receipts),
+            (notifications_table, notifications),
+            (mail_messages, mail_service.records(letters, now=now)),
+        ],
+        notify=outbox.announcements(conn, notifications),
     )
     return PaymentResult(payment_id, container_id, total, currency, paid)
 

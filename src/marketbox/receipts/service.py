@@ -152,7 +152,7 @@ async def _insert(conn: AsyncConnection, records: Sequence[dict[str, Any] | None
 # --- issuing: one call from each event's service ---------------------------------------------
 
 
-async def issue_for_payment(
+async def payment_records(
     conn: AsyncConnection,
     paid_orders: Sequence[Any],
     *,
@@ -160,8 +160,10 @@ async def issue_for_payment(
     held: bool,
     payer: dict[str, Any] | None = None,
     suppliers: Mapping[str, tuple[str, str]] | None = None,
-) -> None:
-    """The income receipt of every order a payment paid, each line with its own 1214 sign.
+) -> list[dict[str, Any]]:
+    """The income receipt of every order a payment paid, each line with its own 1214 sign:
+    the rows, which the payment writes together with its own (payments/service.pay_container,
+    storage/together.py).
 
     A held payment (pre-authorisation) settles nothing yet: no receipt until a shipment
     captures it, and a cancel releases it without any (docs/receipts.md "When").
@@ -169,7 +171,7 @@ async def issue_for_payment(
     as `repository.suppliers` gives them) what the caller has read already.
     """
     if held:
-        return
+        return []
     now = clock.now()
     orders = [mapping_of(row) for row in paid_orders]
     known = {orders[0]["container_id"]: payer} if orders and payer is not None else None
@@ -182,18 +184,18 @@ async def issue_for_payment(
             _line(item, tags.payment_method_sign(item.get("paymentType")))
             for item in order["basket_items"] or []
         ]
-        records.append(
-            await _record(
-                parties,
-                kind=tags.INCOME,
-                purpose=PAYMENT,
-                source_id=payment_id,
-                order=order,
-                lines=lines,
-                now=now,
-            )
+        record = await _record(
+            parties,
+            kind=tags.INCOME,
+            purpose=PAYMENT,
+            source_id=payment_id,
+            order=order,
+            lines=lines,
+            now=now,
         )
-    await _insert(conn, records)
+        if record is not None:
+            records.append(record)
+    return records
 
 
 async def _income_signs(conn: AsyncConnection, order_id: str) -> dict[str, int]:
