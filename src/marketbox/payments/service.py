@@ -114,7 +114,17 @@ async def pay_container(
     """
     now = clock.now()
     payment_id = ids.new_id()
-    claimed = await repository.claim_container(conn, container_id, payment_id=payment_id, now=now)
+    # The claim takes the container's row lock first; the orders are moved in the same
+    # statement on PostgreSQL and checked from what the UPDATE returns: no window in which an
+    # order could change between adding up the total and paying it. From here on, raising
+    # rolls the claim back with the rest of the transaction.
+    claimed, paid = await repository.claim_and_mark_paid(
+        conn,
+        container_id,
+        payment_id=payment_id,
+        status="hold" if hold else "completed",
+        now=now,
+    )
     if claimed is None:
         container = await repository.get_container(conn, container_id)
         if container is None:
@@ -125,12 +135,6 @@ async def pay_container(
     currency, main_order_id = claimed.currency, claimed.main_order_id
     if expected_currency is not None and expected_currency != currency:
         raise WrongCurrency(f"The invoice is in {currency}")
-    # From here on, raising rolls the claim back with the rest of the transaction. The orders
-    # are moved first and checked from what the UPDATE returns: one statement, and no window
-    # in which an order could change between adding up the total and paying it.
-    paid = await repository.mark_orders_paid(
-        conn, container_id, status="hold" if hold else "completed", now=now
-    )
     if not any(row._mapping["id"] == main_order_id for row in paid):
         # The main order's deadline is the invoice's (the sweeper records the expiry).
         raise ContainerNotPayable("expired")
