@@ -119,7 +119,7 @@ def merchant_notice_letters(
     paid_at: datetime,
 ) -> list[Letter]:
     """One notice per merchant with a notification e-mail, about its own orders only (the rows
-    carry `merchant_notification_email`: payments/repository.py `_MARK_PAID`)."""
+    carry `merchant_notification_email`: payments/repository.py `_PAID_COLUMNS`)."""
     by_merchant: dict[str, list[Mapping[str, Any]]] = {}
     for row in paid:
         order = mapping_of(row)

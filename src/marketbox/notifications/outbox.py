@@ -75,7 +75,7 @@ async def enqueue(
     and signed with the merchant's key as committed now. Returns the notification ids.
 
     `keys`: merchant id -> its key, when the caller has just read it in this transaction (the
-    payment reads it with the orders it pays: payments/repository.py `_MARK_PAID`); the
+    payment reads it with the orders it pays: payments/repository.py `_PAID_COLUMNS`); the
     merchants it does not cover are read here."""
     values = await records(conn, notices, keys=keys)
     if not values:

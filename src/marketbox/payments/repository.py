@@ -68,7 +68,7 @@ _PAYING = (
     orders.c.status == "created",
     orders.c.expiration_date > bindparam("b_now"),
 )
-_PAID_VALUES = {
+_PAID_VALUES: dict[str, Any] = {
     "status": bindparam("b_status"),
     "paid_at": bindparam("b_now"),
     "updated_at": bindparam("b_now"),

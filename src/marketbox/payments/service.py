@@ -161,7 +161,7 @@ async def pay_container(
         "gateway_reference": gateway_reference,
         "created_at": now,
     }
-    # The merchants' rows came back with the orders (repository._MARK_PAID).
+    # The merchants' rows came back with the orders (repository._PAID_COLUMNS).
     merchants = {row._mapping["merchant_id"]: row._mapping for row in paid}
     receipts = await receipts_service.payment_records(
         conn,

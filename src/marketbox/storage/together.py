@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, insert, literal, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Rows = Sequence[Mapping[str, Any]]
@@ -73,7 +73,7 @@ def _build(writes: Sequence[tuple[Table, Rows]], notifications: int) -> Any:
         for i in range(len(rows)):
             values = {key: bindparam(f"w{n}_{i}_{key}", type_=table.c[key].type) for key in keys}
             ctes.append(insert(table).values(values).cte(f"w{n}_{i}"))
-    columns = [
+    columns: list[ColumnElement[Any]] = [
         func.pg_notify(bindparam(f"n{i}_channel"), bindparam(f"n{i}_payload"))
         for i in range(notifications)
     ]

@@ -85,7 +85,7 @@ def _minus(text: str) -> str:
 def _money_number(value: Decimal, locale: str, places: int) -> str:
     """The unsigned number of an amount, laid out by CLDR's currency number pattern
     «#,##0.00» (grouping by thousands, two decimals) with the locale's symbols."""
-    return _money_pattern(places).apply(abs(value), _cldr(locale))
+    return str(_money_pattern(places).apply(abs(value), _cldr(locale)))
 
 
 @cache
