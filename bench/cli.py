@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import databases, many
+from bench import databases, many, page_weight
 from bench import marketplace as marketplace_bench
 from bench.harness import RunConfig, progress
 from bench.procs import LOG_DIR, ROOT, Pinning
@@ -110,7 +110,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--phase",
         action="append",
-        choices=sorted([*PHASES, many.PHASE]),
+        choices=sorted([*PHASES, many.PHASE, page_weight.PHASE]),
         help="run only this phase (repeatable); its floor always runs too",
     )
     parser.add_argument("--requests", type=int, help="timed requests (or notifications) per phase")
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if pinning.warning:
         print(f"WARNING: {pinning.warning}", file=sys.stderr, flush=True)
-    asked = args.phase or [*PHASES, many.PHASE]
+    asked = args.phase or [*PHASES, many.PHASE, page_weight.PHASE]
     wanted = [PHASES[p] for p in asked if p in PHASES]
     results: dict[str, dict[str, Any]] = {}
     runners = _runners(cfg, results)
@@ -267,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         print_table(rows, floors)
     # Judged by its own PASS/FAIL checks, not by a ratio to a floor (bench/many.py).
     checked = many.run(cfg, pg) if many.PHASE in asked else None
+    # Bytes and requests of the payment page in Chromium (bench/page_weight.py), no database.
+    weighed = page_weight.run(cfg) if page_weight.PHASE in asked else None
     report = {
         "mode": "quick" if args.quick else "full",
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -288,12 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     if checked is not None:
         report[many.TAG] = checked
+    if weighed is not None:
+        report[page_weight.TAG] = weighed
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"results written to {args.json}")
-    if any(r.get("error") for r in rows) or (checked or {}).get("error"):
+    errors = [(checked or {}).get("error"), (weighed or {}).get("error")]
+    if any(r.get("error") for r in rows) or any(errors):
         print(f"logs kept in {LOG_DIR}")
         return 1
     shutil.rmtree(LOG_DIR, ignore_errors=True)
     passed = all(r["passed"] for r in rows) and (checked or {}).get("passed", True)
+    passed = passed and (weighed or {}).get("passed", True)
     return 1 if args.check and not passed else 0

@@ -7,10 +7,8 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from fastapi import FastAPI
-from starlette.staticfiles import StaticFiles
 
 from marketbox import __version__
 from marketbox.bootstrap import prepare_database
@@ -21,7 +19,7 @@ from marketbox.notifications import events as gate_bus
 from marketbox.orders.routes import router as orders_router
 from marketbox.security.routes import router as security_router
 from marketbox.storage.db import Database
-from marketbox.web import errors, health, openapi, reference
+from marketbox.web import assets, errors, health, openapi, reference
 from marketbox.web import metrics as web_metrics
 from marketbox.web.context import AppContext
 from marketbox.web.idempotency import IdempotencyMiddleware
@@ -35,8 +33,6 @@ from marketbox.web.middleware import (
 from marketbox.web.pages import router as pages_router
 
 log = logging.getLogger("marketbox")
-STATIC_DIR = Path(__file__).parent / "web" / "static"
-MINIAPP_STATIC_DIR = Path(__file__).parent / "miniapp_host" / "static"
 
 
 def create_app(
@@ -114,15 +110,17 @@ def create_app(
     )
     app.state.ctx = ctx
     # Added innermost first: a request meets RequestId, (RequestObserver,) SecurityHeaders,
-    # HeadAsGet, BodySizeLimit, IPRateLimit, Idempotency, (RouteMarker,) then the routes; every
-    # answer, refusals included, gets the id and headers (and is counted and logged), and a
-    # replayed answer is the stored one, bounded like any other request.
+    # HeadAsGet, Compression (HTML), BodySizeLimit, IPRateLimit, Idempotency, (RouteMarker,)
+    # then the routes; every answer, refusals included, gets the id and headers (and is
+    # counted and logged), and a replayed answer is the stored one, bounded like any other
+    # request.
     observe = settings.metrics_enabled or settings.access_log
     if observe:
         app.add_middleware(web_metrics.RouteMarker)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(IPRateLimitMiddleware)
     app.add_middleware(BodySizeLimitMiddleware)
+    app.add_middleware(assets.CompressionMiddleware)  # inside HeadAsGet: a HEAD gets its headers
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     if observe:
@@ -153,9 +151,11 @@ def create_app(
         "marketbox.office.views",
     ):
         _include_optional(app, module)
-    app.mount("/static/miniapp", StaticFiles(directory=MINIAPP_STATIC_DIR), name="miniapp-static")
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.mount(reference.ASSETS_URL, StaticFiles(directory=reference.ASSETS_DIR), name="docs-assets")
+    app.include_router(assets.router)  # /favicon.ico
+    # Static files under plain and content-hashed names, compressed once (web/assets.py); the
+    # mini-app host's directory before /static, which would otherwise answer for it.
+    for prefix in assets.ASSETS.prefixes:
+        app.mount(prefix, assets.StaticAssets(prefix))
     openapi.install(app, public_base=settings.public_base)
     return app
 

@@ -122,3 +122,28 @@ async def test_quick_many_processes_pay_once_deliver_once_and_share_the_limit(
         assert checks[name]["passed"], checks[name]["detail"]
     assert list(report["steps"]) == ["one-a", "two-a", "two-b", "one-b"]
     assert all(step["cpu_ms_per_request"] > 0 for step in report["steps"].values())
+
+
+@pytest.mark.slow
+async def test_page_weight_phase_reports_both_checks(tmp_path: Path) -> None:
+    # Headless Chromium on a server of its own (SQLite); no PostgreSQL needed.
+    from bench.page_weight import chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("Chromium is not installed")
+    out = tmp_path / "bench.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--phase", "page-weight", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    report = json.loads(out.read_text())["page-weight/payment"]
+    checks = [check["name"] for check in report["checks"]]
+    assert checks == ["first visit transferred", "repeat visit requests"]
+    first = report["result"]["first"]
+    assert first["transferred"] == sum(first["sizes"].values()) > 0
+    assert "page-weight/payment: PASS" in run.stdout or "page-weight/payment: FAIL" in run.stdout

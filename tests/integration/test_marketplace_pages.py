@@ -16,6 +16,7 @@ from marketbox.marketplace import service as marketplace_service
 from marketbox.marketplace import session
 from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.storage.db import Database
+from marketbox.web.assets import ASSETS
 from tests.conftest import TEST_PUBLIC_URL
 
 CONFIG_RE = re.compile(
@@ -194,7 +195,8 @@ async def test_point_of_sale_page_hosts_its_order_mini_app(
             "private": {"metaData": []},
         },
     }
-    assert '<script type="module" src="/marketplace/static/pos-page.js"></script>' in page.text
+    pos_page = ASSETS.url("/marketplace/static/pos-page.js")
+    assert f'<script type="module" src="{pos_page}"></script>' in page.text
     assert "data-pos-miniapp" in page.text
     assert shop["token"] not in page.text
     # no inline scripts: every <script> is a module file or a JSON block
@@ -390,7 +392,9 @@ async def test_page_module_is_served_and_uses_the_bridge(client: httpx.AsyncClie
     script = await client.get("/marketplace/static/pos-page.js")
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
-    assert "from '/static/miniapp/bridge.js'" in script.text
-    bridge = await client.get("/static/miniapp/bridge.js")
+    # The import names the bridge's content-hashed URL (web/assets.py).
+    bridge_url = ASSETS.url("/static/miniapp/bridge.js")
+    assert f"from '{bridge_url}'" in script.text
+    bridge = await client.get(bridge_url)
     assert bridge.status_code == 200 and "export function openMiniApp" in bridge.text
     assert (await client.get("/marketplace/static/../views.py")).status_code == 404

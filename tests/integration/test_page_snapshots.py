@@ -43,6 +43,8 @@ _MASKS = [
     (re.compile(r"(/pay/)[A-Za-z0-9_-]{16,}"), r"\1<token>"),
     (re.compile(r'(data-frame-id=")[^"]*"'), r'\1<frame>"'),
     (re.compile(r"\b\d{3}-\d{9}\b"), "<number>"),
+    # Content-hashed asset names (web/assets.py) change with every edit of the file.
+    (re.compile(r"(/[\w./-]+\.)[0-9a-f]{8}(\.(?:css|js|svg|ico)\b)"), r"\1<hash>\2"),
 ]
 
 

@@ -22,6 +22,7 @@ from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
+from marketbox.web.assets import ASSETS
 from tests.conftest import DEMO_AUTH, body, read
 from tests.integration.test_payment_page import api_order, open_page, page_path, pay_form
 from tests.support.builders import basket_item, order_payload
@@ -97,7 +98,7 @@ async def test_a_flight_from_svo_is_offered_the_matching_add_ons(
     assert "Такси в аэропорт" in html
     assert "Добавить услугу" in html
     assert "Бизнес-зал Sky Lounge" not in html
-    assert '<script type="module" src="/static/addons.js"></script>' in html
+    assert f'<script type="module" src="{ASSETS.url("addons.js")}"></script>' in html
     # Every button inside the payment form is type=button: a card never submits the payment.
     strip = html[html.index("data-addons-list") : html.index("data-addons-message")]
     assert re.findall(r"<button(?![^>]*type=\"button\")", strip) == []
@@ -141,7 +142,7 @@ async def test_a_container_without_flight_meta_data_gets_no_add_ons(
     assert response.status_code == 200
     assert card_ids(response.text) == []
     assert 'id="addons-config"' not in response.text
-    assert "/static/addons.js" not in response.text
+    assert ASSETS.url("addons.js") not in response.text
     assert frame_src(response) == ["'self'"]
 
 

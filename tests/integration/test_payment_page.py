@@ -18,8 +18,15 @@ from marketbox import clock
 from marketbox.app import create_app
 from marketbox.payment_page import messages
 from marketbox.storage.db import Database
-from marketbox.storage.tables import metadata, notifications, order_containers, payments
+from marketbox.storage.tables import (
+    metadata,
+    notifications,
+    order_containers,
+    payment_attempts,
+    payments,
+)
 from marketbox.toolkit.i18n import t
+from marketbox.web.assets import ASSETS
 from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, body, make_settings, read
 from tests.support.builders import basket_item, order_payload
 
@@ -152,8 +159,9 @@ async def test_page_is_strict_csp_friendly(api: httpx.AsyncClient) -> None:
     assert response.headers["cache-control"] == "no-store"
     assert re.search(r"<script(?![^>]*\bsrc=)", response.text) is None
     assert " style=" not in response.text and "<style" not in response.text
-    assert '<script type="module" src="/static/payment-page.js">' in response.text
-    assert (await api.get("/static/payment-page.js")).status_code == 200
+    script = ASSETS.url("payment-page.js")  # its content-hashed URL (web/assets.py)
+    assert f'<script type="module" src="{script}">' in response.text
+    assert (await api.get(script)).status_code == 200
 
 
 async def test_language_follows_the_order_and_the_switch(api: httpx.AsyncClient) -> None:
@@ -353,7 +361,10 @@ async def test_invalid_input_rerenders_with_errors_and_changes_nothing(
     assert 'role="alert"' in html and "Проверьте поля, отмеченные красным" in html
     assert html.count('aria-invalid="true"') == 5
     assert "Проверьте номер карты" in html and "Срок действия карты истёк" in html
-    assert "4242 4242 4242 4241" not in html  # the card number is never echoed back
+    # Every field is kept for the buyer to correct, the card number and expiry too (from the
+    # request, never stored: below); the CVC is typed again.
+    assert 'value="4242 4242 4242 4241"' in html and 'value="01/20"' in html
+    assert re.search(r'name="card_cvc"[^>]*value=', html) is None
     assert 'value="not-an-email"' in html  # payer input is kept
     assert await payment_rows(db, order["orderContainerId"]) == []
     assert (await container_row(db, order["orderContainerId"]))["payer"] is None
@@ -364,11 +375,55 @@ async def test_post_without_the_form_token_is_refused(api: httpx.AsyncClient, db
     order = await create(api)
     page = await open_page(api, page_path(order))
 
-    response = await api.post(f"{page_path(order)}/pay", data=pay_form(page, csrf_token="forged"))
+    forged = await api.post(f"{page_path(order)}/pay", data=pay_form(page, csrf_token="forged"))
+    api.cookies.clear()
+    no_cookie = await api.post(f"{page_path(order)}/pay", data=pay_form(page))
 
-    assert response.status_code == 403
-    assert "Страница устарела" in response.text
+    # A token that is not the cookie's (a used one, or forged): back to the invoice, nothing tried.
+    assert forged.status_code == 303 and forged.headers["location"] == page_path(order)
+    assert no_cookie.status_code == 403
+    assert "Страница устарела" in no_cookie.text
     assert await payment_rows(db, order["orderContainerId"]) == []
+    assert await attempt_count(db, order["orderContainerId"]) == 0
+
+
+async def attempt_count(db: Database, container_id: str) -> int:
+    async with db.transaction() as conn:
+        query = select(func.count()).where(payment_attempts.c.container_id == container_id)
+        return int((await conn.execute(query)).scalar_one())
+
+
+@pytest.mark.parametrize(
+    ("first", "status", "resent_status"),
+    [
+        ({"email": "not-an-email"}, 422, 303),  # a field error
+        ({"card_number": "4000 0000 0000 9995"}, 303, 303),  # a decline
+        ({"card_number": "4242 4242 4242 4242"}, 303, 409),  # paid: the «Оплачен» page
+    ],
+)
+async def test_a_repeated_post_never_makes_a_second_attempt(
+    api: httpx.AsyncClient,
+    db: Database,
+    first: dict[str, str],
+    status: int,
+    resent_status: int,
+) -> None:
+    """A reload (or Back) re-sends the POST just answered: it is refused by its used token."""
+    order = await create(api)
+    page = await open_page(api, page_path(order))
+    body = pay_form(page, **first)
+
+    answered = await api.post(f"{page_path(order)}/pay", data=body)
+    attempts_after_first = await attempt_count(db, order["orderContainerId"])
+    resent = await api.post(f"{page_path(order)}/pay", data=body)
+
+    assert answered.status_code == status
+    assert resent.status_code == resent_status
+    if resent_status == 303:
+        assert resent.headers["location"] == page_path(order)
+    assert await attempt_count(db, order["orderContainerId"]) == attempts_after_first
+    assert attempts_after_first == (0 if status == 422 else 1)
+    assert len(await payment_rows(db, order["orderContainerId"])) == attempts_after_first
 
 
 async def test_legal_payer_with_inn_and_kpp(api: httpx.AsyncClient, db: Database) -> None:
@@ -565,7 +620,11 @@ async def test_a_total_changed_after_render_is_refused(
     assert await payment_rows(db, main["orderContainerId"]) == []
     assert (await api_order(api, main["id"]))["status"] == "created"
 
-    again = await api.post(f"{page_path(main)}/pay", data=pay_form(page, expected_amount="125.00"))
+    token = _hidden(refused.text, "csrf_token")  # the refused page's own (the first is used)
+    again = await api.post(
+        f"{page_path(main)}/pay",
+        data=pay_form(page, expected_amount="125.00", csrf_token=token or ""),
+    )
     assert again.status_code == 303
     assert (await api_order(api, main["id"]))["status"] == "completed"
 
@@ -624,6 +683,52 @@ async def test_success_url_of_the_points_mini_app_opens_in_the_marketplace_shell
     if in_shell:
         parts = urlsplit(location)
         assert parts.path == f"/marketplace/shop/{point['id']}"
-        assert parse_qs(parts.query) == {"path": [success_url]}
+        assert parse_qs(parts.query) == {
+            "path": [success_url],
+            "lang": ["ru"],
+            "payment": [order["orderContainerId"]],
+        }
     else:
         assert location == success_url
+
+
+async def test_the_shell_says_why_a_payment_failed_and_hands_the_mini_app_its_result(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    from urllib.parse import urlsplit
+
+    from marketbox.marketplace import service as marketplace_service
+    from marketbox.merchants.service import DEMO_MERCHANT_ID
+
+    app = {"url": "https://lounge.example/", "modes": ["order"]}
+    async with db.transaction() as conn:
+        point = await marketplace_service.create_point_of_sale(
+            conn, merchant_id=DEMO_MERCHANT_ID, title="Lounge", mini_app=app
+        )
+        other = await marketplace_service.create_point_of_sale(
+            conn, merchant_id=DEMO_MERCHANT_ID, title="Other", mini_app=app
+        )
+    order = await create(
+        api,
+        shopId=point["id"],
+        failUrl="https://lounge.example/fail",
+        successUrl="https://lounge.example/ok",
+        languageId="en",
+    )
+
+    declined = await pay(api, order, card_number="4000 0000 0000 9995")
+    shell = await api.get(declined.headers["location"])
+    elsewhere = await api.get(
+        f"/marketplace/shop/{other['id']}?payment={order['orderContainerId']}"
+    )
+    paid = await pay(api, order)
+    after = await api.get(paid.headers["location"])
+
+    assert urlsplit(declined.headers["location"]).path == f"/marketplace/shop/{point['id']}"
+    assert "Insufficient funds on the card" in shell.text  # the invoice's language, en
+    assert '"paymentResult":"pending"' in shell.text.replace(" ", "")
+    assert f"/order/{order['orderContainerId']}?lang=en" in shell.text  # «Try again»
+    assert "Insufficient funds" not in elsewhere.text  # another point's shell shows nothing
+    assert "paymentResult" not in elsewhere.text
+    assert '"paymentResult":"completed"' in after.text.replace(" ", "")
+    assert f"/order/{order['orderContainerId']}/receipt?lang=en" in after.text

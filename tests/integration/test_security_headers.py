@@ -120,7 +120,8 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
         ],
         "/marketplace/offers": ["/marketplace/offers"],
         "/marketplace/buyer": ["/marketplace/buyer"],
-        "/marketplace/static/{name}": ["/marketplace/static/pos-page.js"],
+        "/marketplace/static": ["/marketplace/static/pos-page.js"],
+        "/favicon.ico": ["/favicon.ico"],
         "/static/miniapp": ["/static/miniapp/bridge.js"],
         "/static": ["/static/marketbox.css"],
         "/docs": ["/docs"],  # the API reference (test_api_reference.py)

@@ -2,10 +2,13 @@
 
     GET  /                          home: search (q), result count, cards, «Показать ещё» (?page=)
     GET  /marketplace/shop/{id}     point of sale; its order-mode mini-app in the host bridge;
-                                    ?path=<URL on a mini-app origin> opens that URL in the frame
+                                    ?path=<URL on a mini-app origin> opens that URL in the frame;
+                                    ?payment=<invoice> shows how its payment ended (a decline
+                                    and why, or the receipt link) and sends the mini-app
+                                    `paymentResult`
     GET  /marketplace/offers        running special offers
     GET  /marketplace/buyer         contact details form; POST saves them in the signed cookie
-    GET  /marketplace/static/{f}    the page's ES module
+    GET  /marketplace/static/{f}    the page's ES module (served by web/assets.py)
 
 Language: ``?lang=ru|en`` (remembered in the ``lang`` cookie), else the cookie, else Russian.
 """
@@ -20,21 +23,21 @@ from urllib.parse import urlencode, urlsplit
 import jinja2
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import parsing
 from marketbox.marketplace import host, miniapp, session, texts
 from marketbox.marketplace import service as marketplace_service
+from marketbox.payment_page import declines
 from marketbox.toolkit.formatting import register_filters
 from marketbox.toolkit.i18n import register_i18n
+from marketbox.web import assets
 from marketbox.web import headers as web_headers
 
 router = APIRouter(include_in_schema=False)
 
 _HERE = Path(__file__).parent
 _WEB_TEMPLATES = _HERE.parent / "web" / "templates"
-STATIC_DIR = _HERE / "static"
-STATIC_FILES = {"pos-page.js": "text/javascript; charset=utf-8"}
 
 PAGE_SIZE = 24
 MAX_PAGE = 50
@@ -57,6 +60,7 @@ register_filters(templates)
 register_i18n(templates)
 texts.register(templates)
 templates.globals["script_json"] = host.script_json
+assets.register(templates)
 
 
 def _settings(request: Request) -> Any:
@@ -165,8 +169,14 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
         pos_id = parsing.parse_int(shop_id, minimum=1, maximum=parsing.INT32_MAX)
     except parsing.ParseError:
         return _not_found(request)
+    payment = None
     async with _db(request).read() as conn:
         pos = await marketplace_service.public_point_of_sale(conn, pos_id)
+        # ?payment=<invoice>: the payment page sent the buyer back here (payment_page/views.py
+        # _back_to_shop); say how the payment ended and hand it to the mini-app.
+        payment_id = request.query_params.get("payment")
+        if pos is not None and pos.has_order_app and payment_id:
+            payment = await declines.outcome(conn, payment_id, shop_id=pos.id)
     if pos is None:
         return _not_found(request)
     lang, _ = page_locale(request)
@@ -189,10 +199,12 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
             buyer=buyer,
             payment_url_prefix=_settings(request).payment_url_prefix,
         )
+    if frame is not None and payment is not None:
+        frame["paymentResult"] = payment.result
     response = _render(
         request,
         "marketplace/point_of_sale.html",
-        {"pos": pos, "frame": frame, "buyer": buyer},
+        {"pos": pos, "frame": frame, "buyer": buyer, "payment": payment},
     )
     if frame is not None:
         # The default page policy frames nothing but our own pages: add the mini-app's origins.
@@ -280,11 +292,3 @@ async def save_buyer(request: Request) -> Response:
         secure=settings.mode == "production",
     )
     return response
-
-
-@router.get("/marketplace/static/{name}")
-async def static_file(name: str) -> Response:
-    media_type = STATIC_FILES.get(name)
-    if media_type is None:
-        return Response("Not found", status_code=404, media_type="text/plain")
-    return FileResponse(STATIC_DIR / name, media_type=media_type)

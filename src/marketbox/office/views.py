@@ -84,7 +84,7 @@ from marketbox.shipments.schemas import CreateShipmentRequest
 from marketbox.storage.query import Condition, ListQuery
 from marketbox.toolkit.formatting import format_shift, register_filters
 from marketbox.toolkit.i18n import N_, NP_, register_i18n, t
-from marketbox.web import filters, health
+from marketbox.web import assets, filters, health
 from marketbox.web.context import get_context
 from marketbox.web.ratelimit import RateLimiter
 
@@ -149,6 +149,7 @@ templates = jinja2.Environment(
 )
 register_filters(templates)
 register_i18n(templates)
+assets.register(templates)
 
 
 # --- the request's session, user and language -----------------------------------------------

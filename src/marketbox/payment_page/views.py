@@ -23,6 +23,8 @@ strict Content-Security-Policy, whose frame-src lists the add-ons' mini-app orig
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 from collections.abc import Sequence
 from decimal import Decimal
@@ -42,7 +44,7 @@ from marketbox.mail import service as mail_service
 from marketbox.marketplace import host, miniapp, session
 from marketbox.marketplace import service as marketplace_service
 from marketbox.orders import service as orders_service
-from marketbox.payment_page import addons, forms, repository
+from marketbox.payment_page import addons, declines, forms, repository
 from marketbox.payment_page import invoice as invoice_model
 from marketbox.payment_page.invoice import Invoice
 from marketbox.payments import attempts, sandbox, throttle
@@ -50,6 +52,7 @@ from marketbox.payments.errors import AmountChanged, ContainerNotFound, Containe
 from marketbox.receipts import service as receipts_service
 from marketbox.toolkit.formatting import format_money, register_filters
 from marketbox.toolkit.i18n import N_, register_i18n, t
+from marketbox.web import assets
 from marketbox.web import headers as web_headers
 from marketbox.web.context import AppContext, get_context
 from marketbox.web.envelope import JSONResponse
@@ -71,6 +74,7 @@ env = jinja2.Environment(
 register_filters(env)
 register_i18n(env)
 env.globals["script_json"] = host.script_json
+assets.register(env)
 
 LANGS = ("ru", "en")
 # Tag 1212 codes the receipt page names; others print as their number ("fiscal.subject.other").
@@ -107,17 +111,18 @@ EMAIL_HINTS = {
     "none": N_("payer.email_hint_no_mail"),
 }
 
-FAIL_REASONS = {
-    sandbox.INSUFFICIENT_FUNDS: N_("fail.insufficient_funds"),
-    sandbox.EXPIRED_CARD: N_("fail.expired_card"),
-    sandbox.ACQUIRER_UNAVAILABLE: N_("fail.acquirer_unavailable"),
-}
+# The card fields a re-rendered form keeps (a field error elsewhere must not make the buyer
+# type the card again): number and expiry, from the request, never stored. The CVC is typed
+# again, as every payment page does.
+KEPT_CARD_FIELDS = ("card_number", "card_expiry")
+KEPT_CARD_MAX_LENGTH = 23
 CARD_ERRORS = {
     ("card_number", "invalid"): N_("error.card_number"),
     ("card_expiry", "invalid"): N_("error.card_expiry"),
     ("card_expiry", "expired"): N_("error.card_expired"),
     ("card_cvc", "invalid"): N_("error.card_cvc"),
 }
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]")
 # While another attempt of the same invoice is with the gateway, look again after this long
 # (growing to the maximum), up to `payment_gateway_timeout_seconds`.
 BUSY_POLL_SECONDS = 0.02
@@ -137,7 +142,10 @@ async def payment_page(request: Request, container_id: str) -> Response:
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id)
             page = _Page(request, ctx, invoice)
+            await page.load_way_back(conn)
             await page.load_addons(conn)
+            if invoice.is_payable:
+                page.decline_reason = await declines.last_decline_reason(conn, invoice.id)
     except ContainerNotFound:
         return _not_found(request, ctx)
     if not invoice.is_payable:
@@ -170,12 +178,16 @@ async def pay(request: Request, container_id: str) -> Response:
             invoice = await invoice_model.load(conn, container_id)
             page = _Page(request, ctx, invoice)
             if attempt.status == attempts.PAID:
-                target = await _back_to_shop(conn, invoice, invoice.success_url)
-                return RedirectResponse(target or page.url("success"), status_code=303)
+                target = await _back_to_shop(conn, invoice, invoice.success_url, lang=page.lang)
+                return _redirect(
+                    target or page.url("success"), new_token=True, settings=ctx.settings
+                )
             if attempt.status == attempts.DECLINED:
-                target = await _back_to_shop(conn, invoice, invoice.fail_url)
-                return RedirectResponse(target or page.url("fail"), status_code=303)
+                # Always a redirect (PRG): a reload of what the buyer sees next is a GET.
+                target = await _back_to_shop(conn, invoice, invoice.fail_url, lang=page.lang)
+                return _redirect(target or page.url("fail"), new_token=True, settings=ctx.settings)
             # No answer from the gateway in time: the worker's recovery will finish it.
+            await page.load_way_back(conn)
             await page.load_addons(conn)
         form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
         if not invoice.is_payable:
@@ -189,11 +201,17 @@ async def pay(request: Request, container_id: str) -> Response:
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id)
             page = _Page(request, ctx, invoice)
+            await page.load_way_back(conn)
             await page.load_addons(conn)
         if not invoice.is_payable or not isinstance(exc, AmountChanged):
             return page.status_page(status_code=409)
         form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
-        return page.form_page(form, banner="amount_changed", status_code=409)
+        return page.form_page(
+            form,
+            card_values=_kept_card_values(submitted),
+            banner="amount_changed",
+            status_code=409,
+        )
 
 
 async def _begin_attempt(
@@ -210,13 +228,20 @@ async def _begin_attempt(
             invoice = await invoice_model.load(conn, container_id, record=True)
             page = _Page(request, ctx, invoice)
             if not invoice.is_payable:
+                await page.load_way_back(conn)
                 return page.status_page(status_code=409)
-            if not forms.token_matches(
-                request.cookies.get(forms.CSRF_COOKIE), submitted.get(forms.CSRF_FIELD)
-            ):
+            cookie = request.cookies.get(forms.CSRF_COOKIE)
+            if not forms.token_matches(cookie, submitted.get(forms.CSRF_FIELD)):
+                if cookie and submitted.get(forms.CSRF_FIELD):
+                    # A token already used: a reload (or Back) of an answered POST. Nothing is
+                    # tried again; the buyer sees the invoice as it is now.
+                    return _redirect(page.url())
                 form = forms.build(invoice.customer, invoice.invoice_setting, submitted=submitted)
+                await page.load_way_back(conn)
                 await page.load_addons(conn)
                 return page.form_page(form, banner="stale_form", status_code=403)
+            # From here on every answer carries a new token (forms.py "one use").
+            request.state.pay_token_used = True
             form, payer = forms.clean(invoice.customer, invoice.invoice_setting, submitted)
             card, card_errors = sandbox.check_card(
                 submitted.get("card_number", ""),
@@ -225,9 +250,14 @@ async def _begin_attempt(
                 now=clock.now(),
             )
             if payer is None or card is None:
+                await page.load_way_back(conn)
                 await page.load_addons(conn)
                 return page.form_page(
-                    form, card_errors=card_errors.fields, banner="form", status_code=422
+                    form,
+                    card_errors=card_errors.fields,
+                    card_values=_kept_card_values(submitted),
+                    banner="form",
+                    status_code=422,
                 )
             expected = _parse_amount(submitted.get("expected_amount"))
             if expected != invoice.amount:
@@ -245,6 +275,7 @@ async def _begin_attempt(
                 card_last4=card.last4,
             )
             if isinstance(begun, throttle.Throttled):  # too many declines: the bank is not asked
+                await page.load_way_back(conn)
                 await page.load_addons(conn)
                 response = page.form_page(form, banner="throttled", status_code=429)
                 response.headers["Retry-After"] = str(begun.retry_after)
@@ -253,6 +284,7 @@ async def _begin_attempt(
                 await repository.save_payer(conn, invoice.id, payer)
                 return begun, card
             if loop.time() >= deadline:
+                await page.load_way_back(conn)
                 await page.load_addons(conn)
                 return page.form_page(form, banner="in_progress", status_code=409)
         # Busy: nothing was written; wait outside the transaction, then look again.
@@ -291,18 +323,32 @@ def _page_path(container_id: str, request: Request) -> str:
     return f"{path}?lang={lang}" if lang in LANGS else path
 
 
-async def _back_to_shop(conn: AsyncConnection, invoice: Invoice, url: str | None) -> str | None:
-    """Where the buyer returns after paying: the shop's success/fail URL, opened inside the
-    marketplace shell when it belongs to the main order's point-of-sale mini-app (miniapps.md
-    §6.1), so that the mini-app's screen keeps its host; top-level otherwise."""
-    if url is None or invoice.shop_id is None:
+async def _back_to_shop(
+    conn: AsyncConnection, invoice: Invoice, url: str | None, *, lang: str, always: bool = False
+) -> str | None:
+    """Where the buyer returns to the shop (after paying, or by «Вернуться в магазин»).
+
+    When the main order's point of sale has an order-mode mini-app, that is the point of sale's
+    page in the marketplace shell, in the page's language, with the shop's URL opened inside
+    the frame when it belongs to the mini-app (miniapps.md §6.1) and `payment=<invoice>` so the
+    shell tells the mini-app, and shows the buyer, how the payment ended
+    (docs/marketplace.md "After the payment"). A shop URL elsewhere is the shop's own choice and
+    is kept. `always`: without any shop URL, still go back to the shell (the way back);
+    otherwise None (the redirects after paying then use our own pages).
+    """
+    if invoice.shop_id is None:
         return url
     point = await marketplace_service.public_point_of_sale(conn, invoice.shop_id)
     if point is None or not point.has_order_app or point.mini_app is None:
         return url
-    if not miniapp.frame_url_allowed(url, point.mini_app):
-        return url
-    return f"/marketplace/shop/{point.id}?{urlencode({'path': url})}"
+    query = {"lang": lang, "payment": invoice.id}
+    if url is not None:
+        if not miniapp.frame_url_allowed(url, point.mini_app):
+            return url
+        query = {"path": url, **query}
+    elif not always:
+        return None
+    return f"/marketplace/shop/{point.id}?{urlencode(query)}"
 
 
 @router.get("/order/{container_id}/summary.json")
@@ -365,17 +411,18 @@ async def fail_page(request: Request, container_id: str) -> Response:
     try:
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id)
-            declined = await repository.latest_declined(conn, invoice.id)
+            reason = await declines.last_decline_reason(conn, invoice.id)
+            page = _Page(request, ctx, invoice)
+            await page.load_way_back(conn, invoice.fail_url or invoice.return_url)
     except ContainerNotFound:
         return _not_found(request, ctx)
-    page = _Page(request, ctx, invoice)
     if invoice.status == "paid":
         return RedirectResponse(page.url("success"), status_code=303)
     if not invoice.is_payable:
         return RedirectResponse(page.url(), status_code=303)
-    code = declined._mapping["failure_code"] if declined is not None else None
-    reason = FAIL_REASONS.get(code or "", N_("fail.declined"))
-    return page.render("fail.html", main_class="page page--narrow", reason=reason)
+    return page.render(
+        "fail.html", main_class="page page--narrow", reason=reason or declines.DEFAULT_REASON
+    )
 
 
 @router.get("/order/{container_id}/receipt")
@@ -414,9 +461,10 @@ async def _render_paid(
                 extra["receipt_mail_text"] = RECEIPT_MAIL_TEXTS.get(key) if key else None
                 extra["receipt_mail_status"] = state.status if state else ""
                 extra["receipt_mail_to"] = state.recipient if state else ""
+            page = _Page(request, ctx, invoice)
+            await page.load_way_back(conn)
     except ContainerNotFound:
         return _not_found(request, ctx)
-    page = _Page(request, ctx, invoice)
     if invoice.status != "paid":
         return RedirectResponse(page.url(), status_code=303)
     return page.render(template, main_class=main_class, **extra)
@@ -434,6 +482,21 @@ class _Page:
         self.invoice = invoice
         self.lang, self.lang_override = _lang(request, invoice)
         self.addons: list[addons.AddonCard] = []
+        self.back_url: str | None = None  # «Вернуться в магазин» (load_way_back)
+        self.decline_reason: str | None = None  # message key of the last decline
+
+    async def load_way_back(self, conn: AsyncConnection, url: str | None = None) -> None:
+        """«Вернуться в магазин»: the shop's returnUrl (else its success or fail URL on a
+        closed invoice, or `url`), inside the marketplace shell when the point of sale has an
+        order-mode mini-app (_back_to_shop)."""
+        invoice = self.invoice
+        if url is None:
+            url = invoice.return_url
+        if url is None and invoice.status == "paid":
+            url = invoice.success_url
+        elif url is None and invoice.status in ("canceled", "expired"):
+            url = invoice.fail_url
+        self.back_url = await _back_to_shop(conn, invoice, url, lang=self.lang, always=True)
 
     async def load_addons(self, conn: AsyncConnection) -> None:
         """The add-on service cards (only a payable invoice has any)."""
@@ -475,6 +538,7 @@ class _Page:
             "orders_url": self.url("orders.html"),
             "remove_url": self.url("remove"),
             "addons": self.addons,
+            "back_url": self.back_url,
         }
         base.update(context)
         return _html(
@@ -494,6 +558,7 @@ class _Page:
         form: forms.PayerForm,
         *,
         card_errors: dict[str, str] | None = None,
+        card_values: dict[str, str] | None = None,
         banner: str | None = None,
         status_code: int = 200,
     ) -> HTMLResponse:
@@ -501,7 +566,9 @@ class _Page:
         errors = {name: _payer_error(code, lang) for name, code in form.errors.items()}
         for name, code in (card_errors or {}).items():
             errors[name] = t(CARD_ERRORS.get((name, code), "error.required"), lang)
-        token = self.request.cookies.get(forms.CSRF_COOKIE) or forms.new_token()
+        token = self.request.cookies.get(forms.CSRF_COOKIE)
+        if token is None or getattr(self.request.state, "pay_token_used", False):
+            token = forms.new_token()
         response = self.render(
             "page.html",
             status_code=status_code,
@@ -512,16 +579,60 @@ class _Page:
             csrf_token=token,
             expected_amount=str(self.invoice.amount),
             test_cards=sandbox.TEST_CARDS,
+            card_values=card_values or {},
+            decline_reason=self.decline_reason,
+            live_texts=json.dumps(_live_texts(lang), ensure_ascii=False, sort_keys=True),
         )
-        response.set_cookie(
-            forms.CSRF_COOKIE,
-            token,
-            path="/order",
-            httponly=True,
-            samesite="lax",
-            secure=self.ctx.settings.public_base.startswith("https://"),
-        )
+        _set_token(response, token, self.ctx.settings)
         return response
+
+
+def _set_token(response: Response, token: str, settings: Settings) -> None:
+    response.set_cookie(
+        forms.CSRF_COOKIE,
+        token,
+        path="/order",
+        httponly=True,
+        samesite="lax",
+        secure=settings.public_base.startswith("https://"),
+    )
+
+
+def _redirect(url: str, *, new_token: bool = False, settings: Settings | None = None) -> Response:
+    """303 (a reload of what follows is a GET). `new_token`: the form's token was used."""
+    response = RedirectResponse(url, status_code=303)
+    if new_token and settings is not None:
+        _set_token(response, forms.new_token(), settings)
+    return response
+
+
+def _kept_card_values(submitted: dict[str, str]) -> dict[str, str]:
+    """The card number and expiry as typed, for the re-rendered form only (never stored or
+    logged); the number grouped by four when it is digits and spaces."""
+    values = {}
+    for name in KEPT_CARD_FIELDS:
+        value = submitted.get(name, "")[:KEPT_CARD_MAX_LENGTH]
+        digits = value.replace(" ", "")
+        if name == "card_number" and digits and not _NOT_ASCII_DIGIT.search(digits):
+            value = " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+        values[name] = value
+    return values
+
+
+def _live_texts(lang: str) -> dict[str, str]:
+    """The messages payment-page.js shows while the buyer types (the server's own words)."""
+    return {
+        "card_number": t("error.card_number", lang),
+        "card_expiry": t("error.card_expiry", lang),
+        "card_expired": t("error.card_expired", lang),
+        "card_cvc": t("error.card_cvc", lang),
+        "email": t("error.invalid_email", lang),
+        "phone": t("error.invalid_phone", lang),
+        "required": t("error.required", lang),
+        "brand_mir": t("card.brand_mir", lang),
+        "brand_visa": "Visa",
+        "brand_mastercard": "Mastercard",
+    }
 
 
 def _lang(request: Request, invoice: Invoice) -> tuple[str, str | None]:

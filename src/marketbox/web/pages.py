@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from marketbox.toolkit.formatting import register_filters
 from marketbox.toolkit.i18n import N_, normalize_locale, register_i18n, t
+from marketbox.web import assets
 
 router = APIRouter(include_in_schema=False)
 
@@ -22,6 +23,7 @@ _env = jinja2.Environment(
 )
 register_filters(_env)
 register_i18n(_env)
+assets.register(_env)
 
 # The pages' title and text ("info.<page>.title", "info.<page>.text", paragraphs separated by
 # a blank line) are in the gettext catalogue; named here for `pybabel extract`.

@@ -1,9 +1,9 @@
 """The API reference in the browser: `/docs` is Swagger UI over our /openapi.json.
 
 Swagger UI's script and stylesheet come from the `fastapi-offline` package (a PyPI dependency
-that ships them) and are served by us under `/docs/assets/` (`ASSETS_DIR`, mounted in
-app.py): the page loads nothing from another origin. Swagger UI is started by our own
-`/static/api-reference.js`, so the page's Content-Security-Policy needs no inline script.
+that ships them) and are served by us under `/docs/assets/` (`ASSETS_DIR`, under content-hashed
+names: web/assets.py): the page loads nothing from another origin. Swagger UI is started by our
+own `/static/api-reference.js`, so the page's Content-Security-Policy needs no inline script.
 `/redoc` is not served (a 404).
 """
 
@@ -18,10 +18,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from marketbox.web import assets
 from marketbox.web import headers as security
 from marketbox.web.context import get_context
 
-ASSETS_URL = "/docs/assets"
 ASSETS_DIR = Path(str(resources.files("fastapi_offline").joinpath("static")))
 
 router = APIRouter(include_in_schema=False)
@@ -31,6 +31,7 @@ _env = jinja2.Environment(
     autoescape=True,
     auto_reload=False,
 )
+assets.register(_env)
 
 
 def page_policy(public_base: str) -> str:
@@ -45,7 +46,5 @@ def page_policy(public_base: str) -> str:
 @router.get("/docs")
 async def api_reference(request: Request) -> HTMLResponse:
     settings = get_context(request).settings
-    html = _env.get_template("api_reference.html").render(
-        assets=ASSETS_URL, openapi_url=request.app.openapi_url
-    )
+    html = _env.get_template("api_reference.html").render(openapi_url=request.app.openapi_url)
     return HTMLResponse(html, headers=security.html_headers(page_policy(settings.public_base)))

@@ -11,6 +11,8 @@
  *   error(text)  → error toast (the bridge supplies the default text)
  *   link(url)    → the bridge opens a new tab; we also show a visible fallback link
  *   unavailable  → the frame is gone; show the "unavailable" banner
+ * After the payment page sent the buyer back (?payment=<invoice>), config.paymentResult holds the
+ * invoice's outcome; it is sent to the mini-app as `paymentResult` once the handshake is done.
  */
 import { openMiniApp } from '/static/miniapp/bridge.js';
 
@@ -55,7 +57,7 @@ function start() {
   const config = readJson(host.dataset.config);
   const texts = readJson('pos-miniapp-texts') || {};
   if (!config) return;
-  openMiniApp({
+  const handle = openMiniApp({
     container: host,
     url: config.url,
     origins: config.origins,
@@ -67,6 +69,12 @@ function start() {
     locale: config.locale,
     onReady() {
       host.dataset.ready = '';
+      // Back from the payment page: hand its outcome to the mini-app (miniapps.md §3.2; an SDK
+      // without onPaymentResult ignores it, and the page says it above the frame anyway).
+      if (config.paymentResult) {
+        handle.sendPaymentResult(config.paymentResult);
+        host.dataset.paymentResultSent = config.paymentResult;
+      }
     },
     onDone(url) {
       if (url) window.location.assign(url);

@@ -5,8 +5,10 @@
  * The page renders the service cards ([data-addon-card="<shopId>"]) inside the hidden section
  * [data-addons], the sheet (<dialog data-addon-sheet>) and a JSON block named by the section's
  * `data-config`:
- *   {ordersUrl, frames: [frame config per card], shopIds: [...], texts: {...}}
- * where each frame config is marketplace/host.py frame_config(mode="suborder") for this invoice.
+ *   {ordersUrl, frames: [frame config per card], shopIds: [...], texts: {...}, paymentResult}
+ * where each frame config is marketplace/host.py frame_config(mode="suborder") for this invoice,
+ * and paymentResult is "pending" after a declined payment of this invoice (sent to each add-on
+ * opened), null otherwise.
  *
  * «Добавить услугу» opens the card's mini-app in the sheet through the host bridge. Messages:
  *   done(url | null) → close the sheet, toast «Услуга добавлена», re-draw the order list from
@@ -159,6 +161,9 @@ function open(card, trigger) {
     locale: frame.locale,
     onReady() {
       setBusy(trigger, false);
+      // The invoice's last payment was declined (the banner above the form says why): tell
+      // the add-on's mini-app too (miniapps.md §3.2); an SDK without onPaymentResult ignores it.
+      if (config.paymentResult) handle.sendPaymentResult(config.paymentResult);
     },
     onDone() {
       onAdded(card);
