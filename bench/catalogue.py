@@ -200,6 +200,11 @@ QUERIES = [
     "bakery",
     "flower",
     "bike",
+    # Forgiving readings (issue 10, item 10): Latin letters and layout, no hyphen, a code.
+    "taxi",
+    "nfrcb",
+    "бизнесзал",
+    "SVO",
     "ромашка",
     "север",
     "уют",

@@ -32,26 +32,17 @@ def _mini_app(
 
 
 def demo_points_of_sale(shop_public_url: str) -> list[dict[str, Any]]:
-    """Three points of sale served by one demo shop at `shop_public_url`.
+    """Three points of sale served by one demo shop at `shop_public_url`, oldest first (the
+    payment page offers add-ons oldest first, the marketplace lists the newest first):
 
-    * «Бизнес-зал Sky Lounge»: a main order from the marketplace (`order` mode);
-    * «Такси в аэропорт»: an add-on on the payment page (`suborder`) for SVO, VKO, DME, LED;
-    * «Кофейня «Взлёт»»: both, offered as an add-on for SVO and VKO.
+    * «Такси в аэропорт»: only an add-on on the payment page (`suborder`) for SVO, VKO, DME,
+      LED — the marketplace says so on its card and page;
+    * «Кофейня «Взлёт»»: both, offered as an add-on for SVO and VKO;
+    * «Бизнес-зал Sky Lounge»: both, a main order from the marketplace (`order` mode) and an
+      add-on to a flight from SVO (`suborder`).
     """
     base = shop_public_url.rstrip("/")
     return [
-        {
-            "title": "Бизнес-зал Sky Lounge",
-            "description": (
-                "Бизнес-зал в Шереметьево, терминал B: буфет, бар, душевые и тихая зона. "
-                "Проход по электронному пропуску."
-            ),
-            "type": "shop",
-            "registration_address": "Московская обл., Химки, аэропорт Шереметьево, терминал B",
-            "lat": "55.972642",
-            "lon": "37.414589",
-            "mini_app": _mini_app(base, LOUNGE, ["order"], addon=False),
-        },
         {
             "title": "Такси в аэропорт",
             "description": (
@@ -65,5 +56,17 @@ def demo_points_of_sale(shop_public_url: str) -> list[dict[str, Any]]:
             "description": "Кофе и выпечка к выходу на посадку в Шереметьево и Внуково.",
             "type": "shop",
             "mini_app": _mini_app(base, COFFEE, ["order", "suborder"], addon=True),
+        },
+        {
+            "title": "Бизнес-зал Sky Lounge",
+            "description": (
+                "Бизнес-зал в Шереметьево, терминал B: буфет, бар, душевые и тихая зона. "
+                "Проход по электронному пропуску."
+            ),
+            "type": "shop",
+            "registration_address": "Московская обл., Химки, аэропорт Шереметьево, терминал B",
+            "lat": "55.972642",
+            "lon": "37.414589",
+            "mini_app": _mini_app(base, LOUNGE, ["order", "suborder"], addon=True),
         },
     ]

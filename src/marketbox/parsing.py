@@ -261,6 +261,14 @@ def unstorable_text(value: object) -> str | None:
     return None
 
 
+def may_hold_unstorable(raw: bytes) -> bool:
+    """False when the JSON text `raw` cannot parse to a string `unstorable_text` refuses, so
+    the walk over the parsed document can be skipped: a NUL or a lone surrogate can only come
+    from a ``\\u`` escape, a NUL byte (also in every UTF-16 or UTF-32 text), or a surrogate
+    encoded as UTF-8 (lead byte 0xED, which `json.loads` decodes with surrogatepass)."""
+    return b"\\u" in raw or b"\x00" in raw or b"\xed" in raw
+
+
 def _storable(text: str) -> bool:
     if "\x00" in text:
         return False

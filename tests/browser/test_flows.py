@@ -430,12 +430,14 @@ def run_suborder_flow(
     page.goto(flight["paymentUrl"])
     taxi = world.points["Такси в аэропорт"]
 
-    # 1. The strip offers the taxi (SVO) and the coffee shop; the lounge is order-only.
+    # 1. The strip offers the taxi (SVO), the coffee shop and the lounge (an add-on for SVO).
     strip = page.locator("[data-addons]")
     strip.wait_for(state="visible")
     card = page.locator(f'[data-addon-card="{taxi["id"]}"]')
     assert "Такси в аэропорт" in card.inner_text()
-    assert page.locator("[data-addon-card]").count() == 2
+    assert page.locator("[data-addon-card]").count() == 3
+    lounge = world.points["Бизнес-зал Sky Lounge"]
+    assert "Бизнес-зал Sky Lounge" in page.inner_text(f'[data-addon-card="{lounge["id"]}"]')
     total = f"12{NBSP}480,00{NBSP}₽"
     assert page.inner_text("#summary-title") == total
     page.evaluate("window.__sameDocument = true")
@@ -643,7 +645,7 @@ def test_add_on_error_foreign_done_and_unavailable(
     page.goto(flight["paymentUrl"])
     card = page.locator(f'[data-addon-card="{point["id"]}"]')
     assert f"от 350{NBSP}₽" in card.inner_text()
-    assert page.locator("[data-addon-card]").count() == 3  # with the taxi and the coffee shop
+    assert page.locator("[data-addon-card]").count() == 4  # with the taxi, coffee shop, lounge
     page.locator("[data-addons]").scroll_into_view_if_needed()
     screenshot(page, "addons-strip-price-1280.png")
     card.get_by_role("button", name="Добавить услугу").click()
@@ -673,7 +675,7 @@ def test_add_on_error_foreign_done_and_unavailable(
     frame.evaluate("() => window.__post({id: window.__id, action: 'unavailable', data: null})")
     page.locator("[data-addon-sheet]").wait_for(state="hidden")
     assert card.count() == 0
-    assert page.locator("[data-addon-card]").count() == 2
+    assert page.locator("[data-addon-card]").count() == 3  # the other three stay
     message = page.locator("[data-addons-message]")
     assert message.inner_text() == "Услуга недоступна для этого заказа: Страховка от задержки"
     assert page.inner_text("#summary-title") == f"100,00{NBSP}₽"

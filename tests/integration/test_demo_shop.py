@@ -517,7 +517,10 @@ async def test_demo_points_of_sale_are_accepted_by_the_marketplace(db: Database)
 
     by_title = {p["title"]: p["miniApp"] for p in created}
     assert by_title["Бизнес-зал Sky Lounge"]["url"] == public_url + "/"
-    assert by_title["Бизнес-зал Sky Lounge"]["modes"] == ["order"]
+    lounge = by_title["Бизнес-зал Sky Lounge"]
+    assert lounge["modes"] == ["order", "suborder"]  # also an add-on to a flight from SVO
+    assert miniapp.rule_matches(lounge["addonRule"], flight_svo)
+    assert not miniapp.rule_matches(lounge["addonRule"], flight_led)
     assert by_title["Бизнес-зал Sky Lounge"]["origins"] == [public_url]
     taxi = by_title["Такси в аэропорт"]
     coffee = by_title["Кофейня «Взлёт»"]

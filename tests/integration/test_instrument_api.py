@@ -9,9 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
+from marketbox.mail.tables import mail_messages
 from marketbox.merchants import service as merchants_service
+from marketbox.receipts.tables import receipts
 from marketbox.security import signing
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications, payments
@@ -477,3 +479,56 @@ async def test_concurrent_repeats_of_one_operation_all_succeed_once(
             )
         ).all()
     assert len(rows) == 1
+
+
+async def test_a_confirmation_writes_its_rows_together_or_not_at_all(
+    client: httpx.AsyncClient, bank: Bank, db: Database
+) -> None:
+    """The payment, its receipt, the shop's signed notification and the buyer's letter commit
+    together; on PostgreSQL in two statements (the claim with the orders, then every row: the
+    payment path's round trips are what confirm's speed is made of, docs/benchmarks.md). A
+    confirmation refused by the database (an operation id reused) leaves none of them."""
+    first = await create_order(client, merchant_order_id="A")
+    second = await create_order(client, merchant_order_id="B")
+    # The instrument's token is looked up once and then cached (not part of the count).
+    warm_up = await create_order(client, merchant_order_id="C")
+    assert (await bank.confirm(confirmation(warm_up, "op-0"))).status_code == 200
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        paid = await bank.confirm(confirmation(first, "op-1"))
+        written = len(statements)
+        refused = await bank.confirm(confirmation(second, "op-1"))
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+
+    assert paid.status_code == 200, paid.text
+    assert refused.status_code == 422
+    if db.dialect == "postgresql":
+        assert written == 2, statements
+    async with db.transaction() as conn:
+        merchant = await merchants_service.get_merchant(conn, merchants_service.DEMO_MERCHANT_ID)
+        written_rows = {}
+        for order in (first, second):
+            container = order["orderContainerId"]
+            written_rows[order["id"]] = [
+                (await conn.execute(select(t).where(t.c.container_id == container))).all()
+                for t in (payments, receipts, mail_messages)
+            ] + [
+                (
+                    await conn.execute(
+                        select(notifications).where(notifications.c.order_id == order["id"])
+                    )
+                ).all()
+            ]
+    assert [len(rows) for rows in written_rows[first["id"]]] == [1, 1, 1, 1]
+    assert [len(rows) for rows in written_rows[second["id"]]] == [0, 0, 0, 0]
+    notice = written_rows[first["id"]][3][0]
+    assert merchant is not None
+    assert signing.verify(
+        bytes(notice.body), notice.signature, merchant.signing_key, merchant.sign_algorithm
+    )

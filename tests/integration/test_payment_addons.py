@@ -93,11 +93,12 @@ async def test_a_flight_from_svo_is_offered_the_matching_add_ons(
     assert response.status_code == 200
     html = response.text
 
-    # Taxi (SVO, VKO, DME, LED) and the coffee shop (SVO, VKO); the lounge has no suborder mode.
-    assert card_ids(html) == [taxi(points)["id"], points["Кофейня «Взлёт»"]["id"]]
+    # Taxi (SVO, VKO, DME, LED), the coffee shop (SVO, VKO) and the lounge (SVO), oldest first.
+    lounge, coffee = points["Бизнес-зал Sky Lounge"], points["Кофейня «Взлёт»"]
+    assert card_ids(html) == [taxi(points)["id"], coffee["id"], lounge["id"]]
     assert "Такси в аэропорт" in html
+    assert "Бизнес-зал Sky Lounge" in html
     assert "Добавить услугу" in html
-    assert "Бизнес-зал Sky Lounge" not in html
     assert f'<script type="module" src="{ASSETS.url("addons.js")}"></script>' in html
     # Every button inside the payment form is type=button: a card never submits the payment.
     strip = html[html.index("data-addons-list") : html.index("data-addons-message")]
@@ -254,7 +255,7 @@ async def test_a_suborder_shows_in_the_fragment_summary_and_card(
     assert "Добавить ещё" in card.group(0)
     assert "Добавлено" in card.group(0)
     # The new order's merchant is not the main order's: the main order's page settings stay.
-    assert page.text.count("data-addon-card=") == 2
+    assert page.text.count("data-addon-card=") == 3  # taxi, coffee shop, lounge
 
 
 async def test_orders_fragment_of_an_unknown_invoice_is_404(client: httpx.AsyncClient) -> None:

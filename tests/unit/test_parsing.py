@@ -7,6 +7,7 @@ runs derandomized and bounded by count, so CI sees the same examples every time.
 
 from __future__ import annotations
 
+import json
 import string
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -343,3 +344,37 @@ def test_a_deep_document_is_refused_before_parsing() -> None:
 )
 def test_unstorable_text_names_the_first_bad_string(document: object, path: str | None) -> None:
     assert parsing.unstorable_text(document) == path
+
+
+_JSON_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=8)
+_DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | _JSON_TEXT,
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(_JSON_TEXT, children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@PROPERTIES
+@given(_DOCUMENTS, st.sampled_from(["escaped", "utf-8", "utf-16"]))
+@example({"a": "\ud800"}, "utf-8")
+@example({"a": "x\x00"}, "utf-8")
+@example(["\udfff"], "utf-16")
+def test_the_unstorable_text_shortcut_never_skips_a_bad_string(document: object, form: str) -> None:
+    """read_json skips the walk when `may_hold_unstorable` says no: it must never say no to a
+    body whose parsed document holds a NUL or a lone surrogate, however the body is encoded."""
+    if form == "escaped":
+        raw = json.dumps(document).encode()
+    else:
+        text = json.dumps(document, ensure_ascii=False)
+        raw = text.encode(form, "surrogatepass")
+    if parsing.unstorable_text(jsonutil.loads(raw)) is not None:
+        assert parsing.may_hold_unstorable(raw)
+
+
+def test_a_surrogate_sent_as_raw_utf8_bytes_is_still_found() -> None:
+    raw = b'{"name": "\xed\xa0\x80"}'
+    assert parsing.may_hold_unstorable(raw)
+    assert parsing.unstorable_text(jsonutil.loads(raw)) == "name"
+    assert not parsing.may_hold_unstorable('{"name": "Кофейня"}'.encode())

@@ -183,7 +183,8 @@ def banner(settings: Settings, shop_url: str, flight_url: str) -> str:
             "                     open «Бизнес-зал Sky Lounge», order, pay with the test",
             "                     card 4242 4242 4242 4242 (any future date, any CVC)",
             f"  Add-on services    {flight_url}",
-            "                     a flight order: add «Такси в аэропорт» and pay both at once",
+            "                     a flight from SVO: add «Бизнес-зал Sky Lounge», «Такси в",
+            "                     аэропорт» or «Кофейня «Взлёт»» and pay them all at once",
             f"  Demo shop          {shop_url}/  (the mini-app's own origin)",
             f"  API                the demo merchant's token is {DEMO_TOKEN}; its orders:",
             f"                     curl -H 'Authorization: Bearer {DEMO_TOKEN}' "

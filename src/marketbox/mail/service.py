@@ -119,7 +119,7 @@ def merchant_notice_letters(
     paid_at: datetime,
 ) -> list[Letter]:
     """One notice per merchant with a notification e-mail, about its own orders only (the rows
-    carry `merchant_notification_email`: payments/repository.py `_MARK_PAID`)."""
+    carry `merchant_notification_email`: payments/repository.py `_PAID_COLUMNS`)."""
     by_merchant: dict[str, list[Mapping[str, Any]]] = {}
     for row in paid:
         order = mapping_of(row)
@@ -165,7 +165,14 @@ def merchant_notice_letters(
 
 async def enqueue(conn: AsyncConnection, letters: Sequence[Letter], *, now: datetime) -> list[str]:
     """Record the letters (one INSERT) in the caller's transaction; returns their ids."""
-    values: list[dict[str, Any]] = [
+    values = records(letters, now=now)
+    await repository.insert_messages(conn, values)
+    return [str(v["id"]) for v in values]
+
+
+def records(letters: Sequence[Letter], *, now: datetime) -> list[dict[str, Any]]:
+    """The `mail_messages` rows of the letters, as `enqueue` writes them."""
+    return [
         {
             "id": ids.new_id(),
             "kind": letter.kind,
@@ -185,12 +192,9 @@ async def enqueue(conn: AsyncConnection, letters: Sequence[Letter], *, now: date
         }
         for letter in letters
     ]
-    await repository.insert_messages(conn, values)
-    return [str(v["id"]) for v in values]
 
 
-async def enqueue_for_payment(
-    conn: AsyncConnection,
+def payment_letters(
     paid: Sequence[Any],
     *,
     container_id: str,
@@ -199,9 +203,9 @@ async def enqueue_for_payment(
     payer: Mapping[str, Any],
     held: bool,
     now: datetime,
-) -> list[str]:
-    """The letters of a payment, in its transaction (payments/service.pay_container): the
-    buyer's and each merchant's notice, with one INSERT."""
+) -> list[Letter]:
+    """The letters of a payment (payments/service.pay_container writes their `records`
+    together with its own rows): the buyer's, and each merchant's notice."""
     letter = buyer_receipt_letter(
         paid,
         container_id=container_id,
@@ -214,7 +218,7 @@ async def enqueue_for_payment(
     notices = merchant_notice_letters(
         paid, container_id=container_id, number=number, payer=payer, held=held, paid_at=now
     )
-    return await enqueue(conn, ([letter] if letter else []) + notices, now=now)
+    return ([letter] if letter else []) + notices
 
 
 @dataclass(frozen=True)

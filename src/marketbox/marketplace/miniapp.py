@@ -214,3 +214,16 @@ def frame_url_allowed(url: str, mini_app: dict[str, Any]) -> bool:
         return origin_of(url) in mini_app.get("origins", ())
     except ValueError:
         return False
+
+
+def rule_values(rule: Any, key: str) -> list[str]:
+    """The values an add-on rule offers the mini-app for under `key` (``iataCode`` → the
+    airports), in order, without those under ``not``."""
+    if not isinstance(rule, dict):
+        return []
+    found: dict[str, None] = {}
+    for child in rule.get("any", ()) or rule.get("all", ()):
+        found.update(dict.fromkeys(rule_values(child, key)))
+    if rule.get("key") == key:
+        found.update(dict.fromkeys(str(v) for v in rule.get("values", ()) if isinstance(v, str)))
+    return list(found)

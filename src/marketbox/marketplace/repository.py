@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -38,7 +40,7 @@ from marketbox.marketplace.tables import (
     special_offers,
 )
 from marketbox.storage.query import Condition, ListQuery, compare
-from marketbox.storage.tables import orders
+from marketbox.storage.tables import merchants, orders
 
 # Filterable fields of GET /v3/marketplace/api/shop -> columns (`q` is the text search).
 FILTER_COLUMNS: dict[str, Any] = {
@@ -105,7 +107,7 @@ async def _page(
 
 
 async def list_points_of_sale(
-    conn: AsyncConnection, *, merchant_id: str, query: ListQuery, terms: Sequence[str]
+    conn: AsyncConnection, *, merchant_id: str, query: ListQuery, terms: Terms
 ) -> tuple[list[Any], int]:
     where = and_(
         points_of_sale.c.merchant_id == merchant_id,
@@ -114,6 +116,9 @@ async def list_points_of_sale(
     )
     return await _page(conn, where, query.order, limit=query.page_size, offset=query.offset)
 
+
+# A search query: one group of alternative stems per word (marketplace/search.py).
+Terms = Sequence[Sequence[str]]
 
 # The SQLite FTS5 table and its vocabulary (marketplace/tables.py): rowid = point of sale id.
 _fts = table(SEARCH_FTS_TABLE, column("rowid"))
@@ -136,14 +141,16 @@ def _vocabulary_stmt(term_count: int, max_expansion: int) -> Any:
     return union_all(*(select(q.c.i, q.c.term) for q in per_term))
 
 
-async def _fts_expression(conn: AsyncConnection, terms: Sequence[str]) -> str | None:
-    """The FTS5 MATCH expression for `terms`, or None when some term matches no stored stem.
+async def _fts_expression(conn: AsyncConnection, groups: Terms) -> str | None:
+    """The FTS5 MATCH expression for `groups`, or None when some group matches no stored stem.
 
     Each term becomes the OR of the stored stems it is a prefix of (read from the vocabulary,
     one statement for all terms): FTS5 walks exact tokens' doclists lazily, newest first, where
     a ``"term"*`` query would first merge every matching token's whole doclist. A term with
     very many stems (one or two letters) stays a prefix query, answered by the prefix index.
+    A group is the OR of its alternatives' parts.
     """
+    terms = [term for group in groups for term in group]
     bounds = {}
     for i, term in enumerate(terms):
         bounds[f"lo_{i}"] = term
@@ -153,17 +160,25 @@ async def _fts_expression(conn: AsyncConnection, terms: Sequence[str]) -> str | 
     for i, stem in found:
         stems[i].append(stem)
     parts = []
-    for term, expansion in zip(terms, stems, strict=True):
-        if not expansion:
+    i = 0
+    for group in groups:
+        alternatives: list[str] = []
+        for term in group:
+            expansion = stems[i]
+            i += 1
+            if len(expansion) > MAX_EXPANSION:
+                alternatives.append(search.fts5_query([term]))
+            else:
+                alternatives.extend(search.fts5_token(s) for s in expansion)
+        if not alternatives:
             return None
-        if len(expansion) > MAX_EXPANSION:
-            parts.append(search.fts5_query([term]))
-        else:
-            parts.append("(" + " OR ".join(search.fts5_token(s) for s in expansion) + ")")
+        parts.append("(" + " OR ".join(dict.fromkeys(alternatives)) + ")")
     return " AND ".join(parts)
 
 
 _MAX_CHAR = chr(0x10FFFF)  # sorts after every character a stem can hold (marketplace/search.py)
+
+_ACTIVE = points_of_sale.c.active.is_(True)
 
 # What the marketplace pages show of a point of sale (service.PublicPointOfSale).
 _PUBLIC_COLUMNS = [
@@ -182,8 +197,26 @@ _PUBLIC_COLUMNS = [
         "delivery_info",
         "shop_url",
         "mini_app",
+        "addon_status",
     )
 ]
+
+
+async def public_point_of_sale(conn: AsyncConnection, shop_id: int) -> Any:
+    """An active point of sale's public columns and its merchant's names and INN."""
+    m = merchants
+    query = (
+        select(
+            *_PUBLIC_COLUMNS,
+            m.c.name.label("merchant_name"),
+            m.c.legal_name.label("merchant_legal_name"),
+            m.c.vat_number.label("merchant_vat_number"),
+        )
+        .join(m, m.c.id == points_of_sale.c.merchant_id)
+        .where(points_of_sale.c.id == shop_id, _ACTIVE)
+    )
+    return (await conn.execute(query)).first()
+
 
 # The statements below are built once (per term count) and bound per call: building and
 # keying a statement of this size costs about as much as running it. Every one takes
@@ -204,7 +237,7 @@ def _with_total(stmt: Select[Any], total: Any) -> tuple[Any, Any]:
 async def search_public(
     conn: AsyncConnection,
     *,
-    terms: Sequence[str],
+    terms: Terms,
     limit: int,
     offset: int = 0,
     count_limit: int,
@@ -239,9 +272,6 @@ async def _rows_with_total(
     return rows, int((await conn.execute(count, params)).scalar_one())
 
 
-_ACTIVE = points_of_sale.c.active.is_(True)
-
-
 @functools.cache
 def _newest_stmts() -> tuple[Any, Any]:
     pos = points_of_sale
@@ -271,7 +301,7 @@ def _fts_stmts() -> tuple[Any, Any]:
 
 
 async def _search_sqlite(
-    conn: AsyncConnection, terms: Sequence[str], params: dict[str, Any]
+    conn: AsyncConnection, terms: Terms, params: dict[str, Any]
 ) -> tuple[list[Any], int]:
     expression = await _fts_expression(conn, terms)
     if expression is None:
@@ -284,9 +314,10 @@ RECENT_WINDOW = 3000
 
 
 @functools.cache
-def _recent_stmt(term_count: int, window: int) -> Any:
-    """The rule itself (``strpos(search_text, :needle_i) > 0``, needle = " " + term) over the
-    newest `window` active rows, walking (active, id) backwards."""
+def _recent_stmt(group_sizes: tuple[int, ...], window: int) -> Any:
+    """The rule itself (``strpos(search_text, :needle_i_j) > 0``, needle = " " + term j of
+    group i, OR-ed within a group) over the newest `window` active rows, walking (active, id)
+    backwards."""
     pos = points_of_sale
     recent = (
         select(*_PUBLIC_COLUMNS, pos.c.search_text)
@@ -296,7 +327,13 @@ def _recent_stmt(term_count: int, window: int) -> Any:
         .subquery()
     )
     rule = [
-        func.strpos(recent.c.search_text, bindparam(f"needle_{i}")) > 0 for i in range(term_count)
+        or_(
+            *(
+                func.strpos(recent.c.search_text, bindparam(f"needle_{i}_{j}")) > 0
+                for j in range(size)
+            )
+        )
+        for i, size in enumerate(group_sizes)
     ]
     columns = [recent.c[c.name] for c in _PUBLIC_COLUMNS]
     page = select(*columns).where(*rule).order_by(recent.c.id.desc())
@@ -319,23 +356,63 @@ def _gin_stmts() -> tuple[Any, Any]:
     )
 
 
+class _RareQueries:
+    """Queries the newest rows did not answer lately: the next time they go to the GIN index
+    at once, without walking RECENT_WINDOW rows first (one statement instead of two). Only a
+    shortcut: the index answers any query exactly, common or rare. Bounded (least recently
+    used out) and forgotten after RARE_TTL seconds, so a word that became common is walked
+    again."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self._size = size
+        self._ttl = ttl
+        self._seen: OrderedDict[tuple[tuple[str, ...], ...], float] = OrderedDict()
+
+    def __contains__(self, key: tuple[tuple[str, ...], ...]) -> bool:
+        until = self._seen.get(key)
+        if until is None:
+            return False
+        if until < time.monotonic():
+            del self._seen[key]
+            return False
+        self._seen.move_to_end(key)
+        return True
+
+    def add(self, key: tuple[tuple[str, ...], ...]) -> None:
+        self._seen[key] = time.monotonic() + self._ttl
+        self._seen.move_to_end(key)
+        while len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+
+
+RARE_TTL = 60.0
+rare_queries = _RareQueries(size=4096, ttl=RARE_TTL)
+
+
 async def _search_postgresql(
-    conn: AsyncConnection, terms: Sequence[str], params: dict[str, Any]
+    conn: AsyncConnection, terms: Terms, params: dict[str, Any]
 ) -> tuple[list[Any], int]:
+    key = tuple(tuple(group) for group in terms)
+    gin = _gin_stmts()
+    gin_params = {**params, "tsquery": search.tsquery(terms)}
+    if params["offset"] == 0 and key in rare_queries:
+        return await _rows_with_total(conn, gin, gin_params)
     # 1. The newest RECENT_WINDOW active rows checked with the rule (a cheap strpos per row):
     #    a common word fills the page and the count here, and those are the newest of all.
-    needles = {f"needle_{i}": f" {t}" for i, t in enumerate(terms)}
-    recent = _recent_stmt(len(terms), RECENT_WINDOW)
+    needles = {
+        f"needle_{i}_{j}": f" {t}" for i, group in enumerate(terms) for j, t in enumerate(group)
+    }
+    recent = _recent_stmt(tuple(len(g) for g in terms), RECENT_WINDOW)
     rows = list((await conn.execute(recent, {**params, **needles})).all())
     if len(rows) == params["limit"] and rows[0].total >= params["count_limit"]:
         return rows, int(rows[0].total)
     # 2. A rarer word: the GIN index of stem prefixes.
-    page, count = _gin_stmts()
-    params = {**params, "tsquery": search.tsquery(terms)}
     if len(rows) == params["limit"]:  # the page came from the recent rows: only the count
-        return rows, int((await conn.execute(count, params)).scalar_one())
+        return rows, int((await conn.execute(gin[1], gin_params)).scalar_one())
     # Fewer matches than a page among the recent rows: few in all, fetched by the index.
-    return await _rows_with_total(conn, (page, count), params)
+    if params["offset"] == 0:
+        rare_queries.add(key)
+    return await _rows_with_total(conn, gin, gin_params)
 
 
 async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = None) -> list[Any]:

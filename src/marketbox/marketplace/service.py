@@ -7,6 +7,7 @@ the same validation as the API.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -201,8 +202,15 @@ async def _check_brand(
 
 
 def _search_text(values: dict[str, Any]) -> str:
+    # The airports an add-on is offered for are searchable too: «SVO» finds Sheremetyevo's.
+    airports = miniapp.rule_values((values.get("mini_app") or {}).get("addonRule"), "iataCode")
     return search.index_text(
-        [values.get("title"), values.get("description"), values.get("registration_address")]
+        [
+            values.get("title"),
+            values.get("description"),
+            values.get("registration_address"),
+            " ".join(airports),
+        ]
     )
 
 
@@ -447,6 +455,16 @@ async def upsert_special_offer(
 
 
 @dataclass(frozen=True)
+class Seller:
+    """Who is paid, from the same fields the payment page and the receipt read: the merchant's
+    display name, legal name and INN."""
+
+    name: str
+    legal_name: str
+    vat_number: str
+
+
+@dataclass(frozen=True)
 class PublicPointOfSale:
     """What the marketplace pages may show: never the token or the notification e-mail."""
 
@@ -463,10 +481,32 @@ class PublicPointOfSale:
     delivery_info: str | None
     shop_url: str | None
     mini_app: dict[str, Any] | None
+    addon_status: str = "none"
+    seller: Seller | None = None  # on the point of sale's own page only
 
     @property
     def has_order_app(self) -> bool:
         return bool(self.mini_app and "order" in self.mini_app["modes"])
+
+    @property
+    def is_addon(self) -> bool:
+        """Offered on payment pages as an add-on service (approved by the operator)."""
+        return bool(
+            self.mini_app
+            and "suborder" in self.mini_app["modes"]
+            and self.addon_status == "approved"
+        )
+
+    @property
+    def is_addon_only(self) -> bool:
+        """Bought only as an add-on to another order: nothing to order on its own page."""
+        return self.is_addon and not self.has_order_app
+
+    @property
+    def addon_airports(self) -> list[str]:
+        """The airports a flight must touch for the add-on to be offered (its rule's
+        ``iataCode`` values); empty when the rule is about something else or absent."""
+        return miniapp.rule_values((self.mini_app or {}).get("addonRule"), "iataCode")
 
     @property
     def is_offline(self) -> bool:
@@ -477,6 +517,8 @@ class PublicPointOfSale:
         """The chip a page shows for it: (chip modifier, UI text key)."""
         if self.has_order_app:
             return "info", N_("pos.online_order")
+        if self.is_addon:
+            return "info", N_("pos.addon")
         return "neutral", N_("pos.offline") if self.is_offline else N_("pos.online")
 
 
@@ -496,6 +538,7 @@ def _public(row: Any) -> PublicPointOfSale:
         delivery_info=m["delivery_info"],
         shop_url=m["shop_url"],
         mini_app=m["mini_app"],
+        addon_status=m["addon_status"],
     )
 
 
@@ -525,8 +568,16 @@ async def search_points_of_sale(
 
 
 async def public_point_of_sale(conn: AsyncConnection, shop_id: int) -> PublicPointOfSale | None:
-    row = await repository.get_point_of_sale(conn, shop_id, merchant_id=None, active_only=True)
-    return _public(row) if row is not None else None
+    """An active point of sale with its seller (one statement)."""
+    row = await repository.public_point_of_sale(conn, shop_id)
+    if row is None:
+        return None
+    seller = Seller(
+        name=row.merchant_name,
+        legal_name=row.merchant_legal_name or row.merchant_name,
+        vat_number=row.merchant_vat_number or "",
+    )
+    return dataclasses.replace(_public(row), seller=seller)
 
 
 @dataclass(frozen=True)

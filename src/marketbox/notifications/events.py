@@ -85,6 +85,13 @@ class Bus:
 
         after_commit(conn, publish)
 
+    def in_statement(self, conn: AsyncConnection, events: list[Event]) -> list[tuple[str, str]]:
+        """Like `announce`, for a writer that runs the statement itself: the
+        `pg_notify(channel, payload)` calls to make in the writing transaction (none: the
+        events are published after the commit)."""
+        after_commit(conn, lambda: self.publish(events))
+        return []
+
     async def publish(self, events: list[Event]) -> None:
         for event in events:
             self.dispatch_soon(event)
@@ -183,6 +190,9 @@ class PostgresBus(Bus):
     async def announce(self, conn: AsyncConnection, events: list[Event]) -> None:
         await pg_notify(conn, events)
 
+    def in_statement(self, conn: AsyncConnection, events: list[Event]) -> list[tuple[str, str]]:
+        return _pg_notifications(events)
+
     async def publish(self, events: list[Event]) -> None:
         raise NotImplementedError("PostgreSQL events are sent in the writing transaction")
 
@@ -209,12 +219,16 @@ class PostgresBus(Bus):
             self._conn = None
 
 
+_PG_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
+
+
 async def pg_notify(conn: AsyncConnection, events: Iterable[Event]) -> None:
-    for event in events:
-        await conn.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": PG_CHANNEL, "payload": event.encode()},
-        )
+    for channel, payload in _pg_notifications(events):
+        await conn.execute(_PG_NOTIFY, {"channel": channel, "payload": payload})
+
+
+def _pg_notifications(events: Iterable[Event]) -> list[tuple[str, str]]:
+    return [(PG_CHANNEL, event.encode()) for event in events]
 
 
 def create_bus(database_url: str, redis_url: str | None, key_prefix: str) -> Bus:
@@ -246,3 +260,16 @@ async def announce(conn: AsyncConnection, events: list[Event]) -> None:
         await _installed.announce(conn, events)
     elif conn.dialect.name == "postgresql":
         await pg_notify(conn, events)
+
+
+def in_statement(conn: AsyncConnection, events: list[Event]) -> list[tuple[str, str]]:
+    """`announce` for a writer that runs the statement itself (storage/together.py): the
+    `pg_notify(channel, payload)` calls its statement must make; the other buses publish
+    after the commit, as `announce` has them do."""
+    if not events:
+        return []
+    if _installed is not None:
+        return _installed.in_statement(conn, events)
+    if conn.dialect.name == "postgresql":
+        return _pg_notifications(events)
+    return []

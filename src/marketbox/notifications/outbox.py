@@ -9,7 +9,7 @@ key rotation carries the new key's signature (docs/notifications.md "Key rotatio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -34,12 +34,24 @@ _MERCHANT_KEYS = select(
 _INSERT_NOTIFICATION = insert(notifications)
 
 
+@dataclass(frozen=True, slots=True)
+class MerchantKey:
+    """What signing and addressing a merchant's notification needs of the merchant's row."""
+
+    signing_key: str
+    sign_algorithm: str
+    notification_url: str | None  # the default URL, for orders that name none
+
+
 async def _merchant_keys(conn: AsyncConnection, merchant_ids: set[str]) -> dict[str, Any]:
     """Signing data of the merchants, read in the caller's transaction: a notification is
     signed with the key committed at that moment, whichever process rotated it (no cache that
     another process would have to invalidate)."""
     found = await conn.execute(_MERCHANT_KEYS, {"ids": list(merchant_ids)})
-    return {row.id: row for row in found.all()}
+    return {
+        row.id: MerchantKey(row.signing_key, row.sign_algorithm, row.notification_url)
+        for row in found.all()
+    }
 
 
 @dataclass(frozen=True)
@@ -53,17 +65,46 @@ class Notice:
     url: str | None = None  # None: the merchant's default URL
 
 
-async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]:
+async def enqueue(
+    conn: AsyncConnection,
+    notices: Iterable[Notice],
+    *,
+    keys: Mapping[str, MerchantKey] | None = None,
+) -> list[str]:
     """One outbox record per notice, to its URL or its merchant's default, its body frozen
-    and signed with the merchant's key as committed now. Returns the notification ids."""
+    and signed with the merchant's key as committed now. Returns the notification ids.
+
+    `keys`: merchant id -> its key, when the caller has just read it in this transaction (the
+    payment reads it with the orders it pays: payments/repository.py `_PAID_COLUMNS`); the
+    merchants it does not cover are read here."""
+    values = await records(conn, notices, keys=keys)
+    if not values:
+        return []
+    await conn.execute(_INSERT_NOTIFICATION, values)
+    # Live events for the gate's clients, sent once this transaction commits (events.py).
+    await bus.announce(conn, _events(values))
+    return [v["id"] for v in values]
+
+
+async def records(
+    conn: AsyncConnection,
+    notices: Iterable[Notice],
+    *,
+    keys: Mapping[str, MerchantKey] | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows `enqueue` writes, for a caller that writes them together with its own
+    (storage/together.py) and then calls `announcements`."""
     pending = list(notices)
     if not pending:
         return []
-    keys = await _merchant_keys(conn, {n.merchant_id for n in pending})
+    known = dict(keys or {})
+    missing = {n.merchant_id for n in pending} - known.keys()
+    if missing:
+        known.update(await _merchant_keys(conn, missing))
     now = clock.now()
     values = []
     for notice in pending:
-        merchant = keys[notice.merchant_id]
+        merchant = known[notice.merchant_id]
         body = jsonutil.dumps_php(notice.body)
         values.append(
             _record(
@@ -76,10 +117,17 @@ async def enqueue(conn: AsyncConnection, notices: Iterable[Notice]) -> list[str]
                 now=now,
             )
         )
-    await conn.execute(_INSERT_NOTIFICATION, values)
-    # Live events for the gate's clients, sent once this transaction commits (events.py).
-    await bus.announce(conn, [bus.Event(v["id"], v["merchant_id"]) for v in values])
-    return [v["id"] for v in values]
+    return values
+
+
+def announcements(conn: AsyncConnection, values: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The live events of rows from `records`: the `pg_notify(channel, payload)` calls the
+    writing statement makes on PostgreSQL; other buses publish them after the commit."""
+    return bus.in_statement(conn, _events(values))
+
+
+def _events(values: list[dict[str, Any]]) -> list[bus.Event]:
+    return [bus.Event(v["id"], v["merchant_id"]) for v in values]
 
 
 async def sign_now(conn: AsyncConnection, merchant_id: str, body: bytes) -> str:

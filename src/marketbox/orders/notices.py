@@ -7,7 +7,7 @@ signs and delivers it and knows nothing of orders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,9 +27,30 @@ def notification_body(order_row: Any) -> dict[str, Any]:
 
 
 async def enqueue_for_orders(
-    conn: AsyncConnection, order_rows: Iterable[Any], *, event: str
+    conn: AsyncConnection,
+    order_rows: Iterable[Any],
+    *,
+    event: str,
+    keys: Mapping[str, outbox.MerchantKey] | None = None,
 ) -> list[str]:
-    """One notification per order, to the order's URL or its merchant's default."""
+    """One notification per order, to the order's URL or its merchant's default (`keys`: the
+    merchants' keys when the caller read them in this transaction, outbox.enqueue)."""
+    return await outbox.enqueue(conn, _notices(order_rows, event), keys=keys)
+
+
+async def records_for_orders(
+    conn: AsyncConnection,
+    order_rows: Iterable[Any],
+    *,
+    event: str,
+    keys: Mapping[str, outbox.MerchantKey] | None = None,
+) -> list[dict[str, Any]]:
+    """The outbox rows `enqueue_for_orders` writes, for a caller that writes them itself
+    (outbox.records)."""
+    return await outbox.records(conn, _notices(order_rows, event), keys=keys)
+
+
+def _notices(order_rows: Iterable[Any], event: str) -> list[outbox.Notice]:
     notices = []
     for row in order_rows:
         m = row._mapping
@@ -42,4 +63,4 @@ async def enqueue_for_orders(
                 url=m["notification_url"],
             )
         )
-    return await outbox.enqueue(conn, notices)
+    return notices

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import ids, money
+from marketbox.storage.driver import DriverStatement
 from marketbox.storage.query import Condition, ListQuery, compare, fetch_page
 from marketbox.storage.tables import order_containers, orders
 
@@ -131,7 +132,8 @@ _INSERT_ORDER = insert(orders)
 
 
 # PostgreSQL creates the container and its first order in one statement (a data-modifying
-# CTE), so a new order costs one round trip in autocommit instead of four.
+# CTE), so a new order costs one round trip in autocommit instead of four; in autocommit it
+# goes straight to the driver (storage/driver.py), compiled once.
 _NEW_CONTAINER_CTE = (
     insert(order_containers)
     .values({c.name: bindparam(f"c_{c.name}", type_=c.type) for c in order_containers.c})
@@ -143,6 +145,7 @@ _INSERT_ORDER_WITH_CONTAINER = (
     .values({c.name: bindparam(f"o_{c.name}", type_=c.type) for c in orders.c})
     .add_cte(_NEW_CONTAINER_CTE)
 )
+_ORDER_WITH_CONTAINER = DriverStatement(_INSERT_ORDER_WITH_CONTAINER)
 
 
 async def insert_order(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -159,7 +162,7 @@ async def insert_order_with_container(
         return
     params = {f"c_{c.name}": container.get(c.name) for c in order_containers.c}
     params.update({f"o_{c.name}": order.get(c.name) for c in orders.c})
-    await conn.execute(_INSERT_ORDER_WITH_CONTAINER, params)
+    await _ORDER_WITH_CONTAINER.execute(conn, params)
 
 
 async def lock_container(conn: AsyncConnection, container_id: str) -> Any:

@@ -37,7 +37,7 @@ class OrderRuleError(ValidationFailed):
 def clean_amount(value: Decimal, field: str) -> Decimal:
     """Exact cents, forgiving float noise, refusing real sub-kopeck values."""
     rounded = money.round2(value)
-    if abs(value - rounded) > _NOISE:
+    if rounded != value and abs(value - rounded) > _NOISE:
         raise ValidationFailed(
             "Amounts have at most 2 decimals",
             fields=[FieldError(field, "wrong_value", "At most 2 decimals")],
@@ -113,17 +113,17 @@ def check_basket(
         amount_wo_vat = clean_amount(item.amountWoVat, f"{prefix}.amountWoVat")
         total = clean_amount(item.totalAmount, f"{prefix}.totalAmount")
         total_vat = clean_amount(item.totalVatAmount, f"{prefix}.totalVatAmount")
-        negatives = [
-            name
-            for name, value in (
-                ("amount", amount),
-                ("amountWoVat", amount_wo_vat),
-                ("totalAmount", total),
-                ("totalVatAmount", total_vat),
-            )
-            if value < 0
-        ]
-        if negatives:
+        if amount < 0 or amount_wo_vat < 0 or total < 0 or total_vat < 0:
+            negatives = [
+                name
+                for name, value in (
+                    ("amount", amount),
+                    ("amountWoVat", amount_wo_vat),
+                    ("totalAmount", total),
+                    ("totalVatAmount", total_vat),
+                )
+                if value < 0
+            ]
             raise ValidationFailed(
                 "Amounts must not be negative",
                 fields=[

@@ -39,24 +39,60 @@ _PAYABLE = select(
     func.min(orders.c.expiration_date),
     func.coalesce(func.sum(case((orders.c.processable.is_(False), 1), else_=0)), 0),
 ).where(orders.c.container_id == bindparam("cid"), orders.c.status == "created")
-# An order past its own deadline is not paid (it expires alone, orders/repository.expire_due);
-# the payment then no longer matches the total the payer saw and is refused (AmountChanged).
-_MARK_PAID = (
-    update(orders)
-    .where(
-        orders.c.container_id == bindparam("cid"),
-        orders.c.status == "created",
-        orders.c.expiration_date > bindparam("b_now"),
-    )
-    .values(status=bindparam("b_status"), paid_at=bindparam("b_now"), updated_at=bindparam("b_now"))
-    # The merchant's notice address rides along (mail/service.py writes its letter in this
-    # transaction): no second query on the payment path.
-    .returning(
-        *orders.c,
-        select(merchants.c.notification_email)
+# What the rest of the payment needs of each order's merchant rides along with the paid
+# orders, read in the paying transaction (so a key rotated and committed by another process
+# is seen as it is now): the notice address (mail/service.py), the supplier printed on the
+# receipt (receipts/service.py) and the signing key and default URL of the shop's
+# notification (notifications/outbox.py). No second query on the payment path.
+_PAID_COLUMNS = (
+    *orders.c,
+    *(
+        select(column)
         .where(merchants.c.id == orders.c.merchant_id)
         .scalar_subquery()
-        .label("merchant_notification_email"),
+        .label(f"merchant_{column.name}")
+        for column in (
+            merchants.c.notification_email,
+            merchants.c.name,
+            merchants.c.legal_name,
+            merchants.c.vat_number,
+            merchants.c.signing_key,
+            merchants.c.sign_algorithm,
+            merchants.c.notification_url,
+        )
+    ),
+)
+# An order past its own deadline is not paid (it expires alone, orders/repository.expire_due);
+# the payment then no longer matches the total the payer saw and is refused (AmountChanged).
+_PAYING = (
+    orders.c.status == "created",
+    orders.c.expiration_date > bindparam("b_now"),
+)
+_PAID_VALUES: dict[str, Any] = {
+    "status": bindparam("b_status"),
+    "paid_at": bindparam("b_now"),
+    "updated_at": bindparam("b_now"),
+}
+_MARK_PAID = (
+    update(orders)
+    .where(orders.c.container_id == bindparam("cid"), *_PAYING)
+    .values(_PAID_VALUES)
+    .returning(*_PAID_COLUMNS)
+)
+# PostgreSQL: the claim and the orders' move in one statement. The orders' UPDATE joins the
+# claim's CTE, so an order row is locked only after the container's row (the lock order of
+# docs/security.md), and nothing moves when the claim matched nothing.
+_CLAIMED = _CLAIM_CONTAINER.returning(order_containers.c.id).cte("claimed")
+_CLAIM_AND_MARK_PAID = (
+    update(orders)
+    .where(orders.c.container_id == _CLAIMED.c.id, *_PAYING)
+    .values(_PAID_VALUES)
+    .returning(
+        *_PAID_COLUMNS,
+        _CLAIMED.c.currency.label("claim_currency"),
+        _CLAIMED.c.main_order_id.label("claim_main_order_id"),
+        _CLAIMED.c.payer.label("claim_payer"),
+        _CLAIMED.c.number.label("claim_number"),
     )
 )
 _INSERT_PAYMENT = insert(payments)
@@ -99,6 +135,32 @@ async def claim_container(
     return Claim(row[0], row[1], row[2] or {}, row[3]) if row is not None else None
 
 
+async def claim_and_mark_paid(
+    conn: AsyncConnection, container_id: str, *, payment_id: str, status: str, now: datetime
+) -> tuple[Claim | None, list[Any]]:
+    """`claim_container`, then `mark_orders_paid` if the claim matched: one statement on
+    PostgreSQL. (None, []) when the container was not claimed."""
+    params = {"cid": container_id, "b_now": now, "b_payment": payment_id, "b_status": status}
+    if conn.dialect.name != "postgresql":
+        claim = await claim_container(conn, container_id, payment_id=payment_id, now=now)
+        if claim is None:
+            return None, []
+        return claim, list((await conn.execute(_MARK_PAID, params)).all())
+    paid = list((await conn.execute(_CLAIM_AND_MARK_PAID, params)).all())
+    if paid:
+        m = paid[0]._mapping
+        claim = Claim(
+            m["claim_currency"], m["claim_main_order_id"], m["claim_payer"] or {}, m["claim_number"]
+        )
+        return claim, paid
+    # No order moved: the claim matched nothing, or every order was past its deadline.
+    container = (await conn.execute(_GET_CONTAINER, {"cid": container_id})).first()
+    if container is None or container._mapping["payment_id"] != payment_id:
+        return None, []
+    c = container._mapping
+    return Claim(c["currency"], c["main_order_id"], c["payer"] or {}, c["number"]), []
+
+
 @dataclass(frozen=True)
 class Payable:
     """What the unpaid orders of a container add up to, in one query."""
@@ -126,13 +188,6 @@ async def payable(
         )
         row = (await conn.execute(query, {**params, "b_now": now})).one()
     return Payable(int(row[0]), row[1], int(row[2]))
-
-
-async def mark_orders_paid(
-    conn: AsyncConnection, container_id: str, *, status: str, now: datetime
-) -> list[Any]:
-    params = {"cid": container_id, "b_status": status, "b_now": now}
-    return list((await conn.execute(_MARK_PAID, params)).all())
 
 
 async def insert_payment(conn: AsyncConnection, values: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, money
 from marketbox.mail import service as mail_service
+from marketbox.mail.tables import mail_messages
+from marketbox.notifications import outbox
 from marketbox.orders import notices
 from marketbox.orders import service as orders_service
 from marketbox.payments import repository
@@ -31,6 +33,10 @@ from marketbox.payments.errors import (
     WrongCurrency,
 )
 from marketbox.receipts import service as receipts_service
+from marketbox.receipts.tables import receipts as receipts_table
+from marketbox.storage import together
+from marketbox.storage.tables import notifications as notifications_table
+from marketbox.storage.tables import payments
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,17 @@ async def pay_container(
     """
     now = clock.now()
     payment_id = ids.new_id()
-    claimed = await repository.claim_container(conn, container_id, payment_id=payment_id, now=now)
+    # The claim takes the container's row lock first; the orders are moved in the same
+    # statement on PostgreSQL and checked from what the UPDATE returns: no window in which an
+    # order could change between adding up the total and paying it. From here on, raising
+    # rolls the claim back with the rest of the transaction.
+    claimed, paid = await repository.claim_and_mark_paid(
+        conn,
+        container_id,
+        payment_id=payment_id,
+        status="hold" if hold else "completed",
+        now=now,
+    )
     if claimed is None:
         container = await repository.get_container(conn, container_id)
         if container is None:
@@ -119,12 +135,6 @@ async def pay_container(
     currency, main_order_id = claimed.currency, claimed.main_order_id
     if expected_currency is not None and expected_currency != currency:
         raise WrongCurrency(f"The invoice is in {currency}")
-    # From here on, raising rolls the claim back with the rest of the transaction. The orders
-    # are moved first and checked from what the UPDATE returns: one statement, and no window
-    # in which an order could change between adding up the total and paying it.
-    paid = await repository.mark_orders_paid(
-        conn, container_id, status="hold" if hold else "completed", now=now
-    )
     if not any(row._mapping["id"] == main_order_id for row in paid):
         # The main order's deadline is the invoice's (the sweeper records the expiry).
         raise ContainerNotPayable("expired")
@@ -135,31 +145,49 @@ async def pay_container(
     total = money.from_minor(total_minor, currency)
     if expected_amount is not None and money.round2(expected_amount) != total:
         raise AmountChanged(f"The invoice total is now {total}")
-    await repository.insert_payment(
+    payment = {
+        "id": payment_id,
+        "container_id": container_id,
+        "method": method,
+        "status": "succeeded",
+        "failure_code": None,
+        "amount_minor": total_minor,
+        "currency": currency,
+        "card_last4": card_last4,
+        "instrument_id": instrument_id,
+        "operation_id": operation_id,
+        "details": details,
+        "gateway": gateway,
+        "gateway_reference": gateway_reference,
+        "created_at": now,
+    }
+    # The merchants' rows came back with the orders (repository._PAID_COLUMNS).
+    merchants = {row._mapping["merchant_id"]: row._mapping for row in paid}
+    receipts = await receipts_service.payment_records(
         conn,
-        {
-            "id": payment_id,
-            "container_id": container_id,
-            "method": method,
-            "status": "succeeded",
-            "failure_code": None,
-            "amount_minor": total_minor,
-            "currency": currency,
-            "card_last4": card_last4,
-            "instrument_id": instrument_id,
-            "operation_id": operation_id,
-            "details": details,
-            "gateway": gateway,
-            "gateway_reference": gateway_reference,
-            "created_at": now,
+        paid,
+        payment_id=payment_id,
+        held=hold,
+        payer=claimed.payer,
+        suppliers={
+            merchant_id: (m["merchant_legal_name"] or m["merchant_name"], m["merchant_vat_number"])
+            for merchant_id, m in merchants.items()
         },
     )
-    await receipts_service.issue_for_payment(
-        conn, paid, payment_id=payment_id, held=hold, payer=claimed.payer
-    )
-    await notices.enqueue_for_orders(conn, paid, event="paid")
-    await mail_service.enqueue_for_payment(
+    notifications = await notices.records_for_orders(
         conn,
+        paid,
+        event="paid",
+        keys={
+            merchant_id: outbox.MerchantKey(
+                m["merchant_signing_key"],
+                m["merchant_sign_algorithm"],
+                m["merchant_notification_url"],
+            )
+            for merchant_id, m in merchants.items()
+        },
+    )
+    letters = mail_service.payment_letters(
         paid,
         container_id=container_id,
         number=claimed.number,
@@ -167,6 +195,18 @@ async def pay_container(
         payer=claimed.payer,
         held=hold,
         now=now,
+    )
+    # The payment, its receipts, the shops' notifications (and their live events) and the
+    # letters: one round trip on PostgreSQL. A reused operation id fails it (IntegrityError).
+    await together.insert_together(
+        conn,
+        [
+            (payments, [payment]),
+            (receipts_table, receipts),
+            (notifications_table, notifications),
+            (mail_messages, mail_service.records(letters, now=now)),
+        ],
+        notify=outbox.announcements(conn, notifications),
     )
     return PaymentResult(payment_id, container_id, total, currency, paid)
 

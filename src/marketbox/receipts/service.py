@@ -152,26 +152,31 @@ async def _insert(conn: AsyncConnection, records: Sequence[dict[str, Any] | None
 # --- issuing: one call from each event's service ---------------------------------------------
 
 
-async def issue_for_payment(
+async def payment_records(
     conn: AsyncConnection,
     paid_orders: Sequence[Any],
     *,
     payment_id: str,
     held: bool,
     payer: dict[str, Any] | None = None,
-) -> None:
-    """The income receipt of every order a payment paid, each line with its own 1214 sign.
+    suppliers: Mapping[str, tuple[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """The income receipt of every order a payment paid, each line with its own 1214 sign:
+    the rows, which the payment writes together with its own (payments/service.pay_container,
+    storage/together.py).
 
     A held payment (pre-authorisation) settles nothing yet: no receipt until a shipment
     captures it, and a cancel releases it without any (docs/receipts.md "When").
-    `payer` is the container's payer when the caller has read it already.
+    `payer` is the container's payer and `suppliers` (merchant id -> (name as printed, INN),
+    as `repository.suppliers` gives them) what the caller has read already.
     """
     if held:
-        return
+        return []
     now = clock.now()
     orders = [mapping_of(row) for row in paid_orders]
     known = {orders[0]["container_id"]: payer} if orders and payer is not None else None
     parties = _Parties(conn, known)
+    parties.suppliers.update(suppliers or {})
     await parties.load_suppliers(sorted({order["merchant_id"] for order in orders}))
     records = []
     for order in orders:
@@ -179,18 +184,18 @@ async def issue_for_payment(
             _line(item, tags.payment_method_sign(item.get("paymentType")))
             for item in order["basket_items"] or []
         ]
-        records.append(
-            await _record(
-                parties,
-                kind=tags.INCOME,
-                purpose=PAYMENT,
-                source_id=payment_id,
-                order=order,
-                lines=lines,
-                now=now,
-            )
+        record = await _record(
+            parties,
+            kind=tags.INCOME,
+            purpose=PAYMENT,
+            source_id=payment_id,
+            order=order,
+            lines=lines,
+            now=now,
         )
-    await _insert(conn, records)
+        if record is not None:
+            records.append(record)
+    return records
 
 
 async def _income_signs(conn: AsyncConnection, order_id: str) -> dict[str, int]:

@@ -133,7 +133,7 @@ async def read_json(request: Request) -> Any:
         payload = jsonutil.loads(raw, max_depth=jsonutil.MAX_DEPTH)
     except jsonutil.JSONDecodeError as exc:
         raise ValidationFailed(f"The request body is not valid JSON: {exc}") from exc
-    bad = parsing.unstorable_text(payload)
+    bad = parsing.unstorable_text(payload) if parsing.may_hold_unstorable(raw) else None
     if bad is not None:
         raise ValidationFailed(
             "Text must not contain NUL characters or lone surrogates",

@@ -11,8 +11,8 @@ IPRateLimitMiddleware      the per-IP rate limit of the API (§5)
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketbox import logs
@@ -82,15 +82,30 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", []))
-                headers = MutableHeaders(scope=message)
-                headers.setdefault("X-Content-Type-Options", security.NOSNIFF)
-                if headers.get("content-type", "").startswith("text/html"):
-                    headers.setdefault("Content-Security-Policy", security.DEFAULT_PAGE_POLICY)
-                    headers.setdefault("Referrer-Policy", security.REFERRER_POLICY)
+                message["headers"] = _with_security_headers(message.get("headers", []))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+_NOSNIFF = (b"x-content-type-options", security.NOSNIFF.encode())
+_PAGE_DEFAULTS = (
+    (b"content-security-policy", security.DEFAULT_PAGE_POLICY.encode()),
+    (b"referrer-policy", security.REFERRER_POLICY.encode()),
+)
+
+
+def _with_security_headers(raw: Any) -> list[tuple[bytes, bytes]]:
+    """The answer's headers plus those of ours it did not set itself (names are lower case
+    in ASGI, as Starlette writes them)."""
+    headers = list(raw)
+    names = {name.lower() for name, _ in headers}
+    if _NOSNIFF[0] not in names:
+        headers.append(_NOSNIFF)
+    content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+    if content_type.startswith(b"text/html"):
+        headers.extend(header for header in _PAGE_DEFAULTS if header[0] not in names)
+    return headers
 
 
 class HeadAsGetMiddleware:
@@ -136,12 +151,17 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit: int = scope["app"].state.ctx.settings.max_body_bytes
+        declared = _content_length(scope)
+        if declared is not None and declared <= limit:
+            # The server reads exactly Content-Length bytes (no Transfer-Encoding was sent):
+            # the body cannot grow past the limit, so nothing needs counting.
+            await self.app(scope, receive, send)
+            return
         # Connection: close, so the server stops reading what is left of the body.
         refusal = PayloadTooLarge(
             f"The request body is larger than {limit} bytes", headers={"Connection": "close"}
         )
-        declared = _content_length(scope)
-        if declared is not None and declared > limit:
+        if declared is not None:
             await _respond(refusal, scope, receive, send)
             return
         received = 0
@@ -172,13 +192,18 @@ class BodySizeLimitMiddleware:
 
 
 def _content_length(scope: Scope) -> int | None:
+    """The declared body length; None when there is none, or a Transfer-Encoding too (which
+    then decides where the body ends), or it is not a number."""
+    length = None
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
                 return None
-    return None
+        elif name == b"transfer-encoding":
+            return None
+    return length
 
 
 async def _respond(exc: AppError, scope: Scope, receive: Receive, send: Send) -> None:

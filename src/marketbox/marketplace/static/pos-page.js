@@ -94,4 +94,26 @@ function start() {
   });
 }
 
+/**
+ * On a phone the frame takes the rest of the first screen below the shell (navbar, buyer
+ * card), so the mini-app's own main button, at the bottom of its viewport, shows without
+ * scrolling the page (issue 10, item 9). The CSS reads --pos-frame-top (marketbox.css §20).
+ */
+function fitFrameToFirstScreen() {
+  const host = document.querySelector('[data-pos-miniapp]');
+  if (!host) return;
+  const phone = window.matchMedia('(max-width: 767px)');
+  const fit = () => {
+    if (!phone.matches) {
+      host.style.removeProperty('--pos-frame-top');
+      return;
+    }
+    const top = host.getBoundingClientRect().top + window.scrollY;
+    host.style.setProperty('--pos-frame-top', `${Math.round(top)}px`);
+  };
+  fit();
+  window.addEventListener('resize', fit, { passive: true });
+}
+
+fitFrameToFirstScreen();
 start();
