@@ -23,9 +23,10 @@ from marketbox.office import service as office_service
 from marketbox.office.service import DEMO_EMAIL, DEMO_PASSWORD
 from marketbox.storage.db import Database
 from tests.browser.bridge_support import BROWSER_MARKS
-from tests.browser.test_payment_page import create_order, screenshot
+from tests.browser.test_payment_page import screenshot
 from tests.support.builders import basket_item
 from tests.support.live_server import live_server
+from tests.support.shops import create_order
 
 pytestmark = BROWSER_MARKS
 

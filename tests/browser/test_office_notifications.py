@@ -20,7 +20,8 @@ from marketbox.office.service import DEMO_EMAIL, DEMO_PASSWORD
 from tests.browser.bridge_support import BROWSER_MARKS
 from tests.browser.test_office import ITEMS, TIMEOUT_MS, pay_with_card, wait_for_events
 from tests.browser.test_office import office_server as office_server  # the fixture
-from tests.browser.test_payment_page import create_order, screenshot
+from tests.browser.test_payment_page import screenshot
+from tests.support.shops import create_order
 
 pytestmark = BROWSER_MARKS
 

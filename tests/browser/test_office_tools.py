@@ -24,9 +24,10 @@ from marketbox.office.service import DEMO_EMAIL, DEMO_PASSWORD
 from marketbox.storage.db import Database
 from tests.browser.bridge_support import BROWSER_MARKS
 from tests.browser.test_office import ITEMS, SIZES, TIMEOUT_MS
-from tests.browser.test_payment_page import create_order, screenshot
+from tests.browser.test_payment_page import screenshot
 from tests.support.live_server import live_server
 from tests.support.office import PASSWORD
+from tests.support.shops import create_order
 
 pytestmark = BROWSER_MARKS
 

@@ -5,34 +5,18 @@ only (every asset from the cache, not even revalidated)."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from decimal import Decimal
 from typing import Any
 
-import httpx
 from bench.page_weight import FIRST_VISIT_BYTES, measure_payment_page
 from playwright.sync_api import Browser
 
-from marketbox.marketplace import service as marketplace_service
-from marketbox.merchants import service as merchants_service
-from marketbox.storage.db import Database
 from marketbox.web.assets import ASSETS
 from tests.browser.bridge_support import BROWSER_MARKS
-from tests.conftest import DEMO_AUTH, body, read
-from tests.support.builders import basket_item, order_payload
+from tests.support.builders import basket_item
+from tests.support.shops import add_taxi_merchant, create_order
 
 pytestmark = BROWSER_MARKS
-
-ORDERS = "/v3/billing/api/order/order"
-
-
-def create_order(base_url: str, auth: dict[str, str] = DEMO_AUTH, **overrides: Any) -> Any:
-    response = httpx.post(
-        f"{base_url}{ORDERS}", content=body(order_payload(**overrides)), headers=auth
-    )
-    assert response.status_code == 200, response.text
-    return read(response)["data"]
 
 
 def assert_light(weight: dict[str, Any], base_url: str) -> None:
@@ -57,26 +41,7 @@ def test_the_payment_page_is_light_and_cached(server: str, browser: Browser) -> 
 def test_the_payment_page_with_add_on_services_too(
     server: str, sqlite_url: str, browser: Browser
 ) -> None:
-    async def taxi_merchant() -> merchants_service.Credentials:
-        db = Database(sqlite_url)
-        try:
-            async with db.transaction() as conn:
-                taxi = await merchants_service.create_merchant(
-                    conn, name="Такси", legal_name="ООО «Такси Плюс»"
-                )
-                await marketplace_service.create_point_of_sale(
-                    conn,
-                    merchant_id=taxi.id,
-                    title="Такси в аэропорт",
-                    mini_app={"url": "http://127.0.0.1:9/app", "modes": ["suborder"]},
-                )
-            return taxi
-        finally:
-            await db.dispose()
-
-    # Playwright's sync API owns this thread's event loop: set up on a thread of its own.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        taxi = pool.submit(asyncio.run, taxi_merchant()).result()
+    taxi = add_taxi_merchant(sqlite_url)
     main = create_order(server, items=[basket_item(name="Авиабилет", amount=Decimal("500.00"))])
     create_order(
         server,

@@ -14,8 +14,6 @@ Set MARKETBOX_SCREENSHOT_DIR to keep screenshots (docs/img/ takes them from ther
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 from collections.abc import Iterator
 from decimal import Decimal
@@ -26,13 +24,12 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants import service as merchants_service
-from marketbox.storage.db import Database
 from tests.browser.bridge_support import BROWSER_MARKS
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
 from tests.support.live_server import live_server
+from tests.support.shops import add_taxi_merchant
 
 pytestmark = BROWSER_MARKS
 
@@ -66,12 +63,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield Server(base_url, url)
 
 
-def _run(coro: Any) -> Any:
-    # Playwright's sync API owns this thread's event loop: database work on a thread of its own.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
 def create_order(server: Server, token: str | None = None, **overrides: Any) -> dict[str, Any]:
     server.counter += 1
     overrides.setdefault("merchant_order_id", f"L-{server.counter}")
@@ -86,25 +77,7 @@ def create_order(server: Server, token: str | None = None, **overrides: Any) -> 
 def taxi(server: Server) -> merchants_service.Credentials:
     """A second merchant whose point of sale «Такси в аэропорт» is an add-on."""
     if server.taxi is None:
-
-        async def create() -> merchants_service.Credentials:
-            db = Database(server.database_url)
-            try:
-                async with db.transaction() as conn:
-                    merchant = await merchants_service.create_merchant(
-                        conn, name="Такси Плюс", legal_name="ООО «Такси Плюс»"
-                    )
-                    await marketplace_service.create_point_of_sale(
-                        conn,
-                        merchant_id=merchant.id,
-                        title="Такси в аэропорт",
-                        mini_app={"url": "http://127.0.0.1:9/app", "modes": ["suborder"]},
-                    )
-                return merchant
-            finally:
-                await db.dispose()
-
-        server.taxi = _run(create())
+        server.taxi = add_taxi_merchant(server.database_url, name="Такси Плюс")
     return server.taxi
 
 

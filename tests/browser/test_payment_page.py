@@ -6,8 +6,6 @@ Set MARKETBOX_SCREENSHOT_DIR to keep screenshots of the page at 390 and 1280 px.
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -17,26 +15,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from marketbox.marketplace import service as marketplace_service
-from marketbox.merchants import service as merchants_service
-from marketbox.storage.db import Database
 from tests.browser.bridge_support import BROWSER_MARKS
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
+from tests.support.shops import add_taxi_merchant, create_order
 
 pytestmark = BROWSER_MARKS
 
 ORDERS = "/v3/billing/api/order/order"
 TIMEOUT_MS = 10_000
 SCREENSHOT_DIR = os.environ.get("MARKETBOX_SCREENSHOT_DIR")
-
-
-def create_order(base_url: str, **overrides: Any) -> dict[str, Any]:
-    response = httpx.post(
-        f"{base_url}{ORDERS}", content=body(order_payload(**overrides)), headers=DEMO_AUTH
-    )
-    assert response.status_code == 200, response.text
-    return read(response)["data"]
 
 
 def get_order(base_url: str, order_id: str) -> dict[str, Any]:
@@ -164,26 +152,7 @@ def test_a_second_submit_is_blocked(server: str, browser: Browser) -> None:
 def test_buyer_removes_an_add_on_before_paying(
     server: str, sqlite_url: str, browser: Browser, javascript: bool
 ) -> None:
-    async def taxi_merchant() -> merchants_service.Credentials:
-        db = Database(sqlite_url)
-        try:
-            async with db.transaction() as conn:
-                taxi = await merchants_service.create_merchant(
-                    conn, name="Такси", legal_name="ООО «Такси Плюс»"
-                )
-                await marketplace_service.create_point_of_sale(
-                    conn,
-                    merchant_id=taxi.id,
-                    title="Такси в аэропорт",
-                    mini_app={"url": "http://127.0.0.1:9/app", "modes": ["suborder"]},
-                )
-            return taxi
-        finally:
-            await db.dispose()
-
-    # Playwright's sync API owns this thread's event loop: set up on a thread of its own.
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        taxi = pool.submit(asyncio.run, taxi_merchant()).result()
+    taxi = add_taxi_merchant(sqlite_url)
     main = create_order(server, items=[basket_item(name="Авиабилет", amount=Decimal("500.00"))])
     addon = httpx.post(
         f"{server}{ORDERS}",

@@ -12,9 +12,10 @@ import httpx
 from playwright.sync_api import Browser
 
 from tests.browser.bridge_support import BROWSER_MARKS
-from tests.browser.test_payment_page import create_order, screenshot
+from tests.browser.test_payment_page import screenshot
 from tests.conftest import DEMO_AUTH, body
 from tests.support.builders import basket_item
+from tests.support.shops import create_order
 
 pytestmark = BROWSER_MARKS
 
