@@ -149,6 +149,7 @@ def create_app(
         "marketbox.notifications.routes",
         "marketbox.sandbox.routes",
         "marketbox.office.views",
+        "marketbox.playground.views",
     ):
         _include_optional(app, module)
     app.include_router(assets.router)  # /favicon.ico

@@ -37,6 +37,7 @@ EMPTIED = frozenset(
         "receipts",
         "shipments",
         "sandbox_clock",
+        "playground_runs",  # the mini-app playground's saved runs
     }
 )
 

@@ -7,6 +7,7 @@ import marketbox.guarantee.tables
 import marketbox.mail.tables
 import marketbox.marketplace.tables
 import marketbox.office.tables
+import marketbox.playground.tables
 import marketbox.receipts.tables
 import marketbox.sandbox.tables
 import marketbox.shipments.tables  # noqa: F401

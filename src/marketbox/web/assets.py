@@ -30,6 +30,7 @@ ASSETS = AssetRegistry(
         ("/static/miniapp", _SRC / "miniapp_host" / "static", True),
         ("/static", _SRC / "web" / "static", True),
         ("/marketplace/static", _SRC / "marketplace" / "static", True),
+        ("/playground/static", _SRC / "playground" / "static", True),
         # Swagger UI's files (web/reference.py), from the fastapi-offline package.
         ("/docs/assets", Path(str(resources.files("fastapi_offline").joinpath("static"))), False),
     ]

@@ -42,7 +42,11 @@
  *     onCheckout(url),                 // url passed the payment-URL check; open it, keep the frame,
  *                                      //   later call handle.sendPaymentResult(status)
  *     onLog(event),                    // {kind: 'ignored'|'refused'|'received'|'sent'|'state'|'warning',
- *                                      //   message, action?, origin?} — diagnostics only
+ *                                      //   message, action?, origin?, reason?, payload?} —
+ *                                      //   diagnostics only (the playground's protocol log).
+ *                                      //   payload: the message as posted (untrusted, any type);
+ *                                      //   reason of an 'ignored' one: 'source' | 'origin' |
+ *                                      //   'type' (not an object) | 'id' | 'fullHeight' | 'height'
  *   });
  *   handle.frameId / handle.iframe     // current ones (both change on retry)
  *   handle.state                       // 'loading' | 'ready' | 'failed' | 'closed'
@@ -408,14 +412,14 @@ export function openMiniApp(options) {
   function post(message) {
     if (!iframe || !iframe.contentWindow || !childOrigin) return false;
     iframe.contentWindow.postMessage(message, childOrigin);
-    log('sent', message.action, { action: message.action, origin: childOrigin });
+    log('sent', message.action, { action: message.action, origin: childOrigin, payload: message });
     return true;
   }
 
   // --- messages ----------------------------------------------------------------------------------
   function acceptPaymentUrl(action, value) {
     if (typeof value !== 'string') {
-      log('refused', `refused ${action}: not a string`, { action });
+      log('refused', `refused ${action}: not a string`, { action, reason: 'type' });
       return null;
     }
     const containerId = paymentUrlContainerId(value, paymentUrlPrefix);
@@ -437,24 +441,41 @@ export function openMiniApp(options) {
       // Not ours (another frame, an extension, a nested frame of the mini-app): stay quiet unless
       // it looks like our protocol.
       if (data && typeof data === 'object' && 'action' in data) {
-        log('ignored', 'ignored: message from another window', { origin: event.origin });
+        log('ignored', 'ignored: message from another window', {
+          origin: event.origin,
+          reason: 'source',
+          payload: data,
+        });
       }
       return;
     }
     if (!origins.includes(event.origin)) {
-      log('ignored', `ignored: origin ${event.origin} is not allowed`, { origin: event.origin });
+      log('ignored', `ignored: origin ${event.origin} is not allowed`, {
+        origin: event.origin,
+        reason: 'origin',
+        payload: data,
+      });
       return;
     }
     if (!data || typeof data !== 'object' || Array.isArray(data)) {
-      log('ignored', 'ignored: not an object', { origin: event.origin });
+      log('ignored', 'ignored: not an object', {
+        origin: event.origin,
+        reason: 'type',
+        payload: data,
+      });
       return;
     }
     if (data.id !== frameId) {
-      log('ignored', 'ignored: wrong id', { origin: event.origin });
+      log('ignored', 'ignored: wrong id', {
+        origin: event.origin,
+        reason: 'id',
+        action: data.action,
+        payload: data,
+      });
       return;
     }
     const action = data.action;
-    log('received', String(action), { action, origin: event.origin });
+    log('received', String(action), { action, origin: event.origin, payload: data });
     const A = ACTIONS.CHILD;
     switch (action) {
       case A.INIT: {
@@ -474,12 +495,12 @@ export function openMiniApp(options) {
       }
       case A.HEIGHT: {
         if (fullHeight) {
-          log('ignored', 'ignored height: full-height frame', { action });
+          log('ignored', 'ignored height: full-height frame', { action, reason: 'fullHeight' });
           break;
         }
         const px = coerceHeight(data.data);
         if (px === null) {
-          log('ignored', 'ignored height: not a usable number', { action });
+          log('ignored', 'ignored height: not a usable number', { action, reason: 'height' });
           break;
         }
         iframe.style.height = `${px}px`;

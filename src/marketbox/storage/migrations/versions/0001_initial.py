@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 12:44:19.763702
+Create Date: 2026-12-07 17:59:20.979719
 """
 
 from __future__ import annotations
@@ -186,6 +186,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_containers")),
         sa.UniqueConstraint("number", name=op.f("uq_order_containers_number")),
     )
+    op.create_table(
+        "playground_runs",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("mode", sa.String(length=10), nullable=False),
+        sa.Column("passed", sa.Boolean(), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_playground_runs")),
+    )
+    with op.batch_alter_table("playground_runs", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_playground_runs_created_at"), ["created_at"], unique=False
+        )
+
     op.create_table(
         "sandbox_authorizations",
         sa.Column("reference", sa.String(length=100), nullable=False),
@@ -877,6 +892,10 @@ def downgrade() -> None:
     op.drop_table("mail_messages")
     op.drop_table("sandbox_clock")
     op.drop_table("sandbox_authorizations")
+    with op.batch_alter_table("playground_runs", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_playground_runs_created_at"))
+
+    op.drop_table("playground_runs")
     op.drop_table("order_containers")
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_notifications_status_next_attempt_at"))
