@@ -33,6 +33,7 @@ from marketbox import logs
 from marketbox.cli import sandbox as sandbox_commands
 from marketbox.cli.errors import CommandError
 from marketbox.cli.mail import add_mail
+from marketbox.cli.miniapp import add_miniapp
 from marketbox.config import Settings, get_settings
 
 __all__ = ["CommandError", "build_parser", "main"]
@@ -169,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_notifications(commands)
     _add_demo(commands)
     add_mail(commands)
+    add_miniapp(commands)
     _add_listen(commands)
     _add_gate(commands)
     sandbox_commands.add_commands(commands, object_id)

@@ -55,6 +55,8 @@ class Context:
     order_container_id: str | None = None
     # How long the run waited in total (ms), to word "no init" honestly; None = unknown.
     duration_ms: int | None = None
+    # The server's own fetch of the URL (service.probe): {"ok", "status", "error", "frameBlock"}.
+    probe: Mapping[str, Any] | None = None
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> Context:
@@ -68,6 +70,7 @@ class Context:
             payment_url_prefix=str(value.get("paymentUrlPrefix") or ""),
             order_container_id=str(container).lower() if container else None,
             duration_ms=int(duration) if isinstance(duration, int | float) else None,
+            probe=value["probe"] if isinstance(value.get("probe"), Mapping) else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -78,6 +81,7 @@ class Context:
             "paymentUrlPrefix": self.payment_url_prefix,
             "orderContainerId": self.order_container_id,
             "durationMs": self.duration_ms,
+            "probe": dict(self.probe) if self.probe is not None else None,
         }
 
 
@@ -160,7 +164,7 @@ def _init(ctx: Context, entries: list[Entry]) -> Outcome:
     inits = _received(entries, "init")
     if not inits:
         waited = f"{ctx.duration_ms / 1000:.1f} s" if ctx.duration_ms is not None else "the run"
-        return Outcome("init", BROKEN, f"no init message arrived (waited {waited})")
+        return Outcome("init", BROKEN, f"no init message arrived (waited {waited}){_why(ctx)}")
     first = inits[0]
     if first.t > limit:
         return Outcome(
@@ -170,6 +174,19 @@ def _init(ctx: Context, entries: list[Entry]) -> Outcome:
     if not answered:
         return Outcome("init", BROKEN, "init arrived but the host could not answer it")
     return Outcome("init", FOLLOWED, f"init at {first.t} ms, answered by the host")
+
+
+def _why(ctx: Context) -> str:
+    """What the server's fetch of the URL says about a silent mini-app."""
+    probe = ctx.probe or {}
+    if probe.get("error"):
+        return f": the URL could not be loaded ({probe['error']})"
+    if probe.get("frameBlock"):
+        return f": the page forbids framing ({probe['frameBlock']})"
+    status = probe.get("status")
+    if isinstance(status, int) and status >= 400:
+        return f": the URL answered HTTP {status}"
+    return ""
 
 
 def _id(ctx: Context, entries: list[Entry]) -> Outcome:

@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids
@@ -24,6 +26,7 @@ from marketbox.playground.errors import BadRun
 MAX_LOG_ENTRIES = 2000
 INVOICE_AMOUNT = Decimal("1000.00")
 INVOICE_HOURS = 24
+PROBE_TIMEOUT_SECONDS = 5.0
 
 
 async def open_container(
@@ -72,6 +75,56 @@ async def open_container(
         conn, merchant=merchant, request=request, settings=settings
     )
     return str(order["orderContainerId"])
+
+
+async def probe(
+    url: str, *, our_origin: str, timeout: float = PROBE_TIMEOUT_SECONDS
+) -> dict[str, Any]:
+    """Fetch the mini-app URL once, as the browser will: does it answer, and may we frame it?
+
+    The verdict uses it to say why a mini-app never sent init (rules.py, the init rule):
+    ``{"ok", "status", "error", "frameBlock"}``. Sandbox only (the playground is): production
+    never fetches a URL a visitor typed.
+    """
+    try:
+        async with httpx.AsyncClient(timeout=timeout, follow_redirects=True) as client:
+            response = await client.get(url, headers={"Accept": "text/html"})
+    except httpx.HTTPError as exc:
+        return {"ok": False, "status": None, "error": _error_text(exc), "frameBlock": None}
+    block = frame_block(
+        response.headers.get("x-frame-options"),
+        response.headers.get("content-security-policy"),
+        our_origin,
+    )
+    ok = response.status_code < 400 and block is None
+    return {"ok": ok, "status": response.status_code, "error": None, "frameBlock": block}
+
+
+def _error_text(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def frame_block(x_frame_options: str | None, csp: str | None, our_origin: str) -> str | None:
+    """Why the browser will refuse to frame the page for `our_origin`, or None."""
+    if x_frame_options and x_frame_options.strip().lower() in ("deny", "sameorigin"):
+        return f"X-Frame-Options: {x_frame_options.strip()}"
+    for directive in (csp or "").split(";"):
+        parts = directive.split()
+        if not parts or parts[0].lower() != "frame-ancestors":
+            continue
+        sources = parts[1:]
+        host = urlsplit(our_origin).hostname or ""
+        allowed = any(
+            source == "*"
+            or source.rstrip("/") == our_origin
+            or (source.startswith("*.") and host.endswith(source[1:]))
+            or source.lower() in (urlsplit(our_origin).scheme + ":",)
+            for source in sources
+        )
+        if not allowed:
+            return f"Content-Security-Policy: {directive.strip()}"
+    return None
 
 
 async def container_meta_data(conn: AsyncConnection, container_id: str) -> list[Any]:

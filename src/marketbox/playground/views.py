@@ -234,6 +234,7 @@ async def open_playground(request: Request) -> Response:
             )
             meta_data = await service.container_meta_data(conn, container_id)
     origin = f"{urlsplit(clean['url']).scheme}://{urlsplit(clean['url']).netloc}"
+    probe = await service.probe(clean["url"], our_origin=settings.public_base)
     frame = host.frame_config(
         url=clean["url"],
         origins=[origin],
@@ -252,6 +253,7 @@ async def open_playground(request: Request) -> Response:
         full_height=bool(frame["fullHeight"]),
         payment_url_prefix=settings.payment_url_prefix,
         order_container_id=container_id,
+        probe=probe,
     ).to_json()
     response = _form_page(request, raw, {}, frame=frame, run_context=run_context)
     policy = web_headers.content_security_policy(
