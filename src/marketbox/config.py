@@ -137,6 +137,8 @@ class Settings(BaseSettings):
     # pending. MARKETBOX_MAIL_FROM: the From address (default noreply@ the public host).
     smtp_url: str = ""
     mail_from: str = ""
+    # `marketbox miniapp check` (docs/miniapps.md): the Chromium it drives (never downloaded).
+    chromium: str = "/usr/bin/chromium"
     mail_timeout_seconds: float = Field(default=30.0, gt=0)
     mail_retry_schedule: tuple[int, ...] = DEFAULT_MAIL_RETRY_SCHEDULE
     # How often the worker looks for letters to send.

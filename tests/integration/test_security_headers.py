@@ -77,6 +77,10 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
     assert (await log_in(api, "walk@shop.test")).status_code == 303
     notification_id = read(await api.get("/v3/notification/api/notification"))["data"][0]["id"]
     letter_id = read(await api.get("/v3/mail/api/message"))["data"][0]["id"]
+    run = await api.post(
+        "/playground/runs", json={"context": {"url": "https://a.test/"}, "log": []}
+    )
+    run_id = run.json()["id"]
     return {
         "/openapi.json": ["/openapi.json"],
         "/healthz": ["/healthz"],
@@ -121,6 +125,9 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
         "/marketplace/offers": ["/marketplace/offers"],
         "/marketplace/buyer": ["/marketplace/buyer"],
         "/marketplace/static": ["/marketplace/static/pos-page.js"],
+        "/playground": ["/playground", "/playground?lang=en&url=https://a.test/&mode=suborder"],
+        "/playground/runs/{ref}": [f"/playground/runs/{run_id}", f"/playground/runs/{run_id}.json"],
+        "/playground/static": ["/playground/static/playground.js"],
         "/favicon.ico": ["/favicon.ico"],
         "/static/miniapp": ["/static/miniapp/bridge.js"],
         "/static": ["/static/marketbox.css"],
@@ -190,7 +197,7 @@ async def test_every_page_carries_the_security_headers(
             assert policy["frame-ancestors"] == expected, path
             assert policy["script-src"] == ["'self'"], path
             assert policy["object-src"] == ["'none'"], path
-    assert html_pages == 33  # every page listed above renders HTML
+    assert html_pages == 36  # every page listed above renders HTML
 
 
 async def test_the_mini_app_host_page_may_frame_only_the_mini_app(

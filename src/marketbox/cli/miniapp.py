@@ -38,7 +38,6 @@ EXIT_PASSED = 0
 EXIT_BROKEN = 1
 EXIT_CANNOT_RUN = 2
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
 SERVER_START_SECONDS = 30.0
 POLL_SECONDS = 0.1
 MARKS = {
@@ -115,8 +114,9 @@ def _cannot_run(text: str) -> int:
     return EXIT_CANNOT_RUN
 
 
-def chromium_path() -> str | None:
-    path = os.environ.get("MARKETBOX_CHROMIUM", DEFAULT_CHROMIUM)
+def chromium_path(settings: Settings) -> str | None:
+    """MARKETBOX_CHROMIUM (default /usr/bin/chromium), if it is an executable file."""
+    path = settings.chromium
     return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
 
 
@@ -130,7 +130,7 @@ def cmd_miniapp_check(args: argparse.Namespace, settings: Settings) -> int:
         return _cannot_run(
             "Playwright is not installed: pip install 'marketbox[check]' (or run scripts/install)"
         )
-    browser_path = chromium_path()
+    browser_path = chromium_path(settings)
     if browser_path is None:
         return _cannot_run(
             "no Chromium at /usr/bin/chromium: install it (sudo apt-get install chromium) or "
