@@ -74,7 +74,8 @@ send({ id, action: 'init', version: 2 });
     ),
     "foreign_done": (
         """
-onInit(() => later(() => send({ id, action: 'done', data: 'https://pay.elsewhere.example/x' }), 50));
+const foreign = 'https://pay.elsewhere.example/x';
+onInit(() => later(() => send({ id, action: 'done', data: foreign }), 50));
 send({ id, action: 'init', version: 2 });
 """,
         "done",

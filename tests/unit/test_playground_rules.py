@@ -71,7 +71,8 @@ def test_nothing_at_all_breaks_only_the_init_rule_and_says_why() -> None:
 
     assert [o.rule for o in verdict.outcomes if o.status == "broken"] == ["init"]
     assert verdict.outcomes[0].detail == (
-        "no init message arrived (waited 3.0 s): the URL could not be loaded (ConnectError: refused)"
+        "no init message arrived (waited 3.0 s): "
+        "the URL could not be loaded (ConnectError: refused)"
     )
 
 
