@@ -116,7 +116,8 @@ function start() {
     row.append(head);
     const note = document.createElement('p');
     note.className = 'pg-log__note caption';
-    note.textContent = entry.message || '';
+    // A received or sent message's note is its action again: say it once.
+    note.textContent = entry.message && entry.message !== entry.action ? entry.message : '';
     row.append(note);
     if (entry.payload !== null && entry.payload !== undefined) {
       const text = JSON.stringify(entry.payload);
