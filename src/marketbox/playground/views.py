@@ -19,6 +19,7 @@ Language: ``?lang=ru|en`` as on the marketplace pages.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -310,7 +311,10 @@ async def show_run(request: Request, ref: str) -> Response:
         )
     problems = document["verdict"]["problems"]
     entries = [_entry_view(index, entry, problems) for index, entry in enumerate(document["log"])]
-    return _render(request, "playground/run.html", {"run": document, "entries": entries})
+    created = datetime.fromisoformat(document["createdAt"])
+    return _render(
+        request, "playground/run.html", {"run": document, "entries": entries, "created": created}
+    )
 
 
 def _entry_view(index: int, entry: Any, problems: dict[str, list[str]]) -> dict[str, Any]:
