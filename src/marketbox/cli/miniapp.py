@@ -75,12 +75,14 @@ def add_miniapp(commands: Commands) -> None:
     check.add_argument(
         "--timeout",
         type=_seconds,
+        metavar="S",
         default=30.0,
         help="give up after this many seconds in total (default: %(default)s)",
     )
     check.add_argument(
         "--idle",
         type=_seconds,
+        metavar="S",
         default=3.0,
         help="after the handshake, end the run once nothing happened for this many seconds "
         "(default: %(default)s)",
@@ -151,6 +153,9 @@ def cmd_miniapp_check(args: argparse.Namespace, settings: Settings) -> int:
                     return _cannot_run(f"Chromium did not start: {first[0] if first else exc}")
                 try:
                     run = _check(browser, base_url, args)
+                except Exception as exc:  # the page or the browser failed, not the mini-app
+                    first = str(exc).strip().splitlines()
+                    return _cannot_run(f"the playground run failed: {first[0] if first else exc}")
                 finally:
                     browser.close()
     if args.json:
