@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -148,6 +149,25 @@ def test_each_broken_rule_is_reported_on_the_page(
     if name != "never_init":  # the message at fault is marked in the log
         assert page.locator(f'[data-log-entry][data-problems~="{rule}"]').count() >= 1
     page.close()
+
+
+def test_messages_from_another_origin_are_reported(
+    browser: Browser, platform: str, apps: StaticSite
+) -> None:
+    elsewhere = serve_apps()  # the same pages on another origin
+    try:
+        url = apps.url(f"/redirect?to={quote(elsewhere.url('/good.html'), safe='')}")
+        page = open_in_playground(browser, platform, url)
+        page.wait_for_selector('[data-log-entry][data-kind="ignored"]', timeout=RUN_END_MS)
+        page.wait_for_function(
+            "() => document.querySelector('[data-rule=\"origin\"]')?.dataset.status === 'broken'",
+            timeout=RUN_END_MS,
+        )
+        detail = page.inner_text('[data-rule="origin"] [data-rule-detail]')
+        assert elsewhere.origin in detail
+        page.close()
+    finally:
+        elsewhere.close()
 
 
 def test_the_page_speaks_russian(browser: Browser, platform: str) -> None:
