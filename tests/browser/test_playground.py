@@ -225,6 +225,19 @@ def test_check_reports_each_broken_rule_with_exit_code_1(apps: StaticSite, name:
         assert statuses[rule] == "broken"
 
 
+def test_check_reports_a_foreign_origin(apps: StaticSite) -> None:
+    elsewhere = serve_apps()
+    try:
+        url = apps.url(f"/redirect?to={quote(elsewhere.url('/good.html'), safe='')}")
+        code, out, err = run_check(url, "--json", "--timeout", "6")
+    finally:
+        elsewhere.close()
+
+    assert code == 1, err
+    statuses = {r["rule"]: r["status"] for r in json.loads(out)["verdict"]["rules"]}
+    assert statuses["origin"] == "broken"
+
+
 def test_check_explains_an_unreachable_url() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
