@@ -34,6 +34,7 @@ from marketbox import ids, money
 from marketbox.errors import FieldError, Forbidden
 from marketbox.marketplace import miniapp, repository
 from marketbox.marketplace.errors import PointOfSaleNotFound
+from marketbox.miniapp_host import launch
 
 ADDON_STATUSES = ("none", "pending", "approved", "revoked")
 
@@ -64,6 +65,8 @@ class Addon:
     # The invoice already holds an order with this shopId: show «Добавлено» / «Добавить ещё».
     added: bool = False
     min_order_sum: Decimal | None = field(default=None)
+    # What its launch data is signed with (miniapp_host/launch.py); never shown.
+    launch_keys: launch.LaunchKeys | None = field(default=None, repr=False)
 
 
 def addon_status_after_save(mini_app: dict[str, Any] | None, *, auto_approve: bool) -> str:
@@ -159,6 +162,11 @@ async def addons_for_container(conn: AsyncConnection, container_id: str) -> list
             min_order_sum=money.from_minor(point.min_order_sum_minor)
             if point.min_order_sum_minor is not None
             else None,
+            launch_keys=launch.LaunchKeys.of(
+                point.launch_secret,
+                point.previous_launch_secret,
+                point.previous_launch_secret_valid_until,
+            ),
         )
         for point in await repository.addon_candidates(conn)
         if _offered(point, invoice)

@@ -202,12 +202,25 @@ _PUBLIC_COLUMNS = [
 ]
 
 
+# The launch secrets the host signs a mini-app's init data with (never shown on a page).
+LAUNCH_SECRET_COLUMNS = [
+    points_of_sale.c[name]
+    for name in (
+        "launch_secret",
+        "previous_launch_secret",
+        "previous_launch_secret_valid_until",
+    )
+]
+
+
 async def public_point_of_sale(conn: AsyncConnection, shop_id: int) -> Any:
-    """An active point of sale's public columns and its merchant's names and INN."""
+    """An active point of sale's public columns, its launch secrets and its merchant's names
+    and INN."""
     m = merchants
     query = (
         select(
             *_PUBLIC_COLUMNS,
+            *LAUNCH_SECRET_COLUMNS,
             m.c.name.label("merchant_name"),
             m.c.legal_name.label("merchant_legal_name"),
             m.c.vat_number.label("merchant_vat_number"),

@@ -244,9 +244,28 @@ class ShopResponse(_Model):
     miniApp: MiniApp | None
     # Our extension: the operator's word on the suborder mini-app (docs/marketplace.md).
     addonStatus: Literal["none", "pending", "approved", "revoked"]
+    # Our extension (docs/miniapps.md "Signed launch data"): the secret the host signs this
+    # point of sale's mini-app launch data with; the replaced one signs beside it until
+    # previousLaunchSecretValidUntil (null when no overlap is in force).
+    launchSecret: str | None
+    launchSecretCreatedAt: str | None
+    previousLaunchSecretValidUntil: str | None
     active: bool
     createdAt: str
     updatedAt: str
+
+
+MAX_LAUNCH_OVERLAP_SECONDS = 7 * 24 * 3600
+DEFAULT_LAUNCH_OVERLAP_SECONDS = 24 * 3600
+
+
+class RotateLaunchSecretRequest(_Model):
+    """A new launch secret; the replaced one keeps signing beside it `overlapSeconds` more
+    (0 stops it at once)."""
+
+    overlapSeconds: Annotated[int, Field(ge=0, le=MAX_LAUNCH_OVERLAP_SECONDS, strict=True)] = (
+        DEFAULT_LAUNCH_OVERLAP_SECONDS
+    )
 
 
 class SpecialOfferResponse(_Model):

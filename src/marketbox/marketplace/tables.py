@@ -64,6 +64,13 @@ points_of_sale = Table(
     # invoices; sandbox approves on save, production waits for `marketbox addon approve`.
     Column("addon_status", String(10), nullable=False, server_default="none"),
     Column("active", Boolean, nullable=False, server_default="1"),
+    # The secret the host signs a mini-app's launch data with (miniapp_host/launch.py), shown
+    # to its merchant only; the replaced one keeps signing beside it until the overlap ends.
+    # Null only for rows written around the service (bench data): their launch data is unsigned.
+    Column("launch_secret", String(64), nullable=True),
+    Column("launch_secret_created_at", UTCDateTime, nullable=True),
+    Column("previous_launch_secret", String(64), nullable=True),
+    Column("previous_launch_secret_valid_until", UTCDateTime, nullable=True),
     # Stems of title, description and address (marketplace/search.py).
     Column("search_text", Text, nullable=False, server_default=" "),
     Column("created_at", UTCDateTime, nullable=False),

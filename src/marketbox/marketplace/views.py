@@ -198,6 +198,7 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
             locale=lang,
             buyer=buyer,
             payment_url_prefix=_settings(request).payment_url_prefix,
+            launch_keys=pos.launch_keys,
         )
     if frame is not None and payment is not None:
         frame["paymentResult"] = payment.result

@@ -67,6 +67,7 @@ async def load(
             payment_url_prefix=payment_url_prefix,
             order_container_id=invoice.id,
             meta_data=meta_data,
+            launch_keys=addon.launch_keys,
         )
         price = (
             format_money(addon.min_order_sum, invoice.currency, lang, whole=True)

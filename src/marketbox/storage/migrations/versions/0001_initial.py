@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 12:44:19.763702
+Create Date: 2026-12-07 17:54:34.684218
 """
 
 from __future__ import annotations
@@ -486,6 +486,18 @@ def upgrade() -> None:
         sa.Column("offers_addon", sa.Boolean(), server_default="0", nullable=False),
         sa.Column("addon_status", sa.String(length=10), server_default="none", nullable=False),
         sa.Column("active", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column("launch_secret", sa.String(length=64), nullable=True),
+        sa.Column(
+            "launch_secret_created_at",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
+        sa.Column("previous_launch_secret", sa.String(length=64), nullable=True),
+        sa.Column(
+            "previous_launch_secret_valid_until",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
         sa.Column("search_text", sa.Text(), server_default=" ", nullable=False),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
