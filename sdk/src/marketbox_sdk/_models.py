@@ -696,11 +696,18 @@ class ShopFields(Model):
 
 @dataclasses.dataclass(kw_only=True)
 class Shop(ShopFields):
-    """A marketplace point of sale (ShopResponse). `token` is a secret."""
+    """A marketplace point of sale (ShopResponse). `token` and `launch_secret` are secrets.
+
+    `launch_secret` (marketbox) verifies its mini-app's signed launch data
+    (`verify_launch_data`); the replaced one still signs beside it until
+    `previous_launch_secret_valid_until`."""
 
     id: int
     token: str | None = dataclasses.field(default=None, repr=False)
     alias: str | None = None
+    launch_secret: str | None = dataclasses.field(default=None, repr=False)
+    launch_secret_created_at: dt.datetime | None = None
+    previous_launch_secret_valid_until: dt.datetime | None = None
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 
