@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
@@ -42,13 +43,24 @@ from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO
 from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
-from marketbox_sdk import AsyncClient, BasketItem, Customer
+from marketbox_sdk import (
+    AsyncClient,
+    BasketItem,
+    Customer,
+    InvalidLaunchData,
+    LaunchData,
+    LaunchDataError,
+    NotFound,
+    TamperedLaunchData,
+    verify_launch_data,
+)
 from tests.browser.bridge_support import (
     BROWSER_MARKS,
     NpmUnavailableError,
     Sites,
     build_npm_miniapp,
     start_sites,
+    typecheck_npm_miniapp,
 )
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
@@ -132,15 +144,40 @@ class Receiver:
         return app
 
 
-def npm_backend_app(platform: str, dist: Path) -> Callable[[str], web.Application]:
+async def verified_launch(client: AsyncClient, signed: object) -> LaunchData:
+    """The mini-app backend's check: the point of sale named in the signed launch data must be
+    one of ours, and the data must verify with its launch secret (read with our token)."""
+    if not isinstance(signed, str) or not signed:
+        raise InvalidLaunchData("No signed launch data was sent")
+    try:
+        shop_id = int(dict(parse_qsl(signed)).get("shopId", ""))
+        shop = await client.get_shop(shop_id)
+    except (ValueError, NotFound):
+        raise TamperedLaunchData("Not launched by one of our points of sale") from None
+    if not shop.launch_secret:
+        raise InvalidLaunchData("The point of sale has no launch secret")
+    return verify_launch_data(signed, shop.launch_secret)
+
+
+def npm_backend_app(
+    platform: str, dist: Path, created: list[str] | None = None
+) -> Callable[[str], web.Application]:
     """Serves the npm-SDK mini-app under /npm/ and creates its orders with the SDK
-    (`POST /npm/api/order`, the init data in the body; answers `{"url": paymentUrl}`)."""
+    (`POST /npm/api/order`, the init data in the body; answers `{"url": paymentUrl}`). It
+    trusts only the signed launch data (`verified_launch`): the buyer, `shopId` and
+    `orderContainerId` of the order come from it, and anything that does not verify is refused
+    with 403 and `{"error": {"code", "message"}}`. `created` collects the ids of its orders."""
 
     def build(url: str) -> web.Application:
         async def create(request: web.Request) -> web.Response:
             data = await request.json()
             price = Decimal("990.00")
             async with AsyncClient(DEMO_TOKEN, base_url=platform) as client:
+                try:
+                    launch = await verified_launch(client, data.get("signedLaunchData"))
+                except LaunchDataError as exc:
+                    error = {"code": exc.code, "message": exc.message}
+                    return web.json_response({"error": error}, status=403)
                 order = await client.create_order(
                     merchant_id=DEMO_MERCHANT_ID,
                     merchant_order_id=f"npm-{uuid.uuid4().hex}",
@@ -167,13 +204,15 @@ def npm_backend_app(platform: str, dist: Path) -> Callable[[str], web.Applicatio
                     ],
                     customer=Customer(
                         type="private",
-                        name=data.get("userName") or None,
-                        email=data.get("userEmail") or None,
-                        phone=data.get("userPhone") or None,
+                        name=launch.user_name or None,
+                        email=launch.user_email or None,
+                        phone=launch.user_phone or None,
                     ),
-                    order_container_id=data.get("orderContainerId"),
-                    shop_id=data.get("shopId"),
+                    order_container_id=launch.order_container_id,
+                    shop_id=launch.shop_id,
                 )
+            if created is not None:
+                created.append(order.id)
             return web.json_response({"url": order.payment_url})
 
         app = web.Application()
@@ -518,6 +557,17 @@ def run_suborder_flow(
 
 # --- the official npm SDK in our real host ------------------------------------------------------
 
+# What a man in the middle (or a curious buyer) might do to the request of the mini-app: change
+# the buyer's name, or slip a container id in, inside the signed launch data.
+TAMPER_NAME = (
+    "(p) => ({...p, signedLaunchData: p.signedLaunchData.replace(/userName=[^&]*/,"
+    " 'userName=' + encodeURIComponent('Мэллори'))})"
+)
+TAMPER_CONTAINER = (
+    "(p) => ({...p, signedLaunchData: p.signedLaunchData +"
+    " '&orderContainerId=0190f0a1-0000-7000-8000-0000000000c1'})"
+)
+
 
 @pytest.mark.slow
 def test_npm_sdk_mini_app_orders_through_the_marketplace(
@@ -529,7 +579,9 @@ def test_npm_sdk_mini_app_orders_through_the_marketplace(
         if os.environ.get("MARKETBOX_REQUIRE_BROWSER") == "1":
             raise  # in CI the official-SDK check must run, never skip
         pytest.skip(str(exc))
-    backend = serve(world.loop, npm_backend_app(world.platform, dist))
+    typecheck_npm_miniapp(dist)  # the SDK's own types accept public.signedLaunchData
+    created: list[str] = []
+    backend = serve(world.loop, npm_backend_app(world.platform, dist, created))
     try:
         point = world.add_point_of_sale(
             title="Подписки на npm SDK",
@@ -553,6 +605,23 @@ def test_npm_sdk_mini_app_orders_through_the_marketplace(
         assert initial["minappType"] == "order"
         assert initial["fullHeight"] is True
         assert "orderContainerId" not in initial
+        assert initial["signedLaunchData"].startswith("authDate=")
+
+        # Its backend refuses launch data that was changed on the way, or none at all; the
+        # host shows the backend's reason and nothing is ordered.
+        for name, tamper, reason in (
+            ("buyer name", TAMPER_NAME, "signature does not match"),
+            ("container id", TAMPER_CONTAINER, "signature does not match"),
+            ("missing", "(p) => ({...p, signedLaunchData: undefined})", "No signed launch data"),
+        ):
+            frame.evaluate(f"() => {{ window.__tamper = {tamper}; }}")
+            app.get_by_role("button", name="Оформить заказ").click()
+            toast = page.locator(".toast--error", has_text=reason)
+            toast.wait_for()
+            assert created == [], name
+            toast.evaluate("node => node.remove()")
+            app.locator("[data-order]:enabled").wait_for()
+        frame.evaluate("() => { window.__tamper = null; }")
 
         # Order created by its backend → onDone(paymentUrl) → the payment page, top level.
         app.get_by_role("button", name="Оформить заказ").click()
@@ -562,6 +631,7 @@ def test_npm_sdk_mini_app_orders_through_the_marketplace(
         summary = httpx.get(f"{world.platform}/order/{container_id}/summary.json").json()
         order = api_get(world, f"{ORDERS}/{summary['orders'][0]['id']}")
         assert order["shopId"] == point["id"]
+        assert created == [order["id"]]
         assert problems == []
     finally:
         world.loop.run(backend.runner.cleanup())
