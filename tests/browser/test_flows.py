@@ -65,6 +65,7 @@ from tests.browser.bridge_support import (
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
 from tests.support.databases import SQLiteTemplate
+from tests.support.launch import signed_launch_data
 from tests.support.live_server import live_server
 
 pytestmark = BROWSER_MARKS
@@ -759,9 +760,15 @@ def test_add_on_error_foreign_done_and_unavailable(
 def test_the_order_page_refunds_a_paid_lounge_pass(
     world: World, browser: Browser, width: int, height: int
 ) -> None:
+    lounge = world.points["Бизнес-зал Sky Lounge"]
     created = httpx.post(
         f"{world.shop}/api/orders",
-        json={"service": "lounge", "items": [{"sku": "lounge-3h", "quantity": 2}], "locale": "ru"},
+        json={
+            "service": "lounge",
+            "items": [{"sku": "lounge-3h", "quantity": 2}],
+            "locale": "ru",
+            "signedLaunchData": signed_launch_data(lounge["id"], lounge["launchSecret"]),
+        },
         timeout=10,
     )
     assert created.status_code == 200, created.text
