@@ -34,7 +34,7 @@ import httpx
 import pytest
 from aiohttp import web
 from demo_shop import create_shop_app, demo_points_of_sale
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, Route
 from sqlalchemy import select
 
 from marketbox.cli.demo import FLIGHT_META_DATA
@@ -423,6 +423,49 @@ def test_order_mode_the_nine_steps(world: World, context: BrowserContext) -> Non
     app = page.frame_locator("[data-pos-miniapp] iframe")
     app.get_by_text("Заказ оплачен").wait_for(timeout=WAIT_SECONDS * 1000)
     assert "Премиум, 6 часов" in app.locator("body").inner_text()
+    assert problems == []
+
+
+LAUNCH_REFUSED = "Магазин не смог проверить данные площадки"
+
+
+def test_the_demo_shop_refuses_changed_or_missing_launch_data(
+    world: World, context: BrowserContext
+) -> None:
+    lounge = world.points["Бизнес-зал Sky Lounge"]
+    page = context.new_page()
+    problems = page_errors(page)
+    sent: list[str] = []
+
+    def rename_buyer(route: Route) -> None:
+        # The order request leaves the mini-app with the buyer's name changed in the signed data.
+        data = json.loads(route.request.post_data or "{}")
+        data["signedLaunchData"] = re.sub(
+            r"userName=[^&]*", "userName=%D0%9C%D1%8D%D0%BB", data["signedLaunchData"]
+        )
+        sent.append(data["signedLaunchData"])
+        route.continue_(post_data=json.dumps(data))
+
+    page.route(f"{world.shop}/api/orders", rename_buyer)
+    page.goto(f"{world.platform}/marketplace/shop/{lounge['id']}")
+    page.wait_for_selector("[data-pos-miniapp][data-ready]")
+    app = page.frame_locator("[data-pos-miniapp] iframe")
+    app.get_by_text("Премиум, 6 часов").click()
+    app.get_by_role("button", name=re.compile("Оформить заказ")).click()
+
+    # The host shows the shop's reason; no payment page, the buyer may try again.
+    page.locator(".toast--error", has_text=LAUNCH_REFUSED).wait_for()
+    assert len(sent) == 1 and "userName=%D0%9C%D1%8D%D0%BB" in sent[0]
+    assert page.url == f"{world.platform}/marketplace/shop/{lounge['id']}"
+    app.locator("button[type=submit]:enabled").wait_for()
+
+    # Outside a host there is no signed launch data at all: the shop says so in its own banner.
+    alone = context.new_page()
+    alone.goto(f"{world.shop}/")
+    alone.get_by_text("Премиум, 6 часов").click()
+    alone.get_by_role("button", name=re.compile("Оформить заказ")).click()
+    alone.locator("[role=alert]", has_text=LAUNCH_REFUSED).wait_for()
+    assert alone.url == f"{world.shop}/"
     assert problems == []
 
 
