@@ -179,7 +179,7 @@ async def test_points_of_sale_lists_the_merchants_own_with_their_mini_apps(
         other = await merchants_service.create_merchant(conn, name="Другой")
     foreign = await api.post(
         SHOPS,
-        content=body({"title": "Чужая лавка"}),
+        content=body({"title": "Чужая лавка", "miniApp": mini_app}),
         headers={"Authorization": f"Bearer {other.token}"},
     )
     assert foreign.status_code == 200
@@ -193,8 +193,13 @@ async def test_points_of_sale_lists_the_merchants_own_with_their_mini_apps(
     assert "https://taxi.example/app" in page.text
     assert "допуслуга на странице оплаты" in page.text  # the mode
     assert "Чужая лавка" not in page.text
+    # Its mini-app's launch secret is revealed to its merchant here, nobody else's.
+    assert "Секрет запуска мини-приложения" in page.text
+    assert created["launchSecret"] in page.text
+    assert read(foreign)["data"]["launchSecret"] not in page.text
     english = await api.get("/office/points-of-sale?lang=en")
     assert "Points of sale: 1" in english.text
+    assert "Mini-app launch secret" in english.text
 
 
 @pytest.mark.parametrize("path", ["/office/settings", "/office/points-of-sale"])

@@ -1129,6 +1129,7 @@ async def points_of_sale_page(request: Request) -> Response:
         {
             "section": "points_of_sale",
             "items": items,
+            "parse_time": datetime.fromisoformat,
             "total": total,
             "page_path": marketplace_service.pos_page_path,
             "prev_url": visit.url_with(page=page - 1) if page > 1 else None,
