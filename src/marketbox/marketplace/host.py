@@ -45,13 +45,14 @@ def frame_config(
     locale: str,
     buyer: Buyer | None,
     payment_url_prefix: str,
+    launch_keys: launch.LaunchKeys | None,
     order_container_id: str | None = None,
     meta_data: Iterable[Any] = (),
-    launch_keys: launch.LaunchKeys | None = None,
 ) -> dict[str, Any]:
     """The bridge configuration of one frame. With the point of sale's `launch_keys` its init
     data carries ``public.signedLaunchData`` (miniapp_host/launch.py); the keys themselves never
-    leave the server."""
+    leave the server. `launch_keys` has no default, so no host path can forget to sign (None
+    only for a point of sale without a secret)."""
     buyer = buyer or Buyer()
     init_data = protocol.build_init_data(
         shop_id=shop_id,
