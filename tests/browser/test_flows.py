@@ -455,6 +455,7 @@ def test_the_demo_shop_refuses_changed_or_missing_launch_data(
 
     # The host shows the shop's reason; no payment page, the buyer may try again.
     page.locator(".toast--error", has_text=LAUNCH_REFUSED).wait_for()
+    screenshot(page, "launch-refused-host.png")
     assert len(sent) == 1 and "userName=%D0%9C%D1%8D%D0%BB" in sent[0]
     assert page.url == f"{world.platform}/marketplace/shop/{lounge['id']}"
     app.locator("button[type=submit]:enabled").wait_for()
@@ -465,6 +466,7 @@ def test_the_demo_shop_refuses_changed_or_missing_launch_data(
     alone.get_by_text("Премиум, 6 часов").click()
     alone.get_by_role("button", name=re.compile("Оформить заказ")).click()
     alone.locator("[role=alert]", has_text=LAUNCH_REFUSED).wait_for()
+    screenshot(alone, "launch-refused-standalone.png")
     assert alone.url == f"{world.shop}/"
     assert problems == []
 
