@@ -683,6 +683,79 @@ def test_npm_sdk_mini_app_orders_through_the_marketplace(
         world.loop.run(backend.runner.cleanup())
 
 
+TAMPER_OTHER_CONTAINER = (
+    "(p) => ({...p, signedLaunchData: p.signedLaunchData.replace(/orderContainerId=[^&]*/,"
+    " 'orderContainerId=0190f0a1-0000-7000-8000-0000000000c1')})"
+)
+
+
+@pytest.mark.slow
+def test_npm_sdk_add_on_with_a_changed_container_is_refused_then_joins(
+    world: World, context: BrowserContext
+) -> None:
+    try:
+        dist = build_npm_miniapp()
+    except NpmUnavailableError as exc:
+        if os.environ.get("MARKETBOX_REQUIRE_BROWSER") == "1":
+            raise
+        pytest.skip(str(exc))
+    created: list[str] = []
+    backend = serve(world.loop, npm_backend_app(world.platform, dist, created))
+    try:
+        # Offered only for invoices whose metadata says npmAddon (no other test's flight does).
+        point = world.add_point_of_sale(
+            title="Доп. услуга на npm SDK",
+            mini_app={
+                "url": f"{backend.url}/npm/index.html",
+                "origins": [backend.url],
+                "modes": ["suborder"],
+                "addonRule": {"key": "npmAddon"},
+            },
+        )
+        payload = order_payload(
+            merchant_order_id=f"FLIGHT-{uuid.uuid4().hex[:8]}",
+            metaData={"npmAddon": True},
+            customer={"type": "private", "name": "Иван Петров", "email": "ivan@example.org"},
+        )
+        answer = httpx.post(
+            f"{world.platform}{ORDERS}", content=body(payload), headers=DEMO_AUTH, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+        flight = read(answer)["data"]
+        page = context.new_page()
+        problems = page_errors(page)
+        page.goto(flight["paymentUrl"])
+        card = page.locator(f'[data-addon-card="{point["id"]}"]')
+        card.get_by_role("button", name="Добавить услугу").click()
+        page.wait_for_selector("[data-addon-sheet] [data-miniapp-host][data-ready]")
+        app = page.frame_locator("[data-addon-sheet] iframe")
+        app.get_by_text(f"Магазин {point['id']}").wait_for()
+        frame = next(f for f in page.frames if f.url.startswith(backend.url))
+        assert (
+            frame.evaluate("() => window.__initial.orderContainerId")
+            == (flight["orderContainerId"])
+        )
+
+        # The container id changed on the way: refused, shown, nothing joins.
+        frame.evaluate(f"() => {{ window.__tamper = {TAMPER_OTHER_CONTAINER}; }}")
+        app.get_by_role("button", name="Оформить заказ").click()
+        page.locator(".toast--error", has_text="signature does not match").wait_for()
+        assert created == []
+
+        # Untouched: the suborder joins the buyer's invoice, with the buyer the platform signed.
+        frame.evaluate("() => { window.__tamper = null; }")
+        app.locator("[data-order]:enabled").click()
+        page.locator("[data-addon-sheet]").wait_for(state="hidden")
+        (order_id,) = created
+        order = api_get(world, f"{ORDERS}/{order_id}")
+        assert order["orderContainerId"] == flight["orderContainerId"]
+        assert order["shopId"] == point["id"]
+        assert order["customer"]["name"] == "Иван Петров"
+        assert problems == []
+    finally:
+        world.loop.run(backend.runner.cleanup())
+
+
 # --- a hostile mini-app in the real point-of-sale page ------------------------------------------
 
 
