@@ -379,7 +379,8 @@ async def test_the_order_takes_the_buyer_and_container_from_the_signed_data_only
 
 def _changed(signed: str, name: str, value: str) -> str:
     return "&".join(
-        f"{k}={quote(value if k == name else v, safe='')}" for k, v in parse_qsl(signed)
+        f"{k}={quote(value if k == name else v, safe='')}"
+        for k, v in parse_qsl(signed, keep_blank_values=True)
     )
 
 
@@ -407,6 +408,27 @@ async def test_tampered_or_missing_launch_data_is_refused(
     assert response.status_code == 403
     assert response.json()["error"]["code"] == code
     assert response.json()["error"]["message"]
+    assert shop.store.count() == 0
+
+
+async def test_an_add_on_for_another_invoice_is_refused(shop: Shop, api: httpx.AsyncClient) -> None:
+    ours = await api.post(ORDERS, content=body(order_payload(merchant_order_id="FLIGHT-1")))
+    other = await api.post(ORDERS, content=body(order_payload(merchant_order_id="FLIGHT-2")))
+    container_id = read(ours)["data"]["orderContainerId"]
+    other_id = read(other)["data"]["orderContainerId"]
+    payload: dict[str, Any] = {
+        "service": "taxi",
+        "items": [{"sku": "taxi-comfort", "quantity": 1}],
+        "orderContainerId": container_id,
+    }
+    signed = await shop.launch(payload)
+
+    response = await shop.order(
+        {**payload, "signedLaunchData": _changed(signed, "orderContainerId", other_id)}
+    )
+
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "launch_data_tampered", response.text
     assert shop.store.count() == 0
 
 
