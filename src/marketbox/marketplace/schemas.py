@@ -193,6 +193,9 @@ class _ShopFields(_Model):
     miniAppUrl: Url | None = None
     miniAppModes: Modes | None = None
     active: bool | None = None
+    # Our extension: false keeps other merchants' add-ons off the invoices of orders created
+    # for this point of sale, unless an order says orderSetting.allowAddons (docs/api.md).
+    allowAddons: bool | None = None
     merchantId: Annotated[str, MaxLen(36)] | None = None
     externalUpdate: bool | None = None
 
@@ -244,6 +247,8 @@ class ShopResponse(_Model):
     miniApp: MiniApp | None
     # Our extension: the operator's word on the suborder mini-app (docs/marketplace.md).
     addonStatus: Literal["none", "pending", "approved", "revoked"]
+    # Our extension: the add-on default of this point of sale's invoices (docs/api.md).
+    allowAddons: bool
     active: bool
     createdAt: str
     updatedAt: str

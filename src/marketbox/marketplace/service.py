@@ -44,8 +44,9 @@ _PLAIN_FIELDS = {
     "brandId": "brand_id",
     "accountProgramIds": "account_program_ids",
     "active": "active",
+    "allowAddons": "allow_addons",
 }
-_NOT_NULL = ("title", "type", "active")
+_NOT_NULL = ("title", "type", "active", "allowAddons")
 
 
 # --- response shapes ------------------------------------------------------------------------
@@ -97,6 +98,7 @@ def shop_response(row: Any, public_base: str = "") -> dict[str, Any]:
         "accountProgramIds": list(m["account_program_ids"] or []),
         "miniApp": m["mini_app"],
         "addonStatus": m["addon_status"],
+        "allowAddons": bool(m["allow_addons"]),
         "active": bool(m["active"]),
         "createdAt": format_datetime(m["created_at"]),
         "updatedAt": format_datetime(m["updated_at"]),
