@@ -13,6 +13,7 @@ import os
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 from playwright.sync_api import Browser, Page
 
 from marketbox.marketplace import service as marketplace_service
@@ -21,6 +22,7 @@ from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.office import service as office_service
 from marketbox.storage.db import Database
 from tests.browser.bridge_support import BROWSER_MARKS
+from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item
 from tests.support.office import PASSWORD
 from tests.support.shops import create_order
@@ -30,6 +32,7 @@ pytestmark = BROWSER_MARKS
 TIMEOUT_MS = 10_000
 SCREENSHOT_DIR = os.environ.get("MARKETBOX_SCREENSHOT_DIR")
 OPERATOR = "ops@platform.test"
+MERCHANT = "owner@shop.test"
 # (merchant, point of sale): three add-ons offered on every invoice, created in this order.
 ADDONS = (
     ("ООО «Такси Плюс»", "Такси в аэропорт"),
@@ -38,9 +41,10 @@ ADDONS = (
 )
 
 
-def set_up(database_url: str) -> dict[str, int]:
-    """The three add-ons (title -> point of sale id) and an operator's office user. Runs on a
-    thread of its own: Playwright's sync API owns the test thread's event loop."""
+def set_up(database_url: str, *, merchant_user: bool = False) -> dict[str, int]:
+    """The three add-ons (title -> point of sale id) and an operator's office user (or the
+    demo shop's own user). Runs on a thread of its own: Playwright's sync API owns the test
+    thread's event loop."""
 
     async def create() -> dict[str, int]:
         db = Database(database_url)
@@ -61,9 +65,9 @@ def set_up(database_url: str) -> dict[str, int]:
                     found[title] = int(point["id"])
                 await office_service.create_user(
                     conn,
-                    email=OPERATOR,
+                    email=MERCHANT if merchant_user else OPERATOR,
                     merchant_id=DEMO_MERCHANT_ID,
-                    role="operator",
+                    role="merchant" if merchant_user else "operator",
                     password=PASSWORD,
                 )
             return found
@@ -90,6 +94,14 @@ def shown_cards(page: Page) -> list[str]:
     ]
 
 
+def log_in(page: Page, server: str, email: str) -> None:
+    page.goto(f"{server}/office/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").first.click()
+    page.wait_for_url("**/office/orders")
+
+
 def screenshot(page: Page, name: str) -> None:
     if SCREENSHOT_DIR:
         Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
@@ -104,11 +116,7 @@ def test_the_operator_orders_and_limits_the_strip_the_payer_sees(
     payment_url = flight(server)
     office = browser.new_page(viewport={"width": 1280, "height": 800})
     office.set_default_timeout(TIMEOUT_MS)
-    office.goto(f"{server}/office/login")
-    office.fill("input[name=email]", OPERATOR)
-    office.fill("input[name=password]", PASSWORD)
-    office.locator("form button[type=submit]").first.click()
-    office.wait_for_url("**/office/orders")
+    log_in(office, server, OPERATOR)
 
     office.goto(f"{server}/office/operator/addons")
     office.fill(f"input[name=position_{lounge}]", "1")
@@ -162,3 +170,39 @@ def test_no_strip_when_the_seller_turned_add_ons_off(
     assert page.locator("#summary-title").is_visible()  # the page itself is there
     assert not page.get_by_role("heading", name="Дополнительные услуги").is_visible()
     page.close()
+
+
+def create_shop(server: str, title: str) -> int:
+    """A point of sale of the demo shop over the API; its id."""
+    response = httpx.post(
+        f"{server}/v3/marketplace/api/shop", content=body({"title": title}), headers=DEMO_AUTH
+    )
+    assert response.status_code == 200, response.text
+    return int(read(response)["data"]["id"])
+
+
+def test_a_merchant_turns_add_ons_off_for_a_point_of_sale_in_the_office(
+    server: str, sqlite_url: str, browser: Browser
+) -> None:
+    set_up(sqlite_url, merchant_user=True)
+    shop_id = create_shop(server, "Рейсы")
+    payment_url = flight(server, shopId=shop_id)
+    office = browser.new_page(viewport={"width": 1280, "height": 800})
+    office.set_default_timeout(TIMEOUT_MS)
+    log_in(office, server, MERCHANT)
+
+    office.goto(f"{server}/office/points-of-sale")
+    row = office.locator(f'tr[data-pos="{shop_id}"]')
+    assert "Предлагаются" in row.inner_text()
+    row.get_by_role("button", name="Выключить").click()
+    office.wait_for_url("**/office/points-of-sale?done=addons_off")
+
+    assert "Выключены" in office.locator(f'tr[data-pos="{shop_id}"]').inner_text()
+    screenshot(office, "points-of-sale-1280.png")
+    office.set_viewport_size({"width": 390, "height": 844})
+    screenshot(office, "points-of-sale-390.png")
+    office.goto(payment_url)
+    office.wait_for_load_state("load")
+    assert office.locator("#summary-title").is_visible()
+    assert office.locator("[data-addon-card]").count() == 0
+    office.close()
