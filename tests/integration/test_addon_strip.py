@@ -7,10 +7,13 @@ add-on past the limit is refused like one that is not offered at all."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
 import re
 from collections.abc import AsyncIterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +27,7 @@ from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.office import service as office_service
 from marketbox.storage.db import Database
 from tests.conftest import TEST_PUBLIC_URL, body, read
+from tests.integration.test_cli import _pending_addon, one_line, run_cli
 from tests.integration.test_payment_page import page_path
 from tests.support.builders import basket_item, order_payload
 from tests.support.office import PASSWORD, csrf_of, log_in
@@ -331,3 +335,39 @@ async def test_a_merchant_turns_add_ons_off_for_a_point_of_sale_in_the_office(
         f"/office/points-of-sale/{foreign}/addons", data={"csrf": csrf, "allow": "off"}
     )
     assert other.status_code == 404
+
+
+# --- the CLI ----------------------------------------------------------------------------------
+
+
+def test_the_operator_orders_and_limits_the_strip_from_the_cli(tmp_path: Path) -> None:
+    db_file = tmp_path / "cli.db"
+    production = {"MARKETBOX_MODE": "production", "MARKETBOX_SESSION_SECRET": "cli-test"}
+    created = run_cli("merchant", "create", "--name", "Такси", "--json", db=db_file, **production)
+    assert created.returncode == 0, created.stderr
+    first = asyncio.run(_pending_addon(db_file, json.loads(created.stdout)["merchantId"]))
+    second = asyncio.run(_pending_addon(db_file, json.loads(created.stdout)["merchantId"]))
+
+    placed = run_cli("addon", "position", str(second), "1", "--json", db=db_file, **production)
+    assert placed.returncode == 0, placed.stderr
+    assert json.loads(placed.stdout)["position"] == 1
+    listed = run_cli("addon", "list", "--json", db=db_file, **production)
+    assert [(p["id"], p["position"]) for p in json.loads(listed.stdout)] == [
+        (second, 1),
+        (first, None),
+    ]
+    assert "position: 1" in run_cli("addon", "list", db=db_file, **production).stdout
+
+    assert run_cli("addon", "limit", db=db_file, **production).stdout.strip() == "limit: none"
+    limited = run_cli("addon", "limit", "3", "--json", db=db_file, **production)
+    assert json.loads(limited.stdout) == {"limit": 3}
+    lifted = run_cli("addon", "limit", "none", db=db_file, **production)
+    assert lifted.stdout.strip() == "limit: none"
+
+    for args in (("limit", "0"), ("limit", "many"), ("position", str(first), "-2")):
+        refused = run_cli("addon", *args, db=db_file, **production)
+        assert refused.returncode == 1, refused.stderr
+        assert "whole number" in one_line(refused.stderr)
+    unknown = run_cli("addon", "position", "987654", "1", db=db_file, **production)
+    assert unknown.returncode == 1
+    assert "987654" in one_line(unknown.stderr)
