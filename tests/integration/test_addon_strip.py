@@ -293,6 +293,32 @@ async def test_the_operator_orders_and_limits_the_strip_in_the_office(
     assert await cards(client, invoice) == [insurance, taxi, lounge]
 
 
+async def test_the_operator_revokes_and_approves_an_add_on_in_the_office(
+    client: httpx.AsyncClient, db: Database, sellers: dict[str, Seller]
+) -> None:
+    ids = await addon_ids(db)
+    taxi, insurance, lounge = (ids[name] for name in ADDONS)
+    invoice = await flight(sellers["airline"])
+    csrf = await office_client(
+        client, db, "ops@platform.test", merchant_id=DEMO_MERCHANT_ID, role="operator"
+    )
+
+    revoked = await client.post(f"/office/operator/addons/{taxi}/revoked", data={"csrf": csrf})
+
+    assert revoked.status_code == 303
+    assert "Услуга отозвана" in (await client.get(revoked.headers["location"])).text
+    assert await cards(client, invoice) == [insurance, lounge]
+    assert refusal_code(await join(sellers["Такси"], invoice)) == "forbidden"
+    approved = await client.post(f"/office/operator/addons/{taxi}/approved", data={"csrf": csrf})
+    assert approved.status_code == 303
+    assert await cards(client, invoice) == [taxi, insurance, lounge]
+    unknown = await client.post("/office/operator/addons/987654/revoked", data={"csrf": csrf})
+    assert unknown.status_code == 404
+    forged = await client.post(f"/office/operator/addons/{taxi}/revoked", data={})
+    assert forged.status_code == 403
+    assert await cards(client, invoice) == [taxi, insurance, lounge]
+
+
 async def test_a_merchants_user_cannot_order_the_strip(
     client: httpx.AsyncClient, db: Database, sellers: dict[str, Seller]
 ) -> None:
@@ -303,6 +329,13 @@ async def test_a_merchants_user_cannot_order_the_strip(
     assert (await client.get("/office/operator/addons")).status_code == 404
     refused = await client.post("/office/operator/addons/limit", data={"csrf": csrf, "limit": "1"})
     assert refused.status_code == 404
+    taxi = (await addon_ids(db))["Такси"]
+    revoke = await client.post(f"/office/operator/addons/{taxi}/revoked", data={"csrf": csrf})
+    assert revoke.status_code == 404
+    async with db.transaction() as conn:
+        assert {a["addonStatus"] for a in await marketplace_addons.list_addons(conn)} == {
+            "approved"
+        }
     async with db.transaction() as conn:
         assert await marketplace_addons.strip_limit(conn) is None
 

@@ -1193,6 +1193,7 @@ async def point_of_sale_addons(request: Request, shop_id: str) -> Response:
 #   GET  /office/operator/addons         operators only: the add-on strip (order, limit)
 #   POST /office/operator/addons/order   every add-on's position at once (`addon position`)
 #   POST /office/operator/addons/limit   the most cards a payment page shows (`addon limit`)
+#   POST /office/operator/addons/{id}/approved|revoked   `addon approve|revoke`
 
 MAIL_PAGE_SIZE = 20
 MAIL_STATUSES = ("captured", "sent", "pending", "failed")
@@ -1218,6 +1219,8 @@ _SECTION_KEYS = (
     N_("office.operator.check.redis"),
     N_("office.operator.addons_done.order"),
     N_("office.operator.addons_done.limit"),
+    N_("office.operator.addons_done.approved"),
+    N_("office.operator.addons_done.revoked"),
     N_("office.mail.status.captured"),
     N_("office.mail.status.sent"),
     N_("office.mail.status.pending"),
@@ -1516,7 +1519,7 @@ async def _addons_view(
         "limit": await marketplace_addons.strip_limit(conn),
         "max_limit": marketplace_addons.MAX_STRIP_LIMIT,
         "max_position": marketplace_addons.MAX_POSITION,
-        "done": done if done in ("order", "limit") else None,
+        "done": done if done in ("order", "limit", "approved", "revoked") else None,
         "error": None,
         "error_form": None,
         "typed": {},
@@ -1595,3 +1598,21 @@ async def operator_addons_limit(request: Request) -> Response:
     async with ctx.db.transaction() as conn:
         await marketplace_addons.set_strip_limit(conn, limit)
     return RedirectResponse("/office/operator/addons?done=limit", status_code=303)
+
+
+@router.post("/operator/addons/{shop_id}/{decision}")
+async def operator_addon_decision(request: Request, shop_id: str, decision: str) -> Response:
+    """The operator approves or revokes an add-on (as `marketbox addon approve|revoke`)."""
+    visit, _, refused = await _operator_post(request)
+    if refused is not None:
+        return refused
+    if decision not in ("approved", "revoked") or not (
+        shop_id.isascii() and shop_id.isdigit() and len(shop_id) <= 9
+    ):
+        return _gone(visit, "", "office.operator.not_found")
+    try:
+        async with get_context(request).db.transaction() as conn:
+            await marketplace_addons.set_addon_status(conn, int(shop_id), decision)
+    except (PointOfSaleNotFound, marketplace_addons.AddonNotAllowed):
+        return _gone(visit, "", "office.operator.not_found")
+    return RedirectResponse(f"/office/operator/addons?done={decision}", status_code=303)
