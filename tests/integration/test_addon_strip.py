@@ -186,6 +186,13 @@ async def test_a_point_of_sale_refuses_allow_addons_null(
     assert fetched["allowAddons"] is True
 
 
+async def test_the_openapi_documents_the_opt_out(client: httpx.AsyncClient) -> None:
+    schemas = read(await client.get("/openapi.json"))["components"]["schemas"]
+
+    for name in ("CreateShopRequest", "UpdateShopRequest", "ShopResponse", "OrderSetting"):
+        assert "allowAddons" in schemas[name]["properties"], name
+
+
 async def test_the_strip_follows_the_operators_order_and_limit(
     client: httpx.AsyncClient, db: Database, sellers: dict[str, Seller]
 ) -> None:
