@@ -175,6 +175,8 @@ async def _shown(conn: AsyncConnection, invoice: _Invoice) -> list[Any]:
     """The one rule: the points of sale the invoice offers, in the strip's order, at most the
     operator's limit."""
     offered = [p for p in await repository.addon_candidates(conn) if _offered(p, invoice)]
+    if not offered:  # most invoices: no query for the limit
+        return []
     limit = await strip_limit(conn)
     return offered if limit is None else offered[:limit]
 
