@@ -142,6 +142,7 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
         "/office/sandbox/reset": ["/office/sandbox/reset"],  # the confirm step
         "/office/operator": ["/office/operator"],  # 404 for a merchant's user
         "/office/operator/health": ["/office/operator/health"],
+        "/office/operator/addons": ["/office/operator/addons"],
         "/v3/security/api/credentials": ["/v3/security/api/credentials"],
         "/v3/mail/api/message": ["/v3/mail/api/message"],
         "/v3/mail/api/message/{message_id}": [f"/v3/mail/api/message/{letter_id}"],
@@ -190,7 +191,7 @@ async def test_every_page_carries_the_security_headers(
             assert policy["frame-ancestors"] == expected, path
             assert policy["script-src"] == ["'self'"], path
             assert policy["object-src"] == ["'none'"], path
-    assert html_pages == 33  # every page listed above renders HTML
+    assert html_pages == 34  # every page listed above renders HTML
 
 
 async def test_the_mini_app_host_page_may_frame_only_the_mini_app(

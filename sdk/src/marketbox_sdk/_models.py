@@ -692,6 +692,9 @@ class ShopFields(Model):
     images: list[Any] | None = None
     links: list[Any] | None = None
     account_program_ids: list[str] | None = None
+    # marketbox extension: False keeps other merchants' add-ons off the invoices of orders
+    # created for this point of sale (an order's `OrderSetting.allow_addons` wins).
+    allow_addons: bool | None = None
 
 
 @dataclasses.dataclass(kw_only=True)

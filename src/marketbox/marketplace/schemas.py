@@ -193,6 +193,9 @@ class _ShopFields(_Model):
     miniAppUrl: Url | None = None
     miniAppModes: Modes | None = None
     active: bool | None = None
+    # Our extension: false keeps other merchants' add-ons off the invoices of orders created
+    # for this point of sale, unless an order says orderSetting.allowAddons (docs/api.md).
+    allowAddons: bool | None = None
     merchantId: Annotated[str, MaxLen(36)] | None = None
     externalUpdate: bool | None = None
 
@@ -250,6 +253,8 @@ class ShopResponse(_Model):
     launchSecret: str | None
     launchSecretCreatedAt: str | None
     previousLaunchSecretValidUntil: str | None
+    # Our extension: the add-on default of this point of sale's invoices (docs/api.md).
+    allowAddons: bool
     active: bool
     createdAt: str
     updatedAt: str

@@ -45,8 +45,9 @@ _PLAIN_FIELDS = {
     "brandId": "brand_id",
     "accountProgramIds": "account_program_ids",
     "active": "active",
+    "allowAddons": "allow_addons",
 }
-_NOT_NULL = ("title", "type", "active")
+_NOT_NULL = ("title", "type", "active", "allowAddons")
 
 
 # --- response shapes ------------------------------------------------------------------------
@@ -99,6 +100,7 @@ def shop_response(row: Any, public_base: str = "") -> dict[str, Any]:
         "miniApp": m["mini_app"],
         "addonStatus": m["addon_status"],
         **_launch_secret_fields(m),
+        "allowAddons": bool(m["allow_addons"]),
         "active": bool(m["active"]),
         "createdAt": format_datetime(m["created_at"]),
         "updatedAt": format_datetime(m["updated_at"]),

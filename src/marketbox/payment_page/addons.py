@@ -46,7 +46,8 @@ async def load(
     session_buyer: Buyer | None,
     payment_url_prefix: str,
 ) -> list[AddonCard]:
-    """The cards for `invoice` (none unless it is payable), in the marketplace's order."""
+    """The cards for `invoice` (none unless it is payable), in the operator's order and at
+    most the operator's limit (`marketplace.addons.addons_for_container`)."""
     if not invoice.is_payable:
         return []
     addons = await marketplace_addons.addons_for_container(conn, invoice.id)

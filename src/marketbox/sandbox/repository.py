@@ -15,6 +15,7 @@ KEPT = frozenset(
         "instruments",
         "points_of_sale",
         "special_offers",
+        "marketplace_settings",  # the operator's add-on strip limit
         "gate_connections",
         "office_users",  # the office's people and their pending invites
         "office_invites",  # who is connected now: live sockets outlive a reset

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 17:54:34.684218
+Create Date: 2026-12-07 18:47:37.671580
 """
 
 from __future__ import annotations
@@ -91,6 +91,13 @@ def upgrade() -> None:
             batch_op.f("ix_instruments_previous_token_hash"), ["previous_token_hash"], unique=False
         )
 
+    op.create_table(
+        "marketplace_settings",
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("value", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_marketplace_settings")),
+    )
     op.create_table(
         "merchants",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -485,6 +492,8 @@ def upgrade() -> None:
         sa.Column("mini_app", marketbox.storage.types.ExactJSON(), nullable=True),
         sa.Column("offers_addon", sa.Boolean(), server_default="0", nullable=False),
         sa.Column("addon_status", sa.String(length=10), server_default="none", nullable=False),
+        sa.Column("addon_position", sa.Integer(), nullable=True),
+        sa.Column("allow_addons", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("active", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("launch_secret", sa.String(length=64), nullable=True),
         sa.Column(
@@ -901,6 +910,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_merchants_previous_token_hash"))
 
     op.drop_table("merchants")
+    op.drop_table("marketplace_settings")
     with op.batch_alter_table("instruments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_instruments_previous_token_hash"))
 
