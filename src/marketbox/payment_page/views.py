@@ -447,6 +447,8 @@ async def confirming_page(request: Request, container_id: str) -> Response:
     if found is None or found.state == shipping_control.CONFIRMED:
         return RedirectResponse(next_url, status_code=303)
     unavailable = [o for o in invoice.orders if o.id in found.unavailable]
+    if unavailable:
+        page.back_url = fail  # the navbar's way back too: the shop's failUrl
     return page.render(
         "confirming.html",
         main_class="page page--narrow",
