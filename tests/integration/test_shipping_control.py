@@ -15,10 +15,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from demo_shop import demo_points_of_sale
+from sqlalchemy import select, update
 
 from marketbox.app import create_app
+from marketbox.cli.demo import FLIGHT_META_DATA
 from marketbox.config import Settings
+from marketbox.marketplace import service as marketplace_service
+from marketbox.marketplace.tables import points_of_sale
+from marketbox.merchants import service as merchants_service
+from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.notifications.dispatcher import Dispatcher
 from marketbox.shipping_control import service as shipping_control
 from marketbox.storage.db import Database
@@ -31,7 +37,7 @@ from marketbox.storage.tables import (
     sandbox_authorizations,
 )
 from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, body, make_settings, read
-from tests.support.builders import order_payload
+from tests.support.builders import basket_item, order_payload
 from tests.support.receiver import Receiver, Reply
 
 ORDERS = "/v3/billing/api/order/order"
@@ -397,3 +403,83 @@ async def test_a_wait_killed_mid_request_loses_nothing_the_dispatcher_delivers_i
             await conn.execute(select(orders.c.status).where(orders.c.id == order["id"]))
         ).scalar_one()
     assert status == "hold"
+
+
+# --- several merchants in one invoice ----------------------------------------------------------
+
+
+async def test_one_controlled_order_holds_the_whole_invoice_and_only_its_shop_is_awaited(
+    client: httpx.AsyncClient, db: Database, shop: Receiver
+) -> None:
+    """The demo airline's flight (no control) and a taxi add-on whose merchant has control:
+    one hold pays both, the page asks only the taxi and shows its refusal alone."""
+    async with db.transaction() as conn:
+        taxi_point = None
+        for point in demo_points_of_sale("http://127.0.0.1:8100"):
+            row = await marketplace_service.create_point_of_sale(
+                conn, merchant_id=DEMO_MERCHANT_ID, **point
+            )
+            if point["title"] == "Такси в аэропорт":
+                taxi_point = row
+        assert taxi_point is not None
+        taxi = await merchants_service.create_merchant(conn, name="Такси", legal_name="ООО «Такси»")
+        await conn.execute(
+            update(points_of_sale)
+            .where(points_of_sale.c.id == taxi_point["id"])
+            .values(merchant_id=taxi.id)
+        )
+    taxi_auth = {"Authorization": f"Bearer {taxi.token}"}
+    answer = await client.put(
+        SETTINGS,
+        content=body(
+            {
+                "notificationUrl": shop.url,
+                "shippingControl": True,
+                "shippingControlTimeoutSeconds": 3,
+            }
+        ),
+        headers=taxi_auth,
+    )
+    assert answer.status_code == 200, answer.text
+    shop.script(Reply.error("shipping_unavailable"))
+    flight = await create(
+        client, metaData=FLIGHT_META_DATA, notificationUrl="https://airline.example/notify"
+    )
+    ride = await client.post(
+        ORDERS,
+        content=body(
+            order_payload(
+                merchant_id=taxi.id,
+                merchant_order_id="TAXI-1",
+                items=[basket_item(sku="taxi", name="Такси «Комфорт»")],
+                orderContainerId=flight["orderContainerId"],
+                shopId=taxi_point["id"],
+            )
+        ),
+        headers=taxi_auth,
+    )
+    assert ride.status_code == 200, ride.text
+    taxi_order = read(ride)["data"]
+
+    await pay(client, flight)
+
+    assert await settled_state(client, flight) == "unavailable"
+    held = await authorization(db, flight["orderContainerId"])
+    assert (held["method"], held["state"], held["captured_minor"]) == ("card_hold", "authorized", 0)
+    async with db.read() as conn:
+        statuses = dict(
+            (
+                await conn.execute(
+                    select(orders.c.id, orders.c.status).where(
+                        orders.c.container_id == flight["orderContainerId"]
+                    )
+                )
+            ).all()
+        )
+    assert statuses == {flight["id"]: "hold", taxi_order["id"]: "hold"}
+    assert [r.json()["id"] for r in shop.requests] == [taxi_order["id"]]
+    assert await attempts_of(db, flight["id"]) == []  # the airline's is the dispatcher's
+    page = await client.get(f"{httpx.URL(flight['paymentUrl']).path}/confirming")
+    assert f'data-unavailable-order="{taxi_order["id"]}"' in page.text
+    assert f'data-unavailable-order="{flight["id"]}"' not in page.text
+    assert "Остальные заказы счёта оплачены" in page.text
