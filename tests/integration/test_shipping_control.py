@@ -374,6 +374,29 @@ async def test_one_attempt_per_notification_with_a_dispatcher_running_beside_the
     assert sorted(shop.count_by_id().values()) == [1, 1, 1]
 
 
+async def test_another_api_process_shows_the_same_answer(
+    client: httpx.AsyncClient, db: Database, shop: Receiver, settings: Settings
+) -> None:
+    """The page may be served by any process: the state is read from the database alone."""
+    await control(client, shop, seconds=3)
+    shop.script(Reply.slow(1.0, Reply.error("shipping_unavailable")))
+    order = await create(client)
+    other_db = Database(settings.database_url)
+    other_app = create_app(settings, db=other_db, migrate=False)
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=other_app), base_url=TEST_PUBLIC_URL
+        ) as other:
+            await pay(client, order)  # this process asks the shop
+            path = httpx.URL(order["paymentUrl"]).path
+            assert "data-confirming" in (await other.get(f"{path}/confirming")).text
+            assert await settled_state(other, order) == "unavailable"
+            answer = await other.get(f"{path}/confirming")
+            assert "Магазин не может выполнить заказ" in answer.text
+    finally:
+        await other_db.dispose()
+
+
 async def test_a_wait_killed_mid_request_loses_nothing_the_dispatcher_delivers_it(
     client: httpx.AsyncClient, db: Database, shop: Receiver, settings: Settings
 ) -> None:
