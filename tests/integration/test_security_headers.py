@@ -111,6 +111,8 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
         "/order/{container_id}/success": [f"/order/{paid_container}/success"],
         "/order/{container_id}/fail": [f"/order/{container}/fail"],
         "/order/{container_id}/receipt": [f"/order/{paid_container}/receipt"],
+        "/order/{container_id}/confirming": [f"/order/{paid_container}/confirming"],
+        "/order/{container_id}/confirmation.json": [f"/order/{paid_container}/confirmation.json"],
         "/v3/marketplace/api/shop": ["/v3/marketplace/api/shop"],
         "/v3/marketplace/api/shop/{shop_id}": [f"/v3/marketplace/api/shop/{shop['id']}"],
         "/": ["/", "/?q=кофе"],

@@ -80,6 +80,8 @@ from marketbox.sandbox.errors import BadDuration, TriggerRefused
 from marketbox.security import service as security_service
 from marketbox.security import signing
 from marketbox.security.schemas import (
+    MAX_SHIPPING_CONTROL_SECONDS,
+    MIN_SHIPPING_CONTROL_SECONDS,
     NotificationSettingsRequest,
     RetirePreviousRequest,
     RotateRequest,
@@ -960,6 +962,7 @@ async def _settings_view(
         "creds": found,
         "notification_email": email or "",
         "algorithms": tuple(signing.ALGORITHMS),
+        "shipping_limits": (MIN_SHIPPING_CONTROL_SECONDS, MAX_SHIPPING_CONTROL_SECONDS),
         "overlaps": OVERLAPS,
         "credential_names": CREDENTIALS,
         "done": done if done in ("notification", "email", "retire") else None,
@@ -1000,9 +1003,22 @@ async def save_notification(request: Request) -> Response:
     ctx = get_context(request)
     url = str(form.get("notification_url", "")).strip()
     algorithm = str(form.get("algorithm", ""))
+    shipping_control = str(form.get("shipping_control", "")) == "on"
+    timeout = str(form.get("shipping_control_timeout", "")).strip()
+    typed = {
+        "notification_url": url[:2000],
+        "algorithm": algorithm,
+        "shipping_control": "on" if shipping_control else "",
+        "shipping_control_timeout": timeout[:10],
+    }
     try:
         body = NotificationSettingsRequest.model_validate(
-            {"notificationUrl": url or None, "signatureAlgorithm": algorithm or None}
+            {
+                "notificationUrl": url or None,
+                "signatureAlgorithm": algorithm or None,
+                "shippingControl": shipping_control,
+                "shippingControlTimeoutSeconds": timeout or None,
+            }
         )
         async with ctx.db.transaction() as conn:
             await security_service.set_notification(
@@ -1011,12 +1027,17 @@ async def save_notification(request: Request) -> Response:
                 request=body,
                 production=ctx.settings.mode == "production",
             )
-    except (ValidationError, AppError):
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        message = (
+            N_("office.settings.bad_shipping_timeout")
+            if fields == {"shippingControlTimeoutSeconds"}
+            else N_("office.settings.bad_url")
+        )
+        return await _settings_refused(visit, "notification", t(message, visit.lang), typed)
+    except AppError:
         return await _settings_refused(
-            visit,
-            "notification",
-            t("office.settings.bad_url", visit.lang),
-            {"notification_url": url[:2000], "algorithm": algorithm},
+            visit, "notification", t("office.settings.bad_url", visit.lang), typed
         )
     await ctx.shared.credentials_changed()
     return RedirectResponse("/office/settings?done=notification", status_code=303)

@@ -13,6 +13,10 @@
     GET  /order/{id}/fail          after a decline without a failUrl («Попробовать снова»)
     GET  /order/{id}/receipt       printable payment confirmation of a paid invoice, with the
                                    54-FZ fiscal receipts issued for it
+    GET  /order/{id}/confirming    shipping control after the payment (docs/miniapps.md): the
+                                   loader while the shop is asked, then its answer; reloads
+                                   itself without JavaScript
+    GET  /order/{id}/confirmation.json  the same state for static/shipping-control.js
 
 Every page works without JavaScript (plain form POST); static/payment-page.js only prevents a
 double submit and shows the loading state. The add-on services strip (addons.py, static/addons.js)
@@ -50,6 +54,7 @@ from marketbox.payment_page.invoice import Invoice
 from marketbox.payments import attempts, sandbox, throttle
 from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
 from marketbox.receipts import service as receipts_service
+from marketbox.shipping_control import service as shipping_control
 from marketbox.toolkit.formatting import format_money, register_filters
 from marketbox.toolkit.i18n import N_, register_i18n, t
 from marketbox.web import assets
@@ -127,6 +132,10 @@ _NOT_ASCII_DIGIT = re.compile(r"[^0-9]")
 # (growing to the maximum), up to `payment_gateway_timeout_seconds`.
 BUSY_POLL_SECONDS = 0.02
 BUSY_POLL_MAX_SECONDS = 0.25
+# Shipping control: the waiting page reloads itself this often without JavaScript, and the
+# «confirmation pending» page moves on to the shop after this long.
+CONFIRM_REFRESH_SECONDS = 2
+PENDING_REDIRECT_SECONDS = 5
 # Origins every payment page may frame besides its add-ons (whose origins each page adds to
 # its own frame-src).
 FRAME_SOURCES: tuple[str, ...] = ()
@@ -166,8 +175,10 @@ async def pay(request: Request, container_id: str) -> Response:
         started = await _begin_attempt(request, ctx, container_id, submitted, client)
         if isinstance(started, Response):
             return started
-        attempt, card = started
-        attempt = await attempts.run(ctx.db, ctx.gateway, ctx.settings, attempt, card)
+        attempt, card, controlled = started
+        attempt = await attempts.run(
+            ctx.db, ctx.gateway, ctx.settings, attempt, card, capture=not controlled
+        )
         if attempt.status in (attempts.VOIDED, attempts.VOIDING):
             # The bank approved, but the invoice could no longer take it (another payment won,
             # an add-on joined, the deadline passed): the authorization is being released.
@@ -177,6 +188,10 @@ async def pay(request: Request, container_id: str) -> Response:
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id)
             page = _Page(request, ctx, invoice)
+            if attempt.status == attempts.PAID and controlled:
+                # Shipping control: the shop is asked now; the buyer waits on the loader.
+                shipping_control.start(ctx.db, ctx.settings, container_id)
+                return _redirect(page.url("confirming"), new_token=True, settings=ctx.settings)
             if attempt.status == attempts.PAID:
                 target = await _back_to_shop(conn, invoice, invoice.success_url, lang=page.lang)
                 return _redirect(
@@ -216,9 +231,10 @@ async def pay(request: Request, container_id: str) -> Response:
 
 async def _begin_attempt(
     request: Request, ctx: AppContext, container_id: str, submitted: dict[str, str], client: str
-) -> Response | tuple[attempts.Attempt, sandbox.Card]:
+) -> Response | tuple[attempts.Attempt, sandbox.Card, bool]:
     """Step 1 in one short transaction: check the form, the card and the total, throttle,
-    save the payer and record the attempt. While another attempt of the invoice is with the
+    save the payer and record the attempt, and whether an order is under shipping control
+    (then the card is only held). While another attempt of the invoice is with the
     gateway, wait (outside any transaction) and check again: it may pay the invoice."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ctx.settings.payment_gateway_timeout_seconds
@@ -282,7 +298,8 @@ async def _begin_attempt(
                 return response
             if isinstance(begun, attempts.Attempt):
                 await repository.save_payer(conn, invoice.id, payer)
-                return begun, card
+                control = await shipping_control.controlled(conn, invoice.id)
+                return begun, card, control is not None
             if loop.time() >= deadline:
                 await page.load_way_back(conn)
                 await page.load_addons(conn)
@@ -403,6 +420,66 @@ async def success_page(request: Request, container_id: str) -> Response:
     return await _render_paid(
         request, container_id, "success.html", "page page--narrow", receipt_mail=True
     )
+
+
+@router.get("/order/{container_id}/confirming")
+async def confirming_page(request: Request, container_id: str) -> Response:
+    """Shipping control after the payment (docs/miniapps.md "Shipping control"): the loader
+    while the shop is being asked (the page reloads itself, or static/shipping-control.js
+    polls confirmation.json), then the shop's answer: its success page, «the service cannot
+    be provided» with the hold's release, or «payment received, confirmation pending»."""
+    ctx = get_context(request)
+    try:
+        async with ctx.db.read() as conn:
+            invoice = await invoice_model.load(conn, container_id)
+            page = _Page(request, ctx, invoice)
+            found = await shipping_control.confirmation(conn, invoice.id, now=clock.now())
+            success = await _back_to_shop(conn, invoice, invoice.success_url, lang=page.lang)
+            fail = await _back_to_shop(
+                conn, invoice, invoice.fail_url or invoice.return_url, lang=page.lang, always=True
+            )
+            await page.load_way_back(conn)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    if invoice.status != "paid":
+        return RedirectResponse(page.url(), status_code=303)
+    next_url = success or page.url("success")
+    if found is None or found.state == shipping_control.CONFIRMED:
+        return RedirectResponse(next_url, status_code=303)
+    unavailable = [o for o in invoice.orders if o.id in found.unavailable]
+    if unavailable:
+        page.back_url = fail  # the navbar's way back too: the shop's failUrl
+    return page.render(
+        "confirming.html",
+        main_class="page page--narrow",
+        state=found.state,
+        next_url=next_url,
+        fail_url=fail or page.url(),
+        unavailable=unavailable,
+        only_unavailable=len(unavailable) == len(invoice.orders),
+        refresh_seconds=CONFIRM_REFRESH_SECONDS,
+        redirect_seconds=PENDING_REDIRECT_SECONDS,
+        wait_seconds=max(0, int((found.deadline - clock.now()).total_seconds()) + 1),
+        status_url=page.url("confirmation.json"),
+        confirming_url=page.url("confirming"),
+    )
+
+
+@router.get("/order/{container_id}/confirmation.json")
+async def confirmation_state(request: Request, container_id: str) -> Response:
+    """The shipping control's state for static/shipping-control.js: `state` (`waiting`,
+    `confirmed`, `unavailable`, `pending`; `none` when nothing is under control) and
+    `deadline`. An unknown id answers the API's 404 envelope."""
+    ctx = get_context(request)
+    async with ctx.db.read() as conn:
+        invoice = await invoice_model.load(conn, container_id)
+        found = await shipping_control.confirmation(conn, invoice.id, now=clock.now())
+    body = {
+        "id": invoice.id,
+        "state": found.state if found else "none",
+        "deadline": found.deadline.isoformat() if found else None,
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/order/{container_id}/fail")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 18:47:37.671580
+Create Date: 2026-12-07 18:52:59.736131
 """
 
 from __future__ import annotations
@@ -112,6 +112,10 @@ def upgrade() -> None:
         sa.Column("notification_email", sa.String(length=320), nullable=True),
         sa.Column("merchant_order_id_unique", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("has_contract", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column("shipping_control", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column(
+            "shipping_control_timeout_seconds", sa.Integer(), server_default="20", nullable=False
+        ),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "token_created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=True
