@@ -11,12 +11,23 @@
  *   error(text)  → error toast (the bridge supplies the default text)
  *   link(url)    → the bridge opens a new tab; we also show a visible fallback link
  *   unavailable  → the frame is gone; show the "unavailable" banner
+ *   checkout(url) → the payment page opens in a new tab (the click in the frame lends its user
+ *                  activation; a visible link in the banner in case the popup was blocked), the
+ *                  mini-app stays; the shell follows the invoice (GET /order/{id}/summary.json
+ *                  every POLL_MS, at most WATCH_MS) and sends `paymentResult` each time its
+ *                  outcome changes (a new decline: `pending`), showing it in the banner too
  * After the payment page sent the buyer back (?payment=<invoice>), config.paymentResult holds the
  * invoice's outcome; it is sent to the mini-app as `paymentResult` once the handshake is done.
  */
 import { openMiniApp } from '/static/miniapp/bridge.js';
 
 const TOAST_MS = 5000;
+// Following an invoice after `checkout`: a look every POLL_MS (at once when the buyer comes
+// back to this tab), for at most WATCH_MS; after FAILURES_MAX failed looks in a row, or when
+// the time is up with the invoice still open, the mini-app is told `unknown`.
+const POLL_MS = 2000;
+const WATCH_MS = 30 * 60 * 1000;
+const FAILURES_MAX = 5;
 
 function readJson(id) {
   const node = id && document.getElementById(id);
@@ -51,12 +62,133 @@ function showLinkFallback(href) {
   banner.hidden = false;
 }
 
+function showCheckout(kind, fill) {
+  const region = document.querySelector('[data-checkout-region]');
+  const template = document.querySelector(`template[data-checkout-template="${kind}"]`);
+  if (!region || !template) return null;
+  const node = template.content.firstElementChild.cloneNode(true);
+  fill(node);
+  region.replaceChildren(node);
+  return node;
+}
+
+/**
+ * Follow the invoice behind a checked payment URL until its outcome is final (or the time is
+ * up), calling onChange(result, summary) each time the outcome changes (summary null when
+ * it could not be read). Returns stop().
+ */
+function watchInvoice(paymentUrl, locale, onChange) {
+  const containerId = new URL(paymentUrl).pathname.split('/').pop();
+  const summaryUrl = `/order/${containerId}/summary.json?lang=${locale}`;
+  const deadline = Date.now() + WATCH_MS;
+  let last = null; // {result, declineId}
+  let failures = 0;
+  let timer = null;
+  let stopped = false;
+  let busy = false;
+
+  const stop = () => {
+    stopped = true;
+    clearTimeout(timer);
+    document.removeEventListener('visibilitychange', onVisible);
+  };
+  const schedule = () => {
+    clearTimeout(timer);
+    if (!stopped) timer = setTimeout(look, POLL_MS);
+  };
+  async function look() {
+    if (stopped || busy) return;
+    if (Date.now() > deadline) {
+      stop();
+      onChange('unknown', null);
+      return;
+    }
+    busy = true;
+    let summary = null;
+    try {
+      const response = await fetch(summaryUrl, { cache: 'no-store', credentials: 'same-origin' });
+      if (response.ok) summary = await response.json();
+    } catch {
+      summary = null;
+    }
+    busy = false;
+    if (stopped) return;
+    if (!summary) {
+      failures += 1;
+      if (failures >= FAILURES_MAX) {
+        stop();
+        onChange('unknown', null);
+      } else schedule();
+      return;
+    }
+    failures = 0;
+    const declineId = summary.decline ? summary.decline.id : null;
+    const now = { result: summary.paymentResult, declineId };
+    if (last === null) {
+      // The first look sets the baseline: a decline from before this checkout is old news.
+      if (now.result !== 'pending') onChange(now.result, summary);
+    } else if (now.result !== last.result) {
+      onChange(now.result, summary);
+    } else if (now.result === 'pending' && declineId && declineId !== last.declineId) {
+      onChange('pending', summary);
+    }
+    last = now;
+    if (summary.final) stop();
+    else schedule();
+  }
+  function onVisible() {
+    if (document.visibilityState === 'visible') look();
+  }
+  document.addEventListener('visibilitychange', onVisible);
+  look();
+  return stop;
+}
+
 function start() {
   const host = document.querySelector('[data-pos-miniapp]');
   if (!host) return;
   const config = readJson(host.dataset.config);
   const texts = readJson('pos-miniapp-texts') || {};
   if (!config) return;
+  let stopWatching = null;
+
+  function onCheckout(url) {
+    // Inside the click's user activation, lent by the frame for a few seconds. With
+    // 'noopener' window.open returns null even when it worked: the banner's link stays.
+    window.open(url, '_blank', 'noopener');
+    showCheckout('waiting', (node) => {
+      node.querySelector('[data-checkout-link]').href = url;
+    });
+    host.dataset.checkout = 'waiting';
+    if (stopWatching) stopWatching();
+    stopWatching = watchInvoice(url, config.locale, (result, summary) => {
+      handle.sendPaymentResult(result);
+      host.dataset.paymentResultSent = result;
+      const invoiceUrl = `/order/${new URL(url).pathname.split('/').pop()}`;
+      if (result === 'completed' || result === 'hold') {
+        showCheckout('paid', (node) => {
+          node.querySelector('[data-checkout-title]').textContent = (texts.paid || '').replace(
+            '{amount}',
+            summary ? summary.formattedAmount : '',
+          );
+          node.querySelector('[data-checkout-receipt]').href =
+            `${invoiceUrl}/receipt?lang=${config.locale}`;
+        });
+      } else if (result === 'pending') {
+        showCheckout('declined', (node) => {
+          node.querySelector('[data-checkout-text]').textContent =
+            summary && summary.decline ? summary.decline.text : '';
+          node.querySelector('[data-checkout-link]').href = url;
+        });
+      } else {
+        showCheckout('closed', (node) => {
+          node.querySelector('[data-checkout-title]').textContent = texts[result] || '';
+        });
+      }
+      host.dataset.checkout = result;
+    });
+  }
+
   const handle = openMiniApp({
     container: host,
     url: config.url,
@@ -86,7 +218,9 @@ function start() {
     onLink(href) {
       showLinkFallback(href);
     },
+    onCheckout,
     onUnavailable() {
+      if (stopWatching) stopWatching();
       host.hidden = true;
       const banner = document.querySelector('[data-miniapp-unavailable]');
       if (banner) banner.hidden = false;
