@@ -159,7 +159,7 @@ function start() {
     showCheckout('waiting', (node) => {
       node.querySelector('[data-checkout-link]').href = url;
     });
-    host.dataset.checkout = 'waiting';
+    host.dataset.checkoutState = 'waiting';
     if (stopWatching) stopWatching();
     stopWatching = watchInvoice(url, config.locale, (result, summary) => {
       handle.sendPaymentResult(result);
@@ -185,7 +185,7 @@ function start() {
           node.querySelector('[data-checkout-title]').textContent = texts[result] || '';
         });
       }
-      host.dataset.checkout = result;
+      host.dataset.checkoutState = result;
     });
   }
 
