@@ -224,8 +224,9 @@ def pay(tab: Page, card: str) -> None:
     tab.click("[data-pay-button]")
 
 
+@pytest.mark.parametrize("width", [1280, 390], ids=["1280", "390"])
 def test_checkout_on_the_point_of_sale_page(
-    server: str, sqlite_url: str, browser: Browser, site: MiniAppSite
+    server: str, sqlite_url: str, browser: Browser, site: MiniAppSite, width: int
 ) -> None:
     site.platform = server
     site.kinds["coffee"] = (
@@ -241,7 +242,7 @@ def test_checkout_on_the_point_of_sale_page(
         "Кофейня",
         {"url": f"{site.origin}/v2.html?kind=coffee", "modes": ["order"]},
     )
-    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page = browser.new_page(viewport={"width": width, "height": 844 if width < 768 else 800})
     page.set_default_timeout(TIMEOUT_MS)
     page.goto(f"{server}/marketplace/shop/{pos_id}")
     frame = app_frame(page, "[data-pos-miniapp]")
@@ -258,12 +259,14 @@ def test_checkout_on_the_point_of_sale_page(
     # The link stays visible: with noopener a blocked popup cannot be detected.
     assert waiting.locator("[data-checkout-link]").get_attribute("href") == payment_url
     assert page.locator("[data-pos-miniapp] iframe[data-miniapp-frame]").count() == 1
+    screenshot(page, f"pos-checkout-waiting-{width}.png", full_page=False)
 
     pay(tab, "4000 0000 0000 9995")  # insufficient funds
     tab.wait_for_url(f"{payment_url}/fail")
     declined = page.locator("[data-checkout='declined']")
     declined.wait_for()
     assert "недостаточно средств" in declined.inner_text()
+    screenshot(page, f"pos-checkout-declined-{width}.png", full_page=False)
     frame.wait_for_function("window.__events.some((e) => e.action === 'paymentResult')")
     assert [e["status"] for e in events(frame) if e["action"] == "paymentResult"] == ["pending"]
 
@@ -273,6 +276,7 @@ def test_checkout_on_the_point_of_sale_page(
     paid = page.locator("[data-checkout='paid']")
     paid.wait_for()
     assert "250,00" in paid.inner_text()
+    screenshot(page, f"pos-checkout-paid-{width}.png", full_page=False)
     assert paid.locator("[data-checkout-receipt]").get_attribute("href", timeout=1000)
     frame.wait_for_function(
         "window.__events.filter((e) => e.action === 'paymentResult').length === 2"

@@ -62,6 +62,8 @@ function showLinkFallback(href) {
   banner.hidden = false;
 }
 
+let refitFrame = () => {};
+
 function showCheckout(kind, fill) {
   const region = document.querySelector('[data-checkout-region]');
   const template = document.querySelector(`template[data-checkout-template="${kind}"]`);
@@ -69,6 +71,7 @@ function showCheckout(kind, fill) {
   const node = template.content.firstElementChild.cloneNode(true);
   fill(node);
   region.replaceChildren(node);
+  refitFrame(); // the banner moved the frame down
   return node;
 }
 
@@ -247,6 +250,7 @@ function fitFrameToFirstScreen() {
   };
   fit();
   window.addEventListener('resize', fit, { passive: true });
+  refitFrame = fit;
 }
 
 fitFrameToFirstScreen();
