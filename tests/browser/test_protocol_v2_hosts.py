@@ -410,7 +410,8 @@ def test_add_on_checkout_rematches_the_strip_and_updates_v2_only(
     page.locator("[data-addons][data-refreshed='3']").wait_for(state="attached")
     assert [e["action"] for e in events(seat)] == ["init"]
     page.click("[data-addon-checkout-close]")
-    screenshot(page, f"addon-added-{width}.png")
+    page.locator("[data-addons]").scroll_into_view_if_needed()
+    screenshot(page, f"addon-added-{width}.png", full_page=False)
 
     # The summary comes from the server: it survives a reload.
     page.reload()
