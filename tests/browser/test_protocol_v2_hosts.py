@@ -38,6 +38,7 @@ from playwright.sync_api import Browser, Frame, Page
 from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.storage.db import Database
+from marketbox.toolkit.formatting import format_phone
 from tests.browser.bridge_support import BROWSER_MARKS, STATIC_DIR
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
@@ -287,6 +288,57 @@ def test_checkout_on_the_point_of_sale_page(
     assert not [e for e in events(frame) if e["action"] == "updateData"]
     page.close()
     tab.close()
+
+
+def test_buyer_details_saved_on_the_point_of_sale_page_reach_a_v2_app_only(
+    server: str, sqlite_url: str, browser: Browser, site: MiniAppSite
+) -> None:
+    site.platform = server
+    v2 = add_point(
+        sqlite_url,
+        DEMO_MERCHANT_ID,
+        "Кофейня",
+        {"url": f"{site.origin}/v2.html", "modes": ["order"]},
+    )
+    v1 = add_point(
+        sqlite_url,
+        DEMO_MERCHANT_ID,
+        "Пекарня",
+        {"url": f"{site.origin}/v1.html", "modes": ["order"]},
+    )
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    for pos_id, version in ((v2, 2), (v1, 1)):
+        page.goto(f"{server}/marketplace/shop/{pos_id}")
+        frame = app_frame(page, "[data-pos-miniapp]")
+        page.evaluate("window.__sameDocument = true")
+        page.click("[data-buyer-edit]")
+        sheet = page.locator("[data-buyer-sheet]")
+        sheet.locator("input[name=name]").fill("Анна Смирнова")
+        sheet.locator("input[name=email]").fill(f"anna{version}@example.org")
+        sheet.locator("input[name=phone]").fill("8 900 555 66 77")
+        if version == 2:
+            screenshot(page, "pos-buyer-sheet-390.png", full_page=False)
+        sheet.locator("[data-buyer-save]").click()
+        sheet.wait_for(state="hidden")
+        summary = page.locator("[data-buyer-summary]")
+        phone = format_phone("+79005556677")
+        assert summary.inner_text() == f"Анна Смирнова · anna{version}@example.org · {phone}"
+        assert page.evaluate("window.__sameDocument") is True  # no reload
+        if version == 2:
+            frame.wait_for_function("window.__events.some((e) => e.action === 'updateData')")
+            update = next(e for e in events(frame) if e["action"] == "updateData")
+            assert update["data"]["userName"] == "Анна Смирнова"
+            assert update["data"]["userEmail"] == "anna2@example.org"
+            assert update["data"]["userPhone"] == "+79005556677"
+        else:
+            page.wait_for_timeout(500)  # what a v2 app gets within a few ms
+            assert [e["action"] for e in events(frame)] == ["init"]
+    assert problems == []
+    context.close()
 
 
 @dataclass

@@ -16,6 +16,11 @@
  *                  mini-app stays; the shell follows the invoice (GET /order/{id}/summary.json
  *                  every POLL_MS, at most WATCH_MS) and sends `paymentResult` each time its
  *                  outcome changes (a new decline: `pending`), showing it in the banner too
+ * The buyer card's «Указать контакты» / «Изменить» opens a sheet with the contact form (without
+ * JS, a link to /marketplace/buyer); saved through the same POST, the page fetches the frame's
+ * new init data (GET /marketplace/shop/{id}/frame.json, built by the server) and hands it to
+ * the bridge: a v2 mini-app gets `updateData`, a v1 one keeps what it has (later re-inits get
+ * the new data). A form the server refuses is submitted the plain way and shows its errors.
  * After the payment page sent the buyer back (?payment=<invoice>), config.paymentResult holds the
  * invoice's outcome; it is sent to the mini-app as `paymentResult` once the handshake is done.
  */
@@ -229,6 +234,67 @@ function start() {
       if (banner) banner.hidden = false;
     },
   });
+  startBuyerSheet(handle, texts);
+}
+
+/** The buyer card's sheet: save the contact details in place and tell the mini-app. */
+function startBuyerSheet(handle, texts) {
+  const edit = document.querySelector('[data-buyer-edit]');
+  const sheet = document.querySelector('[data-buyer-sheet]');
+  const form = sheet && sheet.querySelector('[data-buyer-form]');
+  if (!edit || !form || typeof sheet.showModal !== 'function') return;
+  const save = form.querySelector('[data-buyer-save]');
+  edit.addEventListener('click', (event) => {
+    event.preventDefault();
+    sheet.showModal();
+  });
+  sheet.querySelector('[data-buyer-sheet-close]').addEventListener('click', () => sheet.close());
+  sheet.addEventListener('close', () => edit.focus());
+  let busy = false;
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (busy) return;
+    busy = true;
+    save.setAttribute('aria-busy', 'true');
+    try {
+      const saved = await fetch(form.action, {
+        method: 'POST',
+        body: new URLSearchParams(new FormData(form)),
+        credentials: 'same-origin',
+      });
+      if (saved.status === 422) {
+        // The server's own page says what to fix.
+        HTMLFormElement.prototype.submit.call(form);
+        return;
+      }
+      if (!saved.ok) throw new Error(`buyer: HTTP ${saved.status}`);
+      const answer = await fetch(texts.frameUrl, { cache: 'no-store', credentials: 'same-origin' });
+      if (!answer.ok) throw new Error(`frame: HTTP ${answer.status}`);
+      const fresh = await answer.json();
+      handle.updateData(fresh.initData);
+      showBuyer(fresh.buyer);
+      edit.textContent = texts.buyerEdit;
+      sheet.close();
+      toast('success', texts.buyerSaved);
+    } catch {
+      toast('error', texts.buyerFailed);
+    } finally {
+      busy = false;
+      save.removeAttribute('aria-busy');
+    }
+  });
+}
+
+function showBuyer(text) {
+  let summary = document.querySelector('[data-buyer-summary]');
+  if (!summary) {
+    summary = document.createElement('p');
+    summary.className = 'buyer-card__summary';
+    summary.dataset.buyerSummary = '';
+    const hint = document.querySelector('[data-buyer-hint]');
+    if (hint) hint.replaceWith(summary);
+  }
+  summary.textContent = text;
 }
 
 /**
