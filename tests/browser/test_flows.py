@@ -478,7 +478,7 @@ def run_suborder_flow(
     assert "Такси «Комфорт»" in orders_text or "Комфорт" in orders_text
     assert "Доп. услуга" in orders_text
     assert card.get_attribute("data-added") == ""
-    assert card.get_by_text("Добавлено").is_visible()
+    assert card.get_by_text("Добавлено", exact=True).is_visible()
     assert card.get_by_role("button", name="Добавить ещё").is_visible()
     screenshot(page, f"addons-added-{width}.png")
 
