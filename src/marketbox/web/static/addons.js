@@ -161,7 +161,11 @@ function enteredBuyer() {
  * Re-match the strip against the invoice as it is now (no page reload): swap the cards, take
  * the frames' fresh configuration, send the open frame `updateData`.
  */
+let stripRequests = 0;
+
 async function refreshStrip() {
+  // Answers may cross (a buyer edit and an added service): only the latest request's counts.
+  const request = ++stripRequests;
   const response = await fetch(config.addonsUrl, {
     method: 'POST',
     headers: { Accept: 'application/json', 'Content-Type': 'application/json' },
@@ -171,6 +175,7 @@ async function refreshStrip() {
   });
   if (!response.ok) throw new Error(`addons: HTTP ${response.status}`);
   const fresh = await response.json();
+  if (request !== stripRequests) return;
   if (fresh.status !== 'pending') {
     window.location.reload();
     return;
