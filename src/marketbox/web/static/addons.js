@@ -32,8 +32,11 @@
  * (one may appear, another go; an added one shows its one-line summary), the open frame gets
  * `updateData` (the bridge sends it only to a child that declared version >= 2). The same
  * happens, debounced, when the buyer changes the payer's name, e-mail or phone.
+ *
+ * The host bridge is imported on the buyer's first move towards a card (pointer over or focus
+ * in the strip), not with the page: a first visit stays within its weight budget
+ * (tests/browser/test_page_weight.py), and the click finds the module already there.
  */
-import { openMiniApp } from '/static/miniapp/bridge.js';
 
 const TOAST_MS = 5000;
 const BUYER_DEBOUNCE_MS = 400;
@@ -240,11 +243,32 @@ async function onCheckout() {
   }
 }
 
-function open(card, trigger) {
-  if (current) closeSheet();
+let bridge = null;
+
+function loadBridge() {
+  if (!bridge) {
+    bridge = import('/static/miniapp/bridge.js').catch((error) => {
+      bridge = null; // a later click tries again
+      throw error;
+    });
+  }
+  return bridge;
+}
+
+async function open(card, trigger) {
   const shopId = Number(card.dataset.addonCard);
   const frame = frameFor(shopId);
   if (!frame) return;
+  setBusy(trigger, true);
+  let openMiniApp;
+  try {
+    ({ openMiniApp } = await loadBridge());
+  } catch {
+    setBusy(trigger, false);
+    toast('error', config.texts.loadFailed);
+    return;
+  }
+  if (current) closeSheet();
   const body = sheet.querySelector('[data-addon-sheet-body]');
   sheet.querySelector('[data-addon-sheet-title]').textContent = frame.title;
   setBusy(trigger, true);
@@ -295,6 +319,9 @@ function open(card, trigger) {
 
 function start() {
   if (!section || !sheet || !config) return;
+  for (const type of ['pointerover', 'focusin']) {
+    section.addEventListener(type, () => loadBridge().catch(() => {}), { once: true });
+  }
   section.addEventListener('click', (event) => {
     const trigger = event.target.closest('[data-addon-open]');
     if (!trigger) return;
