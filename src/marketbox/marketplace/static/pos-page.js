@@ -19,8 +19,8 @@
  * The buyer card's «Указать контакты» / «Изменить» opens a sheet with the contact form (without
  * JS, a link to /marketplace/buyer); saved through the same POST, the page fetches the frame's
  * new init data (GET /marketplace/shop/{id}/frame.json, built by the server) and hands it to
- * the bridge: a v2 mini-app gets `updateData`, a v1 one keeps what it has (later re-inits get
- * the new data). A form the server refuses is submitted the plain way and shows its errors.
+ * the bridge: a v2 mini-app gets `updateData`, a v1 one is re-opened (a new frame, whose init
+ * carries the new data). A form the server refuses is submitted the plain way and shows its errors.
  * After the payment page sent the buyer back (?payment=<invoice>), config.paymentResult holds the
  * invoice's outcome; it is sent to the mini-app as `paymentResult` once the handshake is done.
  */
@@ -271,7 +271,8 @@ function startBuyerSheet(handle, texts) {
       const answer = await fetch(texts.frameUrl, { cache: 'no-store', credentials: 'same-origin' });
       if (!answer.ok) throw new Error(`frame: HTTP ${answer.status}`);
       const fresh = await answer.json();
-      handle.updateData(fresh.initData);
+      // A v1 mini-app cannot take updateData: it is re-opened, and its init has the new data.
+      if (!handle.updateData(fresh.initData)) handle.retry();
       showBuyer(fresh.buyer);
       edit.textContent = texts.buyerEdit;
       sheet.close();
