@@ -365,13 +365,16 @@ def test_order_mode_the_nine_steps(world: World, context: BrowserContext) -> Non
     lounge = world.points["Бизнес-зал Sky Lounge"]
     page.wait_for_url(f"{world.platform}/marketplace/shop/{lounge['id']}")
 
-    # Contact details, kept by the marketplace and handed to the mini-app in init.
+    # Contact details, kept by the marketplace and handed to the mini-app: saved in the buyer
+    # card's sheet, they reach the open mini-app as updateData (docs/miniapps.md).
+    page.wait_for_selector("[data-pos-miniapp][data-ready]")
     page.locator("[data-buyer] a.btn").click()
-    page.wait_for_url(re.compile(r"/marketplace/buyer"))
+    sheet = page.locator("[data-buyer-sheet]")
     for name, value in BUYER.items():
-        page.fill(f"input[name={name}]", value)
-    page.locator("form button[type=submit]:not([name=forget])").click()
-    page.wait_for_url(f"{world.platform}/marketplace/shop/{lounge['id']}")
+        sheet.locator(f"input[name={name}]").fill(value)
+    sheet.locator("[data-buyer-save]").click()
+    sheet.wait_for(state="hidden")
+    assert page.url == f"{world.platform}/marketplace/shop/{lounge['id']}"
     assert "Анна Смирнова" in page.inner_text("[data-buyer-summary]")
 
     # 2–3. Handshake, then the buyer chooses in the mini-app (inside the frame).
@@ -563,7 +566,7 @@ def run_suborder_flow(
     assert "Такси «Комфорт»" in orders_text or "Комфорт" in orders_text
     assert "Доп. услуга" in orders_text
     assert card.get_attribute("data-added") == ""
-    assert card.get_by_text("Добавлено").is_visible()
+    assert card.get_by_text("Добавлено", exact=True).is_visible()
     assert card.get_by_role("button", name="Добавить ещё").is_visible()
     screenshot(page, f"addons-added-{width}.png")
 

@@ -120,6 +120,10 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
             f"/marketplace/shop/{shop['id']}",  # the mini-app host page
             "/marketplace/shop/999999",  # the marketplace's HTML 404
         ],
+        "/marketplace/shop/{shop_id}/frame.json": [
+            f"/marketplace/shop/{shop['id']}/frame.json",  # init data for updateData
+            "/marketplace/shop/999999/frame.json",  # the API's 404 envelope
+        ],
         "/marketplace/offers": ["/marketplace/offers"],
         "/marketplace/buyer": ["/marketplace/buyer"],
         "/marketplace/static": ["/marketplace/static/pos-page.js"],

@@ -212,7 +212,13 @@ export async function connectHost({ timeoutMs = 15000 } = {}) {
   });
   try {
     const init = await Promise.race([client.getInitialData(), timeout]);
-    return { client, framed, init: init || {} };
+    const host = { client, framed, init: init || {} };
+    // Protocol v2: the host's data changed (the buyer saved new contact details, the invoice
+    // gained an order); what the shop reads from host.init later is the new data.
+    client.onUpdateData((data) => {
+      host.init = { ...host.init, ...data };
+    });
+    return host;
   } finally {
     clearTimeout(timer);
   }

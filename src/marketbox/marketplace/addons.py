@@ -320,3 +320,20 @@ async def set_strip_limit(conn: AsyncConnection, limit: int | None) -> int | Non
         raise BadStripSetting(f"a whole number from 1 to {MAX_STRIP_LIMIT}, or none")
     await repository.set_setting(conn, STRIP_LIMIT_SETTING, limit, clock.now())
     return limit
+
+
+async def addon_origins(conn: AsyncConnection) -> list[str]:
+    """Every origin an add-on mini-app may be framed from, offered for this invoice or not:
+    the payment page's CSP `frame-src` lists them all, so a card that appears after the
+    invoice changed (a rule that holds only now) can open its frame without a reload."""
+    found: list[str] = []
+    for point in await repository.addon_candidates(conn):
+        app = point.mini_app or {}
+        try:
+            own = miniapp.origin_of(app.get("url", ""))
+        except ValueError:
+            own = ""
+        for origin in (*app.get("origins", ()), own):
+            if origin and origin not in found:
+                found.append(origin)
+    return found

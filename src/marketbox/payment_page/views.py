@@ -2,7 +2,12 @@
 
     GET  /order/{id}               the invoice and the payer + card form; a paid, canceled or
                                    expired invoice gets its status page instead (no form)
-    GET  /order/{id}/summary.json  status and totals for scripts (the add-on strip)
+    GET  /order/{id}/summary.json  status and totals for scripts (the add-on strip), and the
+                                   `paymentResult` the marketplace shell follows after a
+                                   mini-app's `checkout` (with the latest decline)
+    POST /order/{id}/addons.json   the add-on cards offered now (HTML) and their frames' fresh
+                                   configuration, for the buyer data typed so far (JSON body
+                                   {name?, email?, phone?}); the strip re-matches without reload
     GET  /order/{id}/orders.html   the order list alone (an HTML fragment), re-drawn by the
                                    add-on strip after a suborder joined
     POST /order/{id}/pay           payer form + card -> a card attempt (payments/attempts.py:
@@ -44,7 +49,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import clock, ids, parsing
 from marketbox.config import Settings
+from marketbox.errors import BadRequest
 from marketbox.mail import service as mail_service
+from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import host, miniapp, session
 from marketbox.marketplace import service as marketplace_service
 from marketbox.orders import service as orders_service
@@ -377,11 +384,22 @@ async def summary(request: Request, container_id: str) -> Response:
     ctx = get_context(request)
     async with ctx.db.transaction() as conn:
         invoice = await invoice_model.load(conn, container_id)
+        declined = await repository.latest_declined(conn, invoice.id)
     lang = _lang(request, invoice)[0]
+    result = declines.payment_result(invoice)
+    # The latest decline of a still payable invoice: the shell around a mini-app that asked
+    # for `checkout` tells it `pending` once per new decline and shows why.
+    decline = None
+    if declined is not None and result == "pending":
+        reason = declines.reason_key(declined._mapping["failure_code"])
+        decline = {"id": declined._mapping["id"], "text": t(reason, lang)}
     body = {
         "id": invoice.id,
         "number": invoice.number,
         "status": invoice.status,
+        "paymentResult": result,
+        "final": result != "pending",
+        "decline": decline,
         "amount": invoice.amount,
         "currency": invoice.currency,
         "formattedAmount": format_money(invoice.amount, invoice.currency, lang),
@@ -413,6 +431,55 @@ async def orders_fragment(request: Request, container_id: str) -> Response:
         return _not_found(request, ctx)
     page = _Page(request, ctx, invoice)
     return page.render("orders.html")
+
+
+@router.post("/order/{container_id}/addons.json")
+async def addons_now(request: Request, container_id: str) -> Response:
+    """The add-on strip as it stands now: the cards the invoice offers after it changed
+    (`marketplace.addons`' one rule over the new metaData) as the strip's HTML, each card's
+    frame configuration with fresh init data (`host.frame_config`) and the invoice's status.
+
+    Read-only; the optional JSON body carries what the buyer typed into the payer form
+    (``{"name", "email", "phone"}``, strings), which the frames' init data then hand on. An
+    unknown id answers the API's 404 envelope; a body that is not such an object, 400.
+    """
+    ctx = get_context(request)
+    entered = _entered_buyer(await request.body())
+    if entered is None:
+        raise BadRequest("The body must be a JSON object of strings: name, email, phone")
+    async with ctx.db.transaction() as conn:
+        invoice = await invoice_model.load(conn, container_id)
+        page = _Page(request, ctx, invoice)
+        await page.load_addons(conn, entered=entered)
+    cards = page.addons
+    html = env.get_template("payment_page/addons.html").render(
+        lang=page.lang, invoice=invoice, addons=cards
+    )
+    body = {
+        "status": invoice.status,
+        "html": html,
+        "frames": [card.frame for card in cards],
+        "shopIds": [card.shop_id for card in cards],
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _entered_buyer(raw: bytes) -> session.Buyer | None:
+    """The buyer data a script sent (an empty body is no data), None when malformed."""
+    if not raw.strip():
+        return session.Buyer()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    fields = ("name", "email", "phone")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, ""), str) for k in fields):
+        return None
+    return session.Buyer(
+        name=" ".join(data.get("name", "").split())[: session.MAX_NAME],
+        email=data.get("email", "").strip()[: session.MAX_EMAIL],
+        phone=data.get("phone", "").strip()[:20],
+    )
 
 
 @router.get("/order/{container_id}/success")
@@ -559,6 +626,8 @@ class _Page:
         self.invoice = invoice
         self.lang, self.lang_override = _lang(request, invoice)
         self.addons: list[addons.AddonCard] = []
+        # Every add-on origin the page may frame once the strip is re-matched (CSP frame-src).
+        self.addon_origins: list[str] = []
         self.back_url: str | None = None  # «Вернуться в магазин» (load_way_back)
         self.decline_reason: str | None = None  # message key of the last decline
 
@@ -575,8 +644,11 @@ class _Page:
             url = invoice.fail_url
         self.back_url = await _back_to_shop(conn, invoice, url, lang=self.lang, always=True)
 
-    async def load_addons(self, conn: AsyncConnection) -> None:
-        """The add-on service cards (only a payable invoice has any)."""
+    async def load_addons(
+        self, conn: AsyncConnection, *, entered: session.Buyer | None = None
+    ) -> None:
+        """The add-on service cards (only a payable invoice has any); `entered`: the buyer
+        data typed into the page (addons.load)."""
         buyer = session.decode(
             self.request.cookies.get(session.COOKIE_NAME),
             secret=self.ctx.settings.session_secret,
@@ -588,7 +660,10 @@ class _Page:
             lang=self.lang,
             session_buyer=buyer,
             payment_url_prefix=self.ctx.settings.payment_url_prefix,
+            entered=entered,
         )
+        if self.addons:
+            self.addon_origins = await marketplace_addons.addon_origins(conn)
 
     def url(self, sub: str = "", *, lang: str | None = None) -> str:
         path = f"/order/{self.invoice.id}" + (f"/{sub}" if sub else "")
@@ -613,6 +688,7 @@ class _Page:
             "paid_with_hold": payment.get("method") == sandbox.METHOD_CARD_HOLD,
             "card_last4": payment.get("card_last4") or "",
             "orders_url": self.url("orders.html"),
+            "addons_url": self.url("addons.json"),
             "remove_url": self.url("remove"),
             "addons": self.addons,
             "back_url": self.back_url,
@@ -624,7 +700,7 @@ class _Page:
             template,
             base,
             status_code=status_code,
-            frame_sources=addons.frame_sources(self.addons),
+            frame_sources=[*addons.frame_sources(self.addons), *self.addon_origins],
             image_sources=addons.image_sources(self.addons),
         )
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 18:52:59.736131
+Create Date: 2026-12-07 18:53:17.572473
 """
 
 from __future__ import annotations
