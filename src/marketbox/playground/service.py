@@ -17,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from marketbox import clock, ids
 from marketbox.config import Settings
 from marketbox.marketplace import addons
+from marketbox.marketplace import service as marketplace_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID, get_merchant
+from marketbox.miniapp_host import launch
 from marketbox.orders import service as orders_service
 from marketbox.orders.schemas import CreateOrderRequest
 from marketbox.playground import repository, rules
@@ -125,6 +127,13 @@ def frame_block(x_frame_options: str | None, csp: str | None, our_origin: str) -
         if not allowed:
             return f"Content-Security-Policy: {directive.strip()}"
     return None
+
+
+async def launch_keys_for(conn: AsyncConnection, shop_id: int) -> launch.LaunchKeys | None:
+    """The point of sale's launch keys when `shop_id` is one of ours: the app then gets the same
+    signed launch data as on the marketplace (docs/miniapps.md "Signed launch data")."""
+    pos = await marketplace_service.public_point_of_sale(conn, shop_id)
+    return pos.launch_keys if pos is not None else None
 
 
 async def container_meta_data(conn: AsyncConnection, container_id: str) -> list[Any]:

@@ -228,8 +228,9 @@ async def open_playground(request: Request) -> Response:
     settings = ctx.settings
     container_id = None
     meta_data: list[Any] = []
-    if clean["mode"] == "suborder":
-        async with ctx.db.transaction() as conn:
+    async with ctx.db.transaction() as conn:
+        launch_keys = await service.launch_keys_for(conn, clean["shop_id"])
+        if clean["mode"] == "suborder":
             container_id = await service.open_container(
                 conn, settings=settings, meta_data=clean["meta_data"], locale=clean["locale"]
             )
@@ -245,6 +246,7 @@ async def open_playground(request: Request) -> Response:
         locale=clean["locale"],
         buyer=clean["buyer"],
         payment_url_prefix=settings.payment_url_prefix,
+        launch_keys=launch_keys,
         order_container_id=container_id,
         meta_data=meta_data,
     )
