@@ -12,6 +12,8 @@ import httpx
 import pytest
 
 from marketbox.app import create_app
+from marketbox.marketplace import service as marketplace_service
+from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.storage.db import Database
 from tests.conftest import TEST_PUBLIC_URL, make_settings
 
@@ -160,3 +162,21 @@ async def test_the_playground_is_absent_in_production(production: httpx.AsyncCli
     assert (await production.get("/playground")).status_code == 404
     assert (await production.post("/playground", data=form())).status_code == 404
     assert (await production.post("/playground/evaluate", json={})).status_code == 404
+
+
+async def test_a_point_of_sale_of_ours_gets_signed_launch_data(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    async with db.transaction() as conn:
+        shop = await marketplace_service.create_point_of_sale(
+            conn,
+            merchant_id=DEMO_MERCHANT_ID,
+            title="Лаунж",
+            mini_app={"url": "https://lounge.test/app"},
+        )
+
+    ours = await client.post("/playground", data=form(shop_id=str(shop["id"])))
+    unknown = await client.post("/playground", data=form(shop_id="999999"))
+
+    assert "signedLaunchData" in ours.text.split('id="pg-config">')[1].split("</script>")[0]
+    assert "signedLaunchData" not in unknown.text.split('id="pg-config">')[1].split("</script>")[0]
