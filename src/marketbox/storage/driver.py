@@ -1,22 +1,26 @@
-"""A hot statement run on PostgreSQL's driver (asyncpg) itself, compiled by SQLAlchemy once.
+"""Hot statements run on PostgreSQL's driver (asyncpg) itself, compiled by SQLAlchemy once.
 
 SQLAlchemy's execution path (a greenlet hop, an execution context, parameter processing,
-a cursor adapter) costs about as much CPU as the driver's own work for a single INSERT
-(bench/: a fifth of the server's CPU per create-order request). `DriverStatement` keeps the
-SQL SQLAlchemy compiled and its bind processors (the column types: ExactJSON, UTCDateTime…),
+a cursor adapter, a result with its row objects) costs about as much CPU as the driver's own
+work for one statement (bench/: a fifth of the server's CPU per create-order request, a
+quarter of a payment confirmation's). `DriverStatement` keeps the SQL SQLAlchemy compiled,
+its bind processors and its result processors (the column types: ExactJSON, UTCDateTime…),
 and hands the parameters straight to the asyncpg connection under the pooled
 `AsyncConnection`.
 
-Only in autocommit (`Database.statement()`): the statement then commits on its own, exactly
-as it does through SQLAlchemy. Inside a transaction, or on another database, it runs through
-SQLAlchemy as before, so it always joins the unit of work it is given. Constraint violations
-come back as SQLAlchemy's `IntegrityError` (the driver's exception as `.orig`), as callers
-expect.
+It always joins the unit of work it is given. In autocommit (`Database.statement()`) the
+statement commits on its own, exactly as it does through SQLAlchemy. Inside a transaction
+(`Database.transaction()`) it takes the connection's execution lock and opens the
+transaction first if nothing has yet (both as SQLAlchemy's asyncpg adapter does before
+each of its statements), so that SQLAlchemy commits or rolls back this statement with the
+rest of the unit. On another database it runs through SQLAlchemy. Constraint violations come
+back as SQLAlchemy's `IntegrityError` (the driver's exception as `.orig`), as callers expect.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
@@ -29,45 +33,104 @@ from sqlalchemy.sql.compiler import SQLCompiler
 _Processor = Callable[[Any], Any] | None
 
 
+@dataclass(frozen=True, slots=True)
+class DriverRow:
+    """A returned row, read as SQLAlchemy's rows are read (`row._mapping["column"]`)."""
+
+    _mapping: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    dialect: Dialect
+    sql: str
+    # (name, processor, value when the caller gives none: a literal's, else NULL)
+    binds: list[tuple[str, _Processor, Any]]
+    results: list[tuple[str, _Processor]]  # (key, processor) of each returned column
+
+
 class DriverStatement:
-    """One statement with named bind parameters, e.g. ``insert(t).values(a=bindparam("a"))``."""
+    """One statement with named bind parameters, e.g. ``insert(t).values(a=bindparam("a"))``.
+
+    A parameter the caller leaves out is the literal's value it was built with (``status ==
+    "pending"``), else NULL, as SQLAlchemy binds them; a column's Python-side default is
+    not filled in here."""
 
     def __init__(self, statement: Executable) -> None:
         self.statement = statement
-        self._compiled: tuple[Dialect, str, list[tuple[str, _Processor]]] | None = None
+        self._compiled: _Compiled | None = None
 
-    def _prepare(self, dialect: Dialect) -> tuple[str, list[tuple[str, _Processor]]]:
+    def _prepare(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled
-        if compiled is None or compiled[0] is not dialect:
+        if compiled is None or compiled.dialect is not dialect:
             sql = cast(SQLCompiler, cast(ClauseElement, self.statement).compile(dialect=dialect))
             processors = sql._bind_processors
-            order = [
-                (name, cast(_Processor, processors.get(name))) for name in sql.positiontup or []
+            binds = [
+                (name, cast(_Processor, processors.get(name)), sql.binds[name].effective_value)
+                for name in sql.positiontup or []
             ]
-            compiled = self._compiled = (dialect, sql.string, order)
-        return compiled[1], compiled[2]
+            results = [
+                (
+                    column.keyname,
+                    cast(_Processor, column.type._cached_result_processor(dialect, None)),
+                )
+                for column in sql._result_columns
+            ]
+            compiled = self._compiled = _Compiled(dialect, sql.string, binds, results)
+        return compiled
 
     async def execute(self, conn: AsyncConnection, params: dict[str, Any]) -> None:
-        driver = await _autocommit_driver(conn)
-        if driver is None:
-            await conn.execute(self.statement, params)
-            return
-        sql, order = self._prepare(conn.dialect)
-        args = [
-            process(params[name])
-            if process is not None and params.get(name) is not None
-            # A parameter the caller left out is NULL, as SQLAlchemy would bind it.
-            else params.get(name)
-            for name, process in order
-        ]
+        await self._run(conn, params, returning=False)
+
+    async def rows(self, conn: AsyncConnection, params: dict[str, Any]) -> list[Any]:
+        """The rows the statement returns (RETURNING, SELECT), each read as `row._mapping`."""
+        rows: list[Any] = await self._run(conn, params, returning=True)
+        return rows
+
+    async def _run(self, conn: AsyncConnection, params: dict[str, Any], returning: bool) -> Any:
+        adapted = await _adapted_asyncpg(conn)
+        if adapted is None:
+            result = await conn.execute(self.statement, params)
+            return list(result.all()) if returning else None
+        compiled = self._prepare(conn.dialect)
+        args = []
+        for name, process, default in compiled.binds:
+            value = params.get(name, default)
+            args.append(process(value) if process is not None and value is not None else value)
+        driver = adapted.driver_connection
         try:
-            await driver.execute(sql, *args)
+            if getattr(adapted, "autocommit", False):
+                records = await _send(driver, compiled.sql, args, returning)
+            else:
+                async with adapted._execute_mutex:
+                    if adapted._transaction is None:
+                        await adapted._start_transaction()
+                    records = await _send(driver, compiled.sql, args, returning)
         except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(sql, None, exc) from exc
+            raise IntegrityError(compiled.sql, None, exc) from exc
+        if not returning:
+            return None
+        results = compiled.results
+        return [
+            DriverRow(
+                {
+                    key: process(value) if process is not None else value
+                    for (key, process), value in zip(results, record, strict=True)
+                }
+            )
+            for record in records
+        ]
 
 
-async def _autocommit_driver(conn: AsyncConnection) -> Any:
-    """The asyncpg connection under `conn` when it is in autocommit; else None."""
+async def _send(driver: Any, sql: str, args: list[Any], returning: bool) -> Any:
+    if returning:
+        return await driver.fetch(sql, *args)
+    await driver.execute(sql, *args)
+    return None
+
+
+async def _adapted_asyncpg(conn: AsyncConnection) -> Any:
+    """SQLAlchemy's adapter of the asyncpg connection under `conn`; None on another database."""
     if conn.dialect.name != "postgresql":
         return None
     sync = conn.sync_connection
@@ -77,7 +140,4 @@ async def _autocommit_driver(conn: AsyncConnection) -> Any:
         pooled = sync.connection
     else:
         pooled = await conn.get_raw_connection()
-    adapted = pooled.dbapi_connection
-    if not getattr(adapted, "autocommit", False):
-        return None
-    return adapted.driver_connection if adapted is not None else None
+    return pooled.dbapi_connection
