@@ -4,7 +4,9 @@
     GET  /success?order=…  /fail?order=…   where the payment page sends the buyer back
     GET  /terms                       a page opened through the host (`onLink`)
     GET  /api/catalog/{service}       prices and options (money as decimal strings)
-    POST /api/orders                  create the platform order -> {"data": {"url", "method"}}
+    POST /api/orders                  create the platform order -> {"data": {"url", "method"}};
+                                      only with signed launch data that verifies (launch.py),
+                                      else 403 {"error": {"code": "launch_data_…", "message"}}
     GET  /api/orders/{merchantOrderId}   the order as the shop knows it (success screen polls)
     POST /api/orders/{merchantOrderId}/refund   refund the paid order in full (the order page's
                                       button; the unguessable id is the buyer's only credential
@@ -32,8 +34,15 @@ from aiohttp import web
 
 from demo_shop import orders, pages
 from demo_shop.catalog import SERVICES, SelectionError, catalogue_json
+from demo_shop.launch import LaunchVerifier
 from demo_shop.store import OrderStore, ShopOrder
-from marketbox_sdk import AsyncClient, InvoiceboxError, NotificationReceiver, TransportError
+from marketbox_sdk import (
+    AsyncClient,
+    InvoiceboxError,
+    LaunchDataError,
+    NotificationReceiver,
+    TransportError,
+)
 
 log = logging.getLogger("demo_shop")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -87,6 +96,7 @@ CONFIG = web.AppKey("config", ShopConfig)
 STORE = web.AppKey("store", OrderStore)
 CLIENT = web.AppKey("client", AsyncClient)
 RECEIVER = web.AppKey("receiver", NotificationReceiver)
+LAUNCH = web.AppKey("launch", LaunchVerifier)
 
 
 def _dumps(data: Any) -> str:
@@ -181,6 +191,11 @@ async def create_order(request: web.Request) -> web.Response:
     try:
         data = json.loads(await request.read(), parse_float=Decimal)
         order_request = orders.parse_order_request(data)
+        # Only what the platform signed is trusted (launch.py): buyer, shopId, container.
+        launch = await request.app[LAUNCH].verify(
+            request.app[CLIENT], order_request.signed_launch_data
+        )
+        order_request = orders.with_launch(order_request, launch)
         created = await orders.create_order(
             client=request.app[CLIENT],
             store=request.app[STORE],
@@ -188,6 +203,9 @@ async def create_order(request: web.Request) -> web.Response:
             merchant_id=config.merchant_id,
             public_url=config.public_url.rstrip("/"),
         )
+    except LaunchDataError as exc:
+        log.warning("launch data refused: %s %s", exc.code, exc.message)
+        return _error(403, exc.code or "launch_data_invalid", exc.message)
     except (ValueError, SelectionError) as exc:
         return _error(422, "invalid_selection", str(exc))
     except TransportError as exc:
@@ -327,6 +345,7 @@ def create_shop_app(
     app[CONFIG] = config
     store = OrderStore(db_path)
     app[STORE] = store
+    app[LAUNCH] = LaunchVerifier()
     app[RECEIVER] = NotificationReceiver(
         key=signing_key,
         merchant_id=merchant_id,

@@ -37,6 +37,7 @@ from marketbox_sdk import (
     Customer,
     DuplicateMerchantOrderId,
     InvoiceboxError,
+    LaunchData,
     Notification,
     NotificationError,
     NotificationErrorCode,
@@ -65,6 +66,9 @@ class OrderRequest:
     customer_phone: str | None
     flight_number: str | None
     airport: str | None
+    # public.signedLaunchData, verbatim: the only source of the fields above it that the
+    # backend trusts (launch.py, `with_launch`).
+    signed_launch_data: str | None = None
 
     @property
     def mode(self) -> str:
@@ -110,6 +114,28 @@ def parse_order_request(data: Any) -> OrderRequest:
         customer_phone=_text(customer, "phone", 100),
         flight_number=_text(flight, "number", 20),
         airport=_text(flight, "airport", 3),
+        signed_launch_data=_signed(data.get("signedLaunchData")),
+    )
+
+
+def _signed(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise SelectionError("signedLaunchData must be a string")
+    return value
+
+
+def with_launch(request: OrderRequest, launch: LaunchData) -> OrderRequest:
+    """The request with what the platform signed in place of what the frontend said: the point
+    of sale, the invoice to join (suborder mode only) and the buyer."""
+    return dataclasses.replace(
+        request,
+        shop_id=launch.shop_id,
+        order_container_id=launch.order_container_id,
+        customer_name=launch.user_name or None,
+        customer_email=launch.user_email or None,
+        customer_phone=launch.user_phone or None,
     )
 
 

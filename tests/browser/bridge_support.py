@@ -352,9 +352,13 @@ class NpmUnavailableError(RuntimeError):
     """npm (Node.js) is not installed; the npm-SDK mini-app cannot be built."""
 
 
+# The TypeScript check of the SDK's types against our init data (typecheck_npm_miniapp).
+_TYPE_CHECKED = ("launch-data.ts", "tsconfig.json")
+
+
 def _source_digest() -> str:
     digest = hashlib.sha256()
-    for name in ("package.json", "package-lock.json", "main.js", "index.html"):
+    for name in ("package.json", "package-lock.json", "main.js", "index.html", *_TYPE_CHECKED):
         path = NPM_MINIAPP_SRC / name
         if path.exists():
             digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -382,7 +386,7 @@ def build_npm_miniapp(build_dir: Path | None = None) -> Path:
             f"({NPM_MINIAPP_SRC})"
         )
     build_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("package.json", "package-lock.json", "main.js"):
+    for name in ("package.json", "package-lock.json", "main.js", *_TYPE_CHECKED):
         if (NPM_MINIAPP_SRC / name).exists():
             shutil.copy2(NPM_MINIAPP_SRC / name, build_dir / name)
     install = "ci" if (build_dir / "package-lock.json").exists() else "install"
@@ -396,6 +400,16 @@ def build_npm_miniapp(build_dir: Path | None = None) -> Path:
     shutil.copy2(NPM_MINIAPP_SRC / "index.html", dist / "index.html")
     stamp.write_text(digest)
     return dist
+
+
+def typecheck_npm_miniapp(dist: Path) -> None:
+    """Run ``tsc`` (strict, no output) over npm_miniapp/launch-data.ts against the installed
+    SDK's own type declarations; raises with the compiler's messages when they disagree.
+    `dist` is what `build_npm_miniapp` returned."""
+    build_dir = dist.parent
+    for name in _TYPE_CHECKED:
+        shutil.copy2(NPM_MINIAPP_SRC / name, build_dir / name)
+    _run([str(build_dir / "node_modules" / ".bin" / "tsc"), "-p", "."], build_dir)
 
 
 def _run(command: list[str], cwd: Path) -> None:

@@ -28,12 +28,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import httpx
 import pytest
 from aiohttp import web
 from demo_shop import create_shop_app, demo_points_of_sale
-from playwright.sync_api import Browser, BrowserContext, Page
+from playwright.sync_api import Browser, BrowserContext, Page, Route
 from sqlalchemy import select
 
 from marketbox.cli.demo import FLIGHT_META_DATA
@@ -42,17 +43,29 @@ from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO
 from marketbox.payments import service as payments_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
-from marketbox_sdk import AsyncClient, BasketItem, Customer
+from marketbox_sdk import (
+    AsyncClient,
+    BasketItem,
+    Customer,
+    InvalidLaunchData,
+    LaunchData,
+    LaunchDataError,
+    NotFound,
+    TamperedLaunchData,
+    verify_launch_data,
+)
 from tests.browser.bridge_support import (
     BROWSER_MARKS,
     NpmUnavailableError,
     Sites,
     build_npm_miniapp,
     start_sites,
+    typecheck_npm_miniapp,
 )
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
 from tests.support.databases import SQLiteTemplate
+from tests.support.launch import signed_launch_data
 from tests.support.live_server import live_server
 
 pytestmark = BROWSER_MARKS
@@ -132,15 +145,40 @@ class Receiver:
         return app
 
 
-def npm_backend_app(platform: str, dist: Path) -> Callable[[str], web.Application]:
+async def verified_launch(client: AsyncClient, signed: object) -> LaunchData:
+    """The mini-app backend's check: the point of sale named in the signed launch data must be
+    one of ours, and the data must verify with its launch secret (read with our token)."""
+    if not isinstance(signed, str) or not signed:
+        raise InvalidLaunchData("No signed launch data was sent")
+    try:
+        shop_id = int(dict(parse_qsl(signed)).get("shopId", ""))
+        shop = await client.get_shop(shop_id)
+    except (ValueError, NotFound):
+        raise TamperedLaunchData("Not launched by one of our points of sale") from None
+    if not shop.launch_secret:
+        raise InvalidLaunchData("The point of sale has no launch secret")
+    return verify_launch_data(signed, shop.launch_secret)
+
+
+def npm_backend_app(
+    platform: str, dist: Path, created: list[str] | None = None
+) -> Callable[[str], web.Application]:
     """Serves the npm-SDK mini-app under /npm/ and creates its orders with the SDK
-    (`POST /npm/api/order`, the init data in the body; answers `{"url": paymentUrl}`)."""
+    (`POST /npm/api/order`, the init data in the body; answers `{"url": paymentUrl}`). It
+    trusts only the signed launch data (`verified_launch`): the buyer, `shopId` and
+    `orderContainerId` of the order come from it, and anything that does not verify is refused
+    with 403 and `{"error": {"code", "message"}}`. `created` collects the ids of its orders."""
 
     def build(url: str) -> web.Application:
         async def create(request: web.Request) -> web.Response:
             data = await request.json()
             price = Decimal("990.00")
             async with AsyncClient(DEMO_TOKEN, base_url=platform) as client:
+                try:
+                    launch = await verified_launch(client, data.get("signedLaunchData"))
+                except LaunchDataError as exc:
+                    error = {"code": exc.code, "message": exc.message}
+                    return web.json_response({"error": error}, status=403)
                 order = await client.create_order(
                     merchant_id=DEMO_MERCHANT_ID,
                     merchant_order_id=f"npm-{uuid.uuid4().hex}",
@@ -167,13 +205,15 @@ def npm_backend_app(platform: str, dist: Path) -> Callable[[str], web.Applicatio
                     ],
                     customer=Customer(
                         type="private",
-                        name=data.get("userName") or None,
-                        email=data.get("userEmail") or None,
-                        phone=data.get("userPhone") or None,
+                        name=launch.user_name or None,
+                        email=launch.user_email or None,
+                        phone=launch.user_phone or None,
                     ),
-                    order_container_id=data.get("orderContainerId"),
-                    shop_id=data.get("shopId"),
+                    order_container_id=launch.order_container_id,
+                    shop_id=launch.shop_id,
                 )
+            if created is not None:
+                created.append(order.id)
             return web.json_response({"url": order.payment_url})
 
         app = web.Application()
@@ -325,13 +365,16 @@ def test_order_mode_the_nine_steps(world: World, context: BrowserContext) -> Non
     lounge = world.points["Бизнес-зал Sky Lounge"]
     page.wait_for_url(f"{world.platform}/marketplace/shop/{lounge['id']}")
 
-    # Contact details, kept by the marketplace and handed to the mini-app in init.
+    # Contact details, kept by the marketplace and handed to the mini-app: saved in the buyer
+    # card's sheet, they reach the open mini-app as updateData (docs/miniapps.md).
+    page.wait_for_selector("[data-pos-miniapp][data-ready]")
     page.locator("[data-buyer] a.btn").click()
-    page.wait_for_url(re.compile(r"/marketplace/buyer"))
+    sheet = page.locator("[data-buyer-sheet]")
     for name, value in BUYER.items():
-        page.fill(f"input[name={name}]", value)
-    page.locator("form button[type=submit]:not([name=forget])").click()
-    page.wait_for_url(f"{world.platform}/marketplace/shop/{lounge['id']}")
+        sheet.locator(f"input[name={name}]").fill(value)
+    sheet.locator("[data-buyer-save]").click()
+    sheet.wait_for(state="hidden")
+    assert page.url == f"{world.platform}/marketplace/shop/{lounge['id']}"
     assert "Анна Смирнова" in page.inner_text("[data-buyer-summary]")
 
     # 2–3. Handshake, then the buyer chooses in the mini-app (inside the frame).
@@ -383,6 +426,51 @@ def test_order_mode_the_nine_steps(world: World, context: BrowserContext) -> Non
     app = page.frame_locator("[data-pos-miniapp] iframe")
     app.get_by_text("Заказ оплачен").wait_for(timeout=WAIT_SECONDS * 1000)
     assert "Премиум, 6 часов" in app.locator("body").inner_text()
+    assert problems == []
+
+
+LAUNCH_REFUSED = "Магазин не смог проверить данные площадки"
+
+
+def test_the_demo_shop_refuses_changed_or_missing_launch_data(
+    world: World, context: BrowserContext
+) -> None:
+    lounge = world.points["Бизнес-зал Sky Lounge"]
+    page = context.new_page()
+    problems = page_errors(page)
+    sent: list[str] = []
+
+    def rename_buyer(route: Route) -> None:
+        # The order request leaves the mini-app with the buyer's name changed in the signed data.
+        data = json.loads(route.request.post_data or "{}")
+        data["signedLaunchData"] = re.sub(
+            r"userName=[^&]*", "userName=%D0%9C%D1%8D%D0%BB", data["signedLaunchData"]
+        )
+        sent.append(data["signedLaunchData"])
+        route.continue_(post_data=json.dumps(data))
+
+    page.route(f"{world.shop}/api/orders", rename_buyer)
+    page.goto(f"{world.platform}/marketplace/shop/{lounge['id']}")
+    page.wait_for_selector("[data-pos-miniapp][data-ready]")
+    app = page.frame_locator("[data-pos-miniapp] iframe")
+    app.get_by_text("Премиум, 6 часов").click()
+    app.get_by_role("button", name=re.compile("Оформить заказ")).click()
+
+    # The host shows the shop's reason; no payment page, the buyer may try again.
+    page.locator(".toast--error", has_text=LAUNCH_REFUSED).wait_for()
+    screenshot(page, "launch-refused-host.png")
+    assert len(sent) == 1 and "userName=%D0%9C%D1%8D%D0%BB" in sent[0]
+    assert page.url == f"{world.platform}/marketplace/shop/{lounge['id']}"
+    app.locator("button[type=submit]:enabled").wait_for()
+
+    # Outside a host there is no signed launch data at all: the shop says so in its own banner.
+    alone = context.new_page()
+    alone.goto(f"{world.shop}/")
+    alone.get_by_text("Премиум, 6 часов").click()
+    alone.get_by_role("button", name=re.compile("Оформить заказ")).click()
+    alone.locator("[role=alert]", has_text=LAUNCH_REFUSED).wait_for()
+    screenshot(alone, "launch-refused-standalone.png")
+    assert alone.url == f"{world.shop}/"
     assert problems == []
 
 
@@ -478,7 +566,7 @@ def run_suborder_flow(
     assert "Такси «Комфорт»" in orders_text or "Комфорт" in orders_text
     assert "Доп. услуга" in orders_text
     assert card.get_attribute("data-added") == ""
-    assert card.get_by_text("Добавлено").is_visible()
+    assert card.get_by_text("Добавлено", exact=True).is_visible()
     assert card.get_by_role("button", name="Добавить ещё").is_visible()
     screenshot(page, f"addons-added-{width}.png")
 
@@ -518,6 +606,17 @@ def run_suborder_flow(
 
 # --- the official npm SDK in our real host ------------------------------------------------------
 
+# What a man in the middle (or a curious buyer) might do to the request of the mini-app: change
+# the buyer's name, or slip a container id in, inside the signed launch data.
+TAMPER_NAME = (
+    "(p) => ({...p, signedLaunchData: p.signedLaunchData.replace(/userName=[^&]*/,"
+    " 'userName=' + encodeURIComponent('Мэллори'))})"
+)
+TAMPER_CONTAINER = (
+    "(p) => ({...p, signedLaunchData: p.signedLaunchData +"
+    " '&orderContainerId=0190f0a1-0000-7000-8000-0000000000c1'})"
+)
+
 
 @pytest.mark.slow
 def test_npm_sdk_mini_app_orders_through_the_marketplace(
@@ -529,7 +628,9 @@ def test_npm_sdk_mini_app_orders_through_the_marketplace(
         if os.environ.get("MARKETBOX_REQUIRE_BROWSER") == "1":
             raise  # in CI the official-SDK check must run, never skip
         pytest.skip(str(exc))
-    backend = serve(world.loop, npm_backend_app(world.platform, dist))
+    typecheck_npm_miniapp(dist)  # the SDK's own types accept public.signedLaunchData
+    created: list[str] = []
+    backend = serve(world.loop, npm_backend_app(world.platform, dist, created))
     try:
         point = world.add_point_of_sale(
             title="Подписки на npm SDK",
@@ -553,6 +654,23 @@ def test_npm_sdk_mini_app_orders_through_the_marketplace(
         assert initial["minappType"] == "order"
         assert initial["fullHeight"] is True
         assert "orderContainerId" not in initial
+        assert initial["signedLaunchData"].startswith("authDate=")
+
+        # Its backend refuses launch data that was changed on the way, or none at all; the
+        # host shows the backend's reason and nothing is ordered.
+        for name, tamper, reason in (
+            ("buyer name", TAMPER_NAME, "signature does not match"),
+            ("container id", TAMPER_CONTAINER, "signature does not match"),
+            ("missing", "(p) => ({...p, signedLaunchData: undefined})", "No signed launch data"),
+        ):
+            frame.evaluate(f"() => {{ window.__tamper = {tamper}; }}")
+            app.get_by_role("button", name="Оформить заказ").click()
+            toast = page.locator(".toast--error", has_text=reason)
+            toast.wait_for()
+            assert created == [], name
+            toast.evaluate("node => node.remove()")
+            app.locator("[data-order]:enabled").wait_for()
+        frame.evaluate("() => { window.__tamper = null; }")
 
         # Order created by its backend → onDone(paymentUrl) → the payment page, top level.
         app.get_by_role("button", name="Оформить заказ").click()
@@ -562,6 +680,80 @@ def test_npm_sdk_mini_app_orders_through_the_marketplace(
         summary = httpx.get(f"{world.platform}/order/{container_id}/summary.json").json()
         order = api_get(world, f"{ORDERS}/{summary['orders'][0]['id']}")
         assert order["shopId"] == point["id"]
+        assert created == [order["id"]]
+        assert problems == []
+    finally:
+        world.loop.run(backend.runner.cleanup())
+
+
+TAMPER_OTHER_CONTAINER = (
+    "(p) => ({...p, signedLaunchData: p.signedLaunchData.replace(/orderContainerId=[^&]*/,"
+    " 'orderContainerId=0190f0a1-0000-7000-8000-0000000000c1')})"
+)
+
+
+@pytest.mark.slow
+def test_npm_sdk_add_on_with_a_changed_container_is_refused_then_joins(
+    world: World, context: BrowserContext
+) -> None:
+    try:
+        dist = build_npm_miniapp()
+    except NpmUnavailableError as exc:
+        if os.environ.get("MARKETBOX_REQUIRE_BROWSER") == "1":
+            raise
+        pytest.skip(str(exc))
+    created: list[str] = []
+    backend = serve(world.loop, npm_backend_app(world.platform, dist, created))
+    try:
+        # Offered only for invoices whose metadata says npmAddon (no other test's flight does).
+        point = world.add_point_of_sale(
+            title="Доп. услуга на npm SDK",
+            mini_app={
+                "url": f"{backend.url}/npm/index.html",
+                "origins": [backend.url],
+                "modes": ["suborder"],
+                "addonRule": {"key": "npmAddon"},
+            },
+        )
+        payload = order_payload(
+            merchant_order_id=f"FLIGHT-{uuid.uuid4().hex[:8]}",
+            metaData={"npmAddon": True},
+            customer={"type": "private", "name": "Иван Петров", "email": "ivan@example.org"},
+        )
+        answer = httpx.post(
+            f"{world.platform}{ORDERS}", content=body(payload), headers=DEMO_AUTH, timeout=10
+        )
+        assert answer.status_code == 200, answer.text
+        flight = read(answer)["data"]
+        page = context.new_page()
+        problems = page_errors(page)
+        page.goto(flight["paymentUrl"])
+        card = page.locator(f'[data-addon-card="{point["id"]}"]')
+        card.get_by_role("button", name="Добавить услугу").click()
+        page.wait_for_selector("[data-addon-sheet] [data-miniapp-host][data-ready]")
+        app = page.frame_locator("[data-addon-sheet] iframe")
+        app.get_by_text(f"Магазин {point['id']}").wait_for()
+        frame = next(f for f in page.frames if f.url.startswith(backend.url))
+        assert (
+            frame.evaluate("() => window.__initial.orderContainerId")
+            == (flight["orderContainerId"])
+        )
+
+        # The container id changed on the way: refused, shown, nothing joins.
+        frame.evaluate(f"() => {{ window.__tamper = {TAMPER_OTHER_CONTAINER}; }}")
+        app.get_by_role("button", name="Оформить заказ").click()
+        page.locator(".toast--error", has_text="signature does not match").wait_for()
+        assert created == []
+
+        # Untouched: the suborder joins the buyer's invoice, with the buyer the platform signed.
+        frame.evaluate("() => { window.__tamper = null; }")
+        app.locator("[data-order]:enabled").click()
+        page.locator("[data-addon-sheet]").wait_for(state="hidden")
+        (order_id,) = created
+        order = api_get(world, f"{ORDERS}/{order_id}")
+        assert order["orderContainerId"] == flight["orderContainerId"]
+        assert order["shopId"] == point["id"]
+        assert order["customer"]["name"] == "Иван Петров"
         assert problems == []
     finally:
         world.loop.run(backend.runner.cleanup())
@@ -689,9 +881,15 @@ def test_add_on_error_foreign_done_and_unavailable(
 def test_the_order_page_refunds_a_paid_lounge_pass(
     world: World, browser: Browser, width: int, height: int
 ) -> None:
+    lounge = world.points["Бизнес-зал Sky Lounge"]
     created = httpx.post(
         f"{world.shop}/api/orders",
-        json={"service": "lounge", "items": [{"sku": "lounge-3h", "quantity": 2}], "locale": "ru"},
+        json={
+            "service": "lounge",
+            "items": [{"sku": "lounge-3h", "quantity": 2}],
+            "locale": "ru",
+            "signedLaunchData": signed_launch_data(lounge["id"], lounge["launchSecret"]),
+        },
         timeout=10,
     )
     assert created.status_code == 200, created.text

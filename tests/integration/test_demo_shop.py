@@ -13,17 +13,19 @@ import contextlib
 import dataclasses
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 import httpx
 import pytest
 import uvicorn
 from aiohttp import web
 from demo_shop import SERVICES, create_shop_app, demo_points_of_sale
-from demo_shop.app import STORE
+from demo_shop.app import LAUNCH, STORE
 from demo_shop.catalog import price_line
 from demo_shop.store import OrderStore
 from sqlalchemy import select
@@ -32,6 +34,8 @@ from marketbox import jsonutil
 from marketbox.config import Settings
 from marketbox.marketplace import miniapp
 from marketbox.marketplace import service as marketplace_service
+from marketbox.marketplace.tables import points_of_sale
+from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO_TOKEN
 from marketbox.notifications import outbox
 from marketbox.notifications.dispatcher import Dispatcher
@@ -44,6 +48,7 @@ from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
 from tests.conftest import body, read
 from tests.support.builders import order_payload
+from tests.support.launch import signed_launch_data
 
 ORDERS = "/v3/billing/api/order/order"
 CUSTOMER = {"name": "Анна Смирнова", "email": "anna@example.org", "phone": "+79005556677"}
@@ -84,18 +89,51 @@ async def platform_url(app: Any) -> AsyncIterator[str]:
     sock.close()
 
 
+# The demo point of sale of each service (demo_points_of_sale).
+SERVICE_POINTS = {
+    "lounge": "Бизнес-зал Sky Lounge",
+    "taxi": "Такси в аэропорт",
+    "coffee": "Кофейня «Взлёт»",
+}
+
+
 @dataclasses.dataclass
 class Shop:
     url: str
     app: web.Application
     http: httpx.AsyncClient
+    db: Database
+    points: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def store(self) -> OrderStore:
         return self.app[STORE]
 
+    async def launch(self, payload: dict[str, Any], **overrides: Any) -> str:
+        """The signed launch data the host would hand the mini-app for this request: its
+        shopId (default: the service's demo point of sale), container, buyer and locale."""
+        shop_id = payload.get("shopId")
+        if shop_id is None:
+            service = str(payload.get("service"))
+            if service not in self.points:
+                self.points[service] = await create_point(self.db, SERVICE_POINTS[service])
+            shop_id = self.points[service]
+        values: dict[str, Any] = {
+            "order_container_id": payload.get("orderContainerId"),
+            "customer": payload.get("customer"),
+            "locale": payload.get("locale") or "ru",
+        }
+        values.update(overrides)
+        return signed_launch_data(shop_id, await launch_secret(self.db, shop_id), **values)
+
+    async def order(self, payload: dict[str, Any]) -> httpx.Response:
+        """POST /api/orders as the shop's frontend does, with signed launch data."""
+        if "signedLaunchData" not in payload:
+            payload = {**payload, "signedLaunchData": await self.launch(payload)}
+        return await self.http.post("/api/orders", json=payload)
+
     async def create(self, **payload: Any) -> dict[str, Any]:
-        response = await self.http.post("/api/orders", json=payload)
+        response = await self.order(payload)
         assert response.status_code == 200, response.text
         return response.json()["data"]
 
@@ -109,7 +147,7 @@ class Shop:
 
 
 @pytest.fixture
-async def shop(platform_url: str) -> AsyncIterator[Shop]:
+async def shop(platform_url: str, db: Database) -> AsyncIterator[Shop]:
     sock = _bound_socket()
     url = f"http://127.0.0.1:{sock.getsockname()[1]}"
     app = create_shop_app(
@@ -124,7 +162,7 @@ async def shop(platform_url: str) -> AsyncIterator[Shop]:
     await runner.setup()
     await web.SockSite(runner, sock).start()
     async with httpx.AsyncClient(base_url=url) as http:
-        yield Shop(url, app, http)
+        yield Shop(url, app, http, db)
     await runner.cleanup()
     sock.close()
 
@@ -142,6 +180,12 @@ async def platform_order(api: httpx.AsyncClient, shop: Shop, merchant_order_id: 
 
 def merchant_order_id_of(created: dict[str, Any]) -> str:
     return str(created["merchantOrderId"])
+
+
+async def launch_secret(db: Database, shop_id: int) -> str:
+    async with db.transaction() as conn:
+        query = select(points_of_sale.c.launch_secret).where(points_of_sale.c.id == shop_id)
+        return str((await conn.execute(query)).scalar_one())
 
 
 async def create_point(db: Database, title: str) -> int:
@@ -283,7 +327,7 @@ async def test_suborder_joins_the_buyers_container(
 async def test_the_shop_refuses_selections_outside_its_catalogue(
     shop: Shop, items: list[dict[str, Any]]
 ) -> None:
-    response = await shop.http.post("/api/orders", json={"service": "lounge", "items": items})
+    response = await shop.order({"service": "lounge", "items": items})
 
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "invalid_selection"
@@ -291,18 +335,147 @@ async def test_the_shop_refuses_selections_outside_its_catalogue(
 
 
 async def test_a_platform_refusal_becomes_an_error_and_no_record(shop: Shop) -> None:
-    response = await shop.http.post(
-        "/api/orders",
-        json={
+    response = await shop.order(
+        {
             "service": "taxi",
             "items": [{"sku": "taxi-economy", "quantity": 1}],
             "orderContainerId": "0190f0a1-0000-7000-8000-0000000000c1",
-        },
+        }
     )
 
     assert response.status_code == 502
     assert response.json()["error"]["code"]
     assert shop.store.count() == 0
+
+
+# -- signed launch data (demo_shop/launch.py) ----------------------------------------------------
+
+LOUNGE_ITEMS = [{"sku": "lounge-3h", "quantity": 1}]
+
+
+async def test_the_order_takes_the_buyer_and_container_from_the_signed_data_only(
+    shop: Shop, api: httpx.AsyncClient
+) -> None:
+    main = await api.post(ORDERS, content=body(order_payload(merchant_order_id="FLIGHT-1")))
+    container_id = read(main)["data"]["orderContainerId"]
+    signed = {"service": "taxi", "orderContainerId": container_id, "customer": CUSTOMER}
+    created = await shop.create(
+        service="taxi",
+        items=[{"sku": "taxi-comfort", "quantity": 1}],
+        # What the frontend says beside the signed data does not count.
+        customer={"name": "Мэллори", "email": "mallory@example.org"},
+        orderContainerId=None,
+        signedLaunchData=await shop.launch(signed),
+    )
+    order = await platform_order(api, shop, merchant_order_id_of(created))
+
+    assert order["orderContainerId"] == container_id
+    assert order["shopId"] == shop.points["taxi"]
+    assert (order["customer"]["name"], order["customer"]["email"]) == (
+        CUSTOMER["name"],
+        CUSTOMER["email"],
+    )
+
+
+def _changed(signed: str, name: str, value: str) -> str:
+    return "&".join(
+        f"{k}={quote(value if k == name else v, safe='')}"
+        for k, v in parse_qsl(signed, keep_blank_values=True)
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        (lambda s: _changed(s, "userName", "Мэллори"), "launch_data_tampered"),
+        (
+            lambda s: s + "&orderContainerId=0190f0a1-0000-7000-8000-0000000000c1",
+            "launch_data_tampered",
+        ),
+        (lambda s: _changed(s, "shopId", "999999"), "launch_data_tampered"),
+        (lambda s: None, "launch_data_invalid"),
+        (lambda s: "shopId=1&hash=00", "launch_data_invalid"),
+    ],
+)
+async def test_tampered_or_missing_launch_data_is_refused(
+    shop: Shop, change: Callable[[str], str | None], code: str
+) -> None:
+    payload: dict[str, Any] = {"service": "lounge", "items": LOUNGE_ITEMS, "customer": CUSTOMER}
+    payload["signedLaunchData"] = change(await shop.launch(payload))
+
+    response = await shop.order(payload)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"]
+    assert shop.store.count() == 0
+
+
+async def test_an_add_on_for_another_invoice_is_refused(shop: Shop, api: httpx.AsyncClient) -> None:
+    ours = await api.post(ORDERS, content=body(order_payload(merchant_order_id="FLIGHT-1")))
+    other = await api.post(ORDERS, content=body(order_payload(merchant_order_id="FLIGHT-2")))
+    container_id = read(ours)["data"]["orderContainerId"]
+    other_id = read(other)["data"]["orderContainerId"]
+    payload: dict[str, Any] = {
+        "service": "taxi",
+        "items": [{"sku": "taxi-comfort", "quantity": 1}],
+        "orderContainerId": container_id,
+    }
+    signed = await shop.launch(payload)
+
+    response = await shop.order(
+        {**payload, "signedLaunchData": _changed(signed, "orderContainerId", other_id)}
+    )
+
+    assert response.status_code == 403, response.text
+    assert response.json()["error"]["code"] == "launch_data_tampered", response.text
+    assert shop.store.count() == 0
+
+
+async def test_stale_launch_data_is_refused(shop: Shop) -> None:
+    payload: dict[str, Any] = {"service": "lounge", "items": LOUNGE_ITEMS}
+    payload["signedLaunchData"] = await shop.launch(payload, issued_at=int(time.time()) - 7200)
+
+    response = await shop.order(payload)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "launch_data_stale"
+    assert shop.store.count() == 0
+
+
+async def test_another_merchants_point_of_sale_is_refused(shop: Shop, db: Database) -> None:
+    async with db.transaction() as conn:
+        other = await merchants_service.create_merchant(conn, name="Чужой магазин")
+        point = await marketplace_service.create_point_of_sale(
+            conn, merchant_id=other.id, title="Чужая кофейня"
+        )
+    payload: dict[str, Any] = {
+        "service": "coffee",
+        "items": [{"sku": "coffee-latte", "quantity": 1}],
+    }
+    payload["signedLaunchData"] = signed_launch_data(point["id"], point["launchSecret"])
+
+    response = await shop.order(payload)
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "launch_data_tampered"
+    assert shop.store.count() == 0
+
+
+async def test_a_rotated_secret_is_read_again(shop: Shop, api: httpx.AsyncClient) -> None:
+    payload: dict[str, Any] = {"service": "lounge", "items": LOUNGE_ITEMS}
+    await shop.create(**payload)  # the shop has read and kept the secret
+    shop_id = shop.points["lounge"]
+    rotated = await api.post(
+        f"/v3/marketplace/api/shop/{shop_id}/launch-secret/rotate",
+        content=body({"overlapSeconds": 0}),
+    )
+    assert rotated.status_code == 200, rotated.text
+    shop.app[LAUNCH].refresh_seconds = 0  # (default: at most once a minute per point of sale)
+
+    await shop.create(**payload)  # signed with the new secret only
+
+    assert shop.store.count() == 2
 
 
 def test_every_catalogue_line_passes_the_platforms_basket_rules() -> None:

@@ -174,6 +174,9 @@ async def test_point_of_sale_page_hosts_its_order_mini_app(
 
     assert page.status_code == 200
     config = frame_config(page)
+    assert config is not None
+    # Signed with the point of sale's own secret (test_launch_secret.py checks the signature).
+    assert config["initData"]["public"].pop("signedLaunchData").startswith("authDate=")
     assert config == {
         "url": "https://coffee.example/app?city=spb",
         "origins": ["https://coffee.example", "https://cdn.coffee.example"],

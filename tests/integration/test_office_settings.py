@@ -78,11 +78,45 @@ async def test_notification_settings_are_checked_as_the_api_checks_them(
     assert after["notification"] == {
         "notificationUrl": "https://shop.test/hook",
         "signatureAlgorithm": "sha256",
+        "shippingControl": False,
+        "shippingControlTimeoutSeconds": 20,
     }
     assert before["notification"] != after["notification"]
     page = await client.get("/office/settings?done=notification")
     assert 'value="https://shop.test/hook"' in page.text
     assert "Настройки уведомлений сохранены" in page.text
+
+
+async def test_shipping_control_is_switched_on_and_off_with_a_bounded_limit(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    csrf = await logged_in(client, db)
+    form = {"csrf": csrf, "notification_url": "https://shop.test/hook", "algorithm": "sha1"}
+    page = await client.get("/office/settings")
+    assert "Контроль отгрузки на платёжной странице" in page.text
+    assert 'name="shipping_control" value="on">' in page.text  # off by default
+
+    on = await client.post(
+        "/office/settings/notification",
+        data={**form, "shipping_control": "on", "shipping_control_timeout": "8"},
+    )
+    too_long = await client.post(
+        "/office/settings/notification",
+        data={**form, "shipping_control": "on", "shipping_control_timeout": "21"},
+    )
+
+    assert on.status_code == 303
+    assert too_long.status_code == 422
+    assert "от 1 до 20" in too_long.text
+    assert 'value="21"' in too_long.text  # shown again to be fixed
+    after = (await credentials(client, DEMO_TOKEN))["notification"]
+    assert (after["shippingControl"], after["shippingControlTimeoutSeconds"]) == (True, 8)
+    page = await client.get("/office/settings")
+    assert 'name="shipping_control" value="on" checked>' in page.text
+    off = await client.post("/office/settings/notification", data=form)  # the box unticked
+    assert off.status_code == 303
+    after = (await credentials(client, DEMO_TOKEN))["notification"]
+    assert (after["shippingControl"], after["shippingControlTimeoutSeconds"]) == (False, 8)
 
 
 async def test_the_notices_email_is_set_and_cleared(
@@ -179,7 +213,7 @@ async def test_points_of_sale_lists_the_merchants_own_with_their_mini_apps(
         other = await merchants_service.create_merchant(conn, name="Другой")
     foreign = await api.post(
         SHOPS,
-        content=body({"title": "Чужая лавка"}),
+        content=body({"title": "Чужая лавка", "miniApp": mini_app}),
         headers={"Authorization": f"Bearer {other.token}"},
     )
     assert foreign.status_code == 200
@@ -193,8 +227,13 @@ async def test_points_of_sale_lists_the_merchants_own_with_their_mini_apps(
     assert "https://taxi.example/app" in page.text
     assert "допуслуга на странице оплаты" in page.text  # the mode
     assert "Чужая лавка" not in page.text
+    # Its mini-app's launch secret is revealed to its merchant here, nobody else's.
+    assert "Секрет запуска мини-приложения" in page.text
+    assert created["launchSecret"] in page.text
+    assert read(foreign)["data"]["launchSecret"] not in page.text
     english = await api.get("/office/points-of-sale?lang=en")
     assert "Points of sale: 1" in english.text
+    assert "Mini-app launch secret" in english.text
 
 
 @pytest.mark.parametrize("path", ["/office/settings", "/office/points-of-sale"])

@@ -187,6 +187,28 @@ async def test_unknown_invoice_is_an_html_404(client: httpx.AsyncClient, contain
     assert (await client.get(f"/order/{container_id}/summary.json")).status_code == 404
 
 
+async def test_summary_json_follows_the_payment_for_a_mini_app(api: httpx.AsyncClient) -> None:
+    """What the marketplace shell reads after a mini-app's `checkout` (docs/miniapps.md):
+    the protocol's paymentResult, whether it is final, and each new decline with its words."""
+    order = await create(api)
+    path = f"{page_path(order)}/summary.json"
+    fresh = read(await api.get(path))
+    assert (fresh["paymentResult"], fresh["final"], fresh["decline"]) == ("pending", False, None)
+
+    await pay(api, order, card_number=CARD_NO_FUNDS)
+    first = read(await api.get(f"{path}?lang=en"))["decline"]
+    assert first["text"] == t("fail.insufficient_funds", "en")
+    await pay(api, order, card_number=CARD_DECLINED)
+    second = read(await api.get(path))
+    assert second["paymentResult"] == "pending" and second["final"] is False
+    assert second["decline"]["id"] != first["id"]  # a new decline: the shell tells the app again
+    assert second["decline"]["text"] == t("fail.declined", "ru")
+
+    await pay(api, order, card_number=CARD_HOLD)
+    held = read(await api.get(path))
+    assert (held["paymentResult"], held["final"], held["decline"]) == ("hold", True, None)
+
+
 async def test_summary_json_lists_orders_and_totals(api: httpx.AsyncClient) -> None:
     main = await create(api, merchantOrderIdVisible="M-1")
     sub = await create(

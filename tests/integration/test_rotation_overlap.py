@@ -181,6 +181,8 @@ async def test_the_listing_never_shows_a_secret(client: httpx.AsyncClient, db: D
     assert listed["notification"] == {
         "notificationUrl": "https://shop.example/notify",
         "signatureAlgorithm": "sha1",
+        "shippingControl": False,
+        "shippingControlTimeoutSeconds": 20,
     }
 
 
@@ -311,6 +313,8 @@ async def test_the_default_notification_url_and_algorithm_are_used_for_notificat
     assert read(answer)["data"]["notification"] == {
         "notificationUrl": shop.url,
         "signatureAlgorithm": "sha256",
+        "shippingControl": False,
+        "shippingControlTimeoutSeconds": 20,
     }
     async with db.transaction() as conn:
         await outbox.enqueue_test(conn, merchant_id=merchant.id, payment_url="https://x/o/1")

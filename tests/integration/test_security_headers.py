@@ -111,12 +111,18 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
         "/order/{container_id}/success": [f"/order/{paid_container}/success"],
         "/order/{container_id}/fail": [f"/order/{container}/fail"],
         "/order/{container_id}/receipt": [f"/order/{paid_container}/receipt"],
+        "/order/{container_id}/confirming": [f"/order/{paid_container}/confirming"],
+        "/order/{container_id}/confirmation.json": [f"/order/{paid_container}/confirmation.json"],
         "/v3/marketplace/api/shop": ["/v3/marketplace/api/shop"],
         "/v3/marketplace/api/shop/{shop_id}": [f"/v3/marketplace/api/shop/{shop['id']}"],
         "/": ["/", "/?q=кофе"],
         "/marketplace/shop/{shop_id}": [
             f"/marketplace/shop/{shop['id']}",  # the mini-app host page
             "/marketplace/shop/999999",  # the marketplace's HTML 404
+        ],
+        "/marketplace/shop/{shop_id}/frame.json": [
+            f"/marketplace/shop/{shop['id']}/frame.json",  # init data for updateData
+            "/marketplace/shop/999999/frame.json",  # the API's 404 envelope
         ],
         "/marketplace/offers": ["/marketplace/offers"],
         "/marketplace/buyer": ["/marketplace/buyer"],
@@ -142,6 +148,7 @@ async def urls(api: httpx.AsyncClient, db: Database) -> dict[str, list[str]]:
         "/office/sandbox/reset": ["/office/sandbox/reset"],  # the confirm step
         "/office/operator": ["/office/operator"],  # 404 for a merchant's user
         "/office/operator/health": ["/office/operator/health"],
+        "/office/operator/addons": ["/office/operator/addons"],
         "/v3/security/api/credentials": ["/v3/security/api/credentials"],
         "/v3/mail/api/message": ["/v3/mail/api/message"],
         "/v3/mail/api/message/{message_id}": [f"/v3/mail/api/message/{letter_id}"],
@@ -190,7 +197,7 @@ async def test_every_page_carries_the_security_headers(
             assert policy["frame-ancestors"] == expected, path
             assert policy["script-src"] == ["'self'"], path
             assert policy["object-src"] == ["'none'"], path
-    assert html_pages == 33  # every page listed above renders HTML
+    assert html_pages == 34  # every page listed above renders HTML
 
 
 async def test_the_mini_app_host_page_may_frame_only_the_mini_app(

@@ -39,6 +39,7 @@ const STRINGS = {
     decrease: 'Меньше: {name}',
     increase: 'Больше: {name}',
     orderFailed: 'Не удалось оформить заказ. Попробуйте ещё раз',
+    launchRefused: 'Магазин не смог проверить данные площадки. Откройте услугу заново со страницы заказа или витрины',
     catalogueFailed: 'Не удалось загрузить каталог',
     retry: 'Повторить',
     noHost: 'Не удалось связаться с площадкой',
@@ -77,6 +78,7 @@ const STRINGS = {
     decrease: 'Fewer: {name}',
     increase: 'More: {name}',
     orderFailed: 'Could not place the order. Please try again',
+    launchRefused: 'The shop could not verify the marketplace data. Open the service again from the order or marketplace page',
     catalogueFailed: 'Could not load the catalogue',
     retry: 'Retry',
     noHost: 'Could not connect to the marketplace',
@@ -210,7 +212,13 @@ export async function connectHost({ timeoutMs = 15000 } = {}) {
   });
   try {
     const init = await Promise.race([client.getInitialData(), timeout]);
-    return { client, framed, init: init || {} };
+    const host = { client, framed, init: init || {} };
+    // Protocol v2: the host's data changed (the buyer saved new contact details, the invoice
+    // gained an order); what the shop reads from host.init later is the new data.
+    client.onUpdateData((data) => {
+      host.init = { ...host.init, ...data };
+    });
+    return host;
   } finally {
     clearTimeout(timer);
   }

@@ -254,6 +254,8 @@ function renderSelection(host, catalogue, trip) {
       orderContainerId: mode === 'suborder' ? init.orderContainerId || null : null,
       customer: { name: init.userName || null, email: init.userEmail || null, phone: init.userPhone || null },
       flight: trip ? { number: trip.flightNumber, airport: trip.airport } : null,
+      // Verbatim: the backend trusts only what the platform signed (demo_shop/launch.py).
+      signedLaunchData: init.signedLaunchData || null,
     };
     try {
       const result = await fetchJson('/api/orders', { method: 'POST', body: JSON.stringify(payload) });
@@ -268,10 +270,11 @@ function renderSelection(host, catalogue, trip) {
       } else {
         button.querySelector('.btn__label').textContent = t('redirecting');
       }
-    } catch {
+    } catch (error) {
       button.removeAttribute('aria-busy');
       button.disabled = false;
-      reportError(host, t('orderFailed'), banner);
+      // 403: the launch data did not verify (changed on the way, stale, or none at all).
+      reportError(host, error?.status === 403 ? t('launchRefused') : t('orderFailed'), banner);
     }
   });
 

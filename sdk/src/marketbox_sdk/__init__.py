@@ -43,6 +43,17 @@ from ._errors import (
     WrongExpirationDate,
     WrongOrderStatus,
 )
+from ._launch import (
+    DEFAULT_LAUNCH_MAX_AGE,
+    DEFAULT_LAUNCH_SKEW,
+    InvalidLaunchData,
+    LaunchData,
+    LaunchDataError,
+    StaleLaunchData,
+    TamperedLaunchData,
+    launch_meta_data_digest,
+    verify_launch_data,
+)
 from ._models import (
     TEST_NOTIFICATION_ID,
     AuthInfo,
@@ -105,6 +116,8 @@ from ._webhooks import (
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_LAUNCH_MAX_AGE",
+    "DEFAULT_LAUNCH_SKEW",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "SIGNATURE_ALGORITHMS",
@@ -129,6 +142,7 @@ __all__ = [
     "ErrorField",
     "Forbidden",
     "InstrumentClient",
+    "InvalidLaunchData",
     "InvalidNotification",
     "InvalidSignature",
     "Invoice",
@@ -138,6 +152,8 @@ __all__ = [
     "InvoiceSetting",
     "InvoiceboxError",
     "LanguageNotFound",
+    "LaunchData",
+    "LaunchDataError",
     "MailMessage",
     "MerchantMismatch",
     "MissingSignature",
@@ -176,6 +192,8 @@ __all__ = [
     "ShopFields",
     "ShopReply",
     "SpecialOffer",
+    "StaleLaunchData",
+    "TamperedLaunchData",
     "TransportError",
     "Unauthorized",
     "UnexpectedResponse",
@@ -189,9 +207,11 @@ __all__ = [
     "full_refund_lines",
     "get_header",
     "is_paid",
+    "launch_meta_data_digest",
     "parse_notification",
     "reply_error",
     "reply_success",
     "to_decimal",
+    "verify_launch_data",
     "verify_signature",
 ]

@@ -446,6 +446,14 @@ class _Base:
         body = self._body(fields.to_dict())
         return _Call("POST", f"{_SHOP}/{_seg(shop_id)}", _one(Shop), body=body)
 
+    def _get_shop(self, shop_id: int) -> _Call[Shop]:
+        return _Call("GET", f"{_SHOP}/{_seg(shop_id)}", _one(Shop))
+
+    def _rotate_launch_secret(self, shop_id: int, overlap_seconds: int | None) -> _Call[Shop]:
+        payload = {} if overlap_seconds is None else {"overlapSeconds": overlap_seconds}
+        path = f"{_SHOP}/{_seg(shop_id)}/launch-secret/rotate"
+        return _Call("POST", path, _one(Shop), body=self._body(payload))
+
     def _upsert_special_offer(self, offer: SpecialOffer) -> _Call[SpecialOffer]:
         payload = offer.to_dict()
         payload.pop("id", None)
@@ -1523,6 +1531,27 @@ class Client(_SyncSender):
         call = _keyed(self._update_shop(shop_id, ShopFields(**fields)), idempotency_key)
         return self._send(call, timeout=timeout, max_retries=max_retries)
 
+    def get_shop(
+        self, shop_id: int, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> Shop:
+        """One of your points of sale, its `launch_secret` included
+        (`GET /v3/marketplace/api/shop/{id}`)."""
+        return self._send(self._get_shop(shop_id), timeout=timeout, max_retries=max_retries)
+
+    def rotate_launch_secret(
+        self,
+        shop_id: int,
+        *,
+        overlap_seconds: int | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Shop:
+        """A new launch secret for a point of sale (marketbox); the replaced one keeps signing
+        beside it `overlap_seconds` more (default 24 h, 0 = stop at once)."""
+        call = _keyed(self._rotate_launch_secret(shop_id, overlap_seconds), idempotency_key)
+        return self._send(call, timeout=timeout, max_retries=max_retries)
+
     def upsert_special_offer(
         self,
         offer: SpecialOffer,
@@ -2287,6 +2316,27 @@ class AsyncClient(_AsyncSender):
     ) -> Shop:
         """Update a point of sale (`POST /v3/marketplace/api/shop/{id}`)."""
         call = _keyed(self._update_shop(shop_id, ShopFields(**fields)), idempotency_key)
+        return await self._send(call, timeout=timeout, max_retries=max_retries)
+
+    async def get_shop(
+        self, shop_id: int, *, timeout: Timeout = None, max_retries: int | None = None
+    ) -> Shop:
+        """One of your points of sale, its `launch_secret` included
+        (`GET /v3/marketplace/api/shop/{id}`)."""
+        return await self._send(self._get_shop(shop_id), timeout=timeout, max_retries=max_retries)
+
+    async def rotate_launch_secret(
+        self,
+        shop_id: int,
+        *,
+        overlap_seconds: int | None = None,
+        idempotency_key: str | None = None,
+        timeout: Timeout = None,
+        max_retries: int | None = None,
+    ) -> Shop:
+        """A new launch secret for a point of sale (marketbox); the replaced one keeps signing
+        beside it `overlap_seconds` more (default 24 h, 0 = stop at once)."""
+        call = _keyed(self._rotate_launch_secret(shop_id, overlap_seconds), idempotency_key)
         return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def upsert_special_offer(

@@ -692,15 +692,25 @@ class ShopFields(Model):
     images: list[Any] | None = None
     links: list[Any] | None = None
     account_program_ids: list[str] | None = None
+    # marketbox extension: False keeps other merchants' add-ons off the invoices of orders
+    # created for this point of sale (an order's `OrderSetting.allow_addons` wins).
+    allow_addons: bool | None = None
 
 
 @dataclasses.dataclass(kw_only=True)
 class Shop(ShopFields):
-    """A marketplace point of sale (ShopResponse). `token` is a secret."""
+    """A marketplace point of sale (ShopResponse). `token` and `launch_secret` are secrets.
+
+    `launch_secret` (marketbox) verifies its mini-app's signed launch data
+    (`verify_launch_data`); the replaced one still signs beside it until
+    `previous_launch_secret_valid_until`."""
 
     id: int
     token: str | None = dataclasses.field(default=None, repr=False)
     alias: str | None = None
+    launch_secret: str | None = dataclasses.field(default=None, repr=False)
+    launch_secret_created_at: dt.datetime | None = None
+    previous_launch_secret_valid_until: dt.datetime | None = None
     raw: dict[str, Any] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
 

@@ -387,6 +387,26 @@ def _add_addon(commands: Commands) -> None:
         )
         _add_json_option(decide)
         decide.set_defaults(handler=cmd_addon_decide, decision=verb)
+    place = actions.add_parser(
+        "position",
+        help="place an add-on on the payment page's strip (1 first; none: after the placed ones,"
+        " oldest first)",
+    )
+    place.add_argument(
+        "shop_id", type=positive_int, metavar="SHOP_ID", help="the point of sale's id"
+    )
+    place.add_argument("position", metavar="POSITION", help="a whole number from 1, or none")
+    _add_json_option(place)
+    place.set_defaults(handler=cmd_addon_position)
+    limit = actions.add_parser(
+        "limit",
+        help="show or set the most add-on cards a payment page shows (none: no limit)",
+    )
+    limit.add_argument(
+        "limit", nargs="?", metavar="N", help="a whole number from 1, or none (default: show)"
+    )
+    _add_json_option(limit)
+    limit.set_defaults(handler=cmd_addon_limit)
 
 
 def _add_notify_test(commands: Commands) -> None:
@@ -793,9 +813,10 @@ def cmd_addon_list(args: argparse.Namespace, settings: Settings) -> int:
     for point in [] if args.json else found:
         rule = json.dumps(point["addonRule"], ensure_ascii=False) if point["addonRule"] else "-"
         active = "" if point["active"] else " (inactive)"
+        place = point["position"] if point["position"] is not None else "-"
         print(
             f"{point['id']}\t{point['addonStatus']}{active}\t{point['title']}\t{point['url']}"
-            f"\trule: {rule}"
+            f"\trule: {rule}\tposition: {place}"
         )
     return 0
 
@@ -811,6 +832,43 @@ def cmd_addon_decide(args: argparse.Namespace, settings: Settings) -> int:
             raise CommandError(f"point of sale {args.shop_id}: {exc.detail}") from exc
 
     _print(_run(_with_transaction(settings, work)), args.json)
+    return 0
+
+
+def cmd_addon_position(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.errors import AppError
+    from marketbox.marketplace import addons
+
+    try:
+        position = addons.parse_strip_number(args.position, maximum=addons.MAX_POSITION)
+    except addons.BadStripSetting as exc:
+        raise CommandError(f"position: {exc}") from exc
+
+    async def work(conn: Any) -> dict[str, Any]:
+        try:
+            return await addons.set_addon_position(conn, args.shop_id, position)
+        except AppError as exc:
+            raise CommandError(f"point of sale {args.shop_id}: {exc.detail}") from exc
+
+    _print(_run(_with_transaction(settings, work)), args.json)
+    return 0
+
+
+def cmd_addon_limit(args: argparse.Namespace, settings: Settings) -> int:
+    from marketbox.marketplace import addons
+
+    try:
+        limit = addons.parse_strip_number(args.limit, maximum=addons.MAX_STRIP_LIMIT)
+    except addons.BadStripSetting as exc:
+        raise CommandError(f"limit: {exc}") from exc
+
+    async def work(conn: Any) -> int | None:
+        if args.limit is None:
+            return await addons.strip_limit(conn)
+        return await addons.set_strip_limit(conn, limit)
+
+    stored = _run(_with_transaction(settings, work))
+    _print({"limit": stored if stored is not None or args.json else "none"}, args.json)
     return 0
 
 

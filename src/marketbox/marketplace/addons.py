@@ -2,13 +2,16 @@
 
 An add-on is another merchant's point of sale whose mini-app runs in `suborder` mode on the
 payment page and adds its own order to the buyer's invoice (miniapps.md §1.1). What the page
-offers and what the API accepts are decided by the same predicate, `_offered`:
+offers and what the API accepts are decided by the same rule, `_shown`:
 
     the point of sale is active, its mini-app has the suborder mode,
     the operator approved it as an add-on        (addon_status = approved),
     its addonRule holds for the invoice's metaData (no rule: every invoice),
     it is not the point of sale of the main order,
-    and the main order allows add-ons             (orderSetting.allowAddons is not false).
+    the main order allows add-ons: its orderSetting.allowAddons, or when the order does not
+      say, the allowAddons default of the main order's point of sale (no point of sale: yes),
+    and it is among the first `addon_strip_limit` such points of sale in the operator's
+      order (addon_position, then oldest first; no limit: all of them).
 
 Approval (`addon_status`):
 
@@ -19,6 +22,8 @@ Approval (`addon_status`):
 Sandbox approves on save (so local development needs no operator); production waits for
 `marketbox addon approve SHOP_ID`, and any change of the mini-app (URL, origins, modes, rule)
 sends it back to `pending`, so a rule widened to every invoice is seen before it reaches one.
+The operator's order and limit (`marketbox addon position|limit`, the office's operator page)
+are in the database, so every process shows the same strip.
 """
 
 from __future__ import annotations
@@ -30,24 +35,38 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import ids, money
+from marketbox import clock, ids, money
 from marketbox.errors import FieldError, Forbidden
 from marketbox.marketplace import miniapp, repository
 from marketbox.marketplace.errors import PointOfSaleNotFound
+from marketbox.miniapp_host import launch
 
 ADDON_STATUSES = ("none", "pending", "approved", "revoked")
 
 
+# The operator's limit of the strip (marketplace_settings): JSON null or no row = no limit.
+STRIP_LIMIT_SETTING = "addon_strip_limit"
+MAX_STRIP_LIMIT = 100
+MAX_POSITION = 10_000
+
+
 class AddonNotAllowed(Forbidden):
-    """Another merchant's order may join this invoice only as an approved add-on."""
+    """Another merchant's order may join this invoice only as an approved add-on.
+
+    `code` is the code of the `orderContainerId` field in the error envelope: `addons_off`
+    when the seller turned add-ons off for the invoice, `forbidden` otherwise."""
 
     message = "This invoice accepts no order from this merchant"
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, code: str = "forbidden") -> None:
         super().__init__(
             f"This invoice accepts no order from this merchant: {reason}",
-            fields=[FieldError("orderContainerId", "forbidden", reason)],
+            fields=[FieldError("orderContainerId", code, reason)],
         )
+
+
+class BadStripSetting(ValueError):
+    """A position or limit the operator typed is not a whole number in range."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,8 @@ class Addon:
     # The invoice already holds an order with this shopId: show «Добавлено» / «Добавить ещё».
     added: bool = False
     min_order_sum: Decimal | None = field(default=None)
+    # What its launch data is signed with (miniapp_host/launch.py); never shown.
+    launch_keys: launch.LaunchKeys | None = field(default=None, repr=False)
 
 
 def addon_status_after_save(mini_app: dict[str, Any] | None, *, auto_approve: bool) -> str:
@@ -106,21 +127,36 @@ class _Invoice:
     shop_ids: frozenset[int]
 
 
-def _invoice(rows: Sequence[Any]) -> _Invoice | None:
+def _invoice(rows: Sequence[Any], *, point_allows: bool = True) -> _Invoice | None:
     main = next((r for r in rows if r.joined_as == "main"), None)
     if main is None:  # the main order is gone: the invoice is closed, nothing joins it
         return None
-    setting = main.order_setting or {}
+    said = (main.order_setting or {}).get("allowAddons")
     return _Invoice(
         main_shop_id=main.shop_id,
-        allows_addons=setting.get("allowAddons") is not False,
+        allows_addons=said if isinstance(said, bool) else point_allows,
         meta_data=meta_data_of(rows),
         shop_ids=frozenset(r.shop_id for r in rows if r is not main and r.shop_id is not None),
     )
 
 
+async def _load_invoice(conn: AsyncConnection, container_id: str) -> _Invoice | None:
+    """The invoice's live orders, and its main point of sale's default when the order is
+    silent (one more query only then)."""
+    rows = await repository.container_orders(conn, container_id)
+    main = next((r for r in rows if r.joined_as == "main"), None)
+    point_allows = True
+    if (
+        main is not None
+        and main.shop_id is not None
+        and not isinstance((main.order_setting or {}).get("allowAddons"), bool)
+    ):
+        point_allows = await repository.main_point_allows_addons(conn, main.shop_id)
+    return _invoice(rows, point_allows=point_allows)
+
+
 def _offered(point: Any, invoice: _Invoice) -> bool:
-    """The one rule: does the invoice offer this point of sale as an add-on?"""
+    """Does the invoice offer this point of sale as an add-on, the operator's limit aside?"""
     app = point.mini_app or {}
     return (
         invoice.allows_addons
@@ -132,10 +168,27 @@ def _offered(point: Any, invoice: _Invoice) -> bool:
     )
 
 
-async def addons_for_container(conn: AsyncConnection, container_id: str) -> list[Addon]:
-    """Points of sale to offer as add-ons on the payment page of this invoice, oldest first.
+async def strip_limit(conn: AsyncConnection) -> int | None:
+    """The most add-on cards a payment page shows (the operator's); None: no limit."""
+    value = await repository.get_setting(conn, STRIP_LIMIT_SETTING)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
-    Offered: what `_offered` admits. Not left out: merchants that already have an order in
+
+async def _shown(conn: AsyncConnection, invoice: _Invoice) -> list[Any]:
+    """The one rule: the points of sale the invoice offers, in the strip's order, at most the
+    operator's limit."""
+    offered = [p for p in await repository.addon_candidates(conn) if _offered(p, invoice)]
+    if not offered:  # most invoices: no query for the limit
+        return []
+    limit = await strip_limit(conn)
+    return offered if limit is None else offered[:limit]
+
+
+async def addons_for_container(conn: AsyncConnection, container_id: str) -> list[Addon]:
+    """Points of sale to offer as add-ons on the payment page of this invoice, in the
+    operator's order (its positions first, then oldest first) and at most its limit.
+
+    Offered: what `_shown` admits. Not left out: merchants that already have an order in
     the invoice (the airline may sell its own extras, a buyer may add a second taxi); such
     cards come with ``added=True`` when an order of the invoice carries their shopId. The
     container's status is not looked at: the page decides whether to show the strip. An
@@ -143,8 +196,8 @@ async def addons_for_container(conn: AsyncConnection, container_id: str) -> list
     """
     if not ids.is_uuid(container_id):
         return []
-    invoice = _invoice(await repository.container_orders(conn, ids.normalize_uuid(container_id)))
-    if invoice is None:
+    invoice = await _load_invoice(conn, ids.normalize_uuid(container_id))
+    if invoice is None or not invoice.allows_addons:
         return []
     return [
         Addon(
@@ -159,9 +212,13 @@ async def addons_for_container(conn: AsyncConnection, container_id: str) -> list
             min_order_sum=money.from_minor(point.min_order_sum_minor)
             if point.min_order_sum_minor is not None
             else None,
+            launch_keys=launch.LaunchKeys.of(
+                point.launch_secret,
+                point.previous_launch_secret,
+                point.previous_launch_secret_valid_until,
+            ),
         )
-        for point in await repository.addon_candidates(conn)
-        if _offered(point, invoice)
+        for point in await _shown(conn, invoice)
     ]
 
 
@@ -169,25 +226,27 @@ async def admit_addon(
     conn: AsyncConnection, *, merchant_id: str, shop_id: int | None, container_id: str
 ) -> int:
     """The point of sale through which `merchant_id` adds an order to another merchant's
-    invoice: `shop_id` when given, else the merchant's first one the invoice offers.
+    invoice: `shop_id` when given, else the merchant's first one the strip shows.
 
-    Raises AddonNotAllowed unless the payment page would offer that point of sale for this
-    invoice. The caller holds the container's lock.
+    Raises AddonNotAllowed unless the payment page shows that point of sale for this
+    invoice (an add-on past the operator's limit is not shown, so not admitted either).
+    The caller holds the container's lock.
     """
-    invoice = _invoice(await repository.container_orders(conn, container_id))
+    invoice = await _load_invoice(conn, container_id)
     if invoice is None:
         raise AddonNotAllowed("the invoice is closed")
     if not invoice.allows_addons:
-        raise AddonNotAllowed("the seller turned add-on services off for this invoice")
-    points = await repository.addon_candidates(conn, merchant_id=merchant_id)
+        raise AddonNotAllowed(
+            "the seller turned add-on services off for this invoice", code="addons_off"
+        )
+    shown = [p for p in await _shown(conn, invoice) if p.merchant_id == merchant_id]
     if shop_id is not None:
-        points = [p for p in points if p.id == shop_id]
-    for point in points:
-        if _offered(point, invoice):
-            return int(point.id)
+        shown = [p for p in shown if p.id == shop_id]
+    if shown:
+        return int(shown[0].id)
     if shop_id is not None:
-        raise AddonNotAllowed(f"point of sale {shop_id} is not an add-on offered for this invoice")
-    raise AddonNotAllowed("none of your points of sale is an add-on offered for this invoice")
+        raise AddonNotAllowed(f"point of sale {shop_id} is not an add-on shown for this invoice")
+    raise AddonNotAllowed("none of your points of sale is an add-on shown for this invoice")
 
 
 async def set_addon_status(conn: AsyncConnection, shop_id: int, status: str) -> dict[str, Any]:
@@ -204,7 +263,8 @@ async def set_addon_status(conn: AsyncConnection, shop_id: int, status: str) -> 
 
 
 async def list_addons(conn: AsyncConnection, *, status: str | None = None) -> list[dict[str, Any]]:
-    """Points of sale with a suborder mini-app, for the operator (`marketbox addon list`)."""
+    """Points of sale with a suborder mini-app, in the strip's order, for the operator
+    (`marketbox addon list`, the office's add-ons page)."""
     return [
         {
             "id": p.id,
@@ -214,6 +274,66 @@ async def list_addons(conn: AsyncConnection, *, status: str | None = None) -> li
             "addonRule": (p.mini_app or {}).get("addonRule"),
             "active": bool(p.active),
             "addonStatus": p.addon_status,
+            "position": p.addon_position,
         }
         for p in await repository.addon_points(conn, status=status)
     ]
+
+
+def parse_strip_number(text: str | int | None, *, maximum: int) -> int | None:
+    """A position or limit as typed by the operator: a whole number 1..maximum, or empty /
+    "none" / "-" for none. Raises BadStripSetting otherwise."""
+    if text is None:
+        return None
+    if isinstance(text, int) and not isinstance(text, bool):
+        number = text
+    else:
+        cleaned = str(text).strip().lower()
+        if cleaned in ("", "none", "-"):
+            return None
+        if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 6:
+            raise BadStripSetting(f"a whole number from 1 to {maximum}, or none")
+        number = int(cleaned)
+    if not 1 <= number <= maximum:
+        raise BadStripSetting(f"a whole number from 1 to {maximum}, or none")
+    return number
+
+
+async def set_addon_position(
+    conn: AsyncConnection, shop_id: int, position: int | None
+) -> dict[str, Any]:
+    """The operator places an add-on on the strip (1 first; None: after the placed ones)."""
+    if position is not None and not 1 <= position <= MAX_POSITION:
+        raise BadStripSetting(f"a whole number from 1 to {MAX_POSITION}, or none")
+    point = await repository.get_point_of_sale(conn, shop_id, merchant_id=None)
+    if point is None:
+        raise PointOfSaleNotFound()
+    if "suborder" not in (point.mini_app or {}).get("modes", ()):
+        raise AddonNotAllowed(f"point of sale {shop_id} has no suborder mini-app")
+    await repository.update_point_of_sale(conn, shop_id, {"addon_position": position})
+    return {"id": shop_id, "title": point.title, "position": position}
+
+
+async def set_strip_limit(conn: AsyncConnection, limit: int | None) -> int | None:
+    """The operator sets the most add-on cards a payment page shows (None: no limit)."""
+    if limit is not None and not 1 <= limit <= MAX_STRIP_LIMIT:
+        raise BadStripSetting(f"a whole number from 1 to {MAX_STRIP_LIMIT}, or none")
+    await repository.set_setting(conn, STRIP_LIMIT_SETTING, limit, clock.now())
+    return limit
+
+
+async def addon_origins(conn: AsyncConnection) -> list[str]:
+    """Every origin an add-on mini-app may be framed from, offered for this invoice or not:
+    the payment page's CSP `frame-src` lists them all, so a card that appears after the
+    invoice changed (a rule that holds only now) can open its frame without a reload."""
+    found: list[str] = []
+    for point in await repository.addon_candidates(conn):
+        app = point.mini_app or {}
+        try:
+            own = miniapp.origin_of(app.get("url", ""))
+        except ValueError:
+            own = ""
+        for origin in (*app.get("origins", ()), own):
+            if origin and origin not in found:
+                found.append(origin)
+    return found

@@ -14,6 +14,10 @@ A page renders ``frame_config(...)`` into ``<script type="application/json">`` (
       "initData": {"public": {...}, "private": {"metaData": [...]}}   (protocol.build_init_data)
     }
 
+``public.signedLaunchData`` is the launch data signed with the point of sale's own secret
+(``launch_keys``, miniapp_host/launch.py), so every host path that builds its frames here is
+signed.
+
 The payment page builds its add-on frames (suborder mode) with the same function, passing
 ``order_container_id`` and ``meta_data=await addons.container_meta_data(...)``
 (``payment_page/addons.py``).
@@ -28,7 +32,7 @@ from markupsafe import Markup
 
 from marketbox import jsonutil
 from marketbox.marketplace.session import Buyer
-from marketbox.miniapp_host import protocol
+from marketbox.miniapp_host import launch, protocol
 
 
 def frame_config(
@@ -41,9 +45,14 @@ def frame_config(
     locale: str,
     buyer: Buyer | None,
     payment_url_prefix: str,
+    launch_keys: launch.LaunchKeys | None,
     order_container_id: str | None = None,
     meta_data: Iterable[Any] = (),
 ) -> dict[str, Any]:
+    """The bridge configuration of one frame. With the point of sale's `launch_keys` its init
+    data carries ``public.signedLaunchData`` (miniapp_host/launch.py); the keys themselves never
+    leave the server. `launch_keys` has no default, so no host path can forget to sign (None
+    only for a point of sale without a secret)."""
     buyer = buyer or Buyer()
     init_data = protocol.build_init_data(
         shop_id=shop_id,
@@ -54,6 +63,7 @@ def frame_config(
         mode=mode,
         order_container_id=order_container_id,
         meta_data=meta_data,
+        launch_keys=launch_keys,
     )
     return {
         "url": url,

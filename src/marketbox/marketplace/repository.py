@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     column,
     func,
@@ -36,6 +37,7 @@ from marketbox.marketplace.tables import (
     SEARCH_FTS_TABLE,
     SEARCH_FTS_VOCAB,
     SEARCH_PREFIX_SQL,
+    marketplace_settings,
     points_of_sale,
     special_offers,
 )
@@ -202,12 +204,25 @@ _PUBLIC_COLUMNS = [
 ]
 
 
+# The launch secrets the host signs a mini-app's init data with (never shown on a page).
+LAUNCH_SECRET_COLUMNS = [
+    points_of_sale.c[name]
+    for name in (
+        "launch_secret",
+        "previous_launch_secret",
+        "previous_launch_secret_valid_until",
+    )
+]
+
+
 async def public_point_of_sale(conn: AsyncConnection, shop_id: int) -> Any:
-    """An active point of sale's public columns and its merchant's names and INN."""
+    """An active point of sale's public columns, its launch secrets and its merchant's names
+    and INN."""
     m = merchants
     query = (
         select(
             *_PUBLIC_COLUMNS,
+            *LAUNCH_SECRET_COLUMNS,
             m.c.name.label("merchant_name"),
             m.c.legal_name.label("merchant_legal_name"),
             m.c.vat_number.label("merchant_vat_number"),
@@ -415,9 +430,18 @@ async def _search_postgresql(
     return await _rows_with_total(conn, gin, gin_params)
 
 
+# The add-on strip's order: the operator's positions first (1, 2, ...), then the points of
+# sale without one, oldest first; a tie keeps the older one first.
+_STRIP_ORDER = (
+    case((points_of_sale.c.addon_position.is_(None), 1), else_=0),
+    points_of_sale.c.addon_position,
+    points_of_sale.c.id,
+)
+
+
 async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = None) -> list[Any]:
-    """Active, approved points of sale whose mini-app offers the suborder mode, oldest first
-    (all merchants', or one merchant's)."""
+    """Active, approved points of sale whose mini-app offers the suborder mode, in the strip's
+    order (all merchants', or one merchant's)."""
     query = (
         select(points_of_sale)
         .where(
@@ -425,7 +449,7 @@ async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = N
             points_of_sale.c.offers_addon.is_(True),
             points_of_sale.c.addon_status == "approved",
         )
-        .order_by(points_of_sale.c.id)
+        .order_by(*_STRIP_ORDER)
     )
     if merchant_id is not None:
         query = query.where(points_of_sale.c.merchant_id == merchant_id)
@@ -433,15 +457,46 @@ async def addon_candidates(conn: AsyncConnection, *, merchant_id: str | None = N
 
 
 async def addon_points(conn: AsyncConnection, *, status: str | None = None) -> list[Any]:
-    """Every point of sale with a suborder mini-app (any approval state), oldest first."""
+    """Every point of sale with a suborder mini-app (any approval state), in the strip's order."""
     query = (
         select(points_of_sale)
         .where(points_of_sale.c.offers_addon.is_(True))
-        .order_by(points_of_sale.c.id)
+        .order_by(*_STRIP_ORDER)
     )
     if status is not None:
         query = query.where(points_of_sale.c.addon_status == status)
     return list((await conn.execute(query)).all())
+
+
+async def main_point_allows_addons(conn: AsyncConnection, shop_id: int) -> bool:
+    """The `allow_addons` default of the main order's point of sale (true when it is gone)."""
+    found = (
+        await conn.execute(
+            select(points_of_sale.c.allow_addons).where(points_of_sale.c.id == shop_id)
+        )
+    ).scalar_one_or_none()
+    return found is not False and found != 0
+
+
+async def get_setting(conn: AsyncConnection, name: str) -> Any:
+    """The operator's setting `name` (marketplace_settings), None without one."""
+    return (
+        await conn.execute(
+            select(marketplace_settings.c.value).where(marketplace_settings.c.name == name)
+        )
+    ).scalar_one_or_none()
+
+
+async def set_setting(conn: AsyncConnection, name: str, value: Any, now: datetime) -> None:
+    changed = await conn.execute(
+        update(marketplace_settings)
+        .where(marketplace_settings.c.name == name)
+        .values(value=value, updated_at=now)
+    )
+    if changed.rowcount == 0:
+        await conn.execute(
+            insert(marketplace_settings).values(name=name, value=value, updated_at=now)
+        )
 
 
 # Order statuses whose metadata no longer describes the invoice.

@@ -4,6 +4,7 @@ POST /v3/marketplace/api/shop             create a point of sale          (§12.
 POST /v3/marketplace/api/shop/{id}        update one of yours              (§12.2)
 GET  /v3/marketplace/api/shop/{id}        read one of yours                (ours)
 GET  /v3/marketplace/api/shop             list yours, §6 filters + `q`     (ours)
+POST /v3/marketplace/api/shop/{id}/launch-secret/rotate   a new launch secret (ours)
 POST /v3/marketplace/api/special-offer    create or change an offer        (§12.3)
 """
 
@@ -135,6 +136,29 @@ async def update_shop(request: Request, shop_id: str) -> Response:
             request=body,
             auto_approve_addons=ctx.settings.mode == "sandbox",
             require_https=_require_https(request),
+            public_base=ctx.settings.public_base,
+        )
+    return envelope.data(shop)
+
+
+@api.post(
+    "/v3/marketplace/api/shop/{shop_id}/launch-secret/rotate",
+    summary="Rotate the launch secret of one of your points of sale (the previous one signs "
+    "beside it for overlapSeconds)",
+    openapi_extra=json_body(schemas.RotateLaunchSecretRequest),
+    responses=envelope_of(schemas.ShopResponse),
+)
+async def rotate_launch_secret(request: Request, shop_id: str) -> Response:
+    ctx = get_context(request)
+    async with ctx.db.transaction() as conn:
+        merchant = await ctx.merchant(conn, request)
+        pos_id = _shop_id(shop_id)
+        body = await read_model(request, schemas.RotateLaunchSecretRequest)
+        shop = await marketplace_service.rotate_launch_secret(
+            conn,
+            merchant_id=merchant.id,
+            shop_id=pos_id,
+            request=body,
             public_base=ctx.settings.public_base,
         )
     return envelope.data(shop)

@@ -193,6 +193,9 @@ class _ShopFields(_Model):
     miniAppUrl: Url | None = None
     miniAppModes: Modes | None = None
     active: bool | None = None
+    # Our extension: false keeps other merchants' add-ons off the invoices of orders created
+    # for this point of sale, unless an order says orderSetting.allowAddons (docs/api.md).
+    allowAddons: bool | None = None
     merchantId: Annotated[str, MaxLen(36)] | None = None
     externalUpdate: bool | None = None
 
@@ -244,9 +247,30 @@ class ShopResponse(_Model):
     miniApp: MiniApp | None
     # Our extension: the operator's word on the suborder mini-app (docs/marketplace.md).
     addonStatus: Literal["none", "pending", "approved", "revoked"]
+    # Our extension (docs/miniapps.md "Signed launch data"): the secret the host signs this
+    # point of sale's mini-app launch data with; the replaced one signs beside it until
+    # previousLaunchSecretValidUntil (null when no overlap is in force).
+    launchSecret: str | None
+    launchSecretCreatedAt: str | None
+    previousLaunchSecretValidUntil: str | None
+    # Our extension: the add-on default of this point of sale's invoices (docs/api.md).
+    allowAddons: bool
     active: bool
     createdAt: str
     updatedAt: str
+
+
+MAX_LAUNCH_OVERLAP_SECONDS = 7 * 24 * 3600
+DEFAULT_LAUNCH_OVERLAP_SECONDS = 24 * 3600
+
+
+class RotateLaunchSecretRequest(_Model):
+    """A new launch secret; the replaced one keeps signing beside it `overlapSeconds` more
+    (0 stops it at once)."""
+
+    overlapSeconds: Annotated[int, Field(ge=0, le=MAX_LAUNCH_OVERLAP_SECONDS, strict=True)] = (
+        DEFAULT_LAUNCH_OVERLAP_SECONDS
+    )
 
 
 class SpecialOfferResponse(_Model):

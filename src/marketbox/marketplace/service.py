@@ -11,7 +11,7 @@ import dataclasses
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from marketbox import clock, money
 from marketbox.errors import FieldError, ValidationFailed
 from marketbox.marketplace import addons, miniapp, repository, schemas, search
 from marketbox.marketplace.errors import ForeignMerchant, PointOfSaleNotFound
+from marketbox.miniapp_host import launch
 from marketbox.storage.query import ListQuery, mapping_of
 from marketbox.toolkit.i18n import N_
 
@@ -44,8 +45,9 @@ _PLAIN_FIELDS = {
     "brandId": "brand_id",
     "accountProgramIds": "account_program_ids",
     "active": "active",
+    "allowAddons": "allow_addons",
 }
-_NOT_NULL = ("title", "type", "active")
+_NOT_NULL = ("title", "type", "active", "allowAddons")
 
 
 # --- response shapes ------------------------------------------------------------------------
@@ -97,9 +99,22 @@ def shop_response(row: Any, public_base: str = "") -> dict[str, Any]:
         "accountProgramIds": list(m["account_program_ids"] or []),
         "miniApp": m["mini_app"],
         "addonStatus": m["addon_status"],
+        **_launch_secret_fields(m),
+        "allowAddons": bool(m["allow_addons"]),
         "active": bool(m["active"]),
         "createdAt": format_datetime(m["created_at"]),
         "updatedAt": format_datetime(m["updated_at"]),
+    }
+
+
+def _launch_secret_fields(m: Any) -> dict[str, Any]:
+    until = m["previous_launch_secret_valid_until"]
+    in_force = m["previous_launch_secret"] and until is not None and clock.now() < until
+    created = m["launch_secret_created_at"]
+    return {
+        "launchSecret": m["launch_secret"],
+        "launchSecretCreatedAt": format_datetime(created) if created is not None else None,
+        "previousLaunchSecretValidUntil": format_datetime(until) if in_force else None,
     }
 
 
@@ -244,6 +259,8 @@ async def create_from_request(
         # Unique placeholder until the id is known; replaced in the same transaction.
         alias=f"new-{secrets.token_hex(8)}",
         token=secrets.token_hex(16),
+        launch_secret=launch.new_secret(),
+        launch_secret_created_at=now,
         search_text=_search_text(values),
         created_at=now,
         updated_at=now,
@@ -351,6 +368,37 @@ async def update_point_of_sale(
     values["search_text"] = _search_text(merged)
     values["updated_at"] = clock.now()
     await repository.update_point_of_sale(conn, shop_id, values)
+    row = await repository.get_point_of_sale(conn, shop_id, merchant_id=merchant_id)
+    return shop_response(row, public_base)
+
+
+async def rotate_launch_secret(
+    conn: AsyncConnection,
+    *,
+    merchant_id: str,
+    shop_id: int,
+    request: schemas.RotateLaunchSecretRequest,
+    public_base: str = "",
+) -> dict[str, Any]:
+    """POST /v3/marketplace/api/shop/{id}/launch-secret/rotate: a new launch secret; the one it
+    replaces keeps signing beside it for `overlapSeconds` (docs/miniapps.md "Signed launch
+    data"). The answer is the point of sale with the new secret."""
+    row = await repository.get_point_of_sale(conn, shop_id, merchant_id=merchant_id)
+    if row is None:
+        raise PointOfSaleNotFound()
+    now = clock.now()
+    overlap = timedelta(seconds=request.overlapSeconds)
+    await repository.update_point_of_sale(
+        conn,
+        shop_id,
+        {
+            "launch_secret": launch.new_secret(),
+            "launch_secret_created_at": now,
+            "previous_launch_secret": row.launch_secret if overlap else None,
+            "previous_launch_secret_valid_until": now + overlap if overlap else None,
+            "updated_at": now,
+        },
+    )
     row = await repository.get_point_of_sale(conn, shop_id, merchant_id=merchant_id)
     return shop_response(row, public_base)
 
@@ -483,6 +531,8 @@ class PublicPointOfSale:
     mini_app: dict[str, Any] | None
     addon_status: str = "none"
     seller: Seller | None = None  # on the point of sale's own page only
+    # What its mini-app's launch data is signed with (own page only); never shown.
+    launch_keys: launch.LaunchKeys | None = dataclasses.field(default=None, repr=False)
 
     @property
     def has_order_app(self) -> bool:
@@ -577,7 +627,14 @@ async def public_point_of_sale(conn: AsyncConnection, shop_id: int) -> PublicPoi
         legal_name=row.merchant_legal_name or row.merchant_name,
         vat_number=row.merchant_vat_number or "",
     )
-    return dataclasses.replace(_public(row), seller=seller)
+    return dataclasses.replace(_public(row), seller=seller, launch_keys=launch_keys_of(row))
+
+
+def launch_keys_of(row: Any) -> launch.LaunchKeys | None:
+    """The launch secret(s) in force for a point of sale's row."""
+    return launch.LaunchKeys.of(
+        row.launch_secret, row.previous_launch_secret, row.previous_launch_secret_valid_until
+    )
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,20 @@ points_of_sale = Table(
     # Only `approved` add-ons are offered on payment pages and may join other merchants'
     # invoices; sandbox approves on save, production waits for `marketbox addon approve`.
     Column("addon_status", String(10), nullable=False, server_default="none"),
+    # The operator's place for the add-on on the payment page's strip (1 first); NULL: after
+    # every placed one, oldest first (marketplace/addons.py, `marketbox addon position`).
+    Column("addon_position", Integer, nullable=True),
+    # The merchant's default for invoices of orders created for this point of sale: false
+    # keeps other merchants' add-ons off them unless an order says orderSetting.allowAddons.
+    Column("allow_addons", Boolean, nullable=False, server_default="1"),
     Column("active", Boolean, nullable=False, server_default="1"),
+    # The secret the host signs a mini-app's launch data with (miniapp_host/launch.py), shown
+    # to its merchant only; the replaced one keeps signing beside it until the overlap ends.
+    # Null only for rows written around the service (bench data): their launch data is unsigned.
+    Column("launch_secret", String(64), nullable=True),
+    Column("launch_secret_created_at", UTCDateTime, nullable=True),
+    Column("previous_launch_secret", String(64), nullable=True),
+    Column("previous_launch_secret_valid_until", UTCDateTime, nullable=True),
     # Stems of title, description and address (marketplace/search.py).
     Column("search_text", Text, nullable=False, server_default=" "),
     Column("created_at", UTCDateTime, nullable=False),
@@ -72,6 +85,17 @@ points_of_sale = Table(
     Index(None, "active", "offers_addon"),
     # The marketplace home page: the newest active points of sale, walked from the end.
     Index(None, "active", "id"),
+)
+
+# The operator's platform-wide choices, one row per name (today only "addon_strip_limit": the
+# most add-on cards a payment page shows, JSON null or no row = no limit). In the database so
+# that every process reads the same value.
+marketplace_settings = Table(
+    "marketplace_settings",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("value", ExactJSON, nullable=True),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 special_offers = Table(

@@ -6,6 +6,9 @@
                                     ?payment=<invoice> shows how its payment ended (a decline
                                     and why, or the receipt link) and sends the mini-app
                                     `paymentResult`
+    GET  /marketplace/shop/{id}/frame.json   the frame's init data as it stands now (the buyer
+                                    saved in the cookie), for `updateData` after the buyer
+                                    edited the contact details on the page
     GET  /marketplace/offers        running special offers
     GET  /marketplace/buyer         contact details form; POST saves them in the signed cookie
     GET  /marketplace/static/{f}    the page's ES module (served by web/assets.py)
@@ -26,13 +29,15 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import parsing
+from marketbox.errors import NotFound
 from marketbox.marketplace import host, miniapp, session, texts
 from marketbox.marketplace import service as marketplace_service
 from marketbox.payment_page import declines
-from marketbox.toolkit.formatting import register_filters
+from marketbox.toolkit.formatting import format_phone, register_filters
 from marketbox.toolkit.i18n import register_i18n
 from marketbox.web import assets
 from marketbox.web import headers as web_headers
+from marketbox.web.envelope import JSONResponse
 
 router = APIRouter(include_in_schema=False)
 
@@ -198,6 +203,7 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
             locale=lang,
             buyer=buyer,
             payment_url_prefix=_settings(request).payment_url_prefix,
+            launch_keys=pos.launch_keys,
         )
     if frame is not None and payment is not None:
         frame["paymentResult"] = payment.result
@@ -214,6 +220,47 @@ async def point_of_sale(request: Request, shop_id: str) -> Response:
         )
         response.headers.update(web_headers.html_headers(policy))
     return response
+
+
+def buyer_summary(buyer: session.Buyer | None) -> str:
+    """The buyer card's line: «Анна · anna@example.org · +7 900 555-66-77», "" when empty."""
+    if buyer is None:
+        return ""
+    return " · ".join(part for part in (buyer.name, buyer.email, format_phone(buyer.phone)) if part)
+
+
+@router.get("/marketplace/shop/{shop_id}/frame.json")
+async def frame_data(request: Request, shop_id: str) -> Response:
+    """The order-mode frame's init data now (`host.frame_config`, the buyer from the cookie)
+    and the buyer card's line; pos-page.js sends the init data as `updateData` after the buyer
+    saved new contact details without leaving the page. 404 (the API's envelope) for a point
+    of sale without an order-mode mini-app."""
+    try:
+        pos_id = parsing.parse_int(shop_id, minimum=1, maximum=parsing.INT32_MAX)
+    except parsing.ParseError:
+        pos_id = None
+    pos = None
+    if pos_id is not None:
+        async with _db(request).read() as conn:
+            pos = await marketplace_service.public_point_of_sale(conn, pos_id)
+    if pos is None or not pos.has_order_app:
+        raise NotFound("No point of sale with an order-mode mini-app")
+    lang, _ = page_locale(request)
+    buyer = current_buyer(request)
+    app = pos.mini_app or {}
+    frame = host.frame_config(
+        url=app["url"],
+        origins=app["origins"],
+        mode="order",
+        shop_id=pos.id,
+        title=pos.title,
+        locale=lang,
+        buyer=buyer,
+        payment_url_prefix=_settings(request).payment_url_prefix,
+        launch_keys=pos.launch_keys,
+    )
+    body = {"initData": frame["initData"], "buyer": buyer_summary(buyer)}
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/marketplace/offers", response_class=HTMLResponse)

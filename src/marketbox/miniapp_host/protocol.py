@@ -22,6 +22,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NotRequired, TypedDict, cast
 
+from marketbox.miniapp_host import launch
+
 PROTOCOL_VERSION = 2
 HEIGHT_MIN = 100
 HEIGHT_MAX = 5000
@@ -76,6 +78,8 @@ class InitPublic(TypedDict):
     minappType: str
     orderContainerId: NotRequired[str]
     fullHeight: bool
+    # Our extension (launch.py): the launch facts signed with the point of sale's secret.
+    signedLaunchData: NotRequired[str]
 
 
 class InitPrivate(TypedDict):
@@ -97,11 +101,15 @@ def build_init_data(
     mode: MiniAppMode | str,
     order_container_id: object | None = None,
     meta_data: Iterable[Any] = (),
+    launch_keys: launch.LaunchKeys | None = None,
+    issued_at: int | None = None,
 ) -> InitData:
     """The ``data`` of the host's ``init`` / ``updateData`` message (spec §3.2).
 
     ``orderContainerId`` is present only in suborder mode (and required there); ``fullHeight`` is
     true in order mode and false in suborder mode; unknown buyer fields are sent as ``""``.
+    With the point of sale's `launch_keys`, ``public.signedLaunchData`` carries the signed launch
+    facts (launch.py), issued at `issued_at` (Unix seconds; default now).
     """
     mode = MiniAppMode(mode)
     if isinstance(shop_id, bool) or not isinstance(shop_id, int):
@@ -122,8 +130,11 @@ def build_init_data(
     elif order_container_id is not None:
         raise ValueError("order mode must not carry order_container_id")
     fields["fullHeight"] = mode is MiniAppMode.ORDER
+    private_meta = list(meta_data)
+    if launch_keys is not None:
+        fields[launch.FIELD] = launch.sign(fields, private_meta, launch_keys, issued_at=issued_at)
     public = cast(InitPublic, fields)
-    return {"public": public, "private": {"metaData": list(meta_data)}}
+    return {"public": public, "private": {"metaData": private_meta}}
 
 
 # --- metadata search ----------

@@ -183,12 +183,17 @@ class Dispatcher:
         await self._record(attempts)
         return sum(1 for a in attempts if a.result is not None)
 
-    async def deliver_now(self, notification_id: str) -> DeliveryResult | None:
-        """Deliver one notification immediately if it is pending and unclaimed (the CLI's test).
+    async def deliver_now(
+        self, notification_id: str, *, due_only: bool = False
+    ) -> DeliveryResult | None:
+        """Deliver one notification immediately if it is pending and unclaimed (the CLI's test;
+        `due_only`: only if it is due as well, as a dispatcher would, so a failed attempt's
+        retry is left to its schedule - the payment page's shipping control).
 
-        None when it is not pending, is claimed by someone else, or its lease ran out.
+        None when it is not pending (or not due), is claimed by someone else, or its lease ran
+        out.
         """
-        jobs = await self._claim(1, notification_id=notification_id, due_only=False)
+        jobs = await self._claim(1, notification_id=notification_id, due_only=due_only)
         if not jobs:
             return None
         attempt = await self._attempt(jobs[0])

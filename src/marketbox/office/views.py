@@ -13,10 +13,12 @@ session; every POST form carries the session's CSRF token.
     GET  /office/notifications           the delivery log; POST …/resend-failed, …/test
     GET  /office/notifications/{id}      every attempt's request and reply; POST …/resend
     GET  /office/settings, POST …        notification settings, notices e-mail, rotation
-    GET  /office/points-of-sale          the points of sale and their mini-apps (read-only)
+    GET  /office/points-of-sale          the points of sale and their mini-apps; POST
+                                         …/{id}/addons: add-ons on its invoices on or off
     GET  /office/mail, /office/mail/{id} the merchant's letters (captured in the sandbox)
     GET  /office/sandbox, POST …         the sandbox clock, triggers, reset (404 in production)
     GET  /office/operator[/health]       merchants, instruments, health (role operator only)
+    GET  /office/operator/addons, POST … the add-on strip: order, limit (role operator only)
 
 Language: ``?lang=ru|en`` (remembered in the ``lang`` cookie, as on the marketplace), else
 the cookie, else Russian. Actions call the same services as the API, in one transaction, and
@@ -46,8 +48,11 @@ from marketbox import clock, jsonutil, netguard
 from marketbox.errors import AppError, RateLimited
 from marketbox.gate import presence as gate_presence
 from marketbox.mail import listing as mail_listing
+from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import repository as marketplace_repository
+from marketbox.marketplace import schemas as marketplace_schemas
 from marketbox.marketplace import service as marketplace_service
+from marketbox.marketplace.errors import PointOfSaleNotFound
 from marketbox.merchants import service as merchants_service
 from marketbox.merchants.service import Merchant
 from marketbox.notifications import service as notifications_service
@@ -75,6 +80,8 @@ from marketbox.sandbox.errors import BadDuration, TriggerRefused
 from marketbox.security import service as security_service
 from marketbox.security import signing
 from marketbox.security.schemas import (
+    MAX_SHIPPING_CONTROL_SECONDS,
+    MIN_SHIPPING_CONTROL_SECONDS,
     NotificationSettingsRequest,
     RetirePreviousRequest,
     RotateRequest,
@@ -913,6 +920,7 @@ async def notification_resend(request: Request, notification_id: str) -> Respons
 #                                          secret is in that one answer and nowhere else
 #   POST /office/settings/retire          the API's retire-previous
 #   GET  /office/points-of-sale           the merchant's points of sale and their mini-apps
+#   POST /office/points-of-sale/{id}/addons  the API's allowAddons of one of them (on | off)
 # Every change of credentials or notification settings is announced after its commit, as
 # the API does, so every process drops what it cached.
 
@@ -934,6 +942,11 @@ _SETTINGS_KEYS = (
     N_("office.settings.addon.pending"),
     N_("office.settings.addon.approved"),
     N_("office.settings.addon.revoked"),
+    N_("office.settings.addon.none"),
+    N_("office.settings.done.addons_on"),
+    N_("office.settings.done.addons_off"),
+    N_("office.settings.pos_not_found"),
+    N_("office.settings.pos_not_found_title"),
 )
 
 
@@ -949,6 +962,7 @@ async def _settings_view(
         "creds": found,
         "notification_email": email or "",
         "algorithms": tuple(signing.ALGORITHMS),
+        "shipping_limits": (MIN_SHIPPING_CONTROL_SECONDS, MAX_SHIPPING_CONTROL_SECONDS),
         "overlaps": OVERLAPS,
         "credential_names": CREDENTIALS,
         "done": done if done in ("notification", "email", "retire") else None,
@@ -989,9 +1003,22 @@ async def save_notification(request: Request) -> Response:
     ctx = get_context(request)
     url = str(form.get("notification_url", "")).strip()
     algorithm = str(form.get("algorithm", ""))
+    shipping_control = str(form.get("shipping_control", "")) == "on"
+    timeout = str(form.get("shipping_control_timeout", "")).strip()
+    typed = {
+        "notification_url": url[:2000],
+        "algorithm": algorithm,
+        "shipping_control": "on" if shipping_control else "",
+        "shipping_control_timeout": timeout[:10],
+    }
     try:
         body = NotificationSettingsRequest.model_validate(
-            {"notificationUrl": url or None, "signatureAlgorithm": algorithm or None}
+            {
+                "notificationUrl": url or None,
+                "signatureAlgorithm": algorithm or None,
+                "shippingControl": shipping_control,
+                "shippingControlTimeoutSeconds": timeout or None,
+            }
         )
         async with ctx.db.transaction() as conn:
             await security_service.set_notification(
@@ -1000,12 +1027,17 @@ async def save_notification(request: Request) -> Response:
                 request=body,
                 production=ctx.settings.mode == "production",
             )
-    except (ValidationError, AppError):
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        message = (
+            N_("office.settings.bad_shipping_timeout")
+            if fields == {"shippingControlTimeoutSeconds"}
+            else N_("office.settings.bad_url")
+        )
+        return await _settings_refused(visit, "notification", t(message, visit.lang), typed)
+    except AppError:
         return await _settings_refused(
-            visit,
-            "notification",
-            t("office.settings.bad_url", visit.lang),
-            {"notification_url": url[:2000], "algorithm": algorithm},
+            visit, "notification", t("office.settings.bad_url", visit.lang), typed
         )
     await ctx.shared.credentials_changed()
     return RedirectResponse("/office/settings?done=notification", status_code=303)
@@ -1123,12 +1155,15 @@ async def points_of_sale_page(request: Request) -> Response:
             conn, merchant_id=visit.merchant.id, query=query, public_base=ctx.settings.public_base
         )
     pages = max(1, -(-total // PAGE_SIZE))
+    done = request.query_params.get("done")
     return _render(
         visit,
         "office/points_of_sale.html",
         {
             "section": "points_of_sale",
+            "done": done if done in ("addons_on", "addons_off") else None,
             "items": items,
+            "parse_time": datetime.fromisoformat,
             "total": total,
             "page_path": marketplace_service.pos_page_path,
             "prev_url": visit.url_with(page=page - 1) if page > 1 else None,
@@ -1137,6 +1172,33 @@ async def points_of_sale_page(request: Request) -> Response:
             "pages": pages,
         },
     )
+
+
+@router.post("/points-of-sale/{shop_id}/addons")
+async def point_of_sale_addons(request: Request, shop_id: str) -> Response:
+    """Other merchants' add-ons on the invoices of this point of sale's orders, on or off
+    (the API's `allowAddons`); an order's own orderSetting.allowAddons still wins."""
+    visit, form, refused = await _checked_post(request)
+    if refused is not None:
+        return refused
+    assert visit.merchant is not None
+    ctx = get_context(request)
+    allow = form.get("allow") == "on"
+    if not (shop_id.isascii() and shop_id.isdigit() and len(shop_id) <= 9):
+        return _gone(visit, "points_of_sale", "office.settings.pos_not_found")
+    try:
+        async with ctx.db.transaction() as conn:
+            await marketplace_service.update_point_of_sale(
+                conn,
+                merchant_id=visit.merchant.id,
+                shop_id=int(shop_id),
+                request=marketplace_schemas.UpdateShopRequest(allowAddons=allow),
+                auto_approve_addons=ctx.settings.mode == "sandbox",
+            )
+    except PointOfSaleNotFound:
+        return _gone(visit, "points_of_sale", "office.settings.pos_not_found")
+    done = "addons_on" if allow else "addons_off"
+    return RedirectResponse(f"/office/points-of-sale?done={done}", status_code=303)
 
 
 # -- mail, sandbox panel, operator --------------------------------------------------------------
@@ -1150,6 +1212,10 @@ async def points_of_sale_page(request: Request) -> Response:
 #   GET  /office/operator                operators only: merchants and instruments (404 else)
 #   GET  /office/operator/health         operators only: database, migrations, Redis, outbox,
 #                                        gate connections
+#   GET  /office/operator/addons         operators only: the add-on strip (order, limit)
+#   POST /office/operator/addons/order   every add-on's position at once (`addon position`)
+#   POST /office/operator/addons/limit   the most cards a payment page shows (`addon limit`)
+#   POST /office/operator/addons/{id}/approved|revoked   `addon approve|revoke`
 
 MAIL_PAGE_SIZE = 20
 MAIL_STATUSES = ("captured", "sent", "pending", "failed")
@@ -1173,6 +1239,10 @@ _SECTION_KEYS = (
     N_("office.operator.check.database"),
     N_("office.operator.check.migrations"),
     N_("office.operator.check.redis"),
+    N_("office.operator.addons_done.order"),
+    N_("office.operator.addons_done.limit"),
+    N_("office.operator.addons_done.approved"),
+    N_("office.operator.addons_done.revoked"),
     N_("office.mail.status.captured"),
     N_("office.mail.status.sent"),
     N_("office.mail.status.pending"),
@@ -1459,3 +1529,112 @@ async def operator_health_page(request: Request) -> Response:
             "now": clock.now(),
         },
     )
+
+
+async def _addons_view(
+    visit: Visit, conn: AsyncConnection, *, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
+    done = visit.request.query_params.get("done")
+    context = {
+        "section": "operator",
+        "addons": await marketplace_addons.list_addons(conn),
+        "limit": await marketplace_addons.strip_limit(conn),
+        "max_limit": marketplace_addons.MAX_STRIP_LIMIT,
+        "max_position": marketplace_addons.MAX_POSITION,
+        "done": done if done in ("order", "limit", "approved", "revoked") else None,
+        "error": None,
+        "error_form": None,
+        "typed": {},
+        **extra,
+    }
+    return _render(visit, "office/operator_addons.html", context, status_code=status_code)
+
+
+@router.get("/operator/addons")
+async def operator_addons_page(request: Request) -> Response:
+    visit = _visit(request)
+    async with get_context(request).db.read() as conn:
+        refused = await _operator(visit, conn)
+        if refused is not None:
+            return refused
+        return await _addons_view(visit, conn)
+
+
+async def _operator_post(request: Request) -> tuple[Visit, Any, Response | None]:
+    """The visit and form of an operator's POST, or the answer that refuses it (no CSRF
+    token: 403, no session: the log-in page, a merchant's user: 404)."""
+    visit, form, refused = await _checked_post(request)
+    if refused is None and (visit.user is None or visit.user.role != "operator"):
+        refused = _gone(visit, "", "office.operator.not_found")
+    return visit, form, refused
+
+
+@router.post("/operator/addons/order")
+async def operator_addons_order(request: Request) -> Response:
+    """Every add-on's position from one form (fields `position_<shopId>`; empty: none)."""
+    visit, form, refused = await _operator_post(request)
+    if refused is not None:
+        return refused
+    typed = {
+        key[len("position_") :]: str(value)[:8]
+        for key, value in form.multi_items()
+        if key.startswith("position_")
+    }
+    ctx = get_context(request)
+    try:
+        async with ctx.db.transaction() as conn:
+            known = {str(a["id"]) for a in await marketplace_addons.list_addons(conn)}
+            for shop_id, text in typed.items():
+                if shop_id not in known:
+                    continue  # gone since the page was shown: nothing to place
+                position = marketplace_addons.parse_strip_number(
+                    text, maximum=marketplace_addons.MAX_POSITION
+                )
+                await marketplace_addons.set_addon_position(conn, int(shop_id), position)
+    except marketplace_addons.BadStripSetting:
+        error = t("office.operator.bad_position", visit.lang, n=marketplace_addons.MAX_POSITION)
+        async with ctx.db.read() as conn:
+            return await _addons_view(
+                visit, conn, status_code=422, error=error, error_form="order", typed=typed
+            )
+    return RedirectResponse("/office/operator/addons?done=order", status_code=303)
+
+
+@router.post("/operator/addons/limit")
+async def operator_addons_limit(request: Request) -> Response:
+    visit, form, refused = await _operator_post(request)
+    if refused is not None:
+        return refused
+    ctx = get_context(request)
+    text = str(form.get("limit", ""))[:8]
+    try:
+        limit = marketplace_addons.parse_strip_number(
+            text, maximum=marketplace_addons.MAX_STRIP_LIMIT
+        )
+    except marketplace_addons.BadStripSetting:
+        error = t("office.operator.bad_limit", visit.lang, n=marketplace_addons.MAX_STRIP_LIMIT)
+        async with ctx.db.read() as conn:
+            return await _addons_view(
+                visit, conn, status_code=422, error=error, error_form="limit", typed={"limit": text}
+            )
+    async with ctx.db.transaction() as conn:
+        await marketplace_addons.set_strip_limit(conn, limit)
+    return RedirectResponse("/office/operator/addons?done=limit", status_code=303)
+
+
+@router.post("/operator/addons/{shop_id}/{decision}")
+async def operator_addon_decision(request: Request, shop_id: str, decision: str) -> Response:
+    """The operator approves or revokes an add-on (as `marketbox addon approve|revoke`)."""
+    visit, _, refused = await _operator_post(request)
+    if refused is not None:
+        return refused
+    if decision not in ("approved", "revoked") or not (
+        shop_id.isascii() and shop_id.isdigit() and len(shop_id) <= 9
+    ):
+        return _gone(visit, "", "office.operator.not_found")
+    try:
+        async with get_context(request).db.transaction() as conn:
+            await marketplace_addons.set_addon_status(conn, int(shop_id), decision)
+    except (PointOfSaleNotFound, marketplace_addons.AddonNotAllowed):
+        return _gone(visit, "", "office.operator.not_found")
+    return RedirectResponse(f"/office/operator/addons?done={decision}", status_code=303)

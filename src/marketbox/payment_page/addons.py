@@ -36,6 +36,9 @@ class AddonCard:
     added: bool
     origins: tuple[str, ...]
     frame: dict[str, Any]
+    # What the invoice holds from this card's point of sale, on one line («Трансфер Комфорт ·
+    # 1 200,00 ₽»; several orders joined by «; »), "" when nothing was added.
+    summary: str = ""
 
 
 async def load(
@@ -45,15 +48,21 @@ async def load(
     lang: str,
     session_buyer: Buyer | None,
     payment_url_prefix: str,
+    entered: Buyer | None = None,
 ) -> list[AddonCard]:
-    """The cards for `invoice` (none unless it is payable), in the marketplace's order."""
+    """The cards for `invoice` (none unless it is payable), in the operator's order and at
+    most the operator's limit (`marketplace.addons.addons_for_container`).
+
+    `entered`: what the buyer has typed into the page's payer form and not saved yet; its
+    non-empty fields come first in the frames' init data (the page sends them as `updateData`).
+    """
     if not invoice.is_payable:
         return []
     addons = await marketplace_addons.addons_for_container(conn, invoice.id)
     if not addons:
         return []
     meta_data = await marketplace_addons.container_meta_data(conn, invoice.id)
-    buyer = invoice_buyer(invoice, session_buyer)
+    buyer = invoice_buyer(invoice, session_buyer, entered=entered)
     cards = []
     for addon in addons:
         frame = host.frame_config(
@@ -67,6 +76,7 @@ async def load(
             payment_url_prefix=payment_url_prefix,
             order_container_id=invoice.id,
             meta_data=meta_data,
+            launch_keys=addon.launch_keys,
         )
         price = (
             format_money(addon.min_order_sum, invoice.currency, lang, whole=True)
@@ -83,16 +93,35 @@ async def load(
                 added=addon.added,
                 origins=addon.origins,
                 frame=frame,
+                summary=added_summary(invoice, addon.shop_id, lang) if addon.added else "",
             )
         )
     return cards
 
 
-def invoice_buyer(invoice: Invoice, session_buyer: Buyer | None) -> Buyer:
+def added_summary(invoice: Invoice, shop_id: int, lang: str) -> str:
+    """What the invoice holds from point of sale `shop_id`, on one line: each add-on order's
+    description (else its basket lines' names) and amount, «Трансфер Комфорт · 1 200,00 ₽»."""
+    parts = []
+    for order in invoice.orders:
+        if order.is_main or order.shop_id != shop_id:
+            continue
+        what = order.description.strip() or ", ".join(line.name for line in order.lines)
+        amount = format_money(order.amount, invoice.currency, lang)
+        parts.append(f"{what} · {amount}" if what else amount)
+    return "; ".join(parts)
+
+
+def invoice_buyer(
+    invoice: Invoice, session_buyer: Buyer | None, *, entered: Buyer | None = None
+) -> Buyer:
     """What the host tells the mini-app about the buyer (init data `userName`/`userEmail`/
-    `userPhone`): the payer saved on the invoice, else the main order's customer, else the
-    marketplace buyer session; field by field."""
+    `userPhone`): what the buyer typed into the payer form (`entered`), else the payer saved on
+    the invoice, else the main order's customer, else the marketplace buyer session; field by
+    field."""
     sources: list[dict[str, Any]] = [invoice.payer or {}, invoice.customer or {}]
+    if entered is not None:
+        sources.insert(0, {"name": entered.name, "email": entered.email, "phone": entered.phone})
     if session_buyer is not None:
         sources.append(
             {"name": session_buyer.name, "email": session_buyer.email, "phone": session_buyer.phone}

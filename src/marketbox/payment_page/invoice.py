@@ -59,6 +59,8 @@ class OrderView:
     # — Комфорт») or the merchant's display name, over the legal name (when it differs).
     label: str = ""
     legal_name: str = ""
+    # The point of sale the order came through (an add-on's card shows what it ordered).
+    shop_id: int | None = None
 
     @property
     def visible_lines(self) -> list[Line]:
@@ -207,6 +209,7 @@ def _order_view(row: Any, *, is_main: bool) -> OrderView:
         lines=lines,
         label=_label(row["shop_title"], row["description"], display_name),
         legal_name=legal_name if legal_name != display_name else "",
+        shop_id=row["shop_id"],
     )
 
 

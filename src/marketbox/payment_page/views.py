@@ -2,7 +2,12 @@
 
     GET  /order/{id}               the invoice and the payer + card form; a paid, canceled or
                                    expired invoice gets its status page instead (no form)
-    GET  /order/{id}/summary.json  status and totals for scripts (the add-on strip)
+    GET  /order/{id}/summary.json  status and totals for scripts (the add-on strip), and the
+                                   `paymentResult` the marketplace shell follows after a
+                                   mini-app's `checkout` (with the latest decline)
+    POST /order/{id}/addons.json   the add-on cards offered now (HTML) and their frames' fresh
+                                   configuration, for the buyer data typed so far (JSON body
+                                   {name?, email?, phone?}); the strip re-matches without reload
     GET  /order/{id}/orders.html   the order list alone (an HTML fragment), re-drawn by the
                                    add-on strip after a suborder joined
     POST /order/{id}/pay           payer form + card -> a card attempt (payments/attempts.py:
@@ -13,6 +18,10 @@
     GET  /order/{id}/fail          after a decline without a failUrl («Попробовать снова»)
     GET  /order/{id}/receipt       printable payment confirmation of a paid invoice, with the
                                    54-FZ fiscal receipts issued for it
+    GET  /order/{id}/confirming    shipping control after the payment (docs/miniapps.md): the
+                                   loader while the shop is asked, then its answer; reloads
+                                   itself without JavaScript
+    GET  /order/{id}/confirmation.json  the same state for static/shipping-control.js
 
 Every page works without JavaScript (plain form POST); static/payment-page.js only prevents a
 double submit and shows the loading state. The add-on services strip (addons.py, static/addons.js)
@@ -40,7 +49,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from marketbox import clock, ids, parsing
 from marketbox.config import Settings
+from marketbox.errors import BadRequest
 from marketbox.mail import service as mail_service
+from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import host, miniapp, session
 from marketbox.marketplace import service as marketplace_service
 from marketbox.orders import service as orders_service
@@ -50,6 +61,7 @@ from marketbox.payment_page.invoice import Invoice
 from marketbox.payments import attempts, sandbox, throttle
 from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
 from marketbox.receipts import service as receipts_service
+from marketbox.shipping_control import service as shipping_control
 from marketbox.toolkit.formatting import format_money, register_filters
 from marketbox.toolkit.i18n import N_, register_i18n, t
 from marketbox.web import assets
@@ -127,6 +139,10 @@ _NOT_ASCII_DIGIT = re.compile(r"[^0-9]")
 # (growing to the maximum), up to `payment_gateway_timeout_seconds`.
 BUSY_POLL_SECONDS = 0.02
 BUSY_POLL_MAX_SECONDS = 0.25
+# Shipping control: the waiting page reloads itself this often without JavaScript, and the
+# «confirmation pending» page moves on to the shop after this long.
+CONFIRM_REFRESH_SECONDS = 2
+PENDING_REDIRECT_SECONDS = 5
 # Origins every payment page may frame besides its add-ons (whose origins each page adds to
 # its own frame-src).
 FRAME_SOURCES: tuple[str, ...] = ()
@@ -166,8 +182,10 @@ async def pay(request: Request, container_id: str) -> Response:
         started = await _begin_attempt(request, ctx, container_id, submitted, client)
         if isinstance(started, Response):
             return started
-        attempt, card = started
-        attempt = await attempts.run(ctx.db, ctx.gateway, ctx.settings, attempt, card)
+        attempt, card, controlled = started
+        attempt = await attempts.run(
+            ctx.db, ctx.gateway, ctx.settings, attempt, card, capture=not controlled
+        )
         if attempt.status in (attempts.VOIDED, attempts.VOIDING):
             # The bank approved, but the invoice could no longer take it (another payment won,
             # an add-on joined, the deadline passed): the authorization is being released.
@@ -177,6 +195,10 @@ async def pay(request: Request, container_id: str) -> Response:
         async with ctx.db.transaction() as conn:
             invoice = await invoice_model.load(conn, container_id)
             page = _Page(request, ctx, invoice)
+            if attempt.status == attempts.PAID and controlled:
+                # Shipping control: the shop is asked now; the buyer waits on the loader.
+                shipping_control.start(ctx.db, ctx.settings, container_id)
+                return _redirect(page.url("confirming"), new_token=True, settings=ctx.settings)
             if attempt.status == attempts.PAID:
                 target = await _back_to_shop(conn, invoice, invoice.success_url, lang=page.lang)
                 return _redirect(
@@ -216,9 +238,10 @@ async def pay(request: Request, container_id: str) -> Response:
 
 async def _begin_attempt(
     request: Request, ctx: AppContext, container_id: str, submitted: dict[str, str], client: str
-) -> Response | tuple[attempts.Attempt, sandbox.Card]:
+) -> Response | tuple[attempts.Attempt, sandbox.Card, bool]:
     """Step 1 in one short transaction: check the form, the card and the total, throttle,
-    save the payer and record the attempt. While another attempt of the invoice is with the
+    save the payer and record the attempt, and whether an order is under shipping control
+    (then the card is only held). While another attempt of the invoice is with the
     gateway, wait (outside any transaction) and check again: it may pay the invoice."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + ctx.settings.payment_gateway_timeout_seconds
@@ -282,7 +305,8 @@ async def _begin_attempt(
                 return response
             if isinstance(begun, attempts.Attempt):
                 await repository.save_payer(conn, invoice.id, payer)
-                return begun, card
+                control = await shipping_control.controlled(conn, invoice.id)
+                return begun, card, control is not None
             if loop.time() >= deadline:
                 await page.load_way_back(conn)
                 await page.load_addons(conn)
@@ -360,11 +384,22 @@ async def summary(request: Request, container_id: str) -> Response:
     ctx = get_context(request)
     async with ctx.db.transaction() as conn:
         invoice = await invoice_model.load(conn, container_id)
+        declined = await repository.latest_declined(conn, invoice.id)
     lang = _lang(request, invoice)[0]
+    result = declines.payment_result(invoice)
+    # The latest decline of a still payable invoice: the shell around a mini-app that asked
+    # for `checkout` tells it `pending` once per new decline and shows why.
+    decline = None
+    if declined is not None and result == "pending":
+        reason = declines.reason_key(declined._mapping["failure_code"])
+        decline = {"id": declined._mapping["id"], "text": t(reason, lang)}
     body = {
         "id": invoice.id,
         "number": invoice.number,
         "status": invoice.status,
+        "paymentResult": result,
+        "final": result != "pending",
+        "decline": decline,
         "amount": invoice.amount,
         "currency": invoice.currency,
         "formattedAmount": format_money(invoice.amount, invoice.currency, lang),
@@ -398,11 +433,120 @@ async def orders_fragment(request: Request, container_id: str) -> Response:
     return page.render("orders.html")
 
 
+@router.post("/order/{container_id}/addons.json")
+async def addons_now(request: Request, container_id: str) -> Response:
+    """The add-on strip as it stands now: the cards the invoice offers after it changed
+    (`marketplace.addons`' one rule over the new metaData) as the strip's HTML, each card's
+    frame configuration with fresh init data (`host.frame_config`) and the invoice's status.
+
+    Read-only; the optional JSON body carries what the buyer typed into the payer form
+    (``{"name", "email", "phone"}``, strings), which the frames' init data then hand on. An
+    unknown id answers the API's 404 envelope; a body that is not such an object, 400.
+    """
+    ctx = get_context(request)
+    entered = _entered_buyer(await request.body())
+    if entered is None:
+        raise BadRequest("The body must be a JSON object of strings: name, email, phone")
+    async with ctx.db.transaction() as conn:
+        invoice = await invoice_model.load(conn, container_id)
+        page = _Page(request, ctx, invoice)
+        await page.load_addons(conn, entered=entered)
+    cards = page.addons
+    html = env.get_template("payment_page/addons.html").render(
+        lang=page.lang, invoice=invoice, addons=cards
+    )
+    body = {
+        "status": invoice.status,
+        "html": html,
+        "frames": [card.frame for card in cards],
+        "shopIds": [card.shop_id for card in cards],
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _entered_buyer(raw: bytes) -> session.Buyer | None:
+    """The buyer data a script sent (an empty body is no data), None when malformed."""
+    if not raw.strip():
+        return session.Buyer()
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    fields = ("name", "email", "phone")
+    if not isinstance(data, dict) or not all(isinstance(data.get(k, ""), str) for k in fields):
+        return None
+    return session.Buyer(
+        name=" ".join(data.get("name", "").split())[: session.MAX_NAME],
+        email=data.get("email", "").strip()[: session.MAX_EMAIL],
+        phone=data.get("phone", "").strip()[:20],
+    )
+
+
 @router.get("/order/{container_id}/success")
 async def success_page(request: Request, container_id: str) -> Response:
     return await _render_paid(
         request, container_id, "success.html", "page page--narrow", receipt_mail=True
     )
+
+
+@router.get("/order/{container_id}/confirming")
+async def confirming_page(request: Request, container_id: str) -> Response:
+    """Shipping control after the payment (docs/miniapps.md "Shipping control"): the loader
+    while the shop is being asked (the page reloads itself, or static/shipping-control.js
+    polls confirmation.json), then the shop's answer: its success page, «the service cannot
+    be provided» with the hold's release, or «payment received, confirmation pending»."""
+    ctx = get_context(request)
+    try:
+        async with ctx.db.read() as conn:
+            invoice = await invoice_model.load(conn, container_id)
+            page = _Page(request, ctx, invoice)
+            found = await shipping_control.confirmation(conn, invoice.id, now=clock.now())
+            success = await _back_to_shop(conn, invoice, invoice.success_url, lang=page.lang)
+            fail = await _back_to_shop(
+                conn, invoice, invoice.fail_url or invoice.return_url, lang=page.lang, always=True
+            )
+            await page.load_way_back(conn)
+    except ContainerNotFound:
+        return _not_found(request, ctx)
+    if invoice.status != "paid":
+        return RedirectResponse(page.url(), status_code=303)
+    next_url = success or page.url("success")
+    if found is None or found.state == shipping_control.CONFIRMED:
+        return RedirectResponse(next_url, status_code=303)
+    unavailable = [o for o in invoice.orders if o.id in found.unavailable]
+    if unavailable:
+        page.back_url = fail  # the navbar's way back too: the shop's failUrl
+    return page.render(
+        "confirming.html",
+        main_class="page page--narrow",
+        state=found.state,
+        next_url=next_url,
+        fail_url=fail or page.url(),
+        unavailable=unavailable,
+        only_unavailable=len(unavailable) == len(invoice.orders),
+        refresh_seconds=CONFIRM_REFRESH_SECONDS,
+        redirect_seconds=PENDING_REDIRECT_SECONDS,
+        wait_seconds=max(0, int((found.deadline - clock.now()).total_seconds()) + 1),
+        status_url=page.url("confirmation.json"),
+        confirming_url=page.url("confirming"),
+    )
+
+
+@router.get("/order/{container_id}/confirmation.json")
+async def confirmation_state(request: Request, container_id: str) -> Response:
+    """The shipping control's state for static/shipping-control.js: `state` (`waiting`,
+    `confirmed`, `unavailable`, `pending`; `none` when nothing is under control) and
+    `deadline`. An unknown id answers the API's 404 envelope."""
+    ctx = get_context(request)
+    async with ctx.db.read() as conn:
+        invoice = await invoice_model.load(conn, container_id)
+        found = await shipping_control.confirmation(conn, invoice.id, now=clock.now())
+    body = {
+        "id": invoice.id,
+        "state": found.state if found else "none",
+        "deadline": found.deadline.isoformat() if found else None,
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/order/{container_id}/fail")
@@ -482,6 +626,8 @@ class _Page:
         self.invoice = invoice
         self.lang, self.lang_override = _lang(request, invoice)
         self.addons: list[addons.AddonCard] = []
+        # Every add-on origin the page may frame once the strip is re-matched (CSP frame-src).
+        self.addon_origins: list[str] = []
         self.back_url: str | None = None  # «Вернуться в магазин» (load_way_back)
         self.decline_reason: str | None = None  # message key of the last decline
 
@@ -498,8 +644,11 @@ class _Page:
             url = invoice.fail_url
         self.back_url = await _back_to_shop(conn, invoice, url, lang=self.lang, always=True)
 
-    async def load_addons(self, conn: AsyncConnection) -> None:
-        """The add-on service cards (only a payable invoice has any)."""
+    async def load_addons(
+        self, conn: AsyncConnection, *, entered: session.Buyer | None = None
+    ) -> None:
+        """The add-on service cards (only a payable invoice has any); `entered`: the buyer
+        data typed into the page (addons.load)."""
         buyer = session.decode(
             self.request.cookies.get(session.COOKIE_NAME),
             secret=self.ctx.settings.session_secret,
@@ -511,7 +660,10 @@ class _Page:
             lang=self.lang,
             session_buyer=buyer,
             payment_url_prefix=self.ctx.settings.payment_url_prefix,
+            entered=entered,
         )
+        if self.addons:
+            self.addon_origins = await marketplace_addons.addon_origins(conn)
 
     def url(self, sub: str = "", *, lang: str | None = None) -> str:
         path = f"/order/{self.invoice.id}" + (f"/{sub}" if sub else "")
@@ -536,6 +688,7 @@ class _Page:
             "paid_with_hold": payment.get("method") == sandbox.METHOD_CARD_HOLD,
             "card_last4": payment.get("card_last4") or "",
             "orders_url": self.url("orders.html"),
+            "addons_url": self.url("addons.json"),
             "remove_url": self.url("remove"),
             "addons": self.addons,
             "back_url": self.back_url,
@@ -547,7 +700,7 @@ class _Page:
             template,
             base,
             status_code=status_code,
-            frame_sources=addons.frame_sources(self.addons),
+            frame_sources=[*addons.frame_sources(self.addons), *self.addon_origins],
             image_sources=addons.image_sources(self.addons),
         )
 

@@ -203,12 +203,17 @@ async def run(
     settings: Settings,
     attempt: Attempt,
     card: Card,
+    *,
+    capture: bool = True,
 ) -> Attempt:
     """Ask the gateway, record the answer, pay the invoice or release the authorization.
 
+    `capture=False` asks for a pre-authorisation (hold) instead of a sale: the invoice is then
+    paid `hold` (shipping control, docs/miniapps.md "Shipping control").
+
     Returns the attempt as it ended: paid, declined or voided - or still `authorizing` when
     the gateway did not answer in time (the worker's recovery resolves it)."""
-    authorization = await ask(gateway, attempt, card, timeout=_timeout(settings))
+    authorization = await ask(gateway, attempt, card, timeout=_timeout(settings), capture=capture)
     if authorization is None:
         return attempt
     recorded = await record(db, attempt.id, authorization)
@@ -216,7 +221,12 @@ async def run(
 
 
 async def ask(
-    gateway: gw.PaymentGateway, attempt: Attempt, card: Card, *, timeout: float
+    gateway: gw.PaymentGateway,
+    attempt: Attempt,
+    card: Card,
+    *,
+    timeout: float,
+    capture: bool = True,
 ) -> gw.Authorization | None:
     """Step 2, outside any transaction. None: no answer in time (the outcome is unknown)."""
     assert attempt.idempotency_key is not None
@@ -225,7 +235,7 @@ async def ask(
         amount=attempt.amount,
         currency=attempt.currency,
         card=card,
-        capture=True,
+        capture=capture,
         description=f"invoice {attempt.container_id}",
     )
     try:

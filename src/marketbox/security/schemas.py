@@ -13,6 +13,10 @@ from marketbox.orders.schemas import Url
 Credential = Literal["token", "signingKey"]
 SignatureAlgorithm = Literal["sha1", "sha256", "sha512", "md5"]
 MAX_OVERLAP_SECONDS = int(MAX_OVERLAP.total_seconds())
+# How long the payment page waits for the shop's answer under shipping control (spec
+# notifications.md §6-§7: at most 20 s).
+MIN_SHIPPING_CONTROL_SECONDS = 1
+MAX_SHIPPING_CONTROL_SECONDS = 20
 DEFAULT_OVERLAP_SECONDS = int(DEFAULT_OVERLAP.total_seconds())
 
 
@@ -35,10 +39,16 @@ class RetirePreviousRequest(_Model):
 
 class NotificationSettingsRequest(_Model):
     """The merchant's default notification URL (null: none) and, when given, the signature
-    algorithm; an order's own `notificationUrl` still wins."""
+    algorithm and the shipping control (docs/miniapps.md "Shipping control"); an order's own
+    `notificationUrl` still wins."""
 
     notificationUrl: Url | None
     signatureAlgorithm: SignatureAlgorithm | None = None
+    shippingControl: bool | None = None
+    shippingControlTimeoutSeconds: (
+        Annotated[int, Field(ge=MIN_SHIPPING_CONTROL_SECONDS, le=MAX_SHIPPING_CONTROL_SECONDS)]
+        | None
+    ) = None
 
 
 class PreviousCredential(BaseModel):
@@ -57,6 +67,8 @@ class CredentialInfo(BaseModel):
 class NotificationSettings(BaseModel):
     notificationUrl: str | None
     signatureAlgorithm: SignatureAlgorithm
+    shippingControl: bool
+    shippingControlTimeoutSeconds: int
 
 
 class CredentialsResponse(BaseModel):

@@ -54,6 +54,8 @@ async def credentials(conn: AsyncConnection, *, merchant: Merchant) -> dict[str,
         "notification": {
             "notificationUrl": m["notification_url"],
             "signatureAlgorithm": m["sign_algorithm"],
+            "shippingControl": bool(m["shipping_control"]),
+            "shippingControlTimeoutSeconds": m["shipping_control_timeout_seconds"],
         },
     }
 
@@ -115,12 +117,17 @@ async def set_notification(
     production: bool,
 ) -> dict[str, Any]:
     """The default notification URL, checked as an order's `notificationUrl` is (https and
-    public addresses only in production, netguard.py), and the signature algorithm."""
+    public addresses only in production, netguard.py), the signature algorithm and the
+    shipping control with its time limit (each kept as it is when not given)."""
     validation.check_notification_url(request.notificationUrl, require_https=production)
     if production:
         await netguard.check_url(request.notificationUrl, field="notificationUrl")
     values: dict[str, Any] = {"notification_url": request.notificationUrl}
     if request.signatureAlgorithm is not None:
         values["sign_algorithm"] = request.signatureAlgorithm
+    if request.shippingControl is not None:
+        values["shipping_control"] = request.shippingControl
+    if request.shippingControlTimeoutSeconds is not None:
+        values["shipping_control_timeout_seconds"] = request.shippingControlTimeoutSeconds
     await conn.execute(update(merchants).where(merchants.c.id == merchant.id).values(**values))
     return await credentials(conn, merchant=merchant)

@@ -50,6 +50,11 @@ merchants = Table(
     Column("notification_email", String(320), nullable=True),
     Column("merchant_order_id_unique", Boolean, nullable=False, server_default="1"),
     Column("has_contract", Boolean, nullable=False, server_default="1"),
+    # «Контроль отгрузки на платёжной странице» (docs/miniapps.md "Shipping control"): card
+    # payments of its orders are held and the payment page waits up to the limit for the
+    # shop's answer to the notification.
+    Column("shipping_control", Boolean, nullable=False, server_default="0"),
+    Column("shipping_control_timeout_seconds", Integer, nullable=False, server_default="20"),
     Column("created_at", UTCDateTime, nullable=False),
     # Rotation with an overlap (merchants/service.py "Changing credentials"): the previous
     # token and key keep working until their deadline; NULL when there is none.

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 12:44:19.763702
+Create Date: 2026-12-07 18:53:17.572473
 """
 
 from __future__ import annotations
@@ -92,6 +92,13 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "marketplace_settings",
+        sa.Column("name", sa.String(length=50), nullable=False),
+        sa.Column("value", marketbox.storage.types.ExactJSON(), nullable=True),
+        sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_marketplace_settings")),
+    )
+    op.create_table(
         "merchants",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
@@ -105,6 +112,10 @@ def upgrade() -> None:
         sa.Column("notification_email", sa.String(length=320), nullable=True),
         sa.Column("merchant_order_id_unique", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("has_contract", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column("shipping_control", sa.Boolean(), server_default="0", nullable=False),
+        sa.Column(
+            "shipping_control_timeout_seconds", sa.Integer(), server_default="20", nullable=False
+        ),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column(
             "token_created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=True
@@ -485,7 +496,21 @@ def upgrade() -> None:
         sa.Column("mini_app", marketbox.storage.types.ExactJSON(), nullable=True),
         sa.Column("offers_addon", sa.Boolean(), server_default="0", nullable=False),
         sa.Column("addon_status", sa.String(length=10), server_default="none", nullable=False),
+        sa.Column("addon_position", sa.Integer(), nullable=True),
+        sa.Column("allow_addons", sa.Boolean(), server_default="1", nullable=False),
         sa.Column("active", sa.Boolean(), server_default="1", nullable=False),
+        sa.Column("launch_secret", sa.String(length=64), nullable=True),
+        sa.Column(
+            "launch_secret_created_at",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
+        sa.Column("previous_launch_secret", sa.String(length=64), nullable=True),
+        sa.Column(
+            "previous_launch_secret_valid_until",
+            marketbox.storage.types.UTCDateTime(timezone=True),
+            nullable=True,
+        ),
         sa.Column("search_text", sa.Text(), server_default=" ", nullable=False),
         sa.Column("created_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", marketbox.storage.types.UTCDateTime(timezone=True), nullable=False),
@@ -889,6 +914,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_merchants_previous_token_hash"))
 
     op.drop_table("merchants")
+    op.drop_table("marketplace_settings")
     with op.batch_alter_table("instruments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_instruments_previous_token_hash"))
 

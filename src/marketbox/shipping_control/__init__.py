@@ -1,0 +1,1 @@
+"""Shipping control on the payment page (spec notifications.md §7, docs/miniapps.md)."""
