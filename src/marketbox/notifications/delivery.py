@@ -67,7 +67,12 @@ class Verdict:
     reason: str = "delivered"
 
 
-@dataclass(frozen=True, slots=True)
+_SUCCESS = Verdict("success")
+
+
+# Not frozen: a frozen dataclass sets each field through object.__setattr__, and one of these is
+# made per delivery (bench/: 2.5 us of ~3.6).
+@dataclass(slots=True)
 class DeliveryResult:
     outcome: Outcome
     started_at: datetime
@@ -95,7 +100,7 @@ def classify(http_status: int, body: bytes) -> Verdict:
         return Verdict("retry", error="reply is not a JSON object", reason="bad_reply")
     status = reply.get("status")
     if status == "success":
-        return Verdict("success")
+        return _SUCCESS
     if status == "error":
         code = reply.get("code")
         if not isinstance(code, str) or not code:
