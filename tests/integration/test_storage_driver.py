@@ -1,6 +1,7 @@
 """storage/driver.py: the create-order INSERT run on asyncpg itself in autocommit. It must
 commit exactly as SQLAlchemy would, join a transaction it is given (and roll back with it),
-store the same values (JSON, UTC date-times, NULLs) and report a duplicate as IntegrityError."""
+store the same values (JSON, UTC date-times, NULLs) and report a duplicate as IntegrityError.
+`fetch` (the dispatcher's claim) returns the rows by column name on both paths."""
 
 from __future__ import annotations
 
@@ -10,13 +11,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from marketbox import ids
 from marketbox.merchants import service as merchants_service
 from marketbox.orders import repository
 from marketbox.storage.db import Database
+from marketbox.storage.driver import DriverStatement
 from marketbox.storage.tables import order_containers, orders
 
 
@@ -109,3 +111,32 @@ async def test_a_second_order_with_the_same_key_is_an_integrity_error(db: Databa
             await repository.insert_order_with_container(conn, second_container, second)
     assert "merchant_order_key" in str(raised.value.orig)
     assert await stored(db, second["id"]) is None
+
+
+async def test_fetch_binds_the_values_written_into_the_statement(db: Database) -> None:
+    """A value written into a statement (`status == "created"`) is a bind parameter the caller
+    never names: the driver must get it, not NULL (which would match nothing)."""
+    containers = [new_order(), new_order()]
+    async with db.statement() as conn:
+        for container, order in containers:
+            await repository.insert_order_with_container(conn, container, order)
+    first, second = (order for _container, order in containers)
+    claim = DriverStatement(
+        update(orders)
+        .where(orders.c.id == bindparam("order_id"), orders.c.status == "created")
+        .values(status="expired", updated_at=bindparam("now", type_=orders.c.updated_at.type))
+        .returning(orders.c.id, orders.c.status, orders.c.updated_at)
+    )
+    later = datetime(2026, 12, 8, 9, 30, tzinfo=UTC)
+
+    async with db.statement() as conn:
+        rows = await claim.fetch(conn, {"order_id": first["id"], "now": later})
+    async with db.statement() as conn:
+        again = await claim.fetch(conn, {"order_id": first["id"], "now": later})
+
+    assert [(r["id"], r["status"], r["updated_at"]) for r in rows] == [
+        (first["id"], "expired", later)
+    ]
+    assert again == []  # no longer "created"
+    assert (await stored(db, first["id"])).status == "expired"
+    assert (await stored(db, second["id"])).status == "created"
