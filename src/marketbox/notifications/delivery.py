@@ -53,6 +53,8 @@ MAX_READ_REPLY = 64 * 1024
 # The reply's headers kept with it: at most this many, each value cut to this length.
 MAX_STORED_HEADERS = 50
 MAX_STORED_HEADER_VALUE = 500
+# Parsed URLs kept per deliverer (a dispatcher sends to a few shops' URLs over and over).
+MAX_PARSED_URLS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,7 @@ class Deliverer:
         self.block_private_networks = block_private_networks
         self._default_timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, yarl.URL] = {}
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -169,6 +172,7 @@ class Deliverer:
         `X-Signature-Next` beside the previous key's `X-Signature` (docs/notifications.md).
         """
         session = self._get_session()
+        parsed = self._urls.get(url)
         headers = {
             "Content-Type": "application/json",
             "X-Signature": signature,
@@ -183,11 +187,13 @@ class Deliverer:
         http_status: int | None = None
         reply: bytes | None = None
         try:
+            if parsed is None:
+                parsed = self._parsed(url)
             if self.block_private_networks:
                 # IP literals never reach the resolver: check them here.
-                netguard.check_host_literal(yarl.URL(url).host or "")
+                netguard.check_host_literal(parsed.host or "")
             async with session.post(
-                url,
+                parsed,
                 data=body,
                 headers=headers,
                 allow_redirects=False,
@@ -225,6 +231,13 @@ class Deliverer:
             request_headers={"User-Agent": USER_AGENT, **headers},
             response_headers=response_headers,
         )
+
+    def _parsed(self, url: str) -> yarl.URL:
+        """The URL parsed once (yarl.URL is immutable), as aiohttp would parse the string."""
+        if len(self._urls) >= MAX_PARSED_URLS:
+            self._urls.clear()
+        parsed = self._urls[url] = yarl.URL(url)
+        return parsed
 
 
 def _blocked(exc: netguard.BlockedAddress) -> Verdict:
