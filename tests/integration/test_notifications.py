@@ -526,6 +526,43 @@ async def test_a_dispatcher_that_lost_its_claim_records_nothing(
     assert len(shop.requests) == 2  # at-least-once: the shop saw it twice
 
 
+async def test_a_reply_header_that_is_not_utf8_is_recorded_with_its_attempt(
+    api: httpx.AsyncClient, db: Database, settings: Settings, dispatcher: Dispatcher
+) -> None:
+    """A shop's reply header with bytes that are not UTF-8 (aiohttp's server cannot send one,
+    so this shop writes its reply by hand): the attempt and its batch are still recorded."""
+    reply = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Odd: a\xffb\r\n"
+        b'Content-Length: 20\r\nConnection: close\r\n\r\n{"status":"success"}'
+    )
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        order = await paid_order(api, db, settings, f"http://127.0.0.1:{port}/notify")
+        assert await dispatcher.run_once() == 1
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    record = await notification_for(db, order["id"])
+    assert (record.status, record.attempts, record.lease_owner) == ("delivered", 1, None)
+    [attempt] = await attempts_of(db, record.id)
+    assert attempt.response_headers["X-Odd"] == "a\ufffdb"
+
+
 async def test_one_batch_of_mixed_answers_is_recorded_whole(
     api: httpx.AsyncClient, db: Database, settings: Settings, shop: Receiver, dispatcher: Dispatcher
 ) -> None:

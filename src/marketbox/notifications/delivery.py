@@ -264,14 +264,26 @@ async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
 
 
 def _stored_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """The reply's headers as one JSON object; a repeated name keeps its values joined."""
+    """The reply's headers as one JSON object; a repeated name keeps its values joined.
+
+    aiohttp hands bytes that are not UTF-8 over as lone surrogates, which no database text
+    column takes: they become U+FFFD, as in the stored reply body, so the attempt is recorded.
+    """
     kept: dict[str, str] = {}
     for name, value in items:
+        if not value.isascii():
+            value = _text(value)
+        if not name.isascii():
+            name = _text(name)
         if name in kept:
             kept[name] = f"{kept[name]}, {value}"[:MAX_STORED_HEADER_VALUE]
         elif len(kept) < MAX_STORED_HEADERS:
             kept[name] = value[:MAX_STORED_HEADER_VALUE]
     return kept
+
+
+def _text(value: str) -> str:
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 def _stored_reply(reply: bytes | None) -> str | None:
