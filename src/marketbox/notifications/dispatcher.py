@@ -405,16 +405,18 @@ class Dispatcher:
         if not attempts:
             return
         recorded: set[str] = set()
+        failed: set[str] = set()  # not written: an error, logged as such (not a lost claim)
         rest: Sequence[Attempt] = attempts
         if self.db.dialect == "postgresql":
             delivered = [
                 a for a in attempts if a.result is not None and a.result.outcome == "success"
             ]
             rest = [a for a in attempts if a.result is None or a.result.outcome != "success"]
-            await self._record_unit(self._record_delivered_pg, delivered, recorded)
-        await self._record_unit(self._record_in_transaction, rest, recorded)
+            await self._record_unit(self._record_delivered_pg, delivered, recorded, failed)
+        await self._record_unit(self._record_in_transaction, rest, recorded, failed)
         for attempt in attempts:
-            if attempt.result is not None and attempt.job.id not in recorded:
+            job_id = attempt.job.id
+            if attempt.result is not None and job_id not in recorded and job_id not in failed:
                 metrics.CLAIMS_LOST.inc()
                 log.warning(
                     "notification=%s order=%s dispatcher=%s lost its claim; %s not recorded",
@@ -425,7 +427,11 @@ class Dispatcher:
                 )
 
     async def _record_unit(
-        self, unit: _RecordUnit, attempts: Sequence[Attempt], recorded: set[str]
+        self,
+        unit: _RecordUnit,
+        attempts: Sequence[Attempt],
+        recorded: set[str],
+        failed: set[str],
     ) -> None:
         if not attempts:
             return
@@ -437,10 +443,11 @@ class Dispatcher:
         if isinstance(failure, IntegrityError) and len(attempts) > 1:
             log.warning("dispatcher=%s batch record failed, recording one by one", self.name)
             for attempt in attempts:
-                await self._record_unit(unit, [attempt], recorded)
+                await self._record_unit(unit, [attempt], recorded, failed)
             return
         # Nothing of the unit was written (it is one statement or one transaction).
         recorded.difference_update(a.job.id for a in attempts)
+        failed.update(a.job.id for a in attempts)
         log.error(
             "dispatcher=%s could not record %d attempts, first notification=%s order=%s",
             self.name,
