@@ -1,8 +1,9 @@
 """storage/driver.py: hot statements run on asyncpg itself (the create-order INSERT, the
-payment's claim and its writes). They must commit exactly as SQLAlchemy would, join a
-transaction they are given (as its first statement or after others, and roll back with it),
-store and return the same values as SQLAlchemy (JSON, UTC date-times, NULLs, literals) and
-report a duplicate as IntegrityError."""
+payment's claim and its writes, the dispatcher's claim). They must commit exactly as SQLAlchemy
+would, join a transaction they are given (as its first statement or after others, and roll back
+with it), store and return the same values as SQLAlchemy (JSON, UTC date-times, NULLs,
+literals) and report a duplicate as IntegrityError. `fetch` returns the rows by column name on
+both paths."""
 
 from __future__ import annotations
 
@@ -200,3 +201,30 @@ async def test_a_duplicate_in_a_transaction_is_an_integrity_error_and_rolls_back
             await repository.insert_order_with_container(conn, second_container, second)
     assert (await stored(db, first["id"]))._mapping["description"] == "Заказ"
     assert await stored(db, second["id"]) is None
+async def test_fetch_binds_the_values_written_into_the_statement(db: Database) -> None:
+    """A value written into a statement (`status == "created"`) is a bind parameter the caller
+    never names: the driver must get it, not NULL (which would match nothing)."""
+    containers = [new_order(), new_order()]
+    async with db.statement() as conn:
+        for container, order in containers:
+            await repository.insert_order_with_container(conn, container, order)
+    first, second = (order for _container, order in containers)
+    claim = DriverStatement(
+        update(orders)
+        .where(orders.c.id == bindparam("order_id"), orders.c.status == "created")
+        .values(status="expired", updated_at=bindparam("now", type_=orders.c.updated_at.type))
+        .returning(orders.c.id, orders.c.status, orders.c.updated_at)
+    )
+    later = datetime(2026, 12, 8, 9, 30, tzinfo=UTC)
+
+    async with db.statement() as conn:
+        rows = await claim.fetch(conn, {"order_id": first["id"], "now": later})
+    async with db.statement() as conn:
+        again = await claim.fetch(conn, {"order_id": first["id"], "now": later})
+
+    assert [(r["id"], r["status"], r["updated_at"]) for r in rows] == [
+        (first["id"], "expired", later)
+    ]
+    assert again == []  # no longer "created"
+    assert (await stored(db, first["id"])).status == "expired"
+    assert (await stored(db, second["id"])).status == "created"

@@ -8,29 +8,37 @@ its bind processors and its result processors (the column types: ExactJSON, UTCD
 and hands the parameters straight to the asyncpg connection under the pooled
 `AsyncConnection`.
 
-It always joins the unit of work it is given. In autocommit (`Database.statement()`) the
-statement commits on its own, exactly as it does through SQLAlchemy. Inside a transaction
-(`Database.transaction()`) it takes the connection's execution lock and opens the
-transaction first if nothing has yet (both as SQLAlchemy's asyncpg adapter does before
-each of its statements), so that SQLAlchemy commits or rolls back this statement with the
-rest of the unit. On another database it runs through SQLAlchemy. Constraint violations come
-back as SQLAlchemy's `IntegrityError` (the driver's exception as `.orig`), as callers expect.
+`execute` and `rows` always join the unit of work they are given. In autocommit
+(`Database.statement()`) the statement commits on its own, exactly as it does through
+SQLAlchemy. Inside a transaction (`Database.transaction()`) it takes the connection's
+execution lock and opens the transaction first if nothing has yet (both as SQLAlchemy's
+asyncpg adapter does before each of its statements), so that SQLAlchemy commits or rolls back
+this statement with the rest of the unit. On another database it runs through SQLAlchemy.
+Constraint violations come back as SQLAlchemy's `IntegrityError` (the driver's exception as
+`.orig`), any other database error as SQLAlchemy's `DBAPIError`, as callers expect.
+
+`fetch` (autocommit only; elsewhere through SQLAlchemy) returns the rows as mappings of column
+name to value. On the driver the values are the driver's own (no result processors run): use
+it for columns whose driver value is final (strings, numbers, bytes; `timestamptz` comes back
+timezone-aware), not for `ExactJSON`. `driver_fetch` runs SQL written for PostgreSQL alone
+(e.g. array parameters with `unnest`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 _Processor = Callable[[Any], Any] | None
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +73,14 @@ class DriverStatement:
         if compiled is None or compiled.dialect is not dialect:
             sql = cast(SQLCompiler, cast(ClauseElement, self.statement).compile(dialect=dialect))
             processors = sql._bind_processors
+            # A value written into the statement (`.where(c == "pending")`) is a bind
+            # parameter too; the caller's params only name the `bindparam`s left open.
             binds = [
-                (name, cast(_Processor, processors.get(name)), sql.binds[name].effective_value)
+                (
+                    name,
+                    cast(_Processor, processors.get(name)),
+                    sql.binds[name].effective_value if name in sql.binds else None,
+                )
                 for name in sql.positiontup or []
             ]
             results = [
@@ -78,6 +92,15 @@ class DriverStatement:
             ]
             compiled = self._compiled = _Compiled(dialect, sql.string, binds, results)
         return compiled
+
+    def _args(self, conn: AsyncConnection, params: Mapping[str, Any]) -> tuple[str, list[Any]]:
+        compiled = self._prepare(conn.dialect)
+        args = []
+        for name, process, default in compiled.binds:
+            value = params.get(name, default)
+            # A parameter left open and not given is NULL, as SQLAlchemy would bind it.
+            args.append(process(value) if process is not None and value is not None else value)
+        return compiled.sql, args
 
     async def execute(self, conn: AsyncConnection, params: dict[str, Any]) -> None:
         await self._run(conn, params, returning=False)
@@ -92,25 +115,18 @@ class DriverStatement:
         if adapted is None:
             result = await conn.execute(self.statement, params)
             return list(result.all()) if returning else None
-        compiled = self._prepare(conn.dialect)
-        args = []
-        for name, process, default in compiled.binds:
-            value = params.get(name, default)
-            args.append(process(value) if process is not None and value is not None else value)
+        sql, args = self._args(conn, params)
         driver = adapted.driver_connection
-        try:
-            if getattr(adapted, "autocommit", False):
-                records = await _send(driver, compiled.sql, args, returning)
-            else:
-                async with adapted._execute_mutex:
-                    if adapted._transaction is None:
-                        await adapted._start_transaction()
-                    records = await _send(driver, compiled.sql, args, returning)
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(compiled.sql, None, exc) from exc
+        if getattr(adapted, "autocommit", False):
+            records = await _on_driver(sql, _send(driver, sql, args, returning))
+        else:
+            async with adapted._execute_mutex:
+                if adapted._transaction is None:
+                    await adapted._start_transaction()
+                records = await _on_driver(sql, _send(driver, sql, args, returning))
         if not returning:
             return None
-        results = compiled.results
+        results = self._prepare(conn.dialect).results
         return [
             DriverRow(
                 {
@@ -120,6 +136,41 @@ class DriverStatement:
             )
             for record in records
         ]
+
+    async def fetch(
+        self, conn: AsyncConnection, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        """The statement's rows (RETURNING or SELECT), each a mapping by column name."""
+        driver = await _autocommit_driver(conn)
+        if driver is None:
+            result = await conn.execute(self.statement, dict(params))
+            return cast(Sequence[Mapping[str, Any]], result.mappings().all())
+        sql, args = self._args(conn, params)
+        rows: Sequence[Mapping[str, Any]] = await _on_driver(sql, driver.fetch(sql, *args))
+        return rows
+
+
+async def driver_fetch(
+    conn: AsyncConnection, sql: str, *args: Any
+) -> Sequence[Mapping[str, Any]] | None:
+    """PostgreSQL SQL (`$1`… parameters) run on the driver under `conn`, which must be in
+    autocommit (`Database.statement()`); None when it is not (another database, or inside a
+    transaction), for the caller to take its portable path."""
+    driver = await _autocommit_driver(conn)
+    if driver is None:
+        return None
+    rows: Sequence[Mapping[str, Any]] = await _on_driver(sql, driver.fetch(sql, *args))
+    return rows
+
+
+async def _on_driver(sql: str, call: Awaitable[_T]) -> _T:
+    """The driver's errors as SQLAlchemy's, as the same statement run through it would raise."""
+    try:
+        return await call
+    except asyncpg.IntegrityConstraintViolationError as exc:
+        raise IntegrityError(sql, None, exc) from exc
+    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise DBAPIError(sql, None, exc) from exc
 
 
 async def _send(driver: Any, sql: str, args: list[Any], returning: bool) -> Any:
@@ -141,3 +192,11 @@ async def _adapted_asyncpg(conn: AsyncConnection) -> Any:
     else:
         pooled = await conn.get_raw_connection()
     return pooled.dbapi_connection
+
+
+async def _autocommit_driver(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under `conn` when it is in autocommit; else None."""
+    adapted = await _adapted_asyncpg(conn)
+    if adapted is None or not getattr(adapted, "autocommit", False):
+        return None
+    return adapted.driver_connection
