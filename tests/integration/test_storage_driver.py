@@ -201,6 +201,8 @@ async def test_a_duplicate_in_a_transaction_is_an_integrity_error_and_rolls_back
             await repository.insert_order_with_container(conn, second_container, second)
     assert (await stored(db, first["id"]))._mapping["description"] == "Заказ"
     assert await stored(db, second["id"]) is None
+
+
 async def test_fetch_binds_the_values_written_into_the_statement(db: Database) -> None:
     """A value written into a statement (`status == "created"`) is a bind parameter the caller
     never names: the driver must get it, not NULL (which would match nothing)."""
