@@ -117,8 +117,14 @@ def count_request(method: str, route: str, status: int, seconds: float) -> None:
     HTTP_DURATION.labels(*labels).observe(seconds)
 
 
+# One child per known result, looked up once: `labels()` takes a lock and builds a key on
+# every call, and a dispatcher counts every delivery.
+_DELIVERIES_BY_RESULT = {result: DELIVERIES.labels(result) for result in DELIVERY_RESULTS}
+
+
 def count_delivery(result: str, seconds: float | None) -> None:
-    DELIVERIES.labels(result).inc()
+    counter = _DELIVERIES_BY_RESULT.get(result)
+    (counter if counter is not None else DELIVERIES.labels(result)).inc()
     if seconds is not None:
         DELIVERY_DURATION.observe(seconds)
 

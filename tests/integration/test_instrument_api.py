@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from marketbox.mail.tables import mail_messages
 from marketbox.merchants import service as merchants_service
@@ -19,6 +19,7 @@ from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications, payments
 from tests.conftest import DEMO_AUTH, body, read
 from tests.support.builders import basket_item, order_payload
+from tests.support.statements import statements_sent
 
 ORDERS = "/v3/billing/api/order/order"
 INVOICES = "/v3/payment/api/invoice"
@@ -493,18 +494,10 @@ async def test_a_confirmation_writes_its_rows_together_or_not_at_all(
     # The instrument's token is looked up once and then cached (not part of the count).
     warm_up = await create_order(client, merchant_order_id="C")
     assert (await bank.confirm(confirmation(warm_up, "op-0"))).status_code == 200
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(db) as statements:
         paid = await bank.confirm(confirmation(first, "op-1"))
         written = len(statements)
         refused = await bank.confirm(confirmation(second, "op-1"))
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
     assert paid.status_code == 200, paid.text
     assert refused.status_code == 422

@@ -526,6 +526,116 @@ async def test_a_dispatcher_that_lost_its_claim_records_nothing(
     assert len(shop.requests) == 2  # at-least-once: the shop saw it twice
 
 
+async def test_a_reply_header_that_is_not_utf8_is_recorded_with_its_attempt(
+    api: httpx.AsyncClient, db: Database, settings: Settings, dispatcher: Dispatcher
+) -> None:
+    """A shop's reply header with bytes that are not UTF-8 (aiohttp's server cannot send one,
+    so this shop writes its reply by hand): the attempt and its batch are still recorded."""
+    reply = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Odd: a\xffb\r\n"
+        b'Content-Length: 20\r\nConnection: close\r\n\r\n{"status":"success"}'
+    )
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        port = server.sockets[0].getsockname()[1]
+        order = await paid_order(api, db, settings, f"http://127.0.0.1:{port}/notify")
+        assert await dispatcher.run_once() == 1
+    finally:
+        server.close()
+        await server.wait_closed()
+
+    record = await notification_for(db, order["id"])
+    assert (record.status, record.attempts, record.lease_owner) == ("delivered", 1, None)
+    [attempt] = await attempts_of(db, record.id)
+    assert attempt.response_headers["X-Odd"] == "a\ufffdb"
+
+
+async def test_one_batch_of_mixed_answers_is_recorded_whole(
+    api: httpx.AsyncClient, db: Database, settings: Settings, shop: Receiver, dispatcher: Dispatcher
+) -> None:
+    """Successes, a retry and a final refusal answered in one batch (on PostgreSQL the
+    successes are recorded by a statement of their own): every notification gets its state and
+    exactly one attempt with the exact request and reply."""
+    delivered = [await paid_order(api, db, settings, shop.url) for _ in range(2)]
+    retried = await paid_order(api, db, settings, shop.url)
+    refused = await paid_order(api, db, settings, shop.url)
+    shop.script_for(retried["id"], Reply.error("out_of_service"))
+    shop.script_for(refused["id"], Reply.error("shipping_unavailable"))
+
+    assert await dispatcher.run_once() == 4
+
+    expected = {
+        delivered[0]["id"]: ("delivered", "success", None),
+        delivered[1]["id"]: ("delivered", "success", None),
+        retried["id"]: ("pending", "retry", "out_of_service"),
+        refused["id"]: ("rejected", "rejected", "shipping_unavailable"),
+    }
+    for order_id, (status, outcome, code) in expected.items():
+        record = await notification_for(db, order_id)
+        assert (record.status, record.attempts, record.lease_owner) == (status, 1, None)
+        [attempt] = await attempts_of(db, record.id)
+        assert (attempt.attempt, attempt.outcome, attempt.reply_code) == (1, outcome, code)
+        assert attempt.dispatcher == "test-dispatcher"
+        assert attempt.http_status == 200
+        [sent] = [r for r in shop.requests if r.notification_id == order_id]
+        assert attempt.request_url == shop.url
+        assert attempt.request_headers["X-Signature"] == sent.headers["x-signature"]
+        assert attempt.request_headers["X-Request-Id"] == sent.headers["x-request-id"]
+        assert attempt.response_headers["Content-Type"].startswith("application/json")
+        assert attempt.response_body.startswith("{")
+    seen = read(await api.get(f"{ORDERS}/{refused['id']}"))["data"]
+    assert seen["processingStatus"] == "shipping_unavailable"
+
+
+async def test_an_attempt_that_cannot_be_recorded_spoils_only_itself(
+    api: httpx.AsyncClient, db: Database, settings: Settings, shop: Receiver
+) -> None:
+    """Recorded as a batch, one row failing (here: its attempt number is taken) must not lose
+    the others: they are recorded one by one, and the failing one is left to its lease."""
+    orders = [await paid_order(api, db, settings, shop.url) for _ in range(3)]
+    records = [await notification_for(db, o["id"]) for o in orders]
+    shop.default = Reply.hang()
+    patient = settings.model_copy(update={"notification_timeout_seconds": 10.0})
+    async with Dispatcher(patient, db, name="A") as dispatcher:
+        running = asyncio.create_task(dispatcher.run_once())
+        await shop.wait_for_requests(3, timeout=10)
+        async with db.transaction() as conn:  # attempt 1 of the first is taken meanwhile
+            await conn.execute(
+                notification_attempts.insert().values(
+                    notification_id=records[0].id,
+                    attempt=1,
+                    dispatcher="someone else",
+                    started_at=clock.now(),
+                    duration_ms=0,
+                    outcome="retry",
+                )
+            )
+        shop.release()
+        assert await asyncio.wait_for(running, 10) == 3
+
+    spoiled = await notification(db, records[0].id)
+    assert (spoiled.status, spoiled.attempts, spoiled.lease_owner) == ("pending", 0, "A")
+    assert [a.dispatcher for a in await attempts_of(db, records[0].id)] == ["someone else"]
+    for record in records[1:]:
+        after = await notification(db, record.id)
+        assert (after.status, after.attempts, after.lease_owner) == ("delivered", 1, None)
+        [attempt] = await attempts_of(db, record.id)
+        assert (attempt.attempt, attempt.dispatcher, attempt.outcome) == (1, "A", "success")
+
+
 async def test_run_worker_delivers_and_expires_overdue_orders(
     api: httpx.AsyncClient,
     db: Database,

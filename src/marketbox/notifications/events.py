@@ -10,8 +10,8 @@ Which bus a deployment uses (docs/gate.md):
 
 * `MARKETBOX_REDIS_URL` set: Redis pub/sub on the channel `<prefix>:gate`, published after the
   commit (storage.db.after_commit);
-* otherwise PostgreSQL: `pg_notify('marketbox_gate', …)` inside the writing transaction, which
-  PostgreSQL delivers to every `LISTEN`ing process when (and only if) it commits;
+* otherwise PostgreSQL: `pg_notify('marketbox_gate', …)` after the commit, from one connection
+  of this process that sends whatever events are waiting in one statement (PostgresBus below);
 * otherwise (SQLite, one process): this process's memory, after the commit.
 
 Events are best effort: a process that is down, or a client that is not connected, misses
@@ -22,6 +22,7 @@ and a client that reconnects reads the orders' status through the API.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -180,30 +181,90 @@ class RedisBus(Bus):
 
 
 class PostgresBus(Bus):
+    """LISTEN/NOTIFY. Events are sent after the writing transaction has committed, not in it.
+
+    PostgreSQL serialises the commits of every transaction that notifies: such a commit holds
+    a cluster-wide lock until its WAL record is flushed to disk, so payments that notified in
+    their own transaction committed one at a time, each waiting out the previous one's fsync
+    (bench/: a third of the confirmation's connections waited on that lock). Here the paying
+    transaction commits like any other (PostgreSQL flushes concurrent commits together), and
+    one task of this process sends the events waiting by then in one statement on a
+    connection of its own, whose commits do not wait for the flush (`synchronous_commit`
+    off: the statement only notifies, and a listener hears nothing before its commit
+    anyway). A payment that rolls back announces nothing, as before; a process stopped
+    between the commit and the send loses that event (best effort, module docstring).
+    """
+
     kind = "postgresql"
 
     def __init__(self, database_url: str) -> None:
         super().__init__()
         self._dsn = make_url(database_url).set(drivername="postgresql")
         self._conn: Any = None
+        self._outgoing: collections.deque[Event] = collections.deque()
+        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._send_conn: Any = None
 
     async def announce(self, conn: AsyncConnection, events: list[Event]) -> None:
-        await pg_notify(conn, events)
+        if not after_commit(conn, lambda: self.publish(events)):
+            await pg_notify(conn, events)  # no unit of work to follow: notify in it
 
     def in_statement(self, conn: AsyncConnection, events: list[Event]) -> list[tuple[str, str]]:
-        return _pg_notifications(events)
+        if not after_commit(conn, lambda: self.publish(events)):
+            return _pg_notifications(events)
+        return []
 
     async def publish(self, events: list[Event]) -> None:
-        raise NotImplementedError("PostgreSQL events are sent in the writing transaction")
+        """Queue committed events for the sender task (started on first use)."""
+        for event in events:
+            if len(self._outgoing) >= QUEUE_SIZE:
+                log.warning("gate: %d events waiting to be sent; dropped %s", QUEUE_SIZE, event)
+                continue
+            self._outgoing.append(event)
+        self._wake.set()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_forever())
+
+    async def _send_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outgoing:
+                if not await self._send_waiting():
+                    await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _send_waiting(self) -> bool:
+        """Send up to SEND_BATCH waiting events in one statement; False if it failed (they
+        are dropped: best effort)."""
+        count = min(len(self._outgoing), SEND_BATCH)
+        payloads = [self._outgoing.popleft().encode() for _ in range(count)]
+        try:
+            if self._send_conn is None:
+                self._send_conn = await self._connect(synchronous_commit="off")
+            await self._send_conn.execute(_PG_NOTIFY_MANY, PG_CHANNEL, payloads)
+            return True
+        except Exception as exc:  # asyncpg.PostgresError, OSError: the outbox still has them
+            log.error("gate: could not send %d events to PostgreSQL: %s", count, exc)
+            conn, self._send_conn = self._send_conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=5)
+            return False
+
+    async def _connect(self, **server_settings: str) -> Any:
+        import asyncpg  # type: ignore[import-untyped]
+
+        return await asyncpg.connect(
+            self._dsn.render_as_string(hide_password=False),
+            timeout=10,
+            server_settings=server_settings,
+        )
 
     async def start(self, handler: Handler) -> None:
         await super().start(handler)
         if self._conn is None:
-            import asyncpg  # type: ignore[import-untyped]
-
-            self._conn = await asyncpg.connect(
-                self._dsn.render_as_string(hide_password=False), timeout=10
-            )
+            self._conn = await self._connect()
             await self._conn.add_listener(PG_CHANNEL, self._on_notify)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -213,11 +274,28 @@ class PostgresBus(Bus):
 
     async def close(self) -> None:
         await super().close()
-        if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close(timeout=5)
-            self._conn = None
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+        # What committed before the stop is still sent, for a moment at most.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CLOSE_FLUSH_SECONDS):
+                while self._outgoing and await self._send_waiting():
+                    pass
+        for name in ("_conn", "_send_conn"):
+            conn = getattr(self, name)
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=5)
+                setattr(self, name, None)
 
+
+# Every waiting event in one statement (in the order they were queued).
+_PG_NOTIFY_MANY = "SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload"
+SEND_BATCH = 1000
+CLOSE_FLUSH_SECONDS = 2.0
 
 _PG_NOTIFY = text("SELECT pg_notify(:channel, :payload)")
 

@@ -10,7 +10,9 @@ table gets its own INSERT, in the order given.
 
 The statement is built once per shape (the tables, their columns and row counts, the number
 of notifications) and bound per call: SQLAlchemy derives the cache key of a freshly built
-statement on every call, which costs more than running it (payments/repository.py).
+statement on every call, which costs more than running it (payments/repository.py). It runs
+on the driver (storage/driver.py): SQLAlchemy's processing of its ~65 parameters cost about
+as much CPU as the round trip.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, insert, literal, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, insert, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from marketbox.storage.driver import DriverStatement
 
 Rows = Sequence[Mapping[str, Any]]
 # Built statements by shape; bounded by the shapes the code writes (a payment of N orders).
-_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+_STATEMENTS: dict[tuple[Any, ...], DriverStatement] = {}
 _MAX_STATEMENTS = 256
 
 
@@ -50,7 +54,7 @@ async def insert_together(
     )
     statement = _STATEMENTS.get(shape)
     if statement is None:
-        statement = _build(writes, len(notify))
+        statement = DriverStatement(_build(writes, len(notify)))
         if len(_STATEMENTS) < _MAX_STATEMENTS:
             _STATEMENTS[shape] = statement
     params: dict[str, Any] = {}
@@ -61,7 +65,7 @@ async def insert_together(
     for i, (channel, payload) in enumerate(notify):
         params[f"n{i}_channel"] = channel
         params[f"n{i}_payload"] = payload
-    await conn.execute(statement, params)
+    await statement.execute(conn, params)
 
 
 def _build(writes: Sequence[tuple[Table, Rows]], notifications: int) -> Any:
@@ -77,4 +81,5 @@ def _build(writes: Sequence[tuple[Table, Rows]], notifications: int) -> Any:
         func.pg_notify(bindparam(f"n{i}_channel"), bindparam(f"n{i}_payload"))
         for i in range(notifications)
     ]
-    return select(*(columns or [literal(1)])).add_cte(*ctes)
+    # No bind parameter besides the named ones (storage/driver.py binds only those).
+    return select(*(columns or [literal_column("1")])).add_cte(*ctes)

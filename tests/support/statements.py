@@ -1,0 +1,46 @@
+"""What a piece of work sends to the database, statement by statement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from marketbox.storage.db import Database
+
+_TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+@contextmanager
+def statements_sent(db: Database) -> Iterator[list[str]]:
+    """The SQL of every statement sent while inside, BEGIN/COMMIT/ROLLBACK left out: those
+    SQLAlchemy executes and those sent on asyncpg itself (storage/driver.py), which
+    SQLAlchemy's events never see."""
+    sent: list[str] = []
+    engine = db.engine.sync_engine
+    drivers: list[Any] = []
+
+    def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    def on_query(record: Any) -> None:
+        if not record.query.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+            sent.append(record.query)
+
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if hasattr(driver, "add_query_logger"):  # asyncpg
+            driver.add_query_logger(on_query)
+            drivers.append(driver)
+
+    event.listen(engine, "before_cursor_execute", on_cursor)
+    event.listen(engine, "checkout", on_checkout)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", on_cursor)
+        event.remove(engine, "checkout", on_checkout)
+        for driver in drivers:
+            driver.remove_query_logger(on_query)
