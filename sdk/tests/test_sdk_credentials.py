@@ -86,6 +86,12 @@ def test_retire_previous_and_notification_settings() -> None:
         "notificationUrl": "https://shop.example/n",
         "signatureAlgorithm": "sha256",
     }
+    client.set_notification(None, shipping_control=True, shipping_control_timeout_seconds=5)
+    assert recorder.last_json() == {
+        "notificationUrl": None,
+        "shippingControl": True,
+        "shippingControlTimeoutSeconds": 5,
+    }
 
 
 async def test_the_async_client_rotates_too() -> None:

@@ -503,6 +503,14 @@ async def test_the_sdk_rotates_uses_the_new_token_and_retires_the_old(
             listed = await new.retire_previous_credentials()
             await new.set_notification("https://shop.example/notify", signature_algorithm="sha512")
             settings = (await new.credentials()).notification
+            controlled = await new.set_notification(
+                "https://shop.example/notify",
+                shipping_control=True,
+                shipping_control_timeout_seconds=7,
+            )
+            with pytest.raises(mb.ValidationError):
+                await new.set_notification(None, shipping_control_timeout_seconds=21)
+            unchanged = (await new.credentials()).notification
         with pytest.raises(mb.Unauthorized):
             await old.credentials()
 
@@ -512,3 +520,9 @@ async def test_the_sdk_rotates_uses_the_new_token_and_retires_the_old(
         "https://shop.example/notify",
         "sha512",
     )
+    assert settings.shipping_control is False and settings.shipping_control_timeout_seconds == 20
+    assert (
+        controlled.notification.shipping_control,
+        controlled.notification.shipping_control_timeout_seconds,
+    ) == (True, 7)
+    assert unchanged == controlled.notification  # a refused value changed nothing

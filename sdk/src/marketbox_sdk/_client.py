@@ -393,10 +393,20 @@ class _Base:
         path = f"{_CREDENTIALS}/retire-previous"
         return _Call("POST", path, _one(Credentials), body=self._body(body))
 
-    def _set_notification(self, url: str | None, algorithm: str | None) -> _Call[Credentials]:
+    def _set_notification(
+        self,
+        url: str | None,
+        algorithm: str | None,
+        shipping_control: bool | None = None,
+        shipping_control_timeout: int | None = None,
+    ) -> _Call[Credentials]:
         body: dict[str, Any] = {"notificationUrl": url}
         if algorithm is not None:
             body["signatureAlgorithm"] = algorithm
+        if shipping_control is not None:
+            body["shippingControl"] = shipping_control
+        if shipping_control_timeout is not None:
+            body["shippingControlTimeoutSeconds"] = shipping_control_timeout
         path = "/v3/security/api/notification"
         return _Call("PUT", path, _one(Credentials), body=self._body(body))
 
@@ -1006,12 +1016,17 @@ class Client(_SyncSender):
         url: str | None,
         *,
         signature_algorithm: str | None = None,
+        shipping_control: bool | None = None,
+        shipping_control_timeout_seconds: int | None = None,
         timeout: Timeout = None,
         max_retries: int | None = None,
     ) -> Credentials:
         """Set the default notification URL (None removes it) and, when given, the signature
-        algorithm (`sha1`, `sha256`, `sha512`, `md5`) (marketbox extension)."""
-        call = self._set_notification(url, signature_algorithm)
+        algorithm (`sha1`, `sha256`, `sha512`, `md5`), shipping control on the payment page
+        and its time limit (whole seconds, 1-20) (marketbox extensions)."""
+        call = self._set_notification(
+            url, signature_algorithm, shipping_control, shipping_control_timeout_seconds
+        )
         return self._send(call, timeout=timeout, max_retries=max_retries)
 
     def create_order(
@@ -1793,12 +1808,17 @@ class AsyncClient(_AsyncSender):
         url: str | None,
         *,
         signature_algorithm: str | None = None,
+        shipping_control: bool | None = None,
+        shipping_control_timeout_seconds: int | None = None,
         timeout: Timeout = None,
         max_retries: int | None = None,
     ) -> Credentials:
         """Set the default notification URL (None removes it) and, when given, the signature
-        algorithm (`sha1`, `sha256`, `sha512`, `md5`) (marketbox extension)."""
-        call = self._set_notification(url, signature_algorithm)
+        algorithm (`sha1`, `sha256`, `sha512`, `md5`), shipping control on the payment page
+        and its time limit (whole seconds, 1-20) (marketbox extensions)."""
+        call = self._set_notification(
+            url, signature_algorithm, shipping_control, shipping_control_timeout_seconds
+        )
         return await self._send(call, timeout=timeout, max_retries=max_retries)
 
     async def create_order(

@@ -446,10 +446,15 @@ class CredentialInfo(Model):
 
 @dataclasses.dataclass(kw_only=True)
 class NotificationSettings(Model):
-    """The merchant's default notification URL and the HMAC algorithm of its signatures."""
+    """The merchant's default notification URL and the HMAC algorithm of its signatures;
+    shipping control on the payment page (the payment page waits up to
+    `shipping_control_timeout_seconds` for the shop's answer to a held payment's notification;
+    marketbox extension, docs/miniapps.md "Shipping control")."""
 
     notification_url: str | None = None
     signature_algorithm: str = "sha1"
+    shipping_control: bool = False
+    shipping_control_timeout_seconds: int = 20
 
 
 @dataclasses.dataclass(kw_only=True)
