@@ -190,6 +190,9 @@ def banner(settings: Settings, shop_url: str, flight_url: str) -> str:
             f"                     curl -H 'Authorization: Bearer {DEMO_TOKEN}' "
             f"{base}/v3/filter/api/order/order",
             f"  API reference      {base}/docs  (OpenAPI document: {base}/openapi.json)",
+            f"  Playground         {base}/playground",
+            "                     open any mini-app URL in the host frame: every protocol",
+            "                     message and a verdict on each rule (docs/miniapps.md)",
             f"  Merchant office    {base}/office",
             f"                     log in as {DEMO_EMAIL} with the password «{DEMO_PASSWORD}»:",
             "                     orders, notifications, mail, settings, the sandbox panel",
