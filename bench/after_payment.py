@@ -58,6 +58,7 @@ def _measure(
         progress(tag, f"creating {count} {state} orders…")
         prefix = f"bench-{cfg.run_id}-{kind}"
         order_ids = asyncio.run(_paid_orders(db.url, count, prefix, hold=hold))
+        databases.analyze(db)
         # Unique per request: a refund's merchantOrderId, a shipment's document number (≤ 36).
         requests = [{"body": body(oid, f"{kind[:4]}-{i}")} for i, oid in enumerate(order_ids)]
         port = free_port()

@@ -58,6 +58,7 @@ def measure_confirm(cfg: RunConfig) -> dict[str, Any]:
         count = cfg.warmup + cfg.requests
         progress(tag, f"creating {count} orders to confirm…")
         token, requests = asyncio.run(_prepare(db.url, count, f"bench-{cfg.run_id}-confirm"))
+        databases.analyze(db)
         port = free_port()
         server = start_server(
             cfg,

@@ -77,6 +77,24 @@ def sqlite() -> Iterator[BenchDatabase]:
         yield BenchDatabase(f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}")
 
 
+def analyze(db: BenchDatabase) -> None:
+    """Planner statistics for what a phase seeded, untimed: what autovacuum does within a
+    minute of a bulk load in a running database. Without them PostgreSQL plans a statement
+    on a just-filled table blind (the payment's claim then walked every pending order
+    through the wrong index: 4.7 ms instead of 0.2 ms per confirmation)."""
+    if db.dsn is None:
+        return
+
+    async def run() -> None:
+        conn = await asyncpg.connect(db.dsn)
+        try:
+            await conn.execute("ANALYZE")
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def prepare_marketbox(db: BenchDatabase) -> None:
     """Migrate and seed the demo shop, as a sandbox server would on start."""
     upgrade(db.url)

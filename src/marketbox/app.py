@@ -129,15 +129,18 @@ def create_app(
         )
     app.add_middleware(RequestIdMiddleware)  # outermost: every answer carries the id
     errors.install(app)
+    # Routes are matched in order, each at a cost (FastAPI tries them one by one): the
+    # machine-to-machine calls that come by the thousand (creating orders, instruments
+    # confirming payments) first. No two routers share a path, so the order decides nothing else.
+    app.include_router(orders_router)
+    _include_optional(app, "marketbox.payments.routes")
     app.include_router(health.router)
     app.include_router(web_metrics.router)
     app.include_router(security_router)
-    app.include_router(orders_router)
     app.include_router(gate_router)
     app.include_router(pages_router)
     app.include_router(reference.router)
     for module in (
-        "marketbox.payments.routes",
         "marketbox.payment_page.views",
         "marketbox.marketplace.routes",
         "marketbox.refunds.routes",

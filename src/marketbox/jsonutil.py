@@ -14,6 +14,7 @@ from decimal import Decimal
 from itertools import accumulate
 from typing import Any
 
+import orjson
 import simplejson
 
 # Request bodies nest far less than this (a basket line's metaData is the deepest place); the
@@ -38,9 +39,20 @@ def loads(data: bytes | str, *, max_depth: int | None = None) -> Any:
             and nesting_depth(data) > max_depth
         ):
             raise ValueError(f"nested deeper than {max_depth} levels")
-        return json.loads(data, parse_float=Decimal, parse_constant=_reject_constant)
+        if not isinstance(data, str):
+            data = data.decode(json.detect_encoding(data), "surrogatepass")
+        return _DECODER.decode(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise JSONDecodeError(str(exc)) from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+# One decoder for every call: json.loads with options builds a new one each time (a payment
+# parses a dozen documents: its request and the JSON columns of the rows it reads).
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
 
 
 def nesting_depth(data: bytes | str) -> int:
@@ -63,15 +75,36 @@ def _brackets(data: bytes | str) -> int:
     return data.count(b"[") + data.count(b"{")
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def dumps(obj: Any) -> bytes:
+    """Compact UTF-8 JSON; a Decimal is written as its exact digits (``str(value)``).
+
+    orjson writes what it can (a payment writes a dozen JSON documents: bench/ "confirm");
+    whatever it refuses (an integer beyond 64 bits, a key that is not a string, a
+    namedtuple, a lone surrogate) goes to simplejson, which writes it as before or raises
+    as before. Both escape only what JSON requires (quotes, backslash, control characters).
+    """
+    try:
+        return orjson.dumps(obj, default=_exact_decimal, option=_ORJSON_OPTIONS)
+    except orjson.JSONEncodeError:
+        return _simplejson_dumps(obj)
+
+
+def _simplejson_dumps(obj: Any) -> bytes:
     text: str = simplejson.dumps(
         obj, use_decimal=True, ensure_ascii=False, separators=(",", ":"), for_json=False
     )
     return text.encode()
+
+
+# What simplejson would refuse (or write another way) goes to `_exact_decimal`, which refuses
+# it too, so the fallback decides: datetimes and dataclasses are not JSON here.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _exact_decimal(value: Any) -> orjson.Fragment:
+    if type(value) is Decimal:
+        return orjson.Fragment(str(value).encode())
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def dumps_indented(obj: Any) -> str:
@@ -82,5 +115,4 @@ def dumps_indented(obj: Any) -> str:
 
 def dumps_php(obj: Any) -> bytes:
     # "/" occurs in JSON text only inside strings, so escaping it everywhere is exact.
-    text: str = simplejson.dumps(obj, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("/", "\\/").encode()
+    return dumps(obj).replace(b"/", b"\\/")

@@ -7,8 +7,13 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import pytest
+from babel import Locale
+from babel import numbers as babel_numbers
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from marketbox import clock
+from marketbox.toolkit import formatting
 from marketbox.toolkit.formatting import (
     format_date,
     format_date_short,
@@ -405,3 +410,21 @@ def test_format_date_takes_the_current_year_from_the_injectable_clock() -> None:
     finally:
         clock.set_now(None)
     assert format_date(moment, now=NOW_2025) == f"4{NBSP}мая{NBSP}2031, 12:00"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    amount=st.decimals(min_value=0, max_value=Decimal("1e15"), places=2, allow_nan=False),
+    locale=st.sampled_from(["ru", "en"]),
+)
+@example(amount=Decimal("999.99"), locale="ru")
+@example(amount=Decimal("1000"), locale="en")
+@example(amount=Decimal("1234567.5"), locale="ru")
+def test_money_number_is_what_babel_lays_out(amount: Decimal, locale: str) -> None:
+    # formatting._money_number lays the digits out itself with CLDR's symbols; Babel's own
+    # pattern for the currency number must give the same text, with and without decimals.
+    for places in (2, 0):
+        value = amount if places else amount.to_integral_value()
+        pattern = babel_numbers.parse_pattern("#,##0" + (".00" if places else ""))
+        babel_text = pattern.apply(value, Locale.parse(locale))
+        assert formatting._money_number(value, locale, places) == babel_text

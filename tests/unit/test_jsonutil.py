@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -99,3 +101,34 @@ def test_an_indented_body_keeps_every_number_as_it_was_sent() -> None:
     assert '"vatAmount": 0.0' in shown
     assert '"quantity": 2' in shown
     assert '"name": "Чай"' in shown
+
+
+# What orjson does not write goes to simplejson (jsonutil.dumps): the same bytes either way.
+Point = collections.namedtuple("Point", "x y")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"amount": Decimal("1200.10"), "quantity": Decimal("2"), "vat": Decimal("1E+2")},
+        {"name": "Иван «Ёлкин»", "note": 'line\nbreak\t"quoted"\\ \x01 \u2028', "url": "a/b"},
+        [10**30, -(2**64), 2**63 - 1, True, None, [], {}],  # beyond 64 bits: simplejson
+        {1: "integer key", "nested": {2.5: "float key"}},  # keys that are not strings
+        Point(1, Decimal("2.50")),  # simplejson writes a namedtuple as an object
+        {"deep": [[[[{"a": [Decimal("0.01")]}]]]]},
+        ("a", "tuple"),
+    ],
+)
+def test_dumps_writes_what_simplejson_wrote(value: object) -> None:
+    assert jsonutil.dumps(value) == jsonutil._simplejson_dumps(value)
+
+
+@pytest.mark.parametrize("value", [datetime(2026, 12, 8, tzinfo=UTC), {"at": date(2026, 12, 8)}])
+def test_dumps_still_refuses_what_is_not_json(value: object) -> None:
+    with pytest.raises(TypeError):
+        jsonutil.dumps(value)
+
+
+def test_dumps_refuses_a_lone_surrogate_as_before() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        jsonutil.dumps({"name": "\ud800"})

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -84,15 +84,26 @@ def _minus(text: str) -> str:
 
 def _money_number(value: Decimal, locale: str, places: int) -> str:
     """The unsigned number of an amount, laid out by CLDR's currency number pattern
-    «#,##0.00» (grouping by thousands, two decimals) with the locale's symbols."""
-    return str(_money_pattern(places).apply(abs(value), _cldr(locale)))
+    «#,##0.00» (grouping by thousands, two decimals) with the locale's symbols.
+
+    `value` comes rounded to `places` already (format_money), so laying it out is all that is
+    left: Python's own grouping by thousands, then CLDR's group and decimal symbols in place
+    of "," and ".". That is the pattern's whole meaning for these locales, and the same text
+    as Babel's `NumberPattern.apply` (tests/unit/test_formatting.py compares them), which
+    fetched the symbols anew on every call: a third of a payment letter's cost (bench/
+    "confirm")."""
+    return f"{abs(value):,.{places}f}".translate(_money_symbols(locale))
 
 
 @cache
-def _money_pattern(places: int) -> babel_numbers.NumberPattern:
-    # Parsed once: babel's format_decimal parses its pattern and locale on every call, which
-    # was most of a payment letter's cost (bench/ "confirm").
-    return babel_numbers.parse_pattern("#,##0" + ("." + "0" * places if places else ""))
+def _money_symbols(locale: str) -> dict[int, str]:
+    cldr = _cldr(locale)
+    return str.maketrans(
+        {
+            ",": babel_numbers.get_group_symbol(cldr),
+            ".": babel_numbers.get_decimal_symbol(cldr),
+        }
+    )
 
 
 def format_money(
@@ -150,12 +161,25 @@ def _localize(dt: date, tz: tzinfo) -> date:
 
 
 def _cldr_format(value: date, pattern: str, locale: str) -> str:
+    if isinstance(value, datetime) and "s" not in pattern.lower():
+        # Our patterns stop at minutes, so one minute's texts are the same: kept by the
+        # wall-clock minute and its zone (an aware datetime alone compares by its instant,
+        # whatever its zone), they cost a dictionary lookup instead of Babel's two passes.
+        minute = value.replace(second=0, microsecond=0, tzinfo=None)
+        return _cldr_format_minute(minute, value.tzinfo, pattern, locale)
     if isinstance(value, datetime):
-        # `value` is already in the display zone; Babel keeps it there.
         return babel_dates.format_datetime(
             value, pattern, tzinfo=value.tzinfo, locale=_cldr(locale)
         )
     return babel_dates.format_date(value, pattern, locale=_cldr(locale))
+
+
+@lru_cache(maxsize=4096)
+def _cldr_format_minute(minute: datetime, zone: tzinfo | None, pattern: str, locale: str) -> str:
+    # `minute` is the wall-clock time in `zone`, which Babel keeps.
+    return babel_dates.format_datetime(
+        minute.replace(tzinfo=zone), pattern, tzinfo=zone, locale=_cldr(locale)
+    )
 
 
 def format_date(

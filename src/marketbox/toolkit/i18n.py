@@ -73,6 +73,9 @@ def t(key: str, locale: object = DEFAULT_LOCALE, /, **params: Any) -> str:
     An unknown key raises KeyError so that a typo fails in tests, not silently on a page.
     """
     loc = normalize_locale(locale)
+    message = _singulars(loc).get(key)
+    if message is not None:
+        return message.format(**params) if params else message
     catalogue = translations(loc)
     try:
         # A plural entry answers ngettext; a singular one (or an unknown key) raises here.
@@ -87,6 +90,17 @@ def t(key: str, locale: object = DEFAULT_LOCALE, /, **params: Any) -> str:
         message = catalogue.ngettext(key, key, gettext_count(n, loc))
         message = message.replace("{n}", format_quantity(n, loc))
     return message.format(**params) if params else message
+
+
+@cache
+def _singulars(locale: Locale) -> dict[str, str]:
+    """The catalogue's singular entries by key: most lookups (a page makes hundreds, a payment
+    letter six) end here, without gettext's fallback chain and the KeyError that tells a
+    plural entry apart. Plural and unknown keys take the path above. (GNUTranslations keeps a
+    plural entry under (msgid, form) keys, a singular one under its msgid.)"""
+    catalogue = translations(locale)
+    entries = getattr(catalogue, "_catalog", {})
+    return {key: value for key, value in entries.items() if isinstance(key, str) and key}
 
 
 @jinja2.pass_context
