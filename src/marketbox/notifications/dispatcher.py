@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from sqlalchemy import Integer, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -829,8 +830,14 @@ async def _wait(event: asyncio.Event, timeout: float) -> None:
 
 def _json_text(value: dict[str, str] | None) -> str | None:
     """Headers (str to str) as the ExactJSON column stores them (storage/types.py): for strings
-    the standard library's C encoder writes the same text as simplejson, for less."""
-    return None if value is None else _dumps_headers(value)
+    orjson and the standard library's encoder write the same text as simplejson; orjson for
+    less, the standard library for what orjson refuses (a lone surrogate)."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return _dumps_headers(value)
 
 
 def _last_error(result: DeliveryResult) -> str | None:

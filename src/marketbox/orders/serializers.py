@@ -24,8 +24,8 @@ OPTIONAL_TEXT = (
 
 
 def format_datetime(value: datetime) -> str:
-    """ATOM format with an explicit +00:00 offset (api.md §1.4)."""
-    return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    """ATOM format with an explicit +00:00 offset (api.md §1.4): the UTC wall clock we store."""
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "+00:00"
 
 
 def order_response(row: Any) -> dict[str, Any]:
