@@ -11,8 +11,10 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 
+from marketbox.orders import service as orders_service
 from marketbox.storage.db import Database
 from marketbox.storage.tables import order_containers, orders, payments
 from tests.conftest import body, read
@@ -99,6 +101,49 @@ async def test_bank_confirmation_races_cancel(
         paid_won = confirmed.status_code == 200
         assert paid_won != (canceled.status_code == 200)
         assert_consistent(await end_state(db, order["orderContainerId"]), paid_won=paid_won)
+
+
+@pytest.mark.parametrize("payer", ["page", "bank"])
+async def test_a_payment_waiting_for_a_joining_suborder_sees_it(
+    api: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    db: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    payer: str,
+) -> None:
+    # The worst interleaving, made certain: the suborder's transaction holds the invoice's lock
+    # with the new order written, the payment's claim starts and waits for that lock, then the
+    # suborder commits. The payment must then see the suborder (the payer saw a smaller total:
+    # refused, nothing paid), never pay the main order and leave the joined one unpaid.
+    bank = await make_bank(db, client)
+    main = await create(api, merchant_order_id="MAIN")
+    page = await open_page(api, page_path(main))
+    written, commit = asyncio.Event(), asyncio.Event()
+    real = orders_service.create_order
+
+    async def held_open(*args: Any, **kwargs: Any) -> Any:
+        result = await real(*args, **kwargs)
+        if kwargs["request"].orderContainerId:
+            written.set()
+            await commit.wait()
+        return result
+
+    monkeypatch.setattr(orders_service, "create_order", held_open)
+    suborder = order_payload(merchant_order_id="SUB", orderContainerId=main["orderContainerId"])
+    joining = asyncio.create_task(api.post(ORDERS, content=body(suborder)))
+    await asyncio.wait_for(written.wait(), 10)
+    if payer == "page":
+        paying = asyncio.create_task(api.post(f"{page_path(main)}/pay", data=pay_form(page)))
+    else:
+        paying = asyncio.create_task(bank.confirm(confirmation(main)))
+    await asyncio.sleep(0.5)  # the payment is waiting for the invoice's lock by now
+    assert not paying.done()
+    commit.set()
+    joined, paid = await joining, await paying
+
+    assert joined.status_code == 200, joined.text
+    assert paid.status_code == (409 if payer == "page" else 422), paid.text
+    assert await end_state(db, main["orderContainerId"]) == ("pending", ["created", "created"], 0)
 
 
 async def test_joining_races_payment(api: httpx.AsyncClient, db: Database) -> None:

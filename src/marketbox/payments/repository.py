@@ -98,6 +98,20 @@ _CLAIM_AND_MARK_PAID = DriverStatement(
         _CLAIMED.c.number.label("claim_number"),
     )
 )
+# Orders of the container that a payment would pay and did not: one that joined while the
+# claim waited for the container's lock. The claim's statement reads the orders as they were
+# when it began (PostgreSQL, READ COMMITTED), so an order committed while it waited is not
+# moved; the payment's next statement (the writes, storage/together.py) reads anew and asks
+# this in the same round trip, and the payment is refused (docs/security.md "Lock order").
+LEFT_UNPAID = (
+    select(orders.c.id)
+    .where(
+        orders.c.container_id == bindparam("left_cid", type_=orders.c.container_id.type),
+        orders.c.status == "created",
+        orders.c.expiration_date > bindparam("left_now", type_=orders.c.expiration_date.type),
+    )
+    .exists()
+)
 _INSERT_PAYMENT = insert(payments)
 _FIND_INSTRUMENT_PAYMENT = select(payments).where(
     payments.c.instrument_id == bindparam("instrument"),

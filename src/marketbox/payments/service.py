@@ -198,7 +198,8 @@ async def pay_container(
     )
     # The payment, its receipts, the shops' notifications (and their live events) and the
     # letters: one round trip on PostgreSQL. A reused operation id fails it (IntegrityError).
-    await together.insert_together(
+    # In the same statement: did an order join while the claim waited (repository.LEFT_UNPAID)?
+    left_unpaid = await together.insert_together(
         conn,
         [
             (payments, [payment]),
@@ -207,7 +208,12 @@ async def pay_container(
             (mail_messages, mail_service.records(letters, now=now)),
         ],
         notify=outbox.announcements(conn, notifications),
+        check=repository.LEFT_UNPAID,
+        check_params={"left_cid": container_id, "left_now": now},
     )
+    if left_unpaid:
+        # Raising rolls the claim and the writes back: the payer is shown the new total.
+        raise AmountChanged("An order joined the invoice while it was being paid")
     return PaymentResult(payment_id, container_id, total, currency, paid)
 
 

@@ -36,28 +36,41 @@ async def insert_together(
     inserts: Sequence[tuple[Table, Rows]],
     *,
     notify: Sequence[tuple[str, str]] = (),
-) -> None:
+    check: ColumnElement[Any] | None = None,
+    check_params: Mapping[str, Any] | None = None,
+) -> Any:
     """INSERT every table's rows (all rows of a table with the same columns) and, on
-    PostgreSQL, `pg_notify(channel, payload)` for each of `notify`, in one statement."""
+    PostgreSQL, `pg_notify(channel, payload)` for each of `notify`, in one statement.
+
+    `check`, a scalar SQL expression (its bind parameters in `check_params`), is evaluated in
+    the same statement and its value returned (None without one). It sees the database as it
+    was before these writes: on PostgreSQL what was committed before the statement began (and
+    this transaction's earlier changes), like the statement's other reads. A caller uses it to
+    learn, in the same round trip, whether something changed since its earlier statements'
+    snapshot, and raises to roll its transaction back."""
     writes = [(table, rows) for table, rows in inserts if rows]
     if conn.dialect.name != "postgresql":
         if notify:
             raise ValueError("pg_notify is PostgreSQL's")
+        checked = None
+        if check is not None:  # before the writes, as the statement's snapshot is on PostgreSQL
+            checked = (await conn.execute(select(check), dict(check_params or {}))).scalar()
         for table, rows in writes:
             await conn.execute(insert(table), [dict(row) for row in rows])
-        return
-    if not writes and not notify:
-        return
+        return checked
+    if not writes and not notify and check is None:
+        return None
     shape = (
         tuple((table.name, tuple(rows[0]), len(rows)) for table, rows in writes),
         len(notify),
+        id(check),
     )
     statement = _STATEMENTS.get(shape)
     if statement is None:
-        statement = DriverStatement(_build(writes, len(notify)))
+        statement = DriverStatement(_build(writes, len(notify), check))
         if len(_STATEMENTS) < _MAX_STATEMENTS:
             _STATEMENTS[shape] = statement
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = dict(check_params or {})
     for n, (_table, rows) in enumerate(writes):
         for i, row in enumerate(rows):
             for key, value in row.items():
@@ -65,10 +78,19 @@ async def insert_together(
     for i, (channel, payload) in enumerate(notify):
         params[f"n{i}_channel"] = channel
         params[f"n{i}_payload"] = payload
-    await statement.execute(conn, params)
+    if check is None:
+        await statement.execute(conn, params)
+        return None
+    rows = await statement.rows(conn, params)
+    return rows[0]._mapping[_CHECK]
 
 
-def _build(writes: Sequence[tuple[Table, Rows]], notifications: int) -> Any:
+_CHECK = "together_check"
+
+
+def _build(
+    writes: Sequence[tuple[Table, Rows]], notifications: int, check: ColumnElement[Any] | None
+) -> Any:
     # One single-row INSERT per row: SQLAlchemy caches no multi-row VALUES statement (it
     # would compile on every call), and PostgreSQL takes any number of CTEs.
     ctes = []
@@ -81,5 +103,7 @@ def _build(writes: Sequence[tuple[Table, Rows]], notifications: int) -> Any:
         func.pg_notify(bindparam(f"n{i}_channel"), bindparam(f"n{i}_payload"))
         for i in range(notifications)
     ]
+    if check is not None:
+        columns.append(check.label(_CHECK))
     # No bind parameter besides the named ones (storage/driver.py binds only those).
     return select(*(columns or [literal_column("1")])).add_cte(*ctes)
