@@ -7,6 +7,7 @@ both paths."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -19,8 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from marketbox import ids
 from marketbox.merchants import service as merchants_service
 from marketbox.orders import repository
-from marketbox.storage.db import Database
-from marketbox.storage.driver import DriverStatement
+from marketbox.storage.db import Database, after_commit
+from marketbox.storage.driver import DriverStatement, driver_connection
 from marketbox.storage.tables import order_containers, orders
 
 
@@ -152,9 +153,14 @@ async def test_a_literal_of_the_statement_is_bound(db: Database) -> None:
         assert await _TOUCH.rows(conn, {"oid": canceled["id"], "now": now}) == []
 
 
+# Database.transaction(), or Database.driver_transaction() (BEGIN and COMMIT on the driver).
+UNITS = ["transaction", "driver_transaction"]
+
+
 @pytest.mark.parametrize("driver_first", [True, False])
+@pytest.mark.parametrize("unit", UNITS)
 async def test_in_a_transaction_it_commits_and_rolls_back_with_sqlalchemys_statements(
-    db: Database, driver_first: bool
+    db: Database, driver_first: bool, unit: str
 ) -> None:
     later = datetime(2026, 12, 8, tzinfo=UTC)
     (kept_container, kept), (gone_container, gone) = new_order(), new_order()
@@ -171,10 +177,10 @@ async def test_in_a_transaction_it_commits_and_rolls_back_with_sqlalchemys_state
             await conn.execute(mark, {"oid": order_id})
             assert len(await _TOUCH.rows(conn, {"oid": order_id, "now": later})) == 1
 
-    async with db.transaction() as conn:
+    async with getattr(db, unit)() as conn:
         await both(conn, kept["id"])
     with pytest.raises(RuntimeError):
-        async with db.transaction() as conn:
+        async with getattr(db, unit)() as conn:
             await both(conn, gone["id"])
             raise RuntimeError("the unit fails after both")
 
@@ -186,15 +192,16 @@ async def test_in_a_transaction_it_commits_and_rolls_back_with_sqlalchemys_state
     assert (gone_row["description"], gone_row["updated_at"]) == ("Заказ", gone["updated_at"])
 
 
+@pytest.mark.parametrize("unit", UNITS)
 async def test_a_duplicate_in_a_transaction_is_an_integrity_error_and_rolls_back(
-    db: Database,
+    db: Database, unit: str
 ) -> None:
     first_container, first = new_order("key-2")
     second_container, second = new_order("key-2")
     async with db.statement() as conn:
         await repository.insert_order_with_container(conn, first_container, first)
     with pytest.raises(IntegrityError):
-        async with db.transaction() as conn:
+        async with getattr(db, unit)() as conn:
             await conn.execute(
                 update(orders).values(description="x").where(orders.c.id == first["id"])
             )
@@ -230,3 +237,34 @@ async def test_fetch_binds_the_values_written_into_the_statement(db: Database) -
     assert again == []  # no longer "created"
     assert (await stored(db, first["id"])).status == "expired"
     assert (await stored(db, second["id"])).status == "created"
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_a_driver_transaction_runs_its_hooks_after_commit_and_pools_a_clean_connection(
+    database_url: str, fails: bool
+) -> None:
+    database = Database(database_url, **({"pool_size": 1} if "postgresql" in database_url else {}))
+    ran: list[str] = []
+
+    async def hook() -> None:
+        ran.append("after commit")
+
+    try:
+        async with database.transaction() as conn:
+            await merchants_service.seed_demo_merchant(conn)
+        container, order = new_order()
+        with contextlib.suppress(RuntimeError):
+            async with database.driver_transaction() as conn:
+                await repository.insert_order_with_container(conn, container, order)
+                assert after_commit(conn, hook)
+                assert ran == []
+                if fails:
+                    raise RuntimeError("the unit fails")
+
+        assert ran == ([] if fails else ["after commit"])
+        assert (await stored(database, order["id"]) is None) == fails
+        async with database.statement() as conn:  # the same pooled connection on PostgreSQL
+            driver = await driver_connection(conn)
+            assert driver is None or not driver.is_in_transaction()
+    finally:
+        await database.dispose()

@@ -81,7 +81,8 @@ async def get_invoice(request: Request, invoice_id: str) -> Response:
 )
 async def confirm_payment(request: Request) -> Response:
     ctx = get_context(request)
-    async with ctx.db.transaction() as conn:
+    # BEGIN and COMMIT on the driver: the payment's statements are on it too (storage/db.py).
+    async with ctx.db.driver_transaction() as conn:
         instrument = await ctx.instrument(conn, request)
         raw = await request.body()
         signature = request.headers.get("x-signature")

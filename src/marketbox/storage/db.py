@@ -8,6 +8,7 @@ with its defaults (READ COMMITTED), and racing state changes use conditional upd
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from marketbox.storage import sqlite_inline
+from marketbox.storage.driver import driver_connection, on_driver
 
 SQLITE_TURN_TIMEOUT_SECONDS = 60
 READ_ONLY = "marketbox_read_only"  # execution option of Database.read() connections
@@ -45,6 +47,17 @@ async def _run_after_commit(hooks: list[AfterCommit]) -> None:
             await hook()
         except Exception:  # committed already: a hook that fails must not fail the unit
             log.exception("after-commit hook %r failed", hook)
+
+
+async def _end(conn: AsyncConnection, call: Awaitable[None], what: str) -> None:
+    """COMMIT or ROLLBACK on the driver; a connection that fails it is not pooled again (its
+    state is unknown), and the error is raised as SQLAlchemy's."""
+    try:
+        await on_driver(what, call)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await conn.invalidate()
+        raise
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -136,6 +149,38 @@ class Database:
                     yield conn
                 finally:
                     conn.info.pop(_AFTER_COMMIT, None)
+        await _run_after_commit(hooks)
+
+    @asynccontextmanager
+    async def driver_transaction(self) -> AsyncIterator[AsyncConnection]:
+        """`transaction()`, begun and ended on PostgreSQL's driver itself.
+
+        For a hot path whose statements run on the driver (storage/driver.py): the connection
+        is checked out in autocommit and BEGIN and COMMIT go straight to asyncpg, without
+        SQLAlchemy's transaction objects and their two greenlet switches (each costs more the
+        deeper the request's stack: bench/ "confirm"). A statement through SQLAlchemy on it
+        runs in the same transaction (SQLAlchemy, seeing autocommit, begins none of its own);
+        `after_commit` hooks run as after `transaction()`. Raising rolls back. Elsewhere
+        (SQLite) this is `transaction()`.
+        """
+        if self._autocommit is None:
+            async with self.transaction() as conn:
+                yield conn
+            return
+        hooks: list[AfterCommit] = []
+        async with self._autocommit.connect() as conn:
+            driver = await driver_connection(conn)
+            transaction = driver.transaction()
+            await on_driver("BEGIN", transaction.start())
+            conn.info[_AFTER_COMMIT] = hooks
+            try:
+                yield conn
+            except BaseException:
+                conn.info.pop(_AFTER_COMMIT, None)
+                await _end(conn, transaction.rollback(), "ROLLBACK")
+                raise
+            conn.info.pop(_AFTER_COMMIT, None)
+            await _end(conn, transaction.commit(), "COMMIT")
         await _run_after_commit(hooks)
 
     @asynccontextmanager

@@ -180,6 +180,17 @@ async def _send(driver: Any, sql: str, args: list[Any], returning: bool) -> Any:
     return None
 
 
+async def driver_connection(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under `conn` (PostgreSQL); None on another database."""
+    adapted = await _adapted_asyncpg(conn)
+    return None if adapted is None else adapted.driver_connection
+
+
+async def on_driver(what: str, call: Awaitable[_T]) -> _T:
+    """`call` on the driver, its errors raised as SQLAlchemy's (`what` names it in them)."""
+    return await _on_driver(what, call)
+
+
 async def _adapted_asyncpg(conn: AsyncConnection) -> Any:
     """SQLAlchemy's adapter of the asyncpg connection under `conn`; None on another database."""
     if conn.dialect.name != "postgresql":
