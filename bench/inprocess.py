@@ -20,8 +20,10 @@ import uvloop
 
 from bench import databases
 from bench.confirm import PATH, _prepare
+from bench.harness import server_env
 
 WARMUP = 200
+PORT = 8000  # named in the public URL only
 CONCURRENCY = 16
 
 
@@ -31,7 +33,8 @@ async def _confirm_all(token: str, requests: list[dict[str, Any]], count: int) -
     app = create_app()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        base_url = f"http://127.0.0.1:{PORT}"
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
             gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -56,15 +59,8 @@ def main() -> None:
         databases.prepare_marketbox(db)
         token, requests = asyncio.run(_prepare(db.url, count + WARMUP, "inprocess"))
         databases.analyze(db)
-        os.environ.update(
-            {
-                "MARKETBOX_DATABASE_URL": db.url,
-                "MARKETBOX_MODE": "sandbox",
-                "MARKETBOX_RATE_LIMIT_ENABLED": "false",
-                "MARKETBOX_PUBLIC_URL": "http://127.0.0.1",
-                "MARKETBOX_LOG_LEVEL": "WARNING",
-            }
-        )
+        # The confirm phase's server settings; no server listens on the port.
+        os.environ.update(server_env(db.url, PORT))
         uvloop.run(_confirm_all(token, requests, count))
 
 

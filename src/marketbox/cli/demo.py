@@ -23,34 +23,10 @@ from marketbox.cli.serving import listen, local_url, make_server
 from marketbox.config import Settings
 from marketbox.merchants.service import DEMO_MERCHANT_ID, DEMO_SIGNING_KEY, DEMO_TOKEN, get_merchant
 from marketbox.office.service import DEMO_EMAIL, DEMO_PASSWORD
+from marketbox.playground import samples
 
-FLIGHT_META_DATA = {
-    "@type": "ReservationPackage",
-    "subReservation": [
-        {
-            "@type": "FlightReservation",
-            "reservationId": "ABC123",
-            "underName": {"@type": "Person", "name": "Petr Petrov"},
-            "reservationFor": {
-                "@type": "Flight",
-                "flightNumber": "SU1234",
-                "provider": {"@type": "Airline", "name": "Aeroflot", "iataCode": "SU"},
-                "departureAirport": {
-                    "@type": "Airport",
-                    "name": "Moscow Sheremetyevo",
-                    "iataCode": "SVO",
-                },
-                "departureTime": "2030-08-01T10:00:00+03:00",
-                "arrivalAirport": {
-                    "@type": "Airport",
-                    "name": "Saint Petersburg Pulkovo",
-                    "iataCode": "LED",
-                },
-                "arrivalTime": "2030-08-01T11:30:00+03:00",
-            },
-        }
-    ],
-}
+# The demo's flight invoice, the add-on services' rules match it (spec/miniapps.md §5).
+FLIGHT_META_DATA = samples.flight("ABC123", "Petr Petrov")
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:

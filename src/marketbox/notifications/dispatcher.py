@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import os
 import random
@@ -43,12 +42,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from sqlalchemy import Integer, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from marketbox import clock, metrics
+from marketbox import clock, jsonutil, metrics
 from marketbox.config import Settings
 from marketbox.notifications.delivery import Deliverer, DeliveryResult
 from marketbox.orders import service as orders_service
@@ -98,7 +96,6 @@ FROM done JOIN unnest(
 RETURNING notification_id, attempt
 """
 
-_dumps_headers = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _gc_tuned = False
 
 
@@ -829,15 +826,9 @@ async def _wait(event: asyncio.Event, timeout: float) -> None:
 
 
 def _json_text(value: dict[str, str] | None) -> str | None:
-    """Headers (str to str) as the ExactJSON column stores them (storage/types.py): for strings
-    orjson and the standard library's encoder write the same text as simplejson; orjson for
-    less, the standard library for what orjson refuses (a lone surrogate)."""
-    if value is None:
-        return None
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return _dumps_headers(value)
+    """Headers as the ExactJSON column stores them (storage/types.py), by the same encoder;
+    every value is valid text (`delivery._stored_headers` replaced what was not)."""
+    return None if value is None else jsonutil.dumps(value).decode()
 
 
 def _last_error(result: DeliveryResult) -> str | None:

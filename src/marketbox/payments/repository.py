@@ -104,13 +104,7 @@ _CLAIM_AND_MARK_PAID = DriverStatement(
 # moved; the payment's next statement (the writes, storage/together.py) reads anew and asks
 # this in the same round trip, and the payment is refused (docs/security.md "Lock order").
 LEFT_UNPAID = (
-    select(orders.c.id)
-    .where(
-        orders.c.container_id == bindparam("left_cid", type_=orders.c.container_id.type),
-        orders.c.status == "created",
-        orders.c.expiration_date > bindparam("left_now", type_=orders.c.expiration_date.type),
-    )
-    .exists()
+    select(orders.c.id).where(orders.c.container_id == bindparam("cid"), *_PAYING).exists()
 )
 _INSERT_PAYMENT = insert(payments)
 _FIND_INSTRUMENT_PAYMENT = select(payments).where(

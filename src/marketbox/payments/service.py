@@ -209,7 +209,7 @@ async def pay_container(
         ],
         notify=outbox.announcements(conn, notifications),
         check=repository.LEFT_UNPAID,
-        check_params={"left_cid": container_id, "left_now": now},
+        check_params={"cid": container_id, "b_now": now},
     )
     if left_unpaid:
         # Raising rolls the claim and the writes back: the payer is shown the new total.

@@ -6,33 +6,40 @@ from __future__ import annotations
 
 from typing import Any
 
-FLIGHT: dict[str, Any] = {
-    "@type": "ReservationPackage",
-    "subReservation": [
-        {
-            "@type": "FlightReservation",
-            "reservationId": "PG1234",
-            "underName": {"@type": "Person", "name": "Anna Smirnova"},
-            "reservationFor": {
-                "@type": "Flight",
-                "flightNumber": "SU1234",
-                "provider": {"@type": "Airline", "name": "Aeroflot", "iataCode": "SU"},
-                "departureAirport": {
-                    "@type": "Airport",
-                    "name": "Moscow Sheremetyevo",
-                    "iataCode": "SVO",
+
+def flight(reservation_id: str, passenger: str) -> dict[str, Any]:
+    """A one-segment flight SVO → LED (payments.md §9.1's example), booked for `passenger`:
+    the playground's sample and the demo's flight invoice (cli/demo.py)."""
+    return {
+        "@type": "ReservationPackage",
+        "subReservation": [
+            {
+                "@type": "FlightReservation",
+                "reservationId": reservation_id,
+                "underName": {"@type": "Person", "name": passenger},
+                "reservationFor": {
+                    "@type": "Flight",
+                    "flightNumber": "SU1234",
+                    "provider": {"@type": "Airline", "name": "Aeroflot", "iataCode": "SU"},
+                    "departureAirport": {
+                        "@type": "Airport",
+                        "name": "Moscow Sheremetyevo",
+                        "iataCode": "SVO",
+                    },
+                    "departureTime": "2030-08-01T10:00:00+03:00",
+                    "arrivalAirport": {
+                        "@type": "Airport",
+                        "name": "Saint Petersburg Pulkovo",
+                        "iataCode": "LED",
+                    },
+                    "arrivalTime": "2030-08-01T11:30:00+03:00",
                 },
-                "departureTime": "2030-08-01T10:00:00+03:00",
-                "arrivalAirport": {
-                    "@type": "Airport",
-                    "name": "Saint Petersburg Pulkovo",
-                    "iataCode": "LED",
-                },
-                "arrivalTime": "2030-08-01T11:30:00+03:00",
-            },
-        }
-    ],
-}
+            }
+        ],
+    }
+
+
+FLIGHT = flight("PG1234", "Anna Smirnova")
 
 RAIL: dict[str, Any] = {
     "@type": "TrainReservation",

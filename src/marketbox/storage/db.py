@@ -176,10 +176,10 @@ class Database:
             try:
                 yield conn
             except BaseException:
-                conn.info.pop(_AFTER_COMMIT, None)
                 await _end(conn, transaction.rollback(), "ROLLBACK")
                 raise
-            conn.info.pop(_AFTER_COMMIT, None)
+            finally:
+                conn.info.pop(_AFTER_COMMIT, None)
             await _end(conn, transaction.commit(), "COMMIT")
         await _run_after_commit(hooks)
 

@@ -118,12 +118,12 @@ class DriverStatement:
         sql, args = self._args(conn, params)
         driver = adapted.driver_connection
         if getattr(adapted, "autocommit", False):
-            records = await _on_driver(sql, _send(driver, sql, args, returning))
+            records = await on_driver(sql, _send(driver, sql, args, returning))
         else:
             async with adapted._execute_mutex:
                 if adapted._transaction is None:
                     await adapted._start_transaction()
-                records = await _on_driver(sql, _send(driver, sql, args, returning))
+                records = await on_driver(sql, _send(driver, sql, args, returning))
         if not returning:
             return None
         results = self._prepare(conn.dialect).results
@@ -146,7 +146,7 @@ class DriverStatement:
             result = await conn.execute(self.statement, dict(params))
             return cast(Sequence[Mapping[str, Any]], result.mappings().all())
         sql, args = self._args(conn, params)
-        rows: Sequence[Mapping[str, Any]] = await _on_driver(sql, driver.fetch(sql, *args))
+        rows: Sequence[Mapping[str, Any]] = await on_driver(sql, driver.fetch(sql, *args))
         return rows
 
 
@@ -159,11 +159,11 @@ async def driver_fetch(
     driver = await _autocommit_driver(conn)
     if driver is None:
         return None
-    rows: Sequence[Mapping[str, Any]] = await _on_driver(sql, driver.fetch(sql, *args))
+    rows: Sequence[Mapping[str, Any]] = await on_driver(sql, driver.fetch(sql, *args))
     return rows
 
 
-async def _on_driver(sql: str, call: Awaitable[_T]) -> _T:
+async def on_driver(sql: str, call: Awaitable[_T]) -> _T:
     """The driver's errors as SQLAlchemy's, as the same statement run through it would raise."""
     try:
         return await call
@@ -184,11 +184,6 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     """The asyncpg connection under `conn` (PostgreSQL); None on another database."""
     adapted = await _adapted_asyncpg(conn)
     return None if adapted is None else adapted.driver_connection
-
-
-async def on_driver(what: str, call: Awaitable[_T]) -> _T:
-    """`call` on the driver, its errors raised as SQLAlchemy's (`what` names it in them)."""
-    return await _on_driver(what, call)
 
 
 async def _adapted_asyncpg(conn: AsyncConnection) -> Any:

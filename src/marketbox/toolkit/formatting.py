@@ -161,17 +161,18 @@ def _localize(dt: date, tz: tzinfo) -> date:
 
 
 def _cldr_format(value: date, pattern: str, locale: str) -> str:
-    if isinstance(value, datetime) and "s" not in pattern.lower():
-        # Our patterns stop at minutes, so one minute's texts are the same: kept by the
-        # wall-clock minute and its zone (an aware datetime alone compares by its instant,
-        # whatever its zone), they cost a dictionary lookup instead of Babel's two passes.
-        minute = value.replace(second=0, microsecond=0, tzinfo=None)
-        return _cldr_format_minute(minute, value.tzinfo, pattern, locale)
-    if isinstance(value, datetime):
+    if not isinstance(value, datetime):
+        return babel_dates.format_date(value, pattern, locale=_cldr(locale))
+    if "s" in pattern.lower():
+        # `value` is already in the display zone; Babel keeps it there.
         return babel_dates.format_datetime(
             value, pattern, tzinfo=value.tzinfo, locale=_cldr(locale)
         )
-    return babel_dates.format_date(value, pattern, locale=_cldr(locale))
+    # Our patterns stop at minutes, so one minute's texts are the same: kept by the wall-clock
+    # minute and its zone (an aware datetime alone compares by its instant, whatever its
+    # zone), they cost a dictionary lookup instead of Babel's two passes.
+    minute = value.replace(second=0, microsecond=0, tzinfo=None)
+    return _cldr_format_minute(minute, value.tzinfo, pattern, locale)
 
 
 @lru_cache(maxsize=4096)

@@ -74,29 +74,33 @@ def t(key: str, locale: object = DEFAULT_LOCALE, /, **params: Any) -> str:
     """
     loc = normalize_locale(locale)
     message = _singulars(loc).get(key)
-    if message is not None:
-        return message.format(**params) if params else message
+    if message is None:
+        message = _plural_or_missing(key, loc, params)
+    return message.format(**params) if params else message
+
+
+def _plural_or_missing(key: str, loc: Locale, params: dict[str, Any]) -> str:
+    """A key `_singulars` lacks: a plural entry, whose `n` it takes from `params`, or else
+    gettext's own answer (KeyError for an unknown key)."""
     catalogue = translations(loc)
     try:
         # A plural entry answers ngettext; a singular one (or an unknown key) raises here.
         # (gettext alone would not tell: it answers a plural entry with its form for 1.)
         catalogue.ngettext(key, key, 1)
     except KeyError:
-        message = catalogue.gettext(key)  # KeyError for an unknown key
-    else:
-        n = params.pop("n", None)
-        if not isinstance(n, int | Decimal) or isinstance(n, bool):
-            raise TypeError(f"message {key!r} is a plural and needs an integer or Decimal n=")
-        message = catalogue.ngettext(key, key, gettext_count(n, loc))
-        message = message.replace("{n}", format_quantity(n, loc))
-    return message.format(**params) if params else message
+        return catalogue.gettext(key)  # KeyError for an unknown key
+    n = params.pop("n", None)
+    if not isinstance(n, int | Decimal) or isinstance(n, bool):
+        raise TypeError(f"message {key!r} is a plural and needs an integer or Decimal n=")
+    message = catalogue.ngettext(key, key, gettext_count(n, loc))
+    return message.replace("{n}", format_quantity(n, loc))
 
 
 @cache
 def _singulars(locale: Locale) -> dict[str, str]:
     """The catalogue's singular entries by key: most lookups (a page makes hundreds, a payment
     letter six) end here, without gettext's fallback chain and the KeyError that tells a
-    plural entry apart. Plural and unknown keys take the path above. (GNUTranslations keeps a
+    plural entry apart. Plural and unknown keys take `_plural_or_missing`. (GNUTranslations keeps a
     plural entry under (msgid, form) keys, a singular one under its msgid.)"""
     catalogue = translations(locale)
     entries = getattr(catalogue, "_catalog", {})
