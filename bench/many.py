@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import secrets
+import statistics
 import tempfile
 import threading
 import time
@@ -50,9 +51,18 @@ CONFIRMATIONS = 3  # racing confirmations per invoice (different paymentOperatio
 CPU_TARGET = 1.10  # two processes' CPU per request ≤ 1.10 × one process's
 CONCURRENCY = 48  # a multiple of CONFIRMATIONS: 16 invoices paid at once
 LIST = "/v3/filter/api/order/order"
-# The load steps, in ABBA order: the database grows as the run goes on, and whatever that
-# costs falls on both configurations alike.
-ROUNDS = (("one-a", 1), ("two-a", API_PROCESSES), ("two-b", API_PROCESSES), ("one-b", 1))
+# The load steps, alternating (ABBAAB): the database grows as the run goes on, and whatever
+# that costs falls on both configurations alike. Each configuration's figure is the median of
+# its three steps: a step is a few seconds, and a burst of other work on the machine during
+# one of them (a shared machine's neighbours) moves that step alone.
+ROUNDS = (
+    ("one-a", 1),
+    ("two-a", API_PROCESSES),
+    ("two-b", API_PROCESSES),
+    ("one-b", 1),
+    ("one-c", 1),
+    ("two-c", API_PROCESSES),
+)
 DRAIN_SECONDS = 60.0
 # The main load runs with rate limits on (counted in Redis, as a deployment of several
 # processes has them) but far above what the run sends.
@@ -375,10 +385,10 @@ def check(name: str, passed: bool, detail: str, checks: list[dict[str, Any]]) ->
 
 
 def cpu_per_request(steps: dict[str, dict[str, Any]], processes: int) -> float:
-    """API CPU ms per answered request over every step run with `processes` API processes."""
-    ran = [s for s in steps.values() if len(s["api_cpu_s"]) == processes]
-    answered = sum(s["answered"] for s in ran)
-    return 1000 * sum(sum(s["api_cpu_s"]) for s in ran) / answered if answered else 0.0
+    """The median over the steps run with `processes` API processes of their CPU ms per
+    answered request (ROUNDS: why the median)."""
+    figures = [s["cpu_ms_per_request"] for s in steps.values() if len(s["api_cpu_s"]) == processes]
+    return statistics.median(figures) if figures else 0.0
 
 
 def evaluate(
@@ -471,11 +481,12 @@ def evaluate(
     # 4. CPU per request.
     one, two = cpu_per_request(steps, 1), cpu_per_request(steps, API_PROCESSES)
     ratio = two / one if one else float("inf")
+    each = ", ".join(f"{name} {s['cpu_ms_per_request']:.3f}" for name, s in steps.items())
     check(
         "CPU per request",
         ratio <= CPU_TARGET,
-        f"1 process {one:.3f} ms, {API_PROCESSES} processes {two:.3f} ms per request"
-        f" (steps {', '.join(steps)}): ratio {ratio:.3f} (target ≤ {CPU_TARGET:.2f})",
+        f"1 process {one:.3f} ms, {API_PROCESSES} processes {two:.3f} ms per request,"
+        f" medians of the steps ({each}): ratio {ratio:.3f} (target ≤ {CPU_TARGET:.2f})",
         checks,
     )
     return checks

@@ -120,7 +120,7 @@ async def test_quick_many_processes_pay_once_deliver_once_and_share_the_limit(
     }
     for name in checks.keys() - {"CPU per request"}:
         assert checks[name]["passed"], checks[name]["detail"]
-    assert list(report["steps"]) == ["one-a", "two-a", "two-b", "one-b"]
+    assert list(report["steps"]) == ["one-a", "two-a", "two-b", "one-b", "one-c", "two-c"]
     assert all(step["cpu_ms_per_request"] > 0 for step in report["steps"].values())
 
 

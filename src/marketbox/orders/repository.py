@@ -152,6 +152,14 @@ async def insert_order(conn: AsyncConnection, values: dict[str, Any]) -> None:
     await conn.execute(_INSERT_ORDER, values)
 
 
+_INSERT_ORDER_RETURNING = _INSERT_ORDER.returning(*orders.c)
+
+
+async def insert_order_returning(conn: AsyncConnection, values: dict[str, Any]) -> Any:
+    """`insert_order`, answering the new row as stored."""
+    return (await conn.execute(_INSERT_ORDER_RETURNING, values)).one()
+
+
 async def insert_order_with_container(
     conn: AsyncConnection, container: dict[str, Any], order: dict[str, Any]
 ) -> None:
@@ -165,39 +173,67 @@ async def insert_order_with_container(
     await _ORDER_WITH_CONTAINER.execute(conn, params)
 
 
+# Built once, bound per call (payments/repository.py: why).
+_CONTAINER = select(order_containers).where(order_containers.c.id == bindparam("cid"))
+_ORDER = select(orders).where(orders.c.id == bindparam("oid"))
+_MERCHANT_ORDER = _ORDER.where(orders.c.merchant_id == bindparam("mid"))
+# The container of an order (of a merchant): an order never moves to another container, so
+# the container is found and locked in one statement, before the order is read.
+_CONTAINER_OF_ORDER = select(order_containers).where(
+    order_containers.c.id
+    == select(orders.c.container_id).where(orders.c.id == bindparam("oid")).scalar_subquery()
+)
+_CONTAINER_OF_MERCHANT_ORDER = select(order_containers).where(
+    order_containers.c.id
+    == select(orders.c.container_id)
+    .where(orders.c.id == bindparam("oid"), orders.c.merchant_id == bindparam("mid"))
+    .scalar_subquery()
+)
+_LOCKED = {
+    statement: statement.with_for_update()
+    for statement in (_CONTAINER, _CONTAINER_OF_ORDER, _CONTAINER_OF_MERCHANT_ORDER)
+}
+
+
+def _locking(conn: AsyncConnection, statement: Any) -> Any:
+    """`statement` with FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already
+    serializes writers."""
+    return _LOCKED[statement] if conn.dialect.name == "postgresql" else statement
+
+
 async def lock_container(conn: AsyncConnection, container_id: str) -> Any:
     """The container row, locked until commit (PostgreSQL; SQLite's BEGIN IMMEDIATE already
     serializes writers). Every path that changes a container or its orders takes this lock
     first, before any order row (docs/security.md "Lock order"), so two of them never wait
     on each other in opposite orders."""
-    query = select(order_containers).where(order_containers.c.id == container_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return (await conn.execute(query)).first()
+    return (await conn.execute(_locking(conn, _CONTAINER), {"cid": container_id})).first()
 
 
 async def get_order(conn: AsyncConnection, order_id: str, *, merchant_id: str | None) -> Any:
     """One order, unlocked: writers lock its container first (`lock_container`), then re-read."""
-    query = select(orders).where(orders.c.id == order_id)
-    if merchant_id is not None:
-        query = query.where(orders.c.merchant_id == merchant_id)
-    return (await conn.execute(query)).first()
+    if merchant_id is None:
+        return (await conn.execute(_ORDER, {"oid": order_id})).first()
+    return (await conn.execute(_MERCHANT_ORDER, {"oid": order_id, "mid": merchant_id})).first()
 
 
 async def lock_order(
     conn: AsyncConnection, order_id: str, *, merchant_id: str | None
 ) -> tuple[Any, Any] | None:
-    """For a change to an order: its container locked first, then the order re-read under that
+    """For a change to an order: its container locked first, then the order read under that
     lock (docs/security.md "Lock order"). (order, container), or None when there is no such
     order (of that merchant); `order_id` may be any form of a UUID."""
     if not ids.is_uuid(order_id):
         return None
-    order_id = ids.normalize_uuid(order_id)
-    row = await get_order(conn, order_id, merchant_id=merchant_id)
-    if row is None:
+    params = {"oid": ids.normalize_uuid(order_id)}
+    if merchant_id is None:
+        find = _CONTAINER_OF_ORDER
+    else:
+        find, params["mid"] = _CONTAINER_OF_MERCHANT_ORDER, merchant_id
+    container = (await conn.execute(_locking(conn, find), params)).first()
+    if container is None:
         return None
-    container = await lock_container(conn, row._mapping["container_id"])
-    return await get_order(conn, order_id, merchant_id=merchant_id), container
+    order = await get_order(conn, params["oid"], merchant_id=merchant_id)
+    return (order, container) if order is not None else None
 
 
 async def mark_processing_status(
@@ -228,10 +264,16 @@ async def main_order(conn: AsyncConnection, container_id: str) -> Any:
     return (await conn.execute(query)).first()
 
 
+_ORDERS_OF_CONTAINER = (
+    select(orders)
+    .where(orders.c.container_id == bindparam("cid"))
+    .order_by(orders.c.created_at, orders.c.id)
+)
+
+
 async def orders_of_container(conn: AsyncConnection, container_id: str) -> list[Any]:
     """Every row of the container (orders, refunds, corrections), oldest first."""
-    query = select(orders).where(orders.c.container_id == container_id)
-    return list((await conn.execute(query.order_by(orders.c.created_at, orders.c.id))).all())
+    return list((await conn.execute(_ORDERS_OF_CONTAINER, {"cid": container_id})).all())
 
 
 async def insiders(conn: AsyncConnection, container_id: str) -> set[str]:
@@ -302,17 +344,19 @@ async def list_orders(
     return await fetch_page(conn, orders, where, query, sort, columns=effective_columns(now))
 
 
+_UPDATE_ORDER = (
+    update(orders)
+    .where(orders.c.id == bindparam("oid"), orders.c.status.in_(bindparam("from", expanding=True)))
+    .returning(*orders.c)
+)
+
+
 async def update_order(
     conn: AsyncConnection, order_id: str, values: dict[str, Any], *, from_statuses: Sequence[str]
 ) -> Any:
     """Conditional update: only while the order is still in one of `from_statuses`."""
-    result = await conn.execute(
-        update(orders)
-        .where(orders.c.id == order_id, orders.c.status.in_(from_statuses))
-        .values(**values)
-        .returning(*orders.c)
-    )
-    return result.first()
+    params = {"oid": order_id, "from": list(from_statuses), **values}
+    return (await conn.execute(_UPDATE_ORDER, params)).first()
 
 
 async def expire_due(

@@ -31,7 +31,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, money
@@ -112,11 +112,14 @@ Effect = Callable[[AsyncConnection, Operation], Awaitable[None]]
 # --- step 1: in the caller's transaction (the container's row locked) --------------------------
 
 
+_PAYMENT = select(payments).where(payments.c.id == bindparam("pid"))
+
+
 async def payment_of(conn: AsyncConnection, payment_id: str | None) -> Any:
     """The succeeded payment row, or None."""
     if payment_id is None:
         return None
-    row = (await conn.execute(select(payments).where(payments.c.id == payment_id))).first()
+    row = (await conn.execute(_PAYMENT, {"pid": payment_id})).first()
     return row._mapping if row is not None else None
 
 
@@ -130,6 +133,14 @@ def is_held(payment: Any) -> bool:
     return through_gateway(payment) and payment["method"] == METHOD_CARD_HOLD
 
 
+_RECORDED = select(ops.c.id).where(
+    ops.c.payment_id == bindparam("pid"),
+    ops.c.kind == bindparam("b_kind"),
+    ops.c.op_key == bindparam("b_op_key"),
+)
+_INSERT_OPERATION = insert(ops)
+
+
 async def record(
     conn: AsyncConnection,
     *,
@@ -141,32 +152,29 @@ async def record(
     amount_minor: int | None,
 ) -> bool:
     """Record an operation on `payment` (step 1). False when it was recorded before."""
-    existing = await conn.execute(
-        select(ops.c.id).where(
-            ops.c.payment_id == payment["id"], ops.c.kind == kind, ops.c.op_key == op_key
-        )
-    )
-    if existing.first() is not None:
+    params = {"pid": payment["id"], "b_kind": kind, "b_op_key": op_key}
+    if (await conn.execute(_RECORDED, params)).first() is not None:
         return False
     now = clock.now()
     await conn.execute(
-        insert(ops).values(
-            container_id=payment["container_id"],
-            payment_id=payment["id"],
-            kind=kind,
-            source=source,
-            source_id=source_id,
-            op_key=op_key,
-            gateway=payment["gateway"],
-            reference=payment["gateway_reference"],
-            amount_minor=amount_minor,
-            currency=payment["currency"],
-            status=PENDING,
-            tries=0,
-            next_try_at=now,
-            created_at=now,
-            updated_at=now,
-        )
+        _INSERT_OPERATION,
+        {
+            "container_id": payment["container_id"],
+            "payment_id": payment["id"],
+            "kind": kind,
+            "source": source,
+            "source_id": source_id,
+            "op_key": op_key,
+            "gateway": payment["gateway"],
+            "reference": payment["gateway_reference"],
+            "amount_minor": amount_minor,
+            "currency": payment["currency"],
+            "status": PENDING,
+            "tries": 0,
+            "next_try_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
     return True
 
@@ -176,12 +184,14 @@ async def of_source(conn: AsyncConnection, source: str, source_id: str) -> list[
     return [Operation.from_row(r) for r in (await conn.execute(query.order_by(ops.c.id))).all()]
 
 
+_CAPTURED = select(func.coalesce(func.sum(ops.c.amount_minor), 0)).where(
+    ops.c.payment_id == bindparam("pid"), ops.c.kind == gw.CAPTURE, ops.c.status != FAILED
+)
+
+
 async def captured_minor(conn: AsyncConnection, payment_id: str) -> int:
     """What the payment's captures (recorded, answered or not) take of a hold."""
-    query = select(func.coalesce(func.sum(ops.c.amount_minor), 0)).where(
-        ops.c.payment_id == payment_id, ops.c.kind == gw.CAPTURE, ops.c.status != FAILED
-    )
-    return int((await conn.execute(query)).scalar_one())
+    return int((await conn.execute(_CAPTURED, {"pid": payment_id})).scalar_one())
 
 
 # --- steps 2-3: the worker's pass ------------------------------------------------------------

@@ -61,13 +61,20 @@ async def get_order(conn: AsyncConnection, order_id: str) -> Any:
     return (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
 
 
+_RECEIPTS_OF_ORDER = (
+    select(receipts).where(receipts.c.order_id == bindparam("oid")).order_by(receipts.c.id)
+)
+_RECEIPTS_OF_ORDER_FOR = _RECEIPTS_OF_ORDER.where(receipts.c.purpose == bindparam("b_purpose"))
+
+
 async def receipts_of_order(
     conn: AsyncConnection, order_id: str, *, purpose: str | None = None
 ) -> list[Any]:
-    query = select(receipts).where(receipts.c.order_id == order_id)
-    if purpose is not None:
-        query = query.where(receipts.c.purpose == purpose)
-    return list((await conn.execute(query.order_by(receipts.c.id))).all())
+    if purpose is None:
+        query, params = _RECEIPTS_OF_ORDER, {"oid": order_id}
+    else:
+        query, params = _RECEIPTS_OF_ORDER_FOR, {"oid": order_id, "b_purpose": purpose}
+    return list((await conn.execute(query, params)).all())
 
 
 async def receipts_for_merchant_order(

@@ -210,11 +210,14 @@ async def _income_signs(conn: AsyncConnection, order_id: str) -> dict[str, int]:
     return signs
 
 
-async def issue_for_shipment(conn: AsyncConnection, order: Any, shipment: Any) -> None:
+async def issue_for_shipment(
+    conn: AsyncConnection, order: Any, shipment: Any, *, payer: dict[str, Any] | None = None
+) -> None:
     """«Полный расчёт» (1214 = 4) of what a shipment delivered and no receipt settled yet.
 
     After a prepayment receipt the lines are paid by that prepayment (tag 1215); when the
-    shipment captures a hold, the money is taken now (tag 1081).
+    shipment captures a hold, the money is taken now (tag 1081). `payer`: the container's
+    payer when the caller has read the container already (else it is read here).
     """
     order, shipment = mapping_of(order), mapping_of(shipment)
     paid = await repository.receipts_of_order(conn, order["id"], purpose=PAYMENT)
@@ -231,8 +234,9 @@ async def issue_for_shipment(conn: AsyncConnection, order: Any, shipment: Any) -
         for item in shipment["basket_items"] or []
         if item.get("sku") not in settled
     ]
+    payers = {order["container_id"]: payer or {}} if payer is not None else None
     record = await _record(
-        _Parties(conn),
+        _Parties(conn, payers),
         kind=tags.INCOME,
         purpose=SHIPMENT,
         source_id=str(shipment["id"]),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.storage.query import Condition, ListQuery, compare, fetch_page
@@ -30,22 +30,30 @@ SORT_COLUMNS = {
 }
 
 
+# Built once, bound per call (payments/repository.py: why).
+_LIVE_REFUNDS = select(orders.c.basket_items, orders.c.amount_minor).where(
+    orders.c.parent_id == bindparam("pid"),
+    orders.c.subtype == REFUND,
+    orders.c.status != "canceled",
+)
+_NUMBER_TAKEN = (
+    select(orders.c.id)
+    .where(
+        orders.c.merchant_id == bindparam("mid"), orders.c.merchant_order_key == bindparam("key")
+    )
+    .limit(1)
+)
+
+
 async def live_refunds_of(conn: AsyncConnection, parent_id: str) -> list[Any]:
     """The parent order's refunds that give money back or will (every one but `canceled`)."""
-    query = select(orders.c.basket_items, orders.c.amount_minor).where(
-        orders.c.parent_id == parent_id,
-        orders.c.subtype == REFUND,
-        orders.c.status != "canceled",
-    )
-    return list((await conn.execute(query)).all())
+    return list((await conn.execute(_LIVE_REFUNDS, {"pid": parent_id})).all())
 
 
 async def number_taken(conn: AsyncConnection, merchant_id: str, merchant_order_id: str) -> bool:
     """Whether the merchant already used this merchantOrderId (orders and refunds share them)."""
-    query = select(orders.c.id).where(
-        orders.c.merchant_id == merchant_id, orders.c.merchant_order_key == merchant_order_id
-    )
-    return (await conn.execute(query.limit(1))).first() is not None
+    params = {"mid": merchant_id, "key": merchant_order_id}
+    return (await conn.execute(_NUMBER_TAKEN, params)).first() is not None
 
 
 async def formed_without_payout(conn: AsyncConnection, *, limit: int) -> list[tuple[str, str]]:

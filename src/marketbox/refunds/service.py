@@ -101,7 +101,8 @@ async def _available(conn: AsyncConnection, parent: Any) -> dict[str, list[int]]
 async def _paid_parent(
     conn: AsyncConnection, merchant: Merchant, order_id: str, *, field: str | None, lock: bool
 ) -> Any:
-    """The merchant's paid order; with `lock`, its container locked first, then re-read."""
+    """The merchant's paid order and, with `lock`, its container: locked first, the order
+    read under the lock (without `lock`, None)."""
 
     def missing() -> Exception:
         if field is None:
@@ -110,9 +111,10 @@ async def _paid_parent(
             "Validation error", fields=[FieldError(field, "wrong_value", "no such order of yours")]
         )
 
+    container = None
     if lock:
         found = await orders_repository.lock_order(conn, order_id, merchant_id=merchant.id)
-        row = found[0] if found is not None else None
+        row, container = found if found is not None else (None, None)
     elif ids.is_uuid(order_id):
         row = await orders_repository.get_order(
             conn, ids.normalize_uuid(order_id), merchant_id=merchant.id
@@ -126,13 +128,12 @@ async def _paid_parent(
         raise WrongOrderStatus(
             f"Only a paid (completed) order is refunded; this one is {m['status']}"
         )
-    return m
+    return m, container
 
 
-async def _captured_left(conn: AsyncConnection, parent: Any) -> int | None:
-    """Of an order paid by a hold: what its shipments captured less its live refunds (minor
-    units). None for a payment captured at once."""
-    container = await orders_repository.lock_container(conn, parent["container_id"])
+async def _captured_left(conn: AsyncConnection, parent: Any, container: Any) -> int | None:
+    """Of an order paid by a hold (`container`: its container, locked): what its shipments
+    captured less its live refunds (minor units). None for a payment captured at once."""
     payment = await operations.payment_of(conn, container._mapping["payment_id"])
     if not operations.is_held(payment):
         return None
@@ -147,7 +148,7 @@ async def refundable_items(
 ) -> list[dict[str, Any]]:
     """GET …/order/{id}/refund-basket-item: the paid order's lines with what is left of each."""
     try:
-        parent = await _paid_parent(conn, merchant, order_id, field=None, lock=False)
+        parent, _ = await _paid_parent(conn, merchant, order_id, field=None, lock=False)
     except WrongOrderStatus:
         # A read answers for any order of the merchant's: one not paid has nothing to refund.
         row = await orders_repository.get_order(
@@ -209,7 +210,9 @@ async def create_refund(
     conn: AsyncConnection, *, merchant: Merchant, request: CreateRefundRequest
 ) -> dict[str, Any]:
     """POST /v3/billing/api/order/refund-order: a `created` (or `draft`) refund of a paid order."""
-    parent = await _paid_parent(conn, merchant, request.parentId, field="parentId", lock=True)
+    parent, container = await _paid_parent(
+        conn, merchant, request.parentId, field="parentId", lock=True
+    )
     if merchant.merchant_order_id_unique and await repository.number_taken(
         conn, merchant.id, request.merchantOrderId
     ):
@@ -252,7 +255,7 @@ async def create_refund(
     total_left = sum(max(a, 0) for a, _ in left.values())
     if money.to_minor(amount, currency) > total_left:
         raise RefundExceedsAvailable("amount", str(money.from_minor(total_left, currency)))
-    captured_left = await _captured_left(conn, parent)
+    captured_left = await _captured_left(conn, parent, container)
     if captured_left is not None and money.to_minor(amount, currency) > captured_left:
         # A held payment gives back only what its shipments captured (payments.md §5).
         raise RefundExceedsAvailable("amount", str(money.from_minor(captured_left, currency)))
@@ -296,12 +299,11 @@ async def create_refund(
         "extra": None,
     }
     try:
-        await orders_repository.insert_order(conn, values)
+        row = await orders_repository.insert_order_returning(conn, values)
     except IntegrityError as exc:
         if "merchant_order_key" in str(exc.orig):
             raise MerchantOrderIdDuplicate() from exc
         raise
-    row = await orders_repository.get_order(conn, values["id"], merchant_id=merchant.id)
     await notices.enqueue_for_orders(conn, [row], event="refund")
     return refund_response(row)
 

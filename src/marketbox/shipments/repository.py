@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, insert, select
+from sqlalchemy import ColumnElement, and_, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.shipments.tables import shipments
@@ -19,19 +19,22 @@ FILTER_COLUMNS = {
 SORT_COLUMNS = {"createdAt": shipments.c.created_at, "id": shipments.c.id}
 
 
+# Built once, bound per call (payments/repository.py: why).
+_INSERT_SHIPMENT = insert(shipments).returning(*shipments.c)
+_LIVE_SHIPMENTS = (
+    select(shipments)
+    .where(shipments.c.order_id == bindparam("oid"), shipments.c.status != "canceled")
+    .order_by(shipments.c.id)
+)
+
+
 async def insert_shipment(conn: AsyncConnection, values: dict[str, Any]) -> Any:
-    result = await conn.execute(insert(shipments).values(**values).returning(*shipments.c))
-    return result.one()
+    return (await conn.execute(_INSERT_SHIPMENT, values)).one()
 
 
 async def live_shipments_of(conn: AsyncConnection, order_id: str) -> list[Any]:
     """The order's shipments that are not canceled, oldest first."""
-    query = (
-        select(shipments)
-        .where(shipments.c.order_id == order_id, shipments.c.status != "canceled")
-        .order_by(shipments.c.id)
-    )
-    return list((await conn.execute(query)).all())
+    return list((await conn.execute(_LIVE_SHIPMENTS, {"oid": order_id})).all())
 
 
 def _condition(cond: Condition) -> ColumnElement[bool]:

@@ -133,7 +133,7 @@ async def create_shipment(
             "created_at": now,
         },
     )
-    await receipts_service.issue_for_shipment(conn, order, row)
+    await receipts_service.issue_for_shipment(conn, order, row, payer=container["payer"] or {})
     if order["status"] == "hold":
         # The first shipment captures the hold (api.md §8.7): the order is paid for good.
         await orders_repository.update_order(
@@ -150,7 +150,8 @@ async def create_shipment(
             amount_minor=amount,
         )
     if final or amount == left:
-        await release_if_settled(conn, container["id"])
+        # This order is settled now; the container's lock and its payment are in hand.
+        await _release_if_settled(conn, container["id"], payment, settled=order["id"])
     return shipment_response(row)
 
 
@@ -160,10 +161,20 @@ async def release_if_settled(conn: AsyncConnection, container_id: str) -> bool:
     and answers True; the caller holds the container's row lock."""
     container = await orders_repository.lock_container(conn, container_id)
     payment = await operations.payment_of(conn, container._mapping["payment_id"])
+    return await _release_if_settled(conn, container_id, payment, settled=None)
+
+
+async def _release_if_settled(
+    conn: AsyncConnection, container_id: str, payment: Any, *, settled: str | None
+) -> bool:
+    """`release_if_settled` with the container locked and its payment read by the caller;
+    `settled`: an order the caller knows is settled (its shipments need no reading)."""
     if not operations.is_held(payment):
         return False
     for order in await orders_repository.orders_of_container(conn, container_id):
         if order.subtype != "order" or order.status in ("canceled", "expired"):
+            continue
+        if order.id == settled:
             continue
         if order.status == "hold":
             return False  # nothing shipped yet: it may still capture its share
