@@ -19,6 +19,7 @@ from marketbox.storage.db import Database
 from marketbox.storage.tables import notifications
 from tests.conftest import body, read
 from tests.support.builders import basket_item, order_payload
+from tests.support.statements import statements_sent
 
 ORDERS = "/v3/billing/api/order/order"
 REFUNDS = "/v3/billing/api/order/refund-order"
@@ -391,3 +392,22 @@ async def test_an_unpaid_order_has_nothing_to_refund(api: httpx.AsyncClient) -> 
     assert [(i["sku"], i["availableAmount"]) for i in read(response)["data"]] == [
         ("ticket", Decimal("0.00"))
     ]
+
+
+async def test_a_refund_reads_what_it_needs_once(api: httpx.AsyncClient, db: Database) -> None:
+    """A refund's round trips are what its speed is made of (docs/benchmarks.md): the parent's
+    container is found and locked in one statement and not locked again for the payment, and
+    the new refund comes back from its INSERT instead of being read again."""
+    order = await paid_order(api, db)
+    await api.post(REFUNDS, content=refund(order, "R-0", line("bag", "100.00")))  # token cached
+
+    with statements_sent(db) as statements:
+        response = await api.post(REFUNDS, content=refund(order, "R-1", line("bag", "200.00")))
+
+    assert response.status_code == 200, response.text
+    # The container locked, the parent, the merchantOrderId check, the live refunds, the
+    # payment, the refund, the shop's notification key, the notification (and on PostgreSQL
+    # its live event's pg_notify).
+    expected = 9 if db.dialect == "postgresql" else 8
+    assert len(statements) == expected, "\n".join(statements)
+    assert sum("order_containers" in s.split("WHERE")[0] for s in statements) == 1

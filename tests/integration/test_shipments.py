@@ -18,6 +18,7 @@ from marketbox.shipments.tables import shipments
 from marketbox.storage.db import Database
 from tests.conftest import body, read
 from tests.support.builders import basket_item, order_payload
+from tests.support.statements import statements_sent
 
 ORDERS = "/v3/billing/api/order/order"
 SHIPMENTS = "/v3/billing/api/order/shipment"
@@ -169,3 +170,20 @@ async def test_racing_shipments_of_the_last_amount_ship_it_once(
     shipped = read(await api.get(SHIPMENT_LIST, params={"orderId": order["id"]}))["data"]
     assert [s["amount"] for s in shipped] == [Decimal("10000.00")]
     assert await order_status(api, order) == "completed"
+
+
+async def test_a_shipment_reads_what_it_needs_once(api: httpx.AsyncClient, db: Database) -> None:
+    """A shipment's round trips are what its speed is made of (docs/benchmarks.md): its
+    container is found and locked in one statement, and what the shipment has read (the
+    container with its payer, the payment) is not read again for its receipt or its release."""
+    order = await paid_order(api, db, hold=True)
+    await api.post(SHIPMENTS, content=shipment(order, 1))  # the merchant's token, cached
+
+    with statements_sent(db) as statements:
+        response = await api.post(SHIPMENTS, content=shipment(order, 3, final=True))
+
+    assert response.status_code == 200, response.text
+    # The container locked, the order, its shipments, the payment, the shipment, the order's
+    # payment receipts, the supplier, the shipment's receipt.
+    assert len(statements) == 8, "\n".join(statements)
+    assert sum("order_containers" in s.split("WHERE")[0] for s in statements) == 1

@@ -23,7 +23,8 @@ def statements_sent(db: Database) -> Iterator[list[str]]:
     drivers: list[Any] = []
 
     def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append(statement)
+        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):  # SQLite's BEGIN
+            sent.append(statement)
 
     def on_query(record: Any) -> None:
         if not record.query.lstrip().upper().startswith(_TRANSACTION_CONTROL):
