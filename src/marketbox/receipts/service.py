@@ -234,7 +234,7 @@ async def issue_for_shipment(
         for item in shipment["basket_items"] or []
         if item.get("sku") not in settled
     ]
-    payers = {order["container_id"]: payer or {}} if payer is not None else None
+    payers = None if payer is None else {order["container_id"]: payer}
     record = await _record(
         _Parties(conn, payers),
         kind=tags.INCOME,

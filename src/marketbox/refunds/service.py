@@ -100,7 +100,7 @@ async def _available(conn: AsyncConnection, parent: Any) -> dict[str, list[int]]
 
 async def _paid_parent(
     conn: AsyncConnection, merchant: Merchant, order_id: str, *, field: str | None, lock: bool
-) -> Any:
+) -> tuple[Any, Any]:
     """The merchant's paid order and, with `lock`, its container: locked first, the order
     read under the lock (without `lock`, None)."""
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-07 18:54:01.481835
+Create Date: 2026-12-08 00:00:22.857753
 """
 
 from __future__ import annotations
@@ -166,6 +166,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("resent_from", sa.String(length=36), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
+        postgresql_with={"fillfactor": 70},
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
         batch_op.create_index(
