@@ -31,7 +31,7 @@ CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
-class Path:
+class WritePath:
     """A write path: its URL and, for `count` requests, the database prepared and the
     requests (each a body and its own headers) with the headers they share."""
 
@@ -58,9 +58,11 @@ def _after_payment(
 
 
 PATHS = {
-    "confirm": Path(confirm.PATH, _confirmations),
-    "refund": Path(after_payment.REFUND_PATH, _after_payment(False, payloads.refund_body)),
-    "shipment": Path(after_payment.SHIPMENT_PATH, _after_payment(True, payloads.shipment_body)),
+    "confirm": WritePath(confirm.PATH, _confirmations),
+    "refund": WritePath(after_payment.REFUND_PATH, _after_payment(False, payloads.refund_body)),
+    "shipment": WritePath(
+        after_payment.SHIPMENT_PATH, _after_payment(True, payloads.shipment_body)
+    ),
 }
 
 
