@@ -31,6 +31,7 @@ from tests.integration.test_cli import _pending_addon, one_line, run_cli
 from tests.integration.test_payment_page import page_path
 from tests.support.builders import basket_item, order_payload
 from tests.support.office import PASSWORD, csrf_of, log_in
+from tests.support.statements import statements_sent
 
 ORDERS = "/v3/billing/api/order/order"
 SHOPS = "/v3/marketplace/api/shop"
@@ -411,3 +412,25 @@ def test_the_operator_orders_and_limits_the_strip_from_the_cli(tmp_path: Path) -
     unknown = run_cli("addon", "position", "987654", "1", db=db_file, **production)
     assert unknown.returncode == 1
     assert "987654" in one_line(unknown.stderr)
+
+
+async def test_the_strip_reads_the_add_ons_once(
+    client: httpx.AsyncClient, db: Database, sellers: dict[str, Seller]
+) -> None:
+    # The cards, their frames' metaData and the add-on origins the page's CSP lets it frame
+    # come from one read of the add-ons (and the invoice's orders read once for both).
+    invoice = await flight(sellers["airline"])
+    assert len(await cards(client, invoice)) == 3
+
+    with statements_sent(db) as statements:
+        page = await client.get(page_path(invoice))
+
+    assert page.status_code == 200
+    strip_reads = [s for s in statements if "offers_addon" in s and "points_of_sale" in s]
+    assert len(strip_reads) == 1, "\n\n".join(strip_reads)
+    frame_src = next(
+        part
+        for part in page.headers["content-security-policy"].split(";")
+        if part.strip().startswith("frame-src")
+    )
+    assert all(f"https://addon-{n}.example" in frame_src for n in (1, 2, 3)), frame_src

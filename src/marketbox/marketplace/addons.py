@@ -174,10 +174,14 @@ async def strip_limit(conn: AsyncConnection) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-async def _shown(conn: AsyncConnection, invoice: _Invoice) -> list[Any]:
+async def _shown(
+    conn: AsyncConnection, invoice: _Invoice, candidates: Sequence[Any] | None = None
+) -> list[Any]:
     """The one rule: the points of sale the invoice offers, in the strip's order, at most the
-    operator's limit."""
-    offered = [p for p in await repository.addon_candidates(conn) if _offered(p, invoice)]
+    operator's limit (`candidates`: `repository.addon_candidates`, when already read)."""
+    if candidates is None:
+        candidates = await repository.addon_candidates(conn)
+    offered = [p for p in candidates if _offered(p, invoice)]
     if not offered:  # most invoices: no query for the limit
         return []
     limit = await strip_limit(conn)
@@ -199,6 +203,37 @@ async def addons_for_container(conn: AsyncConnection, container_id: str) -> list
     invoice = await _load_invoice(conn, ids.normalize_uuid(container_id))
     if invoice is None or not invoice.allows_addons:
         return []
+    return _addons(invoice, await _shown(conn, invoice))
+
+
+@dataclass(frozen=True)
+class Strip:
+    """What a payment page's add-on strip needs, each read once: the cards to offer
+    (`addons_for_container`), the invoice's `private.metaData` (`container_meta_data`) and
+    every add-on origin for the page's CSP (`addon_origins`)."""
+
+    addons: list[Addon]
+    meta_data: list[Any]
+    origins: list[str]
+
+
+async def strip_for_container(conn: AsyncConnection, container_id: str) -> Strip:
+    """`addons_for_container`, `container_meta_data` and `addon_origins` of one invoice in
+    one pass; nothing offered (`Strip([], [], [])`) reads no more than the offer needed."""
+    nothing = Strip([], [], [])
+    if not ids.is_uuid(container_id):
+        return nothing
+    invoice = await _load_invoice(conn, ids.normalize_uuid(container_id))
+    if invoice is None or not invoice.allows_addons:
+        return nothing
+    candidates = await repository.addon_candidates(conn)
+    offered = _addons(invoice, await _shown(conn, invoice, candidates))
+    if not offered:
+        return nothing
+    return Strip(offered, invoice.meta_data, _origins_of(candidates))
+
+
+def _addons(invoice: _Invoice, points: Sequence[Any]) -> list[Addon]:
     return [
         Addon(
             shop_id=point.id,
@@ -218,7 +253,7 @@ async def addons_for_container(conn: AsyncConnection, container_id: str) -> list
                 point.previous_launch_secret_valid_until,
             ),
         )
-        for point in await _shown(conn, invoice)
+        for point in points
     ]
 
 
@@ -326,8 +361,12 @@ async def addon_origins(conn: AsyncConnection) -> list[str]:
     """Every origin an add-on mini-app may be framed from, offered for this invoice or not:
     the payment page's CSP `frame-src` lists them all, so a card that appears after the
     invoice changed (a rule that holds only now) can open its frame without a reload."""
+    return _origins_of(await repository.addon_candidates(conn))
+
+
+def _origins_of(candidates: Sequence[Any]) -> list[str]:
     found: list[str] = []
-    for point in await repository.addon_candidates(conn):
+    for point in candidates:
         app = point.mini_app or {}
         try:
             own = miniapp.origin_of(app.get("url", ""))

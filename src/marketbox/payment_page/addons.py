@@ -49,22 +49,24 @@ async def load(
     session_buyer: Buyer | None,
     payment_url_prefix: str,
     entered: Buyer | None = None,
-) -> list[AddonCard]:
+) -> tuple[list[AddonCard], list[str]]:
     """The cards for `invoice` (none unless it is payable), in the operator's order and at
-    most the operator's limit (`marketplace.addons.addons_for_container`).
+    most the operator's limit (`marketplace.addons.strip_for_container`), and, when there are
+    any, every add-on origin the page's CSP lets it frame (`marketplace.addons.addon_origins`:
+    a card the invoice comes to offer after a change opens without a reload).
 
     `entered`: what the buyer has typed into the page's payer form and not saved yet; its
     non-empty fields come first in the frames' init data (the page sends them as `updateData`).
     """
     if not invoice.is_payable:
-        return []
-    addons = await marketplace_addons.addons_for_container(conn, invoice.id)
-    if not addons:
-        return []
-    meta_data = await marketplace_addons.container_meta_data(conn, invoice.id)
+        return [], []
+    strip = await marketplace_addons.strip_for_container(conn, invoice.id)
+    if not strip.addons:
+        return [], []
+    meta_data = strip.meta_data
     buyer = invoice_buyer(invoice, session_buyer, entered=entered)
     cards = []
-    for addon in addons:
+    for addon in strip.addons:
         frame = host.frame_config(
             url=addon.url,
             origins=addon.origins,
@@ -96,7 +98,7 @@ async def load(
                 summary=added_summary(invoice, addon.shop_id, lang) if addon.added else "",
             )
         )
-    return cards
+    return cards, strip.origins
 
 
 def added_summary(invoice: Invoice, shop_id: int, lang: str) -> str:

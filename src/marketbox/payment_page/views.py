@@ -51,7 +51,6 @@ from marketbox import clock, ids, parsing
 from marketbox.config import Settings
 from marketbox.errors import BadRequest
 from marketbox.mail import service as mail_service
-from marketbox.marketplace import addons as marketplace_addons
 from marketbox.marketplace import host, miniapp, session
 from marketbox.marketplace import service as marketplace_service
 from marketbox.orders import service as orders_service
@@ -654,7 +653,7 @@ class _Page:
             secret=self.ctx.settings.session_secret,
             now=time.time(),
         )
-        self.addons = await addons.load(
+        self.addons, self.addon_origins = await addons.load(
             conn,
             self.invoice,
             lang=self.lang,
@@ -662,8 +661,6 @@ class _Page:
             payment_url_prefix=self.ctx.settings.payment_url_prefix,
             entered=entered,
         )
-        if self.addons:
-            self.addon_origins = await marketplace_addons.addon_origins(conn)
 
     def url(self, sub: str = "", *, lang: str | None = None) -> str:
         path = f"/order/{self.invoice.id}" + (f"/{sub}" if sub else "")
