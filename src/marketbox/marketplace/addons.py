@@ -198,12 +198,7 @@ async def addons_for_container(conn: AsyncConnection, container_id: str) -> list
     container's status is not looked at: the page decides whether to show the strip. An
     unknown or empty container gives ``[]``.
     """
-    if not ids.is_uuid(container_id):
-        return []
-    invoice = await _load_invoice(conn, ids.normalize_uuid(container_id))
-    if invoice is None or not invoice.allows_addons:
-        return []
-    return _addons(invoice, await _shown(conn, invoice))
+    return (await strip_for_container(conn, container_id)).addons
 
 
 @dataclass(frozen=True)

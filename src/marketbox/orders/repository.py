@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
+    Select,
     Text,
     and_,
     bindparam,
@@ -177,18 +178,19 @@ async def insert_order_with_container(
 _CONTAINER = select(order_containers).where(order_containers.c.id == bindparam("cid"))
 _ORDER = select(orders).where(orders.c.id == bindparam("oid"))
 _MERCHANT_ORDER = _ORDER.where(orders.c.merchant_id == bindparam("mid"))
-# The container of an order (of a merchant): an order never moves to another container, so
-# the container is found and locked in one statement, before the order is read.
-_CONTAINER_OF_ORDER = select(order_containers).where(
-    order_containers.c.id
-    == select(orders.c.container_id).where(orders.c.id == bindparam("oid")).scalar_subquery()
-)
-_CONTAINER_OF_MERCHANT_ORDER = select(order_containers).where(
-    order_containers.c.id
-    == select(orders.c.container_id)
-    .where(orders.c.id == bindparam("oid"), orders.c.merchant_id == bindparam("mid"))
-    .scalar_subquery()
-)
+
+
+def _container_of(order: Select[Any]) -> Select[Any]:
+    """The container of the order `order` (a SELECT of orders) finds: an order never moves to
+    another container, so the container is found and locked in one statement, before the
+    order is read."""
+    return select(order_containers).where(
+        order_containers.c.id == order.with_only_columns(orders.c.container_id).scalar_subquery()
+    )
+
+
+_CONTAINER_OF_ORDER = _container_of(_ORDER)
+_CONTAINER_OF_MERCHANT_ORDER = _container_of(_MERCHANT_ORDER)
 _LOCKED = {
     statement: statement.with_for_update()
     for statement in (_CONTAINER, _CONTAINER_OF_ORDER, _CONTAINER_OF_MERCHANT_ORDER)
