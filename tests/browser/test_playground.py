@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -175,6 +176,25 @@ def test_the_page_speaks_russian(browser: Browser, platform: str) -> None:
     page.goto(f"{platform}/playground?lang=ru")
     assert page.inner_text("h1") == "Песочница мини-приложений"
     assert page.inner_text("[data-pg-open]") == "Открыть"
+    page.close()
+
+
+def test_a_russian_run_explains_its_verdict_in_russian(
+    browser: Browser, platform: str, apps: StaticSite
+) -> None:
+    page = open_in_playground(browser, platform, apps.url("/good.html"), lang="ru")
+    wait_for_verdict(page)
+
+    detail = page.inner_text('[data-rule="init"] [data-rule-detail]')
+    assert re.fullmatch(r"init на [\d\xa0]+ мс, хост ответил", detail), detail
+    assert page.inner_text('[data-rule="origin"] [data-rule-detail]').startswith(
+        "все сообщения пришли с "
+    )
+    run_url = save(page)
+    shared = browser.new_page()
+    shared.goto(f"{platform}{run_url}?lang=ru")
+    assert shared.inner_text('[data-rule="init"] [data-rule-detail]') == detail
+    shared.close()
     page.close()
 
 

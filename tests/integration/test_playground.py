@@ -110,9 +110,31 @@ async def test_a_run_is_evaluated_saved_and_shared(client: httpx.AsyncClient) ->
         "rule": "init",
         "status": "followed",
         "detail": "init at 40 ms, answered by the host",
+        "message": {"key": "playground.detail.init.ok", "params": {"t": 40}},
         "entries": [],
         "title": "answered init in time (within 15 s)",
     }  # fmt: skip
+
+
+async def test_the_explanations_follow_the_page_language(client: httpx.AsyncClient) -> None:
+    context = {"url": APP_URL, "mode": "order", "fullHeight": True, "paymentUrlPrefix": PREFIX}
+    run = {"context": context, "log": good_log()}
+
+    live = (await client.post("/playground/evaluate?lang=ru", json=run)).json()
+    assert live["rules"][0]["detail"] == "init на 40 мс, хост ответил"
+    english = (await client.post("/playground/evaluate?lang=en", json=run)).json()
+    assert english["rules"][0]["detail"] == "init at 40 ms, answered by the host"
+
+    saved = await client.post("/playground/runs?lang=ru", json=run)
+    assert saved.json()["verdict"]["rules"][0]["detail"] == "init на 40 мс, хост ответил"
+    shared = await client.get(saved.json()["url"] + "?lang=ru")
+    assert "init на 40 мс, хост ответил" in shared.text
+    assert "answered by the host" not in shared.text
+    shared_en = await client.get(saved.json()["url"] + "?lang=en")
+    assert "init at 40 ms, answered by the host" in shared_en.text
+    # The stored document (the download, `marketbox miniapp check`) stays in English.
+    document = (await client.get(saved.json()["url"] + ".json")).json()
+    assert document["verdict"]["rules"][0]["detail"] == "init at 40 ms, answered by the host"
 
 
 async def test_a_foreign_done_is_broken_on_the_shared_page(client: httpx.AsyncClient) -> None:

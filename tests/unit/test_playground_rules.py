@@ -3,6 +3,9 @@ and not exercised, as the page, the shared run and `marketbox miniapp check` rep
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -71,8 +74,7 @@ def test_nothing_at_all_breaks_only_the_init_rule_and_says_why() -> None:
 
     assert [o.rule for o in verdict.outcomes if o.status == "broken"] == ["init"]
     assert verdict.outcomes[0].detail == (
-        "no init message arrived (waited 3.0 s): "
-        "the URL could not be loaded (ConnectError: refused)"
+        "no init message arrived (waited 3 s): the URL could not be loaded (ConnectError: refused)"
     )
 
 
@@ -156,3 +158,114 @@ def test_garbage_entries_do_not_break_the_evaluation() -> None:
 )
 def test_frame_block(xfo: str | None, csp: str | None, blocked: bool) -> None:
     assert (frame_block(xfo, csp, "https://pay.test") is not None) == blocked
+
+
+# --- the explanations in the reader's language ----------------------------------------------
+
+
+def test_the_explanations_speak_russian_with_the_plural_forms() -> None:
+    def origin_detail(count: int, locale: str) -> str:
+        foreign = [ignored("origin", {"id": "f", "action": "done"}, "https://evil.test")] * count
+        return rules.evaluate(ctx(), [*handshake(), *foreign]).outcomes[9].text.render(locale)
+
+    tail = "с https://evil.test, а не с источника мини-приложения"
+    assert origin_detail(1, "ru") == f"1 сообщение пришло {tail}"
+    assert origin_detail(3, "ru") == f"3 сообщения пришли {tail}"
+    assert origin_detail(5, "ru") == f"5 сообщений пришло {tail}"
+    assert (
+        origin_detail(1, "en") == "1 message came from https://evil.test, not the mini-app's origin"
+    )
+    assert origin_detail(2, "en").startswith("2 messages came from")
+
+
+def test_a_clause_and_a_number_are_rendered_in_the_language_too() -> None:
+    context = ctx(duration_ms=2500, probe={"ok": True, "status": 404})
+    outcome = rules.evaluate(context, []).outcomes[0]
+
+    assert (
+        outcome.text.render("ru")
+        == "сообщение init не пришло (ждали 2,5 с): адрес ответил HTTP 404"
+    )
+    assert outcome.detail == "no init message arrived (waited 2.5 s): the URL answered HTTP 404"
+
+
+LOGS_FOR_EVERY_EXPLANATION: list[tuple[rules.Context, list[Any]]] = [
+    (ctx(), []),
+    (ctx(duration_ms=100, probe={"ok": False, "frameBlock": "X-Frame-Options: DENY"}), []),
+    (ctx(probe={"ok": False, "error": "refused"}), []),
+    (ctx(), handshake(t=20_000)),
+    (ctx(), [got("init")]),
+    (ctx("suborder"), [got("height", 300, t=5), *handshake(version=0), got("height", "x"),
+                      got("height", float("inf")), got("height", 5001), got("futureThing"),
+                      got("done", 7), got("error", {"a": 1}), got("link", 5),
+                      got("unavailable", 1), ignored("id", {"id": "x"}),
+                      ignored("type", "text"), ignored("origin", {}, "https://evil.test")]),
+    (ctx("suborder"), [got("height", 300), *handshake(version=2), got("height", 400),
+                      got("done", PREFIX + CONTAINER), got("error", "oops"),
+                      got("link", "https://x.test"), got("unavailable", None)]),
+    (ctx(), [*handshake(), got("height", 400), got("done", "https://x.test/"),
+             got("link", "javascript:alert(1)"), got("link", " ")]),
+    (ctx("suborder"), [*handshake(), got("done", PREFIX + "0190f0a1-0000-7000-8000-0000000000c2")]),
+    (ctx(), [*handshake(), got("done", None), got("link", "/x")]),
+    (ctx(), [*handshake(), got("checkout", PREFIX + CONTAINER)]),
+    (ctx(), [got("height", 300)]),
+]  # fmt: skip
+
+
+def test_every_explanation_has_both_languages_and_its_message_renders_it_again() -> None:
+    seen: set[str] = set()
+    for context, log in LOGS_FOR_EVERY_EXPLANATION:
+        for outcome in rules.evaluate(context, log).outcomes:
+            seen.add(outcome.text.key)
+            russian = outcome.text.render("ru")
+            assert re.search("[а-яё]", russian), (outcome.rule, russian)
+            stored = json.loads(json.dumps(outcome.to_json()))
+            assert stored["detail"] == outcome.detail
+            again = rules.Text.from_json(stored["message"])
+            assert again is not None and again.render("ru") == russian
+    in_code = set(re.findall(r'NP?_\("(playground\.detail\.[a-z_.]+)"\)', RULES_SOURCE))
+    assert in_code - seen == set()  # every explanation was met above
+
+
+RULES_SOURCE = Path(rules.__file__).read_text(encoding="utf-8")
+
+
+def test_a_stored_verdict_is_shown_in_the_page_language() -> None:
+    log = [*handshake(), got("height", 400), got("height", 500)]
+    stored = json.loads(json.dumps(rules.evaluate(ctx("suborder"), log).to_json()))
+    assert stored["rules"][3]["detail"] == "2 heights (400, 500 px)"
+
+    russian = rules.localized(stored, "ru")
+
+    assert russian["rules"][3]["detail"] == "2 высоты (400, 500 px)"
+    assert russian["rules"][0]["detail"] == "init на 40 мс, хост ответил"
+    assert stored["rules"][3]["detail"] == "2 heights (400, 500 px)"  # the stored one unchanged
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        None,
+        "text",
+        {"key": "office.title", "params": {}},  # not one of the verdict's keys
+        {"key": "playground.detail.nothing", "params": {}},  # no such key
+        {"key": "playground.detail.height.ok", "params": {"values": "1"}},  # no n
+        {"key": "playground.detail.height.ok", "params": {"n": True, "values": "1"}},
+        {"key": "playground.detail.init.ok", "params": {}},  # a placeholder unfilled
+        {"key": "playground.detail.init.ok", "params": {"t": [1]}},
+        {"key": "playground.detail.done.bad", "params": {"action": "done", "problem": {"key": 1}}},
+    ],
+)
+def test_a_changed_stored_message_keeps_the_stored_detail(message: Any) -> None:
+    stored = {
+        "passed": True,
+        "rules": [{"rule": "init", "detail": "as stored", "message": message}],
+    }
+
+    assert rules.localized(stored, "ru")["rules"][0]["detail"] == "as stored"
+
+
+def test_a_run_saved_before_messages_keeps_its_details() -> None:
+    stored = {"passed": True, "rules": [{"rule": "init", "detail": "init at 40 ms"}, "junk"]}
+
+    assert rules.localized(stored, "ru")["rules"] == stored["rules"]

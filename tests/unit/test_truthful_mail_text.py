@@ -42,6 +42,8 @@ NOT_A_CLAIM = {
     # and texts each picked by the letter's recorded status (templates/office/_mail.html).
     "office.mail.": "the mail view, by the letter's recorded status",
     "office.nav.mail": "the mail view's name",
+    # The playground's verdict: the mini-app protocol's postMessage messages, not letters.
+    "playground.detail.": "a mini-app's protocol messages, not letters",
     # What the sandbox reset deletes (the letters' records among them).
     "office.sandbox.reset_": "what the reset deletes",
 }

@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from marketbox.miniapp_host import protocol
+from marketbox.toolkit.formatting import format_quantity
+from marketbox.toolkit.i18n import N_, NP_, t
 
 FOLLOWED = "followed"
 BROKEN = "broken"
@@ -86,17 +90,96 @@ class Context:
 
 
 @dataclass
+class Text:
+    """An explanation in no language yet: a catalogue key ("playground.detail.…") and its
+    parameters, rendered in the reader's language. A parameter is the mini-app's own value
+    quoted as it came (a string), a number (formatted for the language; `n` picks the plural
+    form) or another Text (a clause of this one)."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, key: str, /, **params: Any) -> None:
+        self.key, self.params = key, params
+
+    def render(self, locale: str) -> str:
+        params = {
+            name: value if name == "n" else _param(value, locale)  # `n`: t() picks the form
+            for name, value in self.params.items()
+        }
+        return t(self.key, locale, **params)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "params": {k: _param_json(v) for k, v in self.params.items()}}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Text | None:
+        """A stored Text (a saved run is untrusted): None unless every part has the shape
+        `to_json` writes and every key is one of the verdict's."""
+        if not isinstance(value, Mapping) or not isinstance(value.get("params"), Mapping):
+            return None
+        key = value.get("key")
+        if not isinstance(key, str) or not key.startswith(_TEXT_KEYS):
+            return None
+        params: dict[str, Any] = {}
+        for name, raw in value["params"].items():
+            if isinstance(raw, Mapping):
+                inner = cls.from_json(raw)
+                if inner is None:
+                    return None
+                params[str(name)] = inner
+            elif isinstance(raw, str | int) and not isinstance(raw, bool):
+                params[str(name)] = raw
+            elif isinstance(raw, float) and math.isfinite(raw):
+                params[str(name)] = Decimal(str(raw))
+            else:
+                return None
+        try:  # the key exists and its placeholders are the parameters
+            template = t(key, "en", n=params["n"]) if "n" in params else t(key, "en")
+        except (KeyError, TypeError):
+            return None
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name}
+        return cls(key, **params) if fields == set(params) - {"n"} else None
+
+
+_TEXT_KEYS = ("playground.detail.", "playground.why.", "playground.height.", "playground.url.",
+              "playground.link.")  # fmt: skip
+
+
+def _param(value: Any, locale: str) -> Any:
+    if isinstance(value, Text):
+        return value.render(locale)
+    if isinstance(value, int | Decimal) and not isinstance(value, bool):
+        return format_quantity(value, locale)
+    return value
+
+
+def _param_json(value: Any) -> Any:
+    if isinstance(value, Text):
+        return value.to_json()
+    if isinstance(value, Decimal):
+        return float(value)  # a tenth of a second: JSON's number is exact enough
+    return value
+
+
+@dataclass
 class Outcome:
     rule: str
     status: str
-    detail: str
+    text: Text
     entries: list[int] = field(default_factory=list)  # indices of the entries at fault
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def detail(self) -> str:
+        """The explanation in English (the JSON document's and the CLI's language)."""
+        return self.text.render("en")
+
+    def to_json(self, locale: str = "en") -> dict[str, Any]:
         return {
             "rule": self.rule,
             "status": self.status,
-            "detail": self.detail,
+            "detail": self.text.render(locale),
+            "message": self.text.to_json(),
             "entries": self.entries,
         }
 
@@ -152,40 +235,45 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
-
-
 # --- the rules -------------------------------------------------------------------------------
+# Each explanation is a Text: a catalogue key with its parameters (the mini-app's own values
+# quoted as they came, counts for the plural forms).
+
+
+def _no_messages(rule: str) -> Outcome:
+    return Outcome(rule, NOT_EXERCISED, Text(N_("playground.detail.no_messages")))
 
 
 def _init(ctx: Context, entries: list[Entry]) -> Outcome:
     limit = protocol.INIT_TIMEOUT_MS
     inits = _received(entries, "init")
     if not inits:
-        waited = f"{ctx.duration_ms / 1000:.1f} s" if ctx.duration_ms is not None else "the run"
-        return Outcome("init", BROKEN, f"no init message arrived (waited {waited}){_why(ctx)}")
+        why = _why(ctx)
+        if ctx.duration_ms is None:
+            return Outcome("init", BROKEN, Text(N_("playground.detail.init.missing"), why=why))
+        seconds = Decimal(ctx.duration_ms).scaleb(-3).quantize(Decimal("0.1"))
+        waited = Text(N_("playground.detail.init.missing_after"), seconds=seconds, why=why)
+        return Outcome("init", BROKEN, waited)
     first = inits[0]
     if first.t > limit:
-        return Outcome(
-            "init", BROKEN, f"init arrived after {first.t} ms (limit {limit} ms)", [first.index]
-        )
+        late = Text(N_("playground.detail.init.late"), t=first.t, limit=limit)
+        return Outcome("init", BROKEN, late, [first.index])
     answered = any(e.kind == "sent" and e.action == "init" and e.t >= first.t for e in entries)
     if not answered:
-        return Outcome("init", BROKEN, "init arrived but the host could not answer it")
-    return Outcome("init", FOLLOWED, f"init at {first.t} ms, answered by the host")
+        return Outcome("init", BROKEN, Text(N_("playground.detail.init.unanswered")))
+    return Outcome("init", FOLLOWED, Text(N_("playground.detail.init.ok"), t=first.t))
 
 
-def _why(ctx: Context) -> str:
-    """What the server's fetch of the URL says about a silent mini-app."""
+def _why(ctx: Context) -> Text | str:
+    """What the server's fetch of the URL says about a silent mini-app ("" when nothing)."""
     probe = ctx.probe or {}
     if probe.get("error"):
-        return f": the URL could not be loaded ({probe['error']})"
+        return Text(N_("playground.why.unreachable"), error=str(probe["error"]))
     if probe.get("frameBlock"):
-        return f": the page forbids framing ({probe['frameBlock']})"
+        return Text(N_("playground.why.framing"), header=str(probe["frameBlock"]))
     status = probe.get("status")
     if isinstance(status, int) and status >= 400:
-        return f": the URL answered HTTP {status}"
+        return Text(N_("playground.why.http"), status=str(status))
     return ""
 
 
@@ -195,23 +283,20 @@ def _id(ctx: Context, entries: list[Entry]) -> Outcome:
         ids = sorted(
             {_short(e.payload.get("id") if isinstance(e.payload, dict) else None) for e in wrong}
         )
-        return Outcome(
-            "id",
-            BROKEN,
-            f"{_count(len(wrong), 'message')} carried id {', '.join(ids[:MAX_EXAMPLES])} "
-            "instead of the frame id (they were dropped)",
-            [e.index for e in wrong],
+        text = Text(
+            NP_("playground.detail.id.wrong"), n=len(wrong), ids=", ".join(ids[:MAX_EXAMPLES])
         )
+        return Outcome("id", BROKEN, text, [e.index for e in wrong])
     got = _received(entries)
     if not got:
-        return Outcome("id", NOT_EXERCISED, "no message from the mini-app reached the host")
-    return Outcome("id", FOLLOWED, f"all {_count(len(got), 'message')} echoed the frame id")
+        return _no_messages("id")
+    return Outcome("id", FOLLOWED, Text(NP_("playground.detail.id.ok"), n=len(got)))
 
 
 def _before_init(ctx: Context, entries: list[Entry]) -> Outcome:
     got = _received(entries)
     if not got:
-        return Outcome("order", NOT_EXERCISED, "no message from the mini-app reached the host")
+        return _no_messages("order")
     early: list[Entry] = []
     for e in got:
         if e.action == "init":
@@ -219,63 +304,71 @@ def _before_init(ctx: Context, entries: list[Entry]) -> Outcome:
         early.append(e)
     if early and len(early) < len(got):
         actions = ", ".join(sorted({str(e.action) for e in early}))
-        return Outcome(
-            "order",
-            BROKEN,
-            f"{_count(len(early), 'message')} ({actions}) before the mini-app's init",
-            [e.index for e in early],
-        )
+        text = Text(NP_("playground.detail.order.early"), n=len(early), actions=actions)
+        return Outcome("order", BROKEN, text, [e.index for e in early])
     if early:
-        return Outcome("order", BROKEN, "messages arrived but no init", [e.index for e in early])
-    return Outcome("order", FOLLOWED, "the first message was init")
+        no_init = Text(N_("playground.detail.order.no_init"))
+        return Outcome("order", BROKEN, no_init, [e.index for e in early])
+    return Outcome("order", FOLLOWED, Text(N_("playground.detail.order.ok")))
 
 
-def _height_problem(ctx: Context, value: Any) -> str | None:
+def _height_problem(ctx: Context, value: Any) -> Text | None:
     if ctx.full_height:
-        return "a height message in a full-height frame"
+        return Text(N_("playground.height.full_height"))
     if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"height {_short(value)} is not a number"
+        return Text(N_("playground.height.not_number"), value=_short(value))
     if not math.isfinite(value):
-        return f"height {value} is not finite"
+        return Text(N_("playground.height.not_finite"), value=str(value))
     if not protocol.HEIGHT_MIN <= value <= protocol.HEIGHT_MAX:
-        return f"height {value} is outside {protocol.HEIGHT_MIN}–{protocol.HEIGHT_MAX} px"
+        return Text(
+            N_("playground.height.out_of_range"),
+            value=str(value),
+            min=str(protocol.HEIGHT_MIN),
+            max=str(protocol.HEIGHT_MAX),
+        )
     return None
 
 
 def _height(ctx: Context, entries: list[Entry]) -> Outcome:
     heights = _received(entries, "height")
     if not heights:
-        note = " (full-height frame)" if ctx.full_height else ""
-        return Outcome("height", NOT_EXERCISED, f"no height message{note}")
+        full = ctx.full_height
+        key = (
+            N_("playground.detail.height.none_full")
+            if full
+            else N_("playground.detail.height.none")
+        )
+        return Outcome("height", NOT_EXERCISED, Text(key))
     bad = [(e, p) for e in heights if (p := _height_problem(ctx, e.data))]
     if bad:
-        return Outcome(
-            "height",
-            BROKEN,
-            f"{_count(len(bad), 'bad height')}: {bad[0][1]}",
-            [e.index for e, _ in bad],
-        )
+        text = Text(NP_("playground.detail.height.bad"), n=len(bad), problem=bad[0][1])
+        return Outcome("height", BROKEN, text, [e.index for e, _ in bad])
     values = ", ".join(str(e.data) for e in heights[:MAX_EXAMPLES])
     more = "…" if len(heights) > MAX_EXAMPLES else ""
-    return Outcome("height", FOLLOWED, f"{_count(len(heights), 'height')} ({values}{more} px)")
+    text = Text(NP_("playground.detail.height.ok"), n=len(heights), values=values + more)
+    return Outcome("height", FOLLOWED, text)
 
 
-def _payment_url_problem(ctx: Context, value: Any) -> str | None:
+def _payment_url_problem(ctx: Context, value: Any) -> Text | None:
     if not isinstance(value, str):
-        return f"{_short(value)} is neither a payment URL nor null"
+        return Text(N_("playground.url.not_string"), value=_short(value))
     prefix = ctx.payment_url_prefix
     rest = value[len(prefix) :] if prefix and value.startswith(prefix) else None
     if rest is None or not _UUID.match(rest):
-        return f"{_short(value)} is not a platform payment URL ({prefix}<uuid>)"
+        return Text(N_("playground.url.foreign"), value=_short(value), prefix=prefix)
     if ctx.mode == "suborder" and ctx.order_container_id and rest.lower() != ctx.order_container_id:
-        return f"{_short(value)} is another invoice, not the container {ctx.order_container_id}"
+        return Text(
+            N_("playground.url.other_invoice"),
+            value=_short(value),
+            container=ctx.order_container_id,
+        )
     return None
 
 
 def _done(ctx: Context, entries: list[Entry]) -> Outcome:
     done = [e for e in _received(entries) if e.action in ("done", "checkout")]
     if not done:
-        return Outcome("done", NOT_EXERCISED, "the mini-app sent no done")
+        return Outcome("done", NOT_EXERCISED, Text(N_("playground.detail.done.none")))
     bad = [
         (e, p)
         for e in done
@@ -286,129 +379,113 @@ def _done(ctx: Context, entries: list[Entry]) -> Outcome:
         )
     ]
     if bad:
-        return Outcome(
-            "done", BROKEN, f"{bad[0][0].action}: {bad[0][1]}", [e.index for e, _ in bad]
+        text = Text(
+            N_("playground.detail.done.bad"), action=str(bad[0][0].action), problem=bad[0][1]
         )
+        return Outcome("done", BROKEN, text, [e.index for e, _ in bad])
     last = done[-1]
     if last.data is None:
-        return Outcome("done", FOLLOWED, "done without a URL (paid outside the platform)")
-    same = " of this container" if ctx.mode == "suborder" else ""
-    return Outcome("done", FOLLOWED, f"{last.action} with a platform payment URL{same}")
+        return Outcome("done", FOLLOWED, Text(N_("playground.detail.done.no_url")))
+    ours = ctx.mode == "suborder"
+    key = N_("playground.detail.done.ok_container") if ours else N_("playground.detail.done.ok")
+    return Outcome("done", FOLLOWED, Text(key, action=str(last.action)))
 
 
 def _error(ctx: Context, entries: list[Entry]) -> Outcome:
     errors = _received(entries, "error")
     if not errors:
-        return Outcome("error", NOT_EXERCISED, "the mini-app sent no error")
+        return Outcome("error", NOT_EXERCISED, Text(N_("playground.detail.error.none")))
     bad = [e for e in errors if e.data is not None and not isinstance(e.data, str)]
     if bad:
-        return Outcome(
-            "error",
-            BROKEN,
-            f"error data {_short(bad[0].data)} is neither text nor null",
-            [e.index for e in bad],
-        )
-    return Outcome("error", FOLLOWED, f"{_count(len(errors), 'error')} with text or null")
+        text = Text(N_("playground.detail.error.bad"), value=_short(bad[0].data))
+        return Outcome("error", BROKEN, text, [e.index for e in bad])
+    return Outcome("error", FOLLOWED, Text(NP_("playground.detail.error.ok"), n=len(errors)))
 
 
-def _link_problem(ctx: Context, value: Any) -> str | None:
+def _link_problem(ctx: Context, value: Any) -> Text | None:
     if not isinstance(value, str) or not value.strip():
-        return f"link {_short(value)} is not a URL"
+        return Text(N_("playground.link.not_url"), value=_short(value))
     try:
         scheme = urlsplit(urljoin(ctx.url, value)).scheme
     except ValueError:
-        return f"link {_short(value)} is not a URL"
-    return None if scheme in ("http", "https") else f"link {_short(value)} is not http(s)"
+        return Text(N_("playground.link.not_url"), value=_short(value))
+    return (
+        None
+        if scheme in ("http", "https")
+        else Text(N_("playground.link.not_http"), value=_short(value))
+    )
 
 
 def _link(ctx: Context, entries: list[Entry]) -> Outcome:
     links = _received(entries, "link")
     if not links:
-        return Outcome("link", NOT_EXERCISED, "the mini-app sent no link")
+        return Outcome("link", NOT_EXERCISED, Text(N_("playground.detail.link.none")))
     bad = [(e, p) for e in links if (p := _link_problem(ctx, e.data))]
     if bad:
         return Outcome("link", BROKEN, bad[0][1], [e.index for e, _ in bad])
-    return Outcome("link", FOLLOWED, f"{_count(len(links), 'link')}, all http(s)")
+    return Outcome("link", FOLLOWED, Text(NP_("playground.detail.link.ok"), n=len(links)))
 
 
 def _unavailable(ctx: Context, entries: list[Entry]) -> Outcome:
     sent = _received(entries, "unavailable")
     if not sent:
-        return Outcome("unavailable", NOT_EXERCISED, "the mini-app sent no unavailable")
+        return Outcome("unavailable", NOT_EXERCISED, Text(N_("playground.detail.unavailable.none")))
     bad = [e for e in sent if e.data is not None]
     if bad:
-        return Outcome(
-            "unavailable",
-            BROKEN,
-            f"unavailable carried data {_short(bad[0].data)} instead of null",
-            [e.index for e in bad],
-        )
-    return Outcome("unavailable", FOLLOWED, "unavailable with data null")
+        text = Text(N_("playground.detail.unavailable.bad"), value=_short(bad[0].data))
+        return Outcome("unavailable", BROKEN, text, [e.index for e in bad])
+    return Outcome("unavailable", FOLLOWED, Text(N_("playground.detail.unavailable.ok")))
 
 
 def _version(ctx: Context, entries: list[Entry]) -> Outcome:
     inits = _received(entries, "init")
     if not inits:
-        return Outcome("version", NOT_EXERCISED, "no init, so no version")
+        return Outcome("version", NOT_EXERCISED, Text(N_("playground.detail.version.none")))
     payload = inits[0].payload if isinstance(inits[0].payload, dict) else {}
     if "version" not in payload:
-        return Outcome("version", INFO, "no version declared: protocol v1")
+        return Outcome("version", INFO, Text(N_("playground.detail.version.v1")))
     version = payload["version"]
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        return Outcome(
-            "version",
-            WARNING,
-            f"version {_short(version)} is not a positive integer: treated as v1",
-            [inits[0].index],
-        )
-    return Outcome("version", INFO, f"protocol v{version} declared")
+        text = Text(N_("playground.detail.version.bad"), value=_short(version))
+        return Outcome("version", WARNING, text, [inits[0].index])
+    return Outcome("version", INFO, Text(N_("playground.detail.version.ok"), version=str(version)))
 
 
 def _unknown(ctx: Context, entries: list[Entry]) -> Outcome:
     got = _received(entries)
     if not got:
-        return Outcome("unknown", NOT_EXERCISED, "no message from the mini-app reached the host")
+        return _no_messages("unknown")
     odd = [e for e in got if not isinstance(e.action, str) or e.action not in _KNOWN_CHILD_ACTIONS]
     if odd:
         names = ", ".join(sorted({_short(e.action, 30) for e in odd})[:MAX_EXAMPLES])
-        return Outcome(
-            "unknown",
-            WARNING,
-            f"unknown action {names} ignored (allowed for forward compatibility)",
-            [e.index for e in odd],
-        )
-    return Outcome("unknown", FOLLOWED, "every action is one of the protocol's")
+        text = Text(N_("playground.detail.unknown.odd"), names=names)
+        return Outcome("unknown", WARNING, text, [e.index for e in odd])
+    return Outcome("unknown", FOLLOWED, Text(N_("playground.detail.unknown.ok")))
 
 
 def _objects(ctx: Context, entries: list[Entry]) -> Outcome:
     strings = [e for e in entries if e.kind == "ignored" and e.reason == "type"]
     if strings:
-        return Outcome(
-            "objects",
-            BROKEN,
-            f"{_count(len(strings), 'message')} posted as {type(strings[0].payload).__name__}, "
-            "not an object (dropped)",
-            [e.index for e in strings],
-        )
+        kind = type(strings[0].payload).__name__
+        text = Text(NP_("playground.detail.objects.bad"), n=len(strings), type=kind)
+        return Outcome("objects", BROKEN, text, [e.index for e in strings])
     if not _received(entries):
-        return Outcome("objects", NOT_EXERCISED, "no message from the mini-app reached the host")
-    return Outcome("objects", FOLLOWED, "every message was a plain object")
+        return _no_messages("objects")
+    return Outcome("objects", FOLLOWED, Text(N_("playground.detail.objects.ok")))
 
 
 def _origin(ctx: Context, entries: list[Entry]) -> Outcome:
     foreign = [e for e in entries if e.kind == "ignored" and e.reason == "origin"]
     if foreign:
         origins = ", ".join(sorted({e.origin for e in foreign})[:MAX_EXAMPLES])
-        return Outcome(
-            "origin",
-            BROKEN,
-            f"{_count(len(foreign), 'message')} came from {origins}, not the mini-app's origin",
-            [e.index for e in foreign],
-        )
+        text = Text(NP_("playground.detail.origin.bad"), n=len(foreign), origins=origins)
+        return Outcome("origin", BROKEN, text, [e.index for e in foreign])
     got = _received(entries)
     if not got:
-        return Outcome("origin", NOT_EXERCISED, "no message from the mini-app reached the host")
-    return Outcome("origin", FOLLOWED, f"every message came from {got[0].origin}")
+        return _no_messages("origin")
+    return Outcome(
+        "origin", FOLLOWED, Text(N_("playground.detail.origin.ok"), origin=got[0].origin)
+    )
 
 
 RULES: tuple[Rule, ...] = (
@@ -440,16 +517,37 @@ class Verdict:
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for o in self.outcomes if o.status == s) for s in STATUSES}
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, locale: str = "en") -> dict[str, Any]:
+        """The verdict as the page, a saved run and the CLI read it: each rule's `detail` in
+        `locale` (English in a stored run) and its `message`, from which `localized` renders
+        it again in another language."""
         return {
             "passed": self.passed,
             "counts": self.counts(),
             "rules": [
-                {**o.to_json(), "title": rule.title}
+                {**o.to_json(locale), "title": rule.title}
                 for o, rule in zip(self.outcomes, RULES, strict=True)
             ],
             "problems": {str(k): v for k, v in sorted(self.problems.items())},
         }
+
+
+def localized(verdict: Mapping[str, Any], locale: str) -> dict[str, Any]:
+    """A stored verdict (`Verdict.to_json`) with each rule's `detail` in `locale`. A rule whose
+    `message` is missing or unreadable (a run saved before explanations had messages, or a
+    changed document) keeps the detail it was stored with."""
+    rules = []
+    for rule in verdict.get("rules") or []:
+        text = Text.from_json(rule.get("message")) if isinstance(rule, Mapping) else None
+        if text is None:
+            rules.append(rule)
+            continue
+        try:
+            detail = text.render(locale)
+        except (KeyError, IndexError, TypeError, ValueError):
+            detail = rule.get("detail")
+        rules.append({**rule, "detail": detail})
+    return {**verdict, "rules": rules}
 
 
 def evaluate(context: Context, log: Sequence[Any]) -> Verdict:

@@ -155,8 +155,8 @@ def parse_run(body: Any) -> tuple[rules.Context, list[Any]]:
     return rules.Context.from_json(context), log
 
 
-def verdict_of(context: rules.Context, log: Sequence[Any]) -> dict[str, Any]:
-    return rules.evaluate(context, log).to_json()
+def verdict_of(context: rules.Context, log: Sequence[Any], locale: str = "en") -> dict[str, Any]:
+    return rules.evaluate(context, log).to_json(locale)
 
 
 async def save_run(

@@ -13,7 +13,9 @@ production.
     GET  /playground/runs/{id}.json  the same as a JSON download
     GET  /playground/static/{f}      the page's ES module (web/assets.py)
 
-Language: ``?lang=ru|en`` as on the marketplace pages.
+Language: ``?lang=ru|en`` as on the marketplace pages; the verdict's explanations too (the page
+posts with its own ``?lang=``). A stored run keeps them in English, the JSON download's and
+`marketbox miniapp check`'s language, with each one's message to render it again.
 """
 
 from __future__ import annotations
@@ -284,7 +286,8 @@ async def _run_body(request: Request) -> tuple[rules.Context, list[Any]]:
 async def evaluate(request: Request) -> Response:
     _ctx(request)
     context, log = await _run_body(request)
-    return JSONResponse(service.verdict_of(context, log))
+    lang, _ = page_locale(request)
+    return JSONResponse(service.verdict_of(context, log, lang))
 
 
 @router.post("/playground/runs")
@@ -294,8 +297,10 @@ async def save_run(request: Request) -> Response:
     async with ctx.db.transaction() as conn:
         run_id, document = await service.save_run(conn, context=context, log=log)
     url = f"/playground/runs/{run_id}"
+    lang, _ = page_locale(request)
+    verdict = rules.localized(document["verdict"], lang)
     return JSONResponse(
-        {"id": run_id, "url": url, "jsonUrl": f"{url}.json", "verdict": document["verdict"]},
+        {"id": run_id, "url": url, "jsonUrl": f"{url}.json", "verdict": verdict},
         status_code=201,
     )
 
@@ -317,8 +322,10 @@ async def show_run(request: Request, ref: str) -> Response:
     problems = document["verdict"]["problems"]
     entries = [_entry_view(index, entry, problems) for index, entry in enumerate(document["log"])]
     created = datetime.fromisoformat(document["createdAt"])
+    # The stored explanations are English (the JSON's language); the page speaks its own.
+    run = {**document, "verdict": rules.localized(document["verdict"], page_locale(request)[0])}
     return _render(
-        request, "playground/run.html", {"run": document, "entries": entries, "created": created}
+        request, "playground/run.html", {"run": run, "entries": entries, "created": created}
     )
 
 

@@ -196,7 +196,9 @@ function start() {
   }
 
   async function post(path) {
-    const response = await fetch(path, {
+    // The verdict's explanations in the page's language.
+    const lang = document.documentElement.lang === 'en' ? 'en' : 'ru';
+    const response = await fetch(`${path}?lang=${lang}`, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ context: context(), log }),
