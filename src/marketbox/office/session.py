@@ -17,6 +17,8 @@ import json
 import secrets
 from dataclasses import dataclass
 
+from marketbox.toolkit import form_tokens
+
 COOKIE_NAME = "mb_office"
 MAX_AGE_SECONDS = 12 * 3600
 _PURPOSE = "office-session"
@@ -35,8 +37,10 @@ class Session:
         """A new session for `user_id`: a fresh CSRF token at every log-in."""
         return Session(user_id=user_id, csrf=secrets.token_urlsafe(24))
 
-    def accepts(self, csrf: str | None) -> bool:
-        return bool(csrf) and hmac.compare_digest(self.csrf, str(csrf))
+    def accepts(self, csrf: object) -> bool:
+        """Whether a form carried this session's token (as pages show it: masked per render,
+        toolkit/form_tokens.py)."""
+        return form_tokens.matches(self.csrf, csrf)
 
 
 def _b64(data: bytes) -> str:

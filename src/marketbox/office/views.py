@@ -89,6 +89,7 @@ from marketbox.security.schemas import (
 from marketbox.shipments import service as shipments_service
 from marketbox.shipments.schemas import CreateShipmentRequest
 from marketbox.storage.query import Condition, ListQuery
+from marketbox.toolkit import form_tokens
 from marketbox.toolkit.formatting import format_shift, register_filters
 from marketbox.toolkit.i18n import N_, NP_, register_i18n, t
 from marketbox.web import assets, filters, health
@@ -230,7 +231,7 @@ def _render(
     page = {
         "lang": visit.lang,
         "lang_urls": {code: visit.url_with(lang=code) for code in ("ru", "en")},
-        "csrf": visit.session.csrf,
+        "csrf": form_tokens.mask(visit.session.csrf),  # a new mask per render (BREACH)
         "user": visit.user,
         "merchant": visit.merchant,
         "section": "",

@@ -12,7 +12,6 @@ reused where the spec lists them: INN checksum, KPP pattern, KPP only with a 10-
 
 from __future__ import annotations
 
-import hmac
 import re
 import secrets
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from marketbox import requisites
+from marketbox.toolkit import form_tokens
 from marketbox.toolkit.formatting import NBSP, format_phone
 
 PRIVATE = "private"
@@ -226,7 +226,7 @@ def new_token() -> str:
     return secrets.token_urlsafe(24)
 
 
-def token_matches(cookie: str | None, submitted: str | None) -> bool:
-    if not cookie or not submitted:
-        return False
-    return hmac.compare_digest(cookie.encode(), submitted.encode())
+def token_matches(cookie: str | None, submitted: object) -> bool:
+    """The field repeats the cookie, as the page shows it: masked per render (BREACH;
+    toolkit/form_tokens.py)."""
+    return form_tokens.matches(cookie, submitted)

@@ -61,6 +61,7 @@ from marketbox.payments import attempts, sandbox, throttle
 from marketbox.payments.errors import AmountChanged, ContainerNotFound, ContainerNotPayable
 from marketbox.receipts import service as receipts_service
 from marketbox.shipping_control import service as shipping_control
+from marketbox.toolkit import form_tokens
 from marketbox.toolkit.formatting import format_money, register_filters
 from marketbox.toolkit.i18n import N_, register_i18n, t
 from marketbox.web import assets
@@ -727,7 +728,7 @@ class _Page:
             form=form,
             errors=errors,
             banner=banner,
-            csrf_token=token,
+            csrf_token=form_tokens.mask(token),  # a new mask per render (BREACH)
             expected_amount=str(self.invoice.amount),
             test_cards=sandbox.TEST_CARDS,
             card_values=card_values or {},
