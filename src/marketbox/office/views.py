@@ -1099,7 +1099,9 @@ async def rotate(request: Request) -> Response:
             visit, "rotate", t("office.settings.wrong_password", visit.lang)
         )
     await ctx.shared.credentials_changed()
-    # The answer is the one place the new secrets appear: not stored, not cached (no-store).
+    # The answer is the one place the new secrets appear: not stored, not cached (no-store),
+    # not compressed (BREACH).
+    assets.send_uncompressed(request)
     return _render(
         visit,
         "office/settings_rotated.html",
@@ -1157,6 +1159,8 @@ async def points_of_sale_page(request: Request) -> Response:
         )
     pages = max(1, -(-total // PAGE_SIZE))
     done = request.query_params.get("done")
+    # The launch secrets are on the page, and its links carry the URL's query along.
+    assets.send_uncompressed(request)
     return _render(
         visit,
         "office/points_of_sale.html",

@@ -6,6 +6,7 @@ StaticAssets    the ASGI app mounted at each prefix (app.py): a hashed URL is ca
                 request's Accept-Encoding, compressed once per file (toolkit/assets.py)
 router          /favicon.ico, for browsers and tools that ask for it without reading the page
 CompressionMiddleware   brotli or gzip for HTML answers (pages are mostly markup)
+send_uncompressed       for a page that shows a secret: the middleware leaves it as it is
 """
 
 from __future__ import annotations
@@ -129,6 +130,19 @@ async def favicon(request: Request) -> Response:
     return asset_response(Found(found.asset, hashed=False), request.headers, cache_control=FAVICON)
 
 
+# The request state's flag (Request.state lives in scope["state"]) that send_uncompressed sets.
+_UNCOMPRESSED = "marketbox_uncompressed"
+
+
+def send_uncompressed(request: Request) -> None:
+    """Send this request's page as it is. For a page that shows a secret a person has to read
+    (a launch secret, a new API token): compressed, a page that also echoes text from its URL
+    (the language switch and paging links carry the query along) would tell the secret through
+    its size, a guessed character at a time (BREACH). Form tokens need not: they are masked per
+    render (toolkit/form_tokens.py)."""
+    setattr(request.state, _UNCOMPRESSED, True)
+
+
 class CompressionMiddleware:
     """Brotli (or gzip) for HTML answers the client accepts compressed; `Vary: Accept-Encoding`.
 
@@ -162,8 +176,10 @@ class CompressionMiddleware:
             nonlocal start
             if message["type"] == "http.response.start":
                 headers = Headers(raw=message.get("headers", []))
-                if headers.get("content-type", "").startswith("text/html") and (
-                    "content-encoding" not in headers
+                if (
+                    headers.get("content-type", "").startswith("text/html")
+                    and "content-encoding" not in headers
+                    and not scope.get("state", {}).get(_UNCOMPRESSED)
                 ):
                     start = message
                     return

@@ -1,6 +1,8 @@
-"""The office's and the payment page's form tokens on the page: a new mask on every render, so
-a compressed page that echoes text from the URL (a search query) never repeats the token's bytes
-(BREACH; docs/security.md); every render's value submits the form, a forged one does not."""
+"""What a compressed page must not tell through its size (BREACH; docs/security.md): the
+office's and the payment page's form tokens get a new mask on every render, so a page that
+echoes text from the URL (a search query) never repeats a token's bytes, and every render's
+value submits the form while a forged one does not; a page that shows a secret a person must
+read (the launch secrets) is sent uncompressed."""
 
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ from marketbox.merchants.service import DEMO_MERCHANT_ID
 from marketbox.storage.db import Database
 from marketbox.toolkit import form_tokens
 from tests.conftest import body, read
+from tests.integration.test_launch_secret import create_shop
 from tests.support.builders import order_payload
-from tests.support.office import csrf_of, log_in, office_user
+from tests.support.office import PASSWORD, csrf_of, log_in, office_user
 
 EMAIL = "tokens@shop.test"
 
@@ -84,3 +87,39 @@ async def test_the_payment_page_masks_its_token_anew_on_every_render(
     paid = await api.post(f"{path}/pay", data={**form, "csrf_token": shown[0]})
     assert paid.status_code == 303, paid.text
     assert "/success" in paid.headers["location"] or "/confirming" in paid.headers["location"]
+
+
+async def test_the_page_with_the_launch_secrets_is_sent_uncompressed(
+    api: httpx.AsyncClient, db: Database
+) -> None:
+    shop = await create_shop(api)
+    await office_user(db, DEMO_MERCHANT_ID, EMAIL)
+    api.headers.pop("Authorization")
+    assert (await log_in(api, EMAIL)).status_code == 303
+    brotli = {"Accept-Encoding": "br"}
+
+    # Its paging and language links carry the query along: an attacker's text would sit there.
+    secrets_page = await api.get("/office/points-of-sale", params={"x": "guess"}, headers=brotli)
+    other_page = await api.get("/office/orders", params={"q": "guess"}, headers=brotli)
+
+    assert secrets_page.status_code == other_page.status_code == 200
+    assert shop["launchSecret"] in secrets_page.text
+    assert "content-encoding" not in secrets_page.headers
+    assert other_page.headers["content-encoding"] == "br"  # the other pages still are
+
+
+async def test_the_answer_with_new_credentials_is_sent_uncompressed(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    await office_user(db, DEMO_MERCHANT_ID, EMAIL)
+    assert (await log_in(client, EMAIL)).status_code == 303
+    csrf = csrf_of((await client.get("/office/settings")).text)
+    form = {"csrf": csrf, "credential": "token", "overlap": "0", "password": PASSWORD}
+
+    rotated = await client.post(
+        "/office/settings/rotate", data=form, headers={"Accept-Encoding": "br"}
+    )
+
+    assert rotated.status_code == 200
+    assert 'data-new-secret="token"' in rotated.text
+    assert "content-encoding" not in rotated.headers
