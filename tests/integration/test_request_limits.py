@@ -148,14 +148,19 @@ async def test_head_is_answered_like_get_without_a_body(app: Any, api: httpx.Asy
         "/marketplace/static/pos-page.js",
         "/order/00000000-0000-7000-8000-000000000000",  # an HTML 404
     ]
+    # The payment page masks its form token afresh on every render (BREACH; test_breach.py),
+    # and compressed, each random mask has a length of its own: a render's length, not one.
+    per_render_length = {f"/order/{container}"}
     for path in paths:
         got = await api.get(path)
         head = await api.head(path)
         assert head.status_code == got.status_code, path
         assert head.status_code != 405, path
         assert head.content == b"", path
-        expected = {k: v for k, v in got.headers.items() if k not in VOLATILE}
-        assert {k: v for k, v in head.headers.items() if k not in VOLATILE} == expected, path
+        volatile = VOLATILE | ({"content-length"} if path in per_render_length else set())
+        expected = {k: v for k, v in got.headers.items() if k not in volatile}
+        assert {k: v for k, v in head.headers.items() if k not in volatile} == expected, path
+        assert ("content-length" in head.headers) == ("content-length" in got.headers), path
 
 
 async def test_every_get_route_answers_head(app: Any, client: httpx.AsyncClient) -> None:
