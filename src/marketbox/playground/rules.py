@@ -89,15 +89,15 @@ class Context:
         }
 
 
-@dataclass
+@dataclass(init=False)
 class Text:
     """An explanation in no language yet: a catalogue key ("playground.detail.…") and its
     parameters, rendered in the reader's language. A parameter is the mini-app's own value
     quoted as it came (a string), a number (formatted for the language; `n` picks the plural
-    form) or another Text (a clause of this one)."""
+    form) or another Text (a clause of this one). `Text(N_("…"), n=3, origins="…")`."""
 
     key: str
-    params: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any]
 
     def __init__(self, key: str, /, **params: Any) -> None:
         self.key, self.params = key, params
