@@ -198,6 +198,27 @@ def test_a_russian_run_explains_its_verdict_in_russian(
     page.close()
 
 
+def test_a_russian_runs_log_notes_are_russian(
+    browser: Browser, platform: str, apps: StaticSite
+) -> None:
+    page = open_in_playground(browser, platform, apps.url("/wrong_id.html"), lang="ru")
+    wait_for_verdict(page)
+
+    notes = page.locator("[data-log-entry] .pg-log__note").all_inner_texts()
+    assert f"открываем {apps.url('/wrong_id.html')}" in notes
+    assert "загружается" in notes and "init получен, окно показано" in notes
+    ignored = page.locator('[data-log-entry][data-kind="ignored"] .pg-log__note')
+    assert ignored.first.inner_text() == "пропущено: чужой id"
+    run_url = save(page)
+    shared = browser.new_page()
+    shared.goto(f"{platform}{run_url}?lang=ru")
+    assert shared.locator(
+        '[data-log-entry][data-kind="ignored"] .pg-log__note'
+    ).first.inner_text() == ("пропущено: чужой id")
+    shared.close()
+    page.close()
+
+
 # --- the CLI ----------
 
 

@@ -202,3 +202,35 @@ async def test_a_point_of_sale_of_ours_gets_signed_launch_data(
 
     assert "signedLaunchData" in ours.text.split('id="pg-config">')[1].split("</script>")[0]
     assert "signedLaunchData" not in unknown.text.split('id="pg-config">')[1].split("</script>")[0]
+
+
+async def test_a_saved_runs_log_notes_follow_the_page_language(client: httpx.AsyncClient) -> None:
+    context = {"url": APP_URL, "mode": "order", "fullHeight": True, "paymentUrlPrefix": PREFIX}
+    origin = "http://127.0.0.1:9"
+    log = [
+        *good_log(),
+        {"t": 95, "kind": "state", "message": "ready"},
+        {"t": 99, "kind": "ignored", "reason": "id", "origin": origin,
+         "message": "ignored: wrong id", "payload": {"id": "x", "action": "height"}},
+        {"t": 99, "kind": "ignored", "reason": "origin", "origin": "https://evil.test",
+         "message": "ignored: origin https://evil.test is not allowed", "payload": {}},
+        {"t": 99, "kind": "refused", "reason": "link", "action": "link", "value": "javascript:1",
+         "message": "refused link: javascript:1"},
+        {"t": 99, "kind": "refused", "action": "done", "message": "refused done: the bridge"},
+        {"t": 99, "kind": "ignored", "reason": "made-up", "message": "as it was stored"},
+    ]  # fmt: skip
+    saved = await client.post("/playground/runs", json={"context": context, "log": log})
+    url = saved.json()["url"]
+
+    russian = (await client.get(url + "?lang=ru")).text
+    english = (await client.get(url + "?lang=en")).text
+
+    for note in ("init получен, окно показано", "пропущено: чужой id",
+                 "пропущено: источник https://evil.test не разрешён",
+                 "link отклонён: javascript:1"):  # fmt: skip
+        assert note in russian
+    for note in ("ignored: wrong id", "ignored: origin https://evil.test is not allowed",
+                 "refused link: javascript:1"):  # fmt: skip
+        assert note in english and note not in russian
+    # What the catalogue does not know is shown as the bridge wrote it.
+    assert "refused done: the bridge" in russian and "as it was stored" in russian

@@ -9,7 +9,9 @@ A log is a list of entries, one per event of the host bridge (``bridge.js`` ``on
 
     {"t": 12,                   milliseconds since «Открыть»
      "kind": "received",        received | ignored | refused | sent | state | warning | note
-     "reason": "id",            for ignored: source | origin | type | id | fullHeight | height
+     "reason": "id",            for ignored: source | origin | type | id | fullHeight | height;
+                                for refused: type | payment_url | container | link
+     "value": "…",              for those refused: the refused value (else null)
      "origin": "https://…",     the sender's origin (messages), else null
      "action": "height",        the message's action, if any
      "message": "…",            the bridge's one-line note

@@ -83,6 +83,36 @@ BUILT_KEYS = (
     N_("playground.dir.out"),
     N_("playground.dir.host"),
 )
+# A log entry's note in the page's language (the bridge's own note is English): by its kind and
+# reason, a state by its name. The page's script does the same from `pg-texts` (noteText).
+NOTE_KEYS = {
+    "ignored.source": N_("playground.note.ignored.source"),
+    "ignored.origin": N_("playground.note.ignored.origin"),
+    "ignored.type": N_("playground.note.ignored.type"),
+    "ignored.id": N_("playground.note.ignored.id"),
+    "ignored.fullHeight": N_("playground.note.ignored.fullHeight"),
+    "ignored.height": N_("playground.note.ignored.height"),
+    "refused.type": N_("playground.note.refused.type"),
+    "refused.payment_url": N_("playground.note.refused.payment_url"),
+    "refused.container": N_("playground.note.refused.container"),
+    "refused.link": N_("playground.note.refused.link"),
+    "state.loading": N_("playground.note.state.loading"),
+    "state.ready": N_("playground.note.state.ready"),
+    "state.failed": N_("playground.note.state.failed"),
+    "state.closed": N_("playground.note.state.closed"),
+}
+
+
+def note_text(entry: dict[str, Any], lang: str) -> str:
+    """`entry`'s note as the page shows it (the script's noteText, for a saved run)."""
+    kind, reason, message = entry.get("kind"), entry.get("reason"), entry.get("message")
+    key = f"state.{message}" if kind == "state" else f"{kind}.{reason}"
+    if key not in NOTE_KEYS or not (reason or kind == "state"):
+        return str(message or "")
+    fields = {name: str(entry.get(name) or "") for name in ("origin", "action", "value")}
+    return i18n.t(NOTE_KEYS[key], lang, **fields)
+
+
 FORM_ERRORS = (
     N_("playground.error.url"),
     N_("playground.error.shop_id"),
@@ -125,6 +155,7 @@ def _render(request: Request, template: str, context: dict[str, Any], **kw: Any)
         "lang": lang,
         "lang_urls": lang_urls,
         "rule_texts": {rule: i18n.t(key, lang) for rule, key in RULE_KEYS.items()},
+        "note_texts": {name: i18n.t(key, lang) for name, key in NOTE_KEYS.items()},
         "status_texts": {status: i18n.t(key, lang) for status, key in STATUS_KEYS.items()},
         **context,
     }
@@ -320,16 +351,21 @@ async def show_run(request: Request, ref: str) -> Response:
             headers={"Content-Disposition": f'attachment; filename="playground-run-{run_id}.json"'},
         )
     problems = document["verdict"]["problems"]
-    entries = [_entry_view(index, entry, problems) for index, entry in enumerate(document["log"])]
+    lang = page_locale(request)[0]
+    entries = [
+        _entry_view(index, entry, problems, lang) for index, entry in enumerate(document["log"])
+    ]
     created = datetime.fromisoformat(document["createdAt"])
     # The stored explanations are English (the JSON's language); the page speaks its own.
-    run = {**document, "verdict": rules.localized(document["verdict"], page_locale(request)[0])}
+    run = {**document, "verdict": rules.localized(document["verdict"], lang)}
     return _render(
         request, "playground/run.html", {"run": run, "entries": entries, "created": created}
     )
 
 
-def _entry_view(index: int, entry: Any, problems: dict[str, list[str]]) -> dict[str, Any]:
+def _entry_view(
+    index: int, entry: Any, problems: dict[str, list[str]], lang: str
+) -> dict[str, Any]:
     """One stored log entry with every field the run page shows (stored logs are untrusted)."""
     raw = entry if isinstance(entry, dict) else {"kind": "?", "payload": entry}
     action = raw.get("action")
@@ -339,7 +375,7 @@ def _entry_view(index: int, entry: Any, problems: dict[str, list[str]]) -> dict[
         "kind": str(raw.get("kind") or ""),
         "origin": str(raw.get("origin") or ""),
         "action": None if action is None else str(action),
-        "message": str(raw.get("message") or ""),
+        "message": note_text(raw, lang),
         "data_text": _data_text(raw),
         "problems": problems.get(str(index), []),
     }

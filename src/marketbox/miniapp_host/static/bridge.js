@@ -42,11 +42,14 @@
  *     onCheckout(url),                 // url passed the payment-URL check; open it, keep the frame,
  *                                      //   later call handle.sendPaymentResult(status)
  *     onLog(event),                    // {kind: 'ignored'|'refused'|'received'|'sent'|'state'|'warning',
- *                                      //   message, action?, origin?, reason?, payload?} —
- *                                      //   diagnostics only (the playground's protocol log).
+ *                                      //   message, action?, origin?, reason?, value?, payload?}
+ *                                      //   — diagnostics only (the playground's protocol log).
  *                                      //   payload: the message as posted (untrusted, any type);
  *                                      //   reason of an 'ignored' one: 'source' | 'origin' |
- *                                      //   'type' (not an object) | 'id' | 'fullHeight' | 'height'
+ *                                      //   'type' (not an object) | 'id' | 'fullHeight' | 'height';
+ *                                      //   of a 'refused' one: 'type' (not a string) |
+ *                                      //   'payment_url' | 'container' | 'link', with the
+ *                                      //   refused `value` (cut to 200 characters)
  *   });
  *   handle.frameId / handle.iframe     // current ones (both change on retry)
  *   handle.state                       // 'loading' | 'ready' | 'failed' | 'closed'
@@ -424,11 +427,19 @@ export function openMiniApp(options) {
     }
     const containerId = paymentUrlContainerId(value, paymentUrlPrefix);
     if (!containerId) {
-      log('refused', `refused ${action}: not a payment URL: ${value.slice(0, 200)}`, { action });
+      log('refused', `refused ${action}: not a payment URL: ${value.slice(0, 200)}`, {
+        action,
+        reason: 'payment_url',
+        value: value.slice(0, 200),
+      });
       return null;
     }
     if (expectedContainerId && containerId !== expectedContainerId) {
-      log('refused', `refused ${action}: a different order container: ${containerId}`, { action });
+      log('refused', `refused ${action}: a different order container: ${containerId}`, {
+        action,
+        reason: 'container',
+        value: containerId,
+      });
       return null;
     }
     return value;
@@ -525,7 +536,8 @@ export function openMiniApp(options) {
       case A.LINK: {
         const href = safeLinkUrl(data.data, appUrl.href);
         if (!href) {
-          log('refused', `refused link: ${String(data.data).slice(0, 200)}`, { action });
+          const value = String(data.data).slice(0, 200);
+          log('refused', `refused link: ${value}`, { action, reason: 'link', value });
           break;
         }
         // With 'noopener' window.open returns null even when it worked, so a blocked popup cannot

@@ -62,6 +62,18 @@ function plain(value) {
   }
 }
 
+/**
+ * A log entry's note in the page's language: the bridge's own note is English, so an entry the
+ * catalogue knows by its kind and reason (or a state by its name) is told with the catalogue's
+ * text (`playground.note.*`; views.note_text does the same for a saved run).
+ */
+function noteText(entry, notes) {
+  const key = entry.kind === 'state' ? `state.${entry.message}` : `${entry.kind}.${entry.reason}`;
+  const template = entry.reason || entry.kind === 'state' ? notes[key] : undefined;
+  if (template === undefined) return entry.message;
+  return template.replace(/\{(origin|action|value)\}/g, (_, name) => String(entry[name] ?? ''));
+}
+
 function direction(kind) {
   if (kind === 'received' || kind === 'ignored') return 'in';
   if (kind === 'sent') return 'out';
@@ -117,7 +129,8 @@ function start() {
     const note = document.createElement('p');
     note.className = 'pg-log__note caption';
     // A received or sent message's note is its action again: say it once.
-    note.textContent = entry.message && entry.message !== entry.action ? entry.message : '';
+    const text = noteText(entry, texts.notes || {});
+    note.textContent = text && text !== entry.action ? text : '';
     row.append(note);
     if (entry.payload !== null && entry.payload !== undefined) {
       const text = JSON.stringify(entry.payload);
@@ -258,7 +271,8 @@ function start() {
   });
 
   openedAt = performance.now();
-  add({ kind: 'note', message: `open ${frameConfig.url}`, origin: null, action: null, payload: null });
+  const opening = texts.open.replace('{url}', frameConfig.url);
+  add({ kind: 'note', message: opening, origin: null, action: null, payload: null });
   openMiniApp({
     container: root.querySelector('[data-pg-frame]'),
     url: frameConfig.url,
@@ -273,6 +287,7 @@ function start() {
       add({
         kind: event.kind,
         reason: event.reason || null,
+        value: event.value === undefined ? null : String(event.value),
         origin: event.origin || null,
         action: event.action === undefined ? null : plain(event.action),
         message: event.message,
