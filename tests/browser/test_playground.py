@@ -207,6 +207,8 @@ def test_a_russian_runs_log_notes_are_russian(
     notes = page.locator("[data-log-entry] .pg-log__note").all_inner_texts()
     assert f"открываем {apps.url('/wrong_id.html')}" in notes
     assert "загружается" in notes and "init получен, окно показано" in notes
+    actions = page.locator("[data-log-entry] .pg-log__action").all_inner_texts()
+    assert "заметка" in actions and "состояние" in actions
     ignored = page.locator('[data-log-entry][data-kind="ignored"] .pg-log__note')
     assert ignored.first.inner_text() == "пропущено: чужой id"
     run_url = save(page)

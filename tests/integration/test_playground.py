@@ -232,5 +232,9 @@ async def test_a_saved_runs_log_notes_follow_the_page_language(client: httpx.Asy
     for note in ("ignored: wrong id", "ignored: origin https://evil.test is not allowed",
                  "refused link: javascript:1"):  # fmt: skip
         assert note in english and note not in russian
+    # The kinds of entry without an action, and the chips of what was ignored or refused.
+    assert '<span class="pg-log__action">состояние</span>' in russian
+    assert '<span class="pg-log__action">state</span>' in english
+    assert 'chip--warning">отклонено</span>' in russian
     # What the catalogue does not know is shown as the bridge wrote it.
     assert "refused done: the bridge" in russian and "as it was stored" in russian

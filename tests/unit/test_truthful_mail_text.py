@@ -44,6 +44,8 @@ NOT_A_CLAIM = {
     "office.nav.mail": "the mail view's name",
     # The playground's verdict: the mini-app protocol's postMessage messages, not letters.
     "playground.detail.": "a mini-app's protocol messages, not letters",
+    "playground.kind.": "the protocol log's kinds of message, not letters",
+    "playground.note.": "the protocol log's notes on messages, not letters",
     # What the sandbox reset deletes (the letters' records among them).
     "office.sandbox.reset_": "what the reset deletes",
 }

@@ -83,6 +83,17 @@ BUILT_KEYS = (
     N_("playground.dir.out"),
     N_("playground.dir.host"),
 )
+# A log entry's kind as the log shows it where the entry has no action (a note, a state) and
+# on the chip of an ignored or refused message.
+KIND_KEYS = {
+    "note": N_("playground.kind.note"),
+    "state": N_("playground.kind.state"),
+    "warning": N_("playground.kind.warning"),
+    "ignored": N_("playground.kind.ignored"),
+    "refused": N_("playground.kind.refused"),
+    "received": N_("playground.kind.received"),
+    "sent": N_("playground.kind.sent"),
+}
 # A log entry's note in the page's language (the bridge's own note is English): by its kind and
 # reason, a state by its name. The page's script does the same from `pg-texts` (noteText).
 NOTE_KEYS = {
@@ -134,6 +145,7 @@ register_i18n(templates)
 templates.globals["script_json"] = host.script_json
 templates.globals["rule_keys"] = RULE_KEYS
 templates.globals["status_keys"] = STATUS_KEYS
+templates.globals["kind_keys"] = KIND_KEYS
 assets.register(templates)
 
 
@@ -156,6 +168,7 @@ def _render(request: Request, template: str, context: dict[str, Any], **kw: Any)
         "lang_urls": lang_urls,
         "rule_texts": {rule: i18n.t(key, lang) for rule, key in RULE_KEYS.items()},
         "note_texts": {name: i18n.t(key, lang) for name, key in NOTE_KEYS.items()},
+        "kind_texts": {kind: i18n.t(key, lang) for kind, key in KIND_KEYS.items()},
         "status_texts": {status: i18n.t(key, lang) for status, key in STATUS_KEYS.items()},
         **context,
     }

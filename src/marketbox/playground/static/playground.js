@@ -112,7 +112,7 @@ function start() {
     const cells = [
       ['pg-log__t', `${entry.t} ms`],
       ['pg-log__dir', texts[direction(entry.kind)] || direction(entry.kind)],
-      ['pg-log__action', entry.action == null ? entry.kind : String(entry.action)],
+      ['pg-log__action', entry.action == null ? texts.kinds?.[entry.kind] || entry.kind : String(entry.action)],
       ['pg-log__origin caption', entry.origin || ''],
     ];
     for (const [className, text] of cells) {
@@ -160,7 +160,7 @@ function start() {
       row.dataset.problems = problems.join(' ');
     } else if (kind === 'ignored' || kind === 'refused') {
       cell.classList.add('chip--warning');
-      cell.textContent = kind;
+      cell.textContent = texts.kinds?.[kind] || kind;
       delete row.dataset.problems;
     } else if (kind === 'received') {
       cell.classList.add('chip--success');
