@@ -14,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, netguard
 from marketbox.security import signing
+from marketbox.storage.locks import lock_for_transaction
 from marketbox.storage.tables import instruments, merchants
 
 # spec/README.md "Identifiers cheat sheet": the public demo shop of the documentation.
 DEMO_MERCHANT_ID = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+# The lock the sandbox seed takes (storage/locks.py): processes starting at once seed in turn.
+SEED_LOCK = "sandbox-seed"
 DEMO_TOKEN = "b37c4c689295904ed21eee5d9a48d42e"
 DEMO_SIGNING_KEY = "098f6bcd4621d373cade4e832627b4f6"
 DEMO_USER_ID = "017c3c54-0000-7000-8000-00000000d3e0"
@@ -208,7 +211,9 @@ async def get_merchant(conn: AsyncConnection, merchant_id: str) -> Merchant | No
 
 
 async def seed_demo_merchant(conn: AsyncConnection, *, notification_url: str | None = None) -> bool:
-    """Insert the documented demo shop unless it exists. Sandbox mode only (caller checks)."""
+    """Insert the documented demo shop unless it exists. Sandbox mode only (caller checks).
+    Under the seed's lock: two transactions seeding at once would both find it missing."""
+    await lock_for_transaction(conn, SEED_LOCK)
     if await get_merchant(conn, DEMO_MERCHANT_ID) is not None:
         return False
     await create_merchant(
