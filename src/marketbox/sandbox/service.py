@@ -38,6 +38,7 @@ from marketbox.sandbox import repository
 from marketbox.sandbox.errors import TriggerRefused
 from marketbox.security import signing
 from marketbox.storage.db import Database
+from marketbox.storage.locks import lock_for_transaction
 
 PAY, HOLD, DECLINE, EXPIRE = "pay", "hold", "decline", "expire"
 ACTIONS = (PAY, DECLINE, HOLD, EXPIRE)
@@ -180,6 +181,9 @@ async def reset(conn: AsyncConnection) -> ResetResult:
     """Empty every sandbox table (repository.EMPTIED), move the clock back to the real time,
     and bring the demo shop back as a fresh start has it: created if it is missing, its
     documented token, signing key and algorithm restored. Never commits."""
+    # The seed's lock first, as a process seeding at its start takes it (bootstrap.py): taken
+    # only after the deletes, it could wait on a seeder that waits on those deletes.
+    await lock_for_transaction(conn, merchants_service.SEED_LOCK)
     deleted = await repository.empty_sandbox_tables(conn)
     await sandbox_clock.reset(conn)
     created = await merchants_service.seed_demo_merchant(conn)
