@@ -179,44 +179,30 @@ def test_the_page_speaks_russian(browser: Browser, platform: str) -> None:
     page.close()
 
 
-def test_a_russian_run_explains_its_verdict_in_russian(
-    browser: Browser, platform: str, apps: StaticSite
-) -> None:
-    page = open_in_playground(browser, platform, apps.url("/good.html"), lang="ru")
-    wait_for_verdict(page)
-
-    detail = page.inner_text('[data-rule="init"] [data-rule-detail]')
-    assert re.fullmatch(r"init на [\d\xa0]+ мс, хост ответил", detail), detail
-    assert page.inner_text('[data-rule="origin"] [data-rule-detail]').startswith(
-        "все сообщения пришли с "
-    )
-    run_url = save(page)
-    shared = browser.new_page()
-    shared.goto(f"{platform}{run_url}?lang=ru")
-    assert shared.inner_text('[data-rule="init"] [data-rule-detail]') == detail
-    shared.close()
-    page.close()
-
-
-def test_a_russian_runs_log_notes_are_russian(
+def test_a_russian_run_speaks_russian_in_its_verdict_and_its_log(
     browser: Browser, platform: str, apps: StaticSite
 ) -> None:
     page = open_in_playground(browser, platform, apps.url("/wrong_id.html"), lang="ru")
     wait_for_verdict(page)
 
+    detail = page.inner_text('[data-rule="init"] [data-rule-detail]')
+    assert re.fullmatch(r"init на [\d\xa0]+ мс, хост ответил", detail), detail
+    assert page.inner_text('[data-rule="id"] [data-rule-detail]') == (
+        '1 сообщение пришло с id "not-the-frame-id" вместо id окна (отброшено)'
+    )
     notes = page.locator("[data-log-entry] .pg-log__note").all_inner_texts()
     assert f"открываем {apps.url('/wrong_id.html')}" in notes
     assert "загружается" in notes and "init получен, окно показано" in notes
     actions = page.locator("[data-log-entry] .pg-log__action").all_inner_texts()
     assert "заметка" in actions and "состояние" in actions
-    ignored = page.locator('[data-log-entry][data-kind="ignored"] .pg-log__note')
-    assert ignored.first.inner_text() == "пропущено: чужой id"
+    ignored_note = '[data-log-entry][data-kind="ignored"] .pg-log__note'
+    assert page.locator(ignored_note).first.inner_text() == "пропущено: чужой id"
+
     run_url = save(page)
     shared = browser.new_page()
     shared.goto(f"{platform}{run_url}?lang=ru")
-    assert shared.locator(
-        '[data-log-entry][data-kind="ignored"] .pg-log__note'
-    ).first.inner_text() == ("пропущено: чужой id")
+    assert shared.inner_text('[data-rule="init"] [data-rule-detail]') == detail
+    assert shared.locator(ignored_note).first.inner_text() == "пропущено: чужой id"
     shared.close()
     page.close()
 
