@@ -14,7 +14,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox import clock, ids, netguard
 from marketbox.security import signing
-from marketbox.storage.locks import lock_for_transaction
 from marketbox.storage.tables import instruments, merchants
 
 # spec/README.md "Identifiers cheat sheet": the public demo shop of the documentation.
@@ -212,8 +211,8 @@ async def get_merchant(conn: AsyncConnection, merchant_id: str) -> Merchant | No
 
 async def seed_demo_merchant(conn: AsyncConnection, *, notification_url: str | None = None) -> bool:
     """Insert the documented demo shop unless it exists. Sandbox mode only (caller checks).
-    Under the seed's lock: two transactions seeding at once would both find it missing."""
-    await lock_for_transaction(conn, SEED_LOCK)
+    The caller holds SEED_LOCK (bootstrap.seed_sandbox, the sandbox reset): two transactions
+    seeding at once would both find it missing."""
     if await get_merchant(conn, DEMO_MERCHANT_ID) is not None:
         return False
     await create_merchant(

@@ -118,7 +118,7 @@ def note_text(entry: dict[str, Any], lang: str) -> str:
     """`entry`'s note as the page shows it (the script's noteText, for a saved run)."""
     kind, reason, message = entry.get("kind"), entry.get("reason"), entry.get("message")
     key = f"state.{message}" if kind == "state" else f"{kind}.{reason}"
-    if key not in NOTE_KEYS or not (reason or kind == "state"):
+    if key not in NOTE_KEYS:
         return str(message or "")
     fields = {name: str(entry.get(name) or "") for name in ("origin", "action", "value")}
     return i18n.t(NOTE_KEYS[key], lang, **fields)

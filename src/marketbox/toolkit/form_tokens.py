@@ -34,10 +34,9 @@ def unmask(value: str) -> str | None:
         data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
         return None
-    half = len(data) // 2
     if not data or len(data) % 2:
         return None
-    pad, masked = data[:half], data[half:]
+    pad, masked = data[: len(data) // 2], data[len(data) // 2 :]
     try:
         return bytes(a ^ b for a, b in zip(masked, pad, strict=True)).decode()
     except UnicodeDecodeError:

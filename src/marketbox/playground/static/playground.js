@@ -69,7 +69,7 @@ function plain(value) {
  */
 function noteText(entry, notes) {
   const key = entry.kind === 'state' ? `state.${entry.message}` : `${entry.kind}.${entry.reason}`;
-  const template = entry.reason || entry.kind === 'state' ? notes[key] : undefined;
+  const template = notes[key];
   if (template === undefined) return entry.message;
   return template.replace(/\{(origin|action|value)\}/g, (_, name) => String(entry[name] ?? ''));
 }
@@ -129,8 +129,8 @@ function start() {
     const note = document.createElement('p');
     note.className = 'pg-log__note caption';
     // A received or sent message's note is its action again: say it once.
-    const text = noteText(entry, texts.notes || {});
-    note.textContent = text && text !== entry.action ? text : '';
+    const shown = noteText(entry, texts.notes || {});
+    note.textContent = shown && shown !== entry.action ? shown : '';
     row.append(note);
     if (entry.payload !== null && entry.payload !== undefined) {
       const text = JSON.stringify(entry.payload);
