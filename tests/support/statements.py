@@ -14,20 +14,21 @@ _TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 
 
 @contextmanager
-def statements_sent(db: Database) -> Iterator[list[str]]:
-    """The SQL of every statement sent while inside, BEGIN/COMMIT/ROLLBACK left out: those
-    SQLAlchemy executes and those sent on asyncpg itself (storage/driver.py), which
-    SQLAlchemy's events never see."""
+def statements_sent(db: Database, *, transaction_control: bool = False) -> Iterator[list[str]]:
+    """The SQL of every statement sent while inside, BEGIN/COMMIT/ROLLBACK left out unless
+    `transaction_control`: those SQLAlchemy executes and those sent on asyncpg itself
+    (storage/driver.py), which SQLAlchemy's events never see."""
     sent: list[str] = []
+    skipped = () if transaction_control else _TRANSACTION_CONTROL
     engine = db.engine.sync_engine
     drivers: list[Any] = []
 
     def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(_TRANSACTION_CONTROL):  # SQLite's BEGIN
+        if not statement.lstrip().upper().startswith(skipped):  # SQLite's BEGIN
             sent.append(statement)
 
     def on_query(record: Any) -> None:
-        if not record.query.lstrip().upper().startswith(_TRANSACTION_CONTROL):
+        if not record.query.lstrip().upper().startswith(skipped):
             sent.append(record.query)
 
     def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

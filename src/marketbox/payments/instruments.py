@@ -247,7 +247,8 @@ async def confirm_payment(
     instrument: Instrument,
     request: CreateInvoicePaymentRequest,
 ) -> dict[str, Any]:
-    """Pay the invoice for the instrument, or replay the answer to the same operation."""
+    """Pay the invoice for the instrument, or replay the answer to the same operation.
+    `conn`: a `Database.statement()` unit (payments/service.pay_container_at_once)."""
     if request.status != "paid":
         raise ValidationFailed(
             "Only final confirmations (status paid) are accepted",
@@ -261,7 +262,7 @@ async def confirm_payment(
     # Pay first, look back only when refused: a first confirmation costs no extra reads, and a
     # repeat finds its invoice paid and its stored answer.
     try:
-        result = await payments_service.pay_container(
+        result = await payments_service.pay_container_at_once(
             conn,
             container_id=ids.normalize_uuid(request.invoiceId),
             method="instrument",

@@ -10,18 +10,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from marketbox.orders import repository as orders_repository
-from marketbox.storage.driver import DriverStatement
+from marketbox.storage.driver import DriverRow, DriverStatement
 from marketbox.storage.tables import (
+    ORDERS_ARE,
+    ORDERS_VERSION,
     merchants,
     order_containers,
     orders,
     payment_attempts,
     payments,
 )
+from marketbox.storage.together import Guard
 
 _GET_CONTAINER = select(order_containers).where(order_containers.c.id == bindparam("cid"))
 _CLAIM_CONTAINER = (
@@ -106,6 +120,65 @@ _CLAIM_AND_MARK_PAID = DriverStatement(
 LEFT_UNPAID = (
     select(orders.c.id).where(orders.c.container_id == bindparam("cid"), *_PAYING).exists()
 )
+
+# PostgreSQL, a payment that reads before it writes (service.pay_container_at_once): the
+# container (with its row version, `xmin`) and the orders a payment at `b_now` would pay, as
+# `_CLAIM_AND_MARK_PAID` returns them, plus the version of all the container's orders
+# (storage/tables.ORDERS_VERSION), in one snapshot. An outer join: the container's row comes
+# back (orders' columns NULL) when no order is payable.
+_ROW_VERSION = literal_column("CAST(order_containers.xmin AS text)", Text)
+_READ_FOR_PAYMENT = DriverStatement(
+    select(
+        *_PAID_COLUMNS,
+        order_containers.c.status.label("claim_status"),
+        order_containers.c.currency.label("claim_currency"),
+        order_containers.c.main_order_id.label("claim_main_order_id"),
+        order_containers.c.payer.label("claim_payer"),
+        order_containers.c.number.label("claim_number"),
+        _ROW_VERSION.label("claim_version"),
+        getattr(func, ORDERS_VERSION)(order_containers.c.id, type_=Text).label("claim_orders"),
+    )
+    .select_from(
+        order_containers.outerjoin(
+            orders, and_(orders.c.container_id == order_containers.c.id, *_PAYING)
+        )
+    )
+    .where(order_containers.c.id == bindparam("cid"))
+)
+# Its write's guard (storage/together.Guard): the claim matches only the container's row as
+# read (`b_version`: any change of the row, e.g. the payer's details saved, makes a new
+# version, and a claim that waited for a change re-checks its WHERE on the new version), then,
+# holding that row's lock, the container's orders must still be the ones read (`b_orders`,
+# ORDERS_ARE: a fresh snapshot, which sees an order that joined while the claim waited; it
+# raises serialization_failure otherwise). Only then do the orders move and the rows go in.
+# Every path that changes an order locks its container first (docs/security.md "Lock order"),
+# so once the claim holds that lock, nothing changes the orders until the payment commits.
+_CLAIMED_AS_READ = (
+    update(order_containers)
+    .where(
+        order_containers.c.id == bindparam("cid"),
+        order_containers.c.status == "pending",
+        _ROW_VERSION == bindparam("b_version", type_=Text),
+    )
+    .values(status="paid", paid_at=bindparam("b_now"), payment_id=bindparam("b_payment"))
+    .returning(order_containers.c.id)
+    .cte("claimed")
+)
+_ORDERS_AS_READ = (
+    select(_CLAIMED_AS_READ.c.id)
+    .where(getattr(func, ORDERS_ARE)(_CLAIMED_AS_READ.c.id, bindparam("b_orders", type_=Text)))
+    .cte("orders_as_read")
+)
+PAYING_AS_READ = Guard(
+    gate=_ORDERS_AS_READ,
+    effects=(
+        update(orders)
+        .where(orders.c.container_id == _ORDERS_AS_READ.c.id, *_PAYING)
+        .values(_PAID_VALUES)
+        .returning(orders.c.id)
+        .cte("paid_orders"),
+    ),
+)
 _INSERT_PAYMENT = insert(payments)
 _FIND_INSTRUMENT_PAYMENT = select(payments).where(
     payments.c.instrument_id == bindparam("instrument"),
@@ -170,6 +243,44 @@ async def claim_and_mark_paid(
         return None, []
     c = container._mapping
     return Claim(c["currency"], c["main_order_id"], c["payer"] or {}, c["number"]), []
+
+
+@dataclass(frozen=True)
+class ReadForPayment:
+    """What `read_for_payment` found: the container's status and what a claim would return,
+    the versions its guarded write compares, and the orders as they will be once paid."""
+
+    status: str
+    claim: Claim
+    version: str
+    orders_version: str | None
+    paid: list[Any]
+
+
+async def read_for_payment(
+    conn: AsyncConnection, container_id: str, *, now: datetime, status: str
+) -> ReadForPayment | None:
+    """The container and the orders a payment at `now` would pay, in one snapshot, each order
+    as `_CLAIM_AND_MARK_PAID` would return it (`status`, `paid_at` and `updated_at` as the
+    payment sets them); None when there is no such container. PostgreSQL."""
+    rows = await _READ_FOR_PAYMENT.rows(conn, {"cid": container_id, "b_now": now})
+    if not rows:
+        return None
+    m = rows[0]._mapping
+    paid = [
+        DriverRow({**row._mapping, "status": status, "paid_at": now, "updated_at": now})
+        for row in rows
+        if row._mapping["id"] is not None
+    ]
+    return ReadForPayment(
+        m["claim_status"],
+        Claim(
+            m["claim_currency"], m["claim_main_order_id"], m["claim_payer"] or {}, m["claim_number"]
+        ),
+        m["claim_version"],
+        m["claim_orders"],
+        paid,
+    )
 
 
 @dataclass(frozen=True)

@@ -81,8 +81,10 @@ async def get_invoice(request: Request, invoice_id: str) -> Response:
 )
 async def confirm_payment(request: Request) -> Response:
     ctx = get_context(request)
-    # BEGIN and COMMIT on the driver: the payment's statements are on it too (storage/db.py).
-    async with ctx.db.driver_transaction() as conn:
+    # No transaction block on PostgreSQL: the payment reads, then writes in one guarded
+    # statement, and opens a transaction only if the invoice changed in between
+    # (payments/service.pay_container_at_once).
+    async with ctx.db.statement() as conn:
         instrument = await ctx.instrument(conn, request)
         raw = await request.body()
         signature = request.headers.get("x-signature")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -39,6 +39,43 @@ def after_commit(conn: AsyncConnection, hook: AfterCommit) -> bool:
         return False
     hooks.append(hook)
     return True
+
+
+@contextmanager
+def staged_hooks(conn: AsyncConnection) -> Iterator[None]:
+    """The after-commit hooks registered inside join the unit's only if the block ends
+    without raising: for a part of a unit that writes, or fails and writes nothing (a guarded
+    statement, a transaction inside `Database.statement()`)."""
+    outer: list[AfterCommit] | None = conn.info.get(_AFTER_COMMIT)
+    if outer is None:
+        yield
+        return
+    staged: list[AfterCommit] = []
+    conn.info[_AFTER_COMMIT] = staged
+    try:
+        yield
+    finally:
+        conn.info[_AFTER_COMMIT] = outer
+    outer.extend(staged)
+
+
+@asynccontextmanager
+async def transaction_on(conn: AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    """BEGIN … COMMIT on PostgreSQL's driver, on a connection in autocommit (one that
+    `Database.statement()` or `driver_transaction()` checked out): for a unit that tried its
+    work in single statements first and now needs a transaction, without a second connection
+    from the pool. Raising rolls back; the hooks registered inside run after the unit's
+    commit, and only if this transaction committed."""
+    driver = await driver_connection(conn)
+    transaction = driver.transaction()
+    await on_driver("BEGIN", transaction.start())
+    with staged_hooks(conn):
+        try:
+            yield conn
+        except BaseException:
+            await _end(conn, transaction.rollback(), "ROLLBACK")
+            raise
+        await _end(conn, transaction.commit(), "COMMIT")
 
 
 async def _run_after_commit(hooks: list[AfterCommit]) -> None:
@@ -169,18 +206,12 @@ class Database:
             return
         hooks: list[AfterCommit] = []
         async with self._autocommit.connect() as conn:
-            driver = await driver_connection(conn)
-            transaction = driver.transaction()
-            await on_driver("BEGIN", transaction.start())
             conn.info[_AFTER_COMMIT] = hooks
             try:
-                yield conn
-            except BaseException:
-                await _end(conn, transaction.rollback(), "ROLLBACK")
-                raise
+                async with transaction_on(conn):
+                    yield conn
             finally:
                 conn.info.pop(_AFTER_COMMIT, None)
-            await _end(conn, transaction.commit(), "COMMIT")
         await _run_after_commit(hooks)
 
     @asynccontextmanager
