@@ -128,7 +128,6 @@ async def read_order(
 # Built once and given the row as parameters: `.values(**row)` per call would rebuild ~30 bind
 # parameters and their cache key on every order (bench/: a quarter to a third of the server's
 # CPU per create-order request on PostgreSQL).
-_INSERT_CONTAINER = insert(order_containers)
 _INSERT_ORDER = insert(orders)
 
 
@@ -147,6 +146,16 @@ _INSERT_ORDER_WITH_CONTAINER = (
     .add_cte(_NEW_CONTAINER_CTE)
 )
 _ORDER_WITH_CONTAINER = DriverStatement(_INSERT_ORDER_WITH_CONTAINER)
+# SQLite: the two rows in the unit's transaction, on the `sqlite3` connection itself
+# (storage/driver.py), every column bound, as on PostgreSQL.
+_CONTAINER_ROW = DriverStatement(
+    insert(order_containers).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in order_containers.c}
+    )
+)
+_ORDER_ROW = DriverStatement(
+    insert(orders).values({c.name: bindparam(c.name, type_=c.type) for c in orders.c})
+)
 
 
 async def insert_order(conn: AsyncConnection, values: dict[str, Any]) -> None:
@@ -166,8 +175,8 @@ async def insert_order_with_container(
 ) -> None:
     """A new container and its first order, atomically."""
     if conn.dialect.name != "postgresql":
-        await conn.execute(_INSERT_CONTAINER, container)
-        await conn.execute(_INSERT_ORDER, order)
+        await _CONTAINER_ROW.execute(conn, container)
+        await _ORDER_ROW.execute(conn, order)
         return
     params = {f"c_{c.name}": container.get(c.name) for c in order_containers.c}
     params.update({f"o_{c.name}": order.get(c.name) for c in orders.c})

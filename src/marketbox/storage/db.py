@@ -19,10 +19,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from marketbox.storage import sqlite_inline
-from marketbox.storage.driver import driver_connection, on_driver
+from marketbox.storage.driver import READ_ONLY, driver_connection, on_driver
 
 SQLITE_TURN_TIMEOUT_SECONDS = 60
-READ_ONLY = "marketbox_read_only"  # execution option of Database.read() connections
 _AFTER_COMMIT = "marketbox_after_commit"  # Connection.info key of the hooks of this unit
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,9 @@ and hands the parameters straight to the asyncpg connection under the pooled
 SQLAlchemy. Inside a transaction (`Database.transaction()`) it takes the connection's
 execution lock and opens the transaction first if nothing has yet (both as SQLAlchemy's
 asyncpg adapter does before each of its statements), so that SQLAlchemy commits or rolls back
-this statement with the rest of the unit. On another database it runs through SQLAlchemy.
+this statement with the rest of the unit. On SQLite inside a transaction (BEGIN IMMEDIATE
+already taken) it goes straight to the `sqlite3` connection the same way (storage/
+sqlite_inline.py runs it on the event loop's thread either way); otherwise through SQLAlchemy.
 Constraint violations come back as SQLAlchemy's `IntegrityError` (the driver's exception as
 `.orig`), any other database error as SQLAlchemy's `DBAPIError`, as callers expect.
 
@@ -26,6 +28,7 @@ timezone-aware), not for `ExactJSON`. `driver_fetch` runs SQL written for Postgr
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -38,6 +41,7 @@ from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
 _Processor = Callable[[Any], Any] | None
+READ_ONLY = "marketbox_read_only"  # execution option of Database.read() connections
 _T = TypeVar("_T")
 
 
@@ -112,6 +116,8 @@ class DriverStatement:
 
     async def _run(self, conn: AsyncConnection, params: dict[str, Any], returning: bool) -> Any:
         adapted = await _adapted_asyncpg(conn)
+        if adapted is None and (sqlite := _sqlite_in_transaction(conn)) is not None:
+            return self._run_sqlite(conn, sqlite, params, returning)
         if adapted is None:
             result = await conn.execute(self.statement, params)
             return list(result.all()) if returning else None
@@ -126,6 +132,29 @@ class DriverStatement:
                 records = await on_driver(sql, _send(driver, sql, args, returning))
         if not returning:
             return None
+        return self._rows(conn, records)
+
+    def _run_sqlite(
+        self,
+        conn: AsyncConnection,
+        sqlite: sqlite3.Connection,
+        params: dict[str, Any],
+        returning: bool,
+    ) -> Any:
+        sql, args = self._args(conn, params)
+        try:
+            cursor = sqlite.cursor()  # storage/sqlite_inline.Cursor
+            cursor.execute(sql, args)
+            records = cursor.fetchall() if returning else None
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(sql, args, exc) from exc
+        except sqlite3.Error as exc:
+            raise DBAPIError(sql, args, exc) from exc
+        if records is None:
+            return None
+        return self._rows(conn, records)
+
+    def _rows(self, conn: AsyncConnection, records: Sequence[Sequence[Any]]) -> list[DriverRow]:
         results = self._prepare(conn.dialect).results
         return [
             DriverRow(
@@ -184,6 +213,22 @@ async def driver_connection(conn: AsyncConnection) -> Any:
     """The asyncpg connection under `conn` (PostgreSQL); None on another database."""
     adapted = await _adapted_asyncpg(conn)
     return None if adapted is None else adapted.driver_connection
+
+
+def _sqlite_in_transaction(conn: AsyncConnection) -> sqlite3.Connection | None:
+    """The `sqlite3` connection under `conn` when it is SQLite's and inside a transaction
+    (`Database.transaction()`: BEGIN IMMEDIATE holds the write lock, so no statement waits
+    for another process); else None. Its statements run on the event loop's thread anyway
+    (storage/sqlite_inline.py): skipping SQLAlchemy's execution path costs nothing else."""
+    if conn.dialect.name != "sqlite" or not conn.in_transaction():
+        return None
+    sync = conn.sync_connection
+    if sync is None or sync.closed or sync.invalidated:
+        return None
+    if sync.get_execution_options().get(READ_ONLY):
+        return None  # Database.read(): no BEGIN IMMEDIATE was taken
+    raw = sync.connection.dbapi_connection
+    return raw if isinstance(raw, sqlite3.Connection) else None
 
 
 async def _adapted_asyncpg(conn: AsyncConnection) -> Any:
