@@ -22,7 +22,6 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-from marketbox.storage.dialect_ddl import DialectDDL, register
 from marketbox.storage.types import ExactJSON, UTCDateTime
 
 metadata = MetaData(
@@ -155,39 +154,16 @@ orders = Table(
 )
 
 # PostgreSQL: what a payment that reads before it writes (payments/service.py
-# `pay_container_at_once`) compares. `ORDERS_VERSION(container)` names every order of the
-# container and its row version (`xmin` changes with every change of the row), read in the
-# calling statement's snapshot (STABLE; PL/pgSQL keeps its query's plan for the session, a
-# SQL function that is not inlined is planned on every call). `ORDERS_ARE(container,
-# version)` reads it again with
+# `pay_container_at_once`) compares; the functions are created by migration 0002
+# (migrations/versions/0002_payment_guard.py). `ORDERS_VERSION(container)` names every order of
+# the container and its row version (`xmin` changes with every change of the row), read in the
+# calling statement's snapshot (STABLE). `ORDERS_ARE(container, version)` reads it again with
 # a snapshot of its own (a VOLATILE PL/pgSQL function takes a fresh one for each of its
 # queries under READ COMMITTED), so it sees an order that joined while the calling statement
 # waited for the container's lock, which that statement's snapshot cannot; it raises
 # serialization_failure (SQLSTATE 40001) when the orders are no longer the ones read.
 ORDERS_VERSION = "marketbox_container_orders"
 ORDERS_ARE = "marketbox_container_orders_are"
-register(
-    metadata,
-    DialectDDL(
-        dialect="postgresql",
-        create=(
-            f"CREATE FUNCTION {ORDERS_VERSION}(container varchar) RETURNS text"
-            " LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN ("
-            " SELECT string_agg(id || '@' || CAST(xmin AS text), ',' ORDER BY id COLLATE \"C\")"
-            " FROM orders WHERE container_id = container); END $$",
-            f"CREATE FUNCTION {ORDERS_ARE}(container varchar, version text) RETURNS boolean"
-            " LANGUAGE plpgsql VOLATILE AS $$ BEGIN"
-            f" IF {ORDERS_VERSION}(container) IS DISTINCT FROM version THEN"
-            " RAISE EXCEPTION 'the orders of invoice % changed while it was being paid',"
-            " container USING ERRCODE = 'serialization_failure';"
-            " END IF; RETURN true; END $$",
-        ),
-        drop=(
-            f"DROP FUNCTION IF EXISTS {ORDERS_ARE}(varchar, text)",
-            f"DROP FUNCTION IF EXISTS {ORDERS_VERSION}(varchar)",
-        ),
-    ),
-)
 
 payments = Table(
     "payments",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-08 04:20:34.232785
+Create Date: 2026-12-08 00:00:22.857753
 """
 
 from __future__ import annotations
@@ -795,21 +795,6 @@ def upgrade() -> None:
             batch_op.f("ix_special_offers_active_finish_at"), ["active", "finish_at"], unique=False
         )
 
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE FUNCTION marketbox_container_orders(container varchar) RETURNS "
-            "text LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN ( SELECT string_agg(id "
-            "|| '@' || CAST(xmin AS text), ',' ORDER BY id COLLATE \"C\") FROM orders "
-            "WHERE container_id = container); END $$"
-        )
-        op.execute(
-            "CREATE FUNCTION marketbox_container_orders_are(container varchar, "
-            "version text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$ BEGIN IF "
-            "marketbox_container_orders(container) IS DISTINCT FROM version THEN "
-            "RAISE EXCEPTION 'the orders of invoice % changed while it was being "
-            "paid', container USING ERRCODE = 'serialization_failure'; END IF; RETURN "
-            "true; END $$"
-        )
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
             "CREATE VIEW points_of_sale_search_rows AS SELECT id, search_text FROM "
@@ -872,9 +857,6 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS points_of_sale_search_vocab")
         op.execute("DROP TABLE IF EXISTS points_of_sale_search")
         op.execute("DROP VIEW IF EXISTS points_of_sale_search_rows")
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP FUNCTION IF EXISTS marketbox_container_orders_are(varchar, text)")
-        op.execute("DROP FUNCTION IF EXISTS marketbox_container_orders(varchar)")
     with op.batch_alter_table("special_offers", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_special_offers_active_finish_at"))
 
