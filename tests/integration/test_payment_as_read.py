@@ -18,7 +18,6 @@ from marketbox.mail.tables import mail_messages
 from marketbox.payment_page import repository as page_repository
 from marketbox.payments import repository as payments_repository
 from marketbox.storage.db import Database, after_commit, staged_hooks
-from marketbox.storage.tables import order_containers, orders, payments
 from tests.conftest import DEMO_AUTH, body, read
 from tests.integration.test_instrument_api import (
     ORDERS,
@@ -28,6 +27,7 @@ from tests.integration.test_instrument_api import (
     error_code,
     make_bank,
 )
+from tests.integration.test_lock_order import end_state
 from tests.support.builders import order_payload
 from tests.support.statements import statements_sent
 
@@ -58,31 +58,6 @@ def after_the_read(
     return calls
 
 
-async def state(db: Database, container_id: str) -> tuple[str, list[str], int]:
-    """(container status, its orders' statuses oldest first, succeeded payments)."""
-    async with db.read() as conn:
-        status = (
-            await conn.execute(
-                select(order_containers.c.status).where(order_containers.c.id == container_id)
-            )
-        ).scalar_one()
-        statuses = (
-            await conn.execute(
-                select(orders.c.status)
-                .where(orders.c.container_id == container_id)
-                .order_by(orders.c.created_at, orders.c.id)
-            )
-        ).scalars()
-        made = (
-            await conn.execute(
-                select(payments.c.id).where(
-                    payments.c.container_id == container_id, payments.c.status == "succeeded"
-                )
-            )
-        ).all()
-    return status, list(statuses), len(made)
-
-
 async def letter_recipients(db: Database, container_id: str) -> list[str]:
     async with db.read() as conn:
         found = await conn.execute(
@@ -106,7 +81,7 @@ async def test_a_confirmation_pays_without_a_transaction_block(
 
     assert paid.status_code == 200, paid.text
     assert not [s for s in sent if s.upper().startswith(("BEGIN", "COMMIT"))], sent
-    assert await state(db, order["orderContainerId"]) == ("paid", ["completed"], 1)
+    assert await end_state(db, order["orderContainerId"]) == ("paid", ["completed"], 1)
 
 
 async def test_an_order_that_joins_after_the_read_is_seen(
@@ -130,7 +105,7 @@ async def test_an_order_that_joins_after_the_read_is_seen(
 
     assert paid.status_code == 422, paid.text
     assert error_code(paid) == "wrong_total_amount"
-    assert await state(db, container) == ("pending", ["created", "created"], 0)
+    assert await end_state(db, container) == ("pending", ["created", "created"], 0)
     assert any(s.upper().startswith("BEGIN") for s in sent)  # paid the locked way, refused
 
 
@@ -153,7 +128,7 @@ async def test_an_order_withdrawn_after_the_read_is_seen(
     paid = await bank.confirm(confirmation(main, amount=total["data"]["amount"]))
 
     assert paid.status_code == 422, paid.text
-    assert await state(db, container) == ("pending", ["created", "canceled"], 0)
+    assert await end_state(db, container) == ("pending", ["created", "canceled"], 0)
 
 
 async def test_payer_details_saved_after_the_read_reach_the_letter(
@@ -173,7 +148,7 @@ async def test_payer_details_saved_after_the_read_reach_the_letter(
 
     assert paid.status_code == 200, paid.text
     assert await letter_recipients(db, container) == ["late@example.org"]
-    assert await state(db, container) == ("paid", ["completed"], 1)
+    assert await end_state(db, container) == ("paid", ["completed"], 1)
 
 
 async def test_a_change_committed_while_the_write_waits_is_seen(
@@ -211,7 +186,7 @@ async def test_a_change_committed_while_the_write_waits_is_seen(
 
     assert paid.status_code == 200, paid.text
     assert await letter_recipients(db, container) == ["held@example.org"]
-    assert await state(db, container) == ("paid", ["completed"], 1)
+    assert await end_state(db, container) == ("paid", ["completed"], 1)
 
 
 async def test_racing_confirmations_pay_once_and_the_rest_are_told_so(
@@ -226,7 +201,7 @@ async def test_racing_confirmations_pay_once_and_the_rest_are_told_so(
         )
         codes = sorted(a.status_code for a in answers)
         assert codes == [200, 409, 409], [a.text for a in answers]
-        assert await state(db, order["orderContainerId"]) == ("paid", ["completed"], 1)
+        assert await end_state(db, order["orderContainerId"]) == ("paid", ["completed"], 1)
 
 
 async def test_hooks_of_a_part_that_failed_are_dropped(db: Database) -> None:
