@@ -739,6 +739,13 @@ def test_npm_sdk_add_on_with_a_changed_container_is_refused_then_joins(
             == (flight["orderContainerId"])
         )
 
+        # A click lands where the button is when it is sent: on a quick machine the mini-app is
+        # ready before the sheet has finished sliding in, and a click then could miss it.
+        page.wait_for_function(
+            "() => document.querySelector('[data-addon-sheet]').getAnimations()"
+            ".every((a) => a.playState === 'finished')"
+        )
+
         # The container id changed on the way: refused, shown, nothing joins.
         frame.evaluate(f"() => {{ window.__tamper = {TAMPER_OTHER_CONTAINER}; }}")
         app.get_by_role("button", name="Оформить заказ").click()
