@@ -7,6 +7,12 @@ Exactly one of any number of racing payments wins: the container moves pending -
 one conditional UPDATE, and only the caller whose UPDATE matched the row goes on. The orders'
 status change, the payment record, one outbox notification per order and the buyer's letter
 (mail/service.py) commit together.
+
+Two ways to get there: `pay_container` claims the container first, in the caller's
+transaction (every payment path); `pay_container_at_once`, for a bank's confirmation on
+PostgreSQL, reads first and then claims and writes in one statement guarded by what it read,
+and takes the first way when the invoice changed in between (docs/payments.md "Paying
+without a transaction").
 """
 
 from __future__ import annotations
