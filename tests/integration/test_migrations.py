@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 from typing import Any
 
-import asyncpg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -18,7 +16,7 @@ from marketbox.storage.db import Database
 from marketbox.storage.migrate import alembic_config, upgrade_async
 from marketbox.storage.schema import metadata
 from marketbox.storage.tables import ORDERS_ARE, ORDERS_VERSION
-from tests.support.databases import PG_DSN, PostgresTemplate, sqlalchemy_pg_url
+from tests.support.databases import PostgresTemplate
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -74,14 +72,7 @@ async def test_a_database_migrated_before_the_payment_guard_gets_it(
     # ORDERS_VERSION, ORDERS_ARE). Down again, they go.
     if pg_template is None:
         pytest.skip("PostgreSQL is not reachable")
-    name = f"marketbox_t_{secrets.token_hex(6)}"
-    conn = await asyncpg.connect(PG_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    url = sqlalchemy_pg_url(name)
-    pg_template.created.append(name)
+    url = await pg_template.empty_database()
 
     async def state() -> tuple[set[str], Any]:
         db = Database(url)

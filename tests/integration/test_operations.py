@@ -6,7 +6,6 @@ import asyncio
 import io
 import json
 import logging
-import secrets
 import socket
 import sys
 import time
@@ -14,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -29,7 +27,7 @@ from marketbox.storage.db import Database
 from marketbox.storage.migrate import current_revision, head_revision
 from tests.conftest import DEMO_AUTH, TEST_PUBLIC_URL, body, make_settings, read
 from tests.support.builders import order_payload
-from tests.support.databases import PG_DSN, PostgresTemplate, sqlalchemy_pg_url
+from tests.support.databases import PostgresTemplate
 from tests.support.receiver import Receiver, Reply
 
 TOKEN = "scrape-token-0123456789"
@@ -347,11 +345,8 @@ async def test_processes_starting_at_once_migrate_one_after_the_other(
     on PostgreSQL they take turns, and the later ones find the schema current."""
     if pg_template is None:
         pytest.skip("PostgreSQL is not reachable")
-    name = f"marketbox_race_{secrets.token_hex(4)}"
-    admin = await asyncpg.connect(PG_DSN)
+    url = await pg_template.empty_database()
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        url = sqlalchemy_pg_url(name)
         # Processes, as in a deployment (Alembic's context is global: one migration a process).
         migrators = [
             await asyncio.create_subprocess_exec(
@@ -371,8 +366,7 @@ async def test_processes_starting_at_once_migrate_one_after_the_other(
             assert await current_revision(conn) == head_revision()
         await db.dispose()
     finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+        await pg_template.drop(url)
 
 
 # --- stopping -------------------------------------------------------------------------------

@@ -40,22 +40,18 @@ async def bank(db: Database, client: httpx.AsyncClient) -> Bank:
     return await make_bank(db, client)
 
 
-def after_the_read(
-    monkeypatch: pytest.MonkeyPatch, change: Callable[[], Awaitable[None]]
-) -> list[int]:
-    """Run `change` (committed) right after the payment's first read of the invoice, once."""
+def after_the_read(monkeypatch: pytest.MonkeyPatch, change: Callable[[], Awaitable[None]]) -> None:
+    """Run `change` right after the payment's first read of the invoice, once."""
     real = payments_repository.read_for_payment
-    calls: list[int] = []
+    pending = [change]
 
     async def read_then_change(*args: Any, **kwargs: Any) -> Any:
         found = await real(*args, **kwargs)
-        calls.append(1)
-        if len(calls) == 1:
-            await change()
+        while pending:
+            await pending.pop()()
         return found
 
     monkeypatch.setattr(payments_repository, "read_for_payment", read_then_change)
-    return calls
 
 
 async def letter_recipients(db: Database, container_id: str) -> list[str]:
@@ -161,12 +157,9 @@ async def test_a_change_committed_while_the_write_waits_is_seen(
     order = await create_order(client, merchant_order_id="WAIT")
     container = order["orderContainerId"]
     read_done, commit = asyncio.Event(), asyncio.Event()
-    real = payments_repository.read_for_payment
 
-    async def read_then_signal(*args: Any, **kwargs: Any) -> Any:
-        found = await real(*args, **kwargs)
+    async def signal() -> None:
         read_done.set()
-        return found
 
     async def hold_a_change() -> None:
         async with db.transaction() as conn:
@@ -175,7 +168,7 @@ async def test_a_change_committed_while_the_write_waits_is_seen(
 
     holder = asyncio.create_task(hold_a_change())
     await asyncio.sleep(0.3)  # the row is changed and locked by now
-    monkeypatch.setattr(payments_repository, "read_for_payment", read_then_signal)
+    after_the_read(monkeypatch, signal)
     paying = asyncio.create_task(bank.confirm(confirmation(order)))
     await asyncio.wait_for(read_done.wait(), 10)
     await asyncio.sleep(0.5)  # the write is waiting for the invoice's lock by now

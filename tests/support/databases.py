@@ -67,10 +67,18 @@ class PostgresTemplate:
         await asyncio.to_thread(upgrade, sqlalchemy_pg_url(PG_TEMPLATE))
 
     async def new_database(self) -> str:
+        """A database migrated to head (a copy of the template)."""
+        return await self._create(f'TEMPLATE "{PG_TEMPLATE}"')
+
+    async def empty_database(self) -> str:
+        """A database with nothing in it, not even a migration (drop it with `drop`)."""
+        return await self._create("")
+
+    async def _create(self, options: str) -> str:
         name = f"marketbox_t_{secrets.token_hex(6)}"
         conn = await asyncpg.connect(PG_DSN)
         try:
-            await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{PG_TEMPLATE}"')
+            await conn.execute(f'CREATE DATABASE "{name}" {options}')
         finally:
             await conn.close()
         self.created.append(name)

@@ -125,6 +125,11 @@ class _Request:
     gateway: str | None = None
     gateway_reference: str | None = None
 
+    @property
+    def order_status(self) -> str:
+        """What the paid orders become: `hold` for a held authorization, else `completed`."""
+        return "hold" if self.hold else "completed"
+
 
 @dataclass(frozen=True)
 class _Payment:
@@ -223,7 +228,7 @@ async def _pay_locked(conn: AsyncConnection, request: _Request) -> PaymentResult
         conn,
         request.container_id,
         payment_id=payment_id,
-        status="hold" if request.hold else "completed",
+        status=request.order_status,
         now=now,
     )
     if claimed is None:
@@ -254,7 +259,7 @@ async def _pay_as_read(conn: AsyncConnection, request: _Request) -> PaymentResul
     request at the moment of the read gets (the locked way decides it at its claim)."""
     now = clock.now()
     payment_id = ids.new_id()
-    status = "hold" if request.hold else "completed"
+    status = request.order_status
     read = await repository.read_for_payment(conn, request.container_id, now=now, status=status)
     if read is None or read.status != "pending":
         raise _refusal(None if read is None else read.status)
